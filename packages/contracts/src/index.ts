@@ -1,1 +1,5 @@
-export {};
+export * from "./topics.ts";
+export * from "./dlq.ts";
+export * from "./schemas.ts";
+export * from "./registry.ts";
+export type * from "./generated/types.ts";

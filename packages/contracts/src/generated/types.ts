@@ -1,0 +1,194 @@
+// Generated from schemas/avro by packages/contracts/src/codegen.ts. Do not edit.
+
+/** A campaign triggered for a member (loyalty.campaigns.v1), key = member id. */
+export interface CampaignTriggered {
+  eventId: string;
+  memberId: string;
+  campaignId: string;
+  ruleId: string;
+  ruleVersion: number;
+  sourceEventId: string;
+  eventTime: number;
+  /** The rule's reward payload for downstream services, as JSON text. */
+  rewardJson: string;
+}
+
+/** A member at risk of churning (loyalty.churn-alerts.v1), key = member id. */
+export interface ChurnAlert {
+  eventId: string;
+  memberId: string;
+  eventTime: number;
+  pAlive: number;
+  expectedPurchases: number;
+  horizonDays: number;
+  expectedValueMinor: number;
+  currency: string;
+  segment: string;
+  /** high-value-at-risk, at-risk or low-value-at-risk. */
+  actionLevel: string;
+  reason: string;
+  modelVersion: string;
+}
+
+/** Rejected input (loyalty.dlq.v1), key = source topic/partition/offset. */
+export interface DeadLetter {
+  /** One of the enumerated reason codes in docs/topics.md. */
+  reasonCode: string;
+  reason: string;
+  service: string;
+  sourceTopic: string;
+  sourcePartition: number;
+  sourceOffset: number;
+  sourceTimestamp: number;
+  originalKey: null | Buffer;
+  originalValue: null | Buffer;
+  originalHeaders: Record<string, string>;
+}
+
+export type MemberChangeType = "ENROLLED" | "PROFILE_UPDATED";
+
+/** A canonical member event (loyalty.members.v1), key = member id. */
+export interface MemberChanged {
+  eventId: string;
+  type: MemberChangeType;
+  memberId: string;
+  eventTime: number;
+  /** registration, or auto-enrolment by first order. */
+  enrolledVia: null | string;
+  birthday: null | string;
+  referrerMemberId: null | string;
+}
+
+export type PointsKind = "EARNED" | "REVERSED" | "REDEEMED" | "EXPIRED" | "ADJUSTED";
+
+/** A committed ledger movement (loyalty.points.v1), key = member id. */
+export interface PointsMovement {
+  /** Stable: derived from the source event id, rule id and kind. */
+  eventId: string;
+  memberId: string;
+  kind: PointsKind;
+  /** Signed change of the balance. */
+  points: number;
+  balanceAfter: number;
+  ruleId: null | string;
+  ruleVersion: null | number;
+  ruleSetVersion: null | number;
+  sourceEventId: string;
+  orderId: null | string;
+  reason: null | string;
+  eventTime: number;
+  lotExpiresAt: null | number;
+}
+
+export type PurchaseEventType = "PURCHASE" | "REFUND" | "CANCELLATION";
+
+export interface PurchaseLine {
+  lineId: string;
+  sku: string;
+  category: null | string;
+  quantity: number;
+  unitPriceMinor: number;
+  baseLineTotalMinor: number;
+}
+
+/** A canonical purchase, refund or cancellation (loyalty.purchases.v1), key = member id. */
+export interface PurchaseEvent {
+  /** Stable: derived from source, order id, event type and revision (and refund id). */
+  eventId: string;
+  type: PurchaseEventType;
+  memberId: string;
+  source: string;
+  orderId: string;
+  eventTime: number;
+  /** Original amount in the original currency. */
+  amountMinor: number;
+  currency: string;
+  /** Amount in the programme's base currency. */
+  baseAmountMinor: number;
+  baseCurrency: string;
+  /** Decimal rate applied (original -> base), as text to keep it exact. */
+  fxRate: string;
+  lines: Array<PurchaseLine>;
+  channel: null | string;
+  storeId: null | string;
+  refundId: null | string;
+  refundedLineIds: Array<string>;
+}
+
+/** A published rule set (loyalty.rules.v1, compacted), key = rule set id. */
+export interface RuleSetPublished {
+  ruleSetId: string;
+  version: number;
+  publishedAt: number;
+  /** sha256 of ruleSetJson. */
+  checksum: string;
+  /** The validated rule set; rules are data, never code. */
+  ruleSetJson: string;
+}
+
+export type TierDirection = "UP" | "DOWN";
+
+export type TierChangeReason = "QUALIFIED" | "GRACE_EXPIRED" | "EVALUATION";
+
+/** A member's tier changed (loyalty.tiers.v1), key = member id. */
+export interface TierChanged {
+  eventId: string;
+  memberId: string;
+  fromTier: string;
+  toTier: string;
+  direction: TierDirection;
+  reason: TierChangeReason;
+  metric: string;
+  metricValue: number;
+  threshold: number;
+  effectiveAt: number;
+  evaluationDate: null | number;
+}
+
+export type MemberEventType = "MEMBER_REGISTERED" | "MEMBER_PROFILE_UPDATED";
+
+/** An upstream member event (members.v1). */
+export interface MemberEvent {
+  source: string;
+  type: MemberEventType;
+  customerId: string;
+  revision: number;
+  occurredAt: number;
+  /** YYYY-MM-DD or --MM-DD. */
+  birthday: null | string;
+  referrerCustomerId: null | string;
+}
+
+export type OrderEventType = "ORDER_PLACED" | "ORDER_REFUNDED" | "ORDER_CANCELLED";
+
+export interface OrderLine {
+  lineId: string;
+  sku: string;
+  category: null | string;
+  quantity: number;
+  unitPriceMinor: number;
+  lineTotalMinor: number;
+}
+
+/** An upstream order event (orders.v1). Upstream may also send the same shape as plain JSON. */
+export interface OrderEvent {
+  /** Upstream system that emitted the event, e.g. a shop or POS id. */
+  source: string;
+  type: OrderEventType;
+  orderId: string;
+  /** Bumped by upstream when it re-sends a corrected event. */
+  revision: number;
+  customerId: string;
+  occurredAt: number;
+  /** ISO 4217 code. */
+  currency: string;
+  /** Order total (placed) or amount refunded (refunded), integer minor units. */
+  totalMinor: number;
+  lines: Array<OrderLine>;
+  channel: null | string;
+  storeId: null | string;
+  /** Set on ORDER_REFUNDED; one refund may be re-sent, never applied twice. */
+  refundId: null | string;
+  /** Lines refunded; empty means an amount-only refund. */
+  refundedLineIds: Array<string>;
+}

@@ -1,0 +1,78 @@
+import { SchemaRegistry, SchemaType } from "@kafkajs/confluent-schema-registry";
+import type avro from "avsc";
+import { ALL_TOPICS, type TopicSpec, valueSubject } from "./topics.ts";
+import { avroTypeOf, schemaErrors, schemaOf } from "./schemas.ts";
+
+/** Confluent wire format: magic byte 0, 4-byte schema id, Avro body. */
+export function isRegistryFramed(buf: Buffer): boolean {
+  return buf.length >= 5 && buf[0] === 0;
+}
+
+export class SchemaViolationError extends Error {
+  readonly retriable = false;
+  constructor(
+    readonly topic: string,
+    readonly paths: string[],
+  ) {
+    super(`value does not match the schema of ${topic} at ${paths.join(", ")}`);
+    this.name = "SchemaViolationError";
+  }
+}
+
+/**
+ * Registers the contract's schemas under TopicNameStrategy subjects with BACKWARD
+ * compatibility, then encodes and decodes registry-framed Avro for the services.
+ */
+export class AvroCodec {
+  readonly registry: SchemaRegistry;
+  private readonly ids = new Map<string, number>();
+  private readonly types = new Map<string, avro.Type>();
+
+  constructor(private readonly url: string) {
+    this.registry = new SchemaRegistry({ host: url });
+  }
+
+  async registerAll(topics: readonly TopicSpec[] = ALL_TOPICS): Promise<void> {
+    for (const topic of topics) await this.register(topic);
+  }
+
+  async register(topic: TopicSpec): Promise<number> {
+    const subject = valueSubject(topic.name);
+    await this.setCompatibility(subject, "BACKWARD");
+    const { id } = await this.registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(schemaOf(topic)) },
+      { subject },
+    );
+    this.ids.set(topic.name, id);
+    this.types.set(topic.name, avroTypeOf(topic));
+    return id;
+  }
+
+  async setCompatibility(subject: string, level: "BACKWARD" | "FULL" | "NONE"): Promise<void> {
+    const res = await fetch(`${this.url}/config/${encodeURIComponent(subject)}`, {
+      method: "PUT",
+      headers: { "content-type": "application/vnd.schemaregistry.v1+json" },
+      body: JSON.stringify({ compatibility: level }),
+    });
+    if (!res.ok) throw new Error(`registry refused compatibility ${level} for ${subject}: ${res.status} ${await res.text()}`);
+  }
+
+  /** Encodes with the registered schema; a value that breaks it is refused before it is sent. */
+  async encode(topic: TopicSpec, value: unknown): Promise<Buffer> {
+    const id = this.ids.get(topic.name);
+    const type = this.types.get(topic.name);
+    if (id === undefined || !type) throw new Error(`schema for ${topic.name} is not registered; call registerAll() at start-up`);
+    if (!type.isValid(value)) throw new SchemaViolationError(topic.name, schemaErrors(type, value));
+    const body = type.toBuffer(value);
+    const out = Buffer.allocUnsafe(5 + body.length);
+    out[0] = 0;
+    out.writeInt32BE(id, 1);
+    body.copy(out, 5);
+    return out;
+  }
+
+  /** Decodes any registry-framed Avro (the writer's schema is fetched by id and cached). */
+  async decode<T>(buf: Buffer): Promise<T> {
+    return (await this.registry.decode(buf)) as T;
+  }
+}

@@ -1,0 +1,45 @@
+// The topic contract. schemas/asyncapi.yaml documents the same topics; a test keeps the
+// two (and every topic literal in the code base) in agreement.
+
+export type TopicKey = "member-id" | "order-id" | "rule-set-id" | "source-offset" | "customer-id";
+
+export interface TopicSpec {
+  readonly name: string;
+  /** File in schemas/avro holding the value schema. */
+  readonly schemaFile: string;
+  readonly key: TopicKey;
+  readonly compacted: boolean;
+  /** -1 keeps forever. */
+  readonly retentionMs: number;
+  /** Whether upstream systems may write plain JSON instead of registry-framed Avro. */
+  readonly acceptsJson: boolean;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+
+export const TOPICS = {
+  orders: { name: "orders.v1", schemaFile: "orders.v1.avsc", key: "customer-id", compacted: false, retentionMs: 30 * DAY, acceptsJson: true },
+  members: { name: "members.v1", schemaFile: "members.v1.avsc", key: "customer-id", compacted: false, retentionMs: 30 * DAY, acceptsJson: true },
+  purchases: { name: "loyalty.purchases.v1", schemaFile: "loyalty.purchases.v1.avsc", key: "member-id", compacted: false, retentionMs: -1, acceptsJson: false },
+  memberChanges: { name: "loyalty.members.v1", schemaFile: "loyalty.members.v1.avsc", key: "member-id", compacted: false, retentionMs: -1, acceptsJson: false },
+  points: { name: "loyalty.points.v1", schemaFile: "loyalty.points.v1.avsc", key: "member-id", compacted: false, retentionMs: -1, acceptsJson: false },
+  campaigns: { name: "loyalty.campaigns.v1", schemaFile: "loyalty.campaigns.v1.avsc", key: "member-id", compacted: false, retentionMs: 90 * DAY, acceptsJson: false },
+  tiers: { name: "loyalty.tiers.v1", schemaFile: "loyalty.tiers.v1.avsc", key: "member-id", compacted: false, retentionMs: -1, acceptsJson: false },
+  churnAlerts: { name: "loyalty.churn-alerts.v1", schemaFile: "loyalty.churn-alerts.v1.avsc", key: "member-id", compacted: false, retentionMs: 90 * DAY, acceptsJson: false },
+  rules: { name: "loyalty.rules.v1", schemaFile: "loyalty.rules.v1.avsc", key: "rule-set-id", compacted: true, retentionMs: -1, acceptsJson: false },
+  dlq: { name: "loyalty.dlq.v1", schemaFile: "loyalty.dlq.v1.avsc", key: "source-offset", compacted: false, retentionMs: 90 * DAY, acceptsJson: false },
+} as const satisfies Record<string, TopicSpec>;
+
+export type TopicId = keyof typeof TOPICS;
+export type TopicName = (typeof TOPICS)[TopicId]["name"];
+
+export const ALL_TOPICS: readonly TopicSpec[] = Object.values(TOPICS);
+
+export function topicByName(name: string): TopicSpec | undefined {
+  return ALL_TOPICS.find((t) => t.name === name);
+}
+
+/** TopicNameStrategy: the subject of a topic's value schema. */
+export function valueSubject(topic: string): string {
+  return `${topic}-value`;
+}

@@ -1,0 +1,4 @@
+export * from "./endpoints.ts";
+export * from "./probes.ts";
+export * from "./stack.ts";
+export { REPO_ROOT, stackPaths, stackVersions } from "./paths.ts";
