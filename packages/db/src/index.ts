@@ -1,1 +1,2 @@
-export {};
+export * from "./migrate.ts";
+export * from "./clients.ts";

@@ -1,1 +1,14 @@
-export {};
+export * from "./errors.ts";
+export * from "./retry.ts";
+export * from "./clock.ts";
+export * from "./config.ts";
+export * from "./logger.ts";
+export * from "./kafka.ts";
+export * from "./producer.ts";
+export * from "./message.ts";
+export * from "./dlq.ts";
+export * from "./metrics.ts";
+export * from "./runner.ts";
+export * from "./http.ts";
+export * from "./shutdown.ts";
+export * from "./service.ts";

@@ -1,1 +1,2 @@
-export {};
+export * from "./stack.ts";
+export * from "./kafka.ts";

@@ -1,0 +1,37 @@
+import { Redis } from "ioredis";
+import pg from "pg";
+
+// bigint columns (ledger sums) come back as JS numbers: points and minor units stay far
+// below 2^53, and a silent string would break arithmetic elsewhere.
+pg.types.setTypeParser(20, (v) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new Error(`bigint ${v} exceeds the safe integer range`);
+  return n;
+});
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+export function createPool(databaseUrl: string, max = 10): pg.Pool {
+  return new pg.Pool({ connectionString: databaseUrl, max });
+}
+
+export function createRedis(redisUrl: string): Redis {
+  return new Redis(redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
+}
+
+/** Runs fn in a transaction; rolls back and rethrows on any error. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    const out = await fn(client);
+    await client.query("commit");
+    return out;
+  } catch (err) {
+    await client.query("rollback").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,42 @@
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+
+const csv = z
+  .string()
+  .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+  .refine((a) => a.length > 0, "must list at least one host:port");
+
+/** What every service reads; names are shared with infra/local and docker-compose.yml. */
+export const baseConfigSchema = z.object({
+  SERVICE_NAME: z.string().min(1),
+  KAFKA_BROKERS: csv.default("127.0.0.1:9092"),
+  SCHEMA_REGISTRY_URL: z.string().url().default("http://127.0.0.1:8081/apis/ccompat/v7"),
+  DATABASE_URL: z.string().url().default("postgres://postgres@127.0.0.1:5432/loyalty"),
+  REDIS_URL: z.string().url().default("redis://127.0.0.1:6379/0"),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  CLOCK_MODE: z.enum(["event", "wall"]).default("event"),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  LOYALTY_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
+  LOYALTY_REPLICATION: z.coerce.number().int().min(1).max(10).default(1),
+  CONSUMER_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(2000),
+  // A crashed member holds its partitions until this expires; the broker's minimum is 6 s.
+  CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+});
+
+export type BaseConfig = z.infer<typeof baseConfigSchema>;
+
+/**
+ * Validates the environment once, at start. Every problem is reported with the variable's
+ * name, and the service stops instead of running half-configured.
+ */
+export function loadConfig<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => {
+    const name = i.path.join(".") || "(environment)";
+    const given = typeof i.path[0] === "string" ? env[i.path[0]] : undefined;
+    return `${name}: ${i.message}${given === undefined ? " (not set)" : ` (got '${given}')`}`;
+  });
+  throw new ConfigError(problems);
+}

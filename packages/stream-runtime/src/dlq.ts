@@ -1,0 +1,46 @@
+import { type AvroCodec, DLQ_REASONS, type DeadLetter, type DlqReasonCode, TOPICS } from "@loyalty/contracts";
+import type { ConsumedMessage } from "./message.ts";
+import type { BatchingProducer } from "./producer.ts";
+
+export interface DeadLetterRequest {
+  message: ConsumedMessage;
+  code: DlqReasonCode;
+  reason?: string;
+}
+
+/** The dead-letter record keeps the original bytes untouched, so nothing is ever lost. */
+export function deadLetterRecord(service: string, req: DeadLetterRequest): DeadLetter {
+  const m = req.message;
+  return {
+    reasonCode: req.code,
+    reason: req.reason ?? DLQ_REASONS[req.code],
+    service,
+    sourceTopic: m.topic,
+    sourcePartition: m.partition,
+    sourceOffset: Number(m.offset),
+    sourceTimestamp: Number.isFinite(m.timestamp) ? m.timestamp : 0,
+    originalKey: m.key,
+    originalValue: m.value,
+    originalHeaders: m.headers,
+  };
+}
+
+export class DeadLetterPublisher {
+  constructor(
+    private readonly service: string,
+    private readonly codec: AvroCodec,
+    private readonly producer: BatchingProducer,
+  ) {}
+
+  /** Buffers the record; it is sent with the batch's other output, before offsets commit. */
+  async add(req: DeadLetterRequest): Promise<void> {
+    const record = deadLetterRecord(this.service, req);
+    this.producer.add({
+      topic: TOPICS.dlq.name,
+      // Keyed by source position: a re-delivered poison message lands on the same key.
+      key: `${record.sourceTopic}/${record.sourcePartition}/${record.sourceOffset}`,
+      value: await this.codec.encode(TOPICS.dlq, record),
+      timestamp: record.sourceTimestamp,
+    });
+  }
+}

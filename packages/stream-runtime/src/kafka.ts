@@ -1,0 +1,40 @@
+import { ALL_TOPICS, type TopicSpec } from "@loyalty/contracts";
+import { type Admin, Kafka, type ITopicConfig } from "kafkajs";
+import { type Logger, kafkajsLevel, kafkajsLogCreator } from "./logger.ts";
+
+export function createKafka(opts: { clientId: string; brokers: string[]; logger: Logger; level: string }): Kafka {
+  return new Kafka({
+    clientId: opts.clientId,
+    brokers: opts.brokers,
+    logLevel: kafkajsLevel(opts.level),
+    logCreator: kafkajsLogCreator(opts.logger),
+    retry: { initialRetryTime: 100, retries: 10 },
+  });
+}
+
+export function topicConfig(t: TopicSpec, partitions: number, replication: number): ITopicConfig {
+  const configEntries = [
+    { name: "cleanup.policy", value: t.compacted ? "compact" : "delete" },
+    { name: "retention.ms", value: String(t.retentionMs) },
+    // Timestamps are the producers' event-time stamps, kept as sent.
+    { name: "message.timestamp.type", value: "CreateTime" },
+  ];
+  if (t.compacted) configEntries.push({ name: "min.compaction.lag.ms", value: "0" });
+  // Rule sets are tiny and global: one partition keeps them totally ordered.
+  return { topic: t.name, numPartitions: t.compacted ? 1 : partitions, replicationFactor: replication, configEntries };
+}
+
+/** Creates missing topics with explicit settings; existing topics are left as they are. */
+export async function ensureTopics(
+  admin: Admin,
+  opts: { partitions: number; replication: number; topics?: readonly TopicSpec[] },
+): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = (opts.topics ?? ALL_TOPICS).filter((t) => !existing.has(t.name));
+  if (missing.length === 0) return [];
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map((t) => topicConfig(t, opts.partitions, opts.replication)),
+  });
+  return missing.map((t) => t.name);
+}

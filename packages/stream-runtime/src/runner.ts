@@ -1,0 +1,213 @@
+import type { DlqReasonCode } from "@loyalty/contracts";
+import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Clock, StreamClock } from "./clock.ts";
+import type { DeadLetterPublisher, DeadLetterRequest } from "./dlq.ts";
+import { PoisonMessageError, isRetriable } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import { type ConsumedMessage, toConsumed } from "./message.ts";
+import type { RuntimeMetrics } from "./metrics.ts";
+import type { BatchingProducer, OutMessage } from "./producer.ts";
+import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "./retry.ts";
+
+export interface BatchContext {
+  readonly clock: Clock;
+  /** Buffered; sent only if the whole batch succeeds, before its offsets are committed. */
+  produce(msg: OutMessage): void;
+  /** Buffered like produce(): the poison message is dead-lettered and the partition moves on. */
+  deadLetter(message: ConsumedMessage, code: DlqReasonCode, reason?: string): void;
+  heartbeat(): Promise<void>;
+}
+
+/**
+ * Applies a batch's effects. It must be idempotent on the messages' event ids: after a crash
+ * the batch is delivered again, since offsets are committed only after effects are durable.
+ */
+export type BatchHandler = (messages: ConsumedMessage[], ctx: BatchContext) => Promise<void>;
+
+export interface ConsumerRunnerOptions {
+  service: string;
+  kafka: Kafka;
+  groupId: string;
+  topics: string[];
+  handler: BatchHandler;
+  producer: BatchingProducer;
+  dlq: DeadLetterPublisher;
+  logger: Logger;
+  metrics: RuntimeMetrics;
+  clock: StreamClock;
+  maxBatch?: number;
+  sessionTimeoutMs?: number;
+  retry?: RetryPolicy;
+  fromBeginning?: boolean;
+  /** Time-driven work (expiries, downgrades, churn scans), run after each batch and, in wall mode, on a timer. */
+  onTick?: (ctx: BatchContext) => Promise<void>;
+  tickIntervalMs?: number;
+}
+
+class Attempt implements BatchContext {
+  readonly out: OutMessage[] = [];
+  readonly dead: DeadLetterRequest[] = [];
+  constructor(
+    readonly clock: Clock,
+    readonly heartbeat: () => Promise<void>,
+  ) {}
+  produce(msg: OutMessage): void {
+    this.out.push(msg);
+  }
+  deadLetter(message: ConsumedMessage, code: DlqReasonCode, reason?: string): void {
+    this.dead.push({ message, code, ...(reason !== undefined ? { reason } : {}) });
+  }
+}
+
+export class ConsumerRunner {
+  private consumer: Consumer | null = null;
+  private healthy = false;
+  private crashed: Error | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private tickTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly o: ConsumerRunnerOptions) {}
+
+  get isHealthy(): boolean {
+    return this.healthy && this.crashed === null;
+  }
+
+  async start(): Promise<void> {
+    const { kafka, groupId, topics, logger } = this.o;
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: this.o.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.min(3_000, Math.floor((this.o.sessionTimeoutMs ?? 30_000) / 3)),
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.healthy = true;
+      logger.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, "joined consumer group");
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      const err = e.payload.error;
+      logger.error({ err, restart: e.payload.restart }, "consumer crashed");
+      if (!e.payload.restart) {
+        this.crashed = err;
+        this.healthy = false;
+      }
+    });
+    await this.o.producer.connect();
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: this.o.fromBeginning ?? true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.serial(() => this.onBatch(payload)),
+    });
+    if (this.o.onTick && this.o.clock.mode === "wall") {
+      this.tickTimer = setInterval(() => {
+        void this.serial(() => this.tick(async () => undefined)).catch((err) => logger.error({ err }, "tick failed"));
+      }, this.o.tickIntervalMs ?? 1000);
+    }
+  }
+
+  /** Batches and timer ticks never overlap: both touch the same per-member state. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** First phase of shutdown: stop fetching and wait for the in-flight batch to commit. */
+  async stop(): Promise<void> {
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.consumer) await this.consumer.disconnect();
+    await this.chain;
+    this.healthy = false;
+  }
+
+  get failure(): Error | null {
+    return this.crashed;
+  }
+
+  private async onBatch(p: EachBatchPayload): Promise<void> {
+    const { batch } = p;
+    const max = this.o.maxBatch ?? 2000;
+    const all = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
+    for (let i = 0; i < all.length; i += max) {
+      if (!p.isRunning() || p.isStale()) return;
+      const chunk = all.slice(i, i + max);
+      const started = process.hrtime.bigint();
+      await this.processChunk(chunk, p.heartbeat);
+      const last = chunk[chunk.length - 1]!;
+      p.resolveOffset(last.offset);
+      await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+      await p.heartbeat();
+
+      const isLastChunk = i + max >= all.length;
+      const caughtUp = isLastChunk && batch.offsetLag() === "0";
+      let maxTs = Number.NEGATIVE_INFINITY;
+      for (const m of chunk) if (m.timestamp > maxTs) maxTs = m.timestamp;
+      this.o.clock.observe?.(batch.topic, batch.partition, maxTs, caughtUp);
+
+      const m = this.o.metrics;
+      m.processed.inc({ topic: batch.topic }, chunk.length);
+      m.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      m.lag.set({ topic: batch.topic, partition: String(batch.partition) }, isLastChunk ? Number(batch.offsetLag()) : all.length - i - max);
+      m.watermark.set(this.o.clock.now());
+      if (this.o.onTick) await this.tick(p.heartbeat);
+    }
+  }
+
+  private async tick(heartbeat: () => Promise<void>): Promise<void> {
+    const onTick = this.o.onTick;
+    if (!onTick) return;
+    await withRetry(async () => {
+      const attempt = new Attempt(this.o.clock, heartbeat);
+      await onTick(attempt);
+      await this.publish(attempt);
+    }, this.o.retry ?? DEFAULT_RETRY);
+  }
+
+  /** Runs the handler with retries; a permanent failure is narrowed down to the poison message. */
+  private async processChunk(chunk: ConsumedMessage[], heartbeat: () => Promise<void>): Promise<void> {
+    try {
+      await withRetry(
+        async () => {
+          const attempt = new Attempt(this.o.clock, heartbeat);
+          await this.o.handler(chunk, attempt);
+          await this.publish(attempt);
+        },
+        this.o.retry ?? DEFAULT_RETRY,
+        (err, n, delay) => {
+          this.o.metrics.failed.inc({ retriable: "true" });
+          this.o.logger.warn({ err, attempt: n, delayMs: delay, size: chunk.length }, "batch failed, retrying");
+        },
+      );
+    } catch (err) {
+      if (isRetriable(err)) throw err; // retry budget spent: crash, restart, resume from the committed offset
+      this.o.metrics.failed.inc({ retriable: "false" });
+      if (chunk.length === 1) {
+        const msg = chunk[0]!;
+        const code = err instanceof PoisonMessageError ? err.code : "PROCESSING_FAILED";
+        this.o.logger.warn({ err, topic: msg.topic, partition: msg.partition, offset: msg.offset, code }, "dead-lettering message");
+        const attempt = new Attempt(this.o.clock, heartbeat);
+        attempt.deadLetter(msg, code, err instanceof Error ? err.message : String(err));
+        await withRetry(() => this.publish(attempt), this.o.retry ?? DEFAULT_RETRY);
+        return;
+      }
+      // Effects are idempotent, so halves that already succeeded may safely run again.
+      const mid = Math.ceil(chunk.length / 2);
+      await this.processChunk(chunk.slice(0, mid), heartbeat);
+      await this.processChunk(chunk.slice(mid), heartbeat);
+    }
+  }
+
+  private async publish(attempt: Attempt): Promise<void> {
+    for (const d of attempt.dead) {
+      await this.o.dlq.add(d);
+      this.o.metrics.deadLettered.inc({ code: d.code });
+    }
+    for (const m of attempt.out) this.o.producer.add(m);
+    await this.o.producer.flush();
+  }
+}

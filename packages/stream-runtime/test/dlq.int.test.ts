@@ -1,0 +1,87 @@
+import { AvroCodec, type DeadLetter } from "@loyalty/contracts";
+import { type TestStack, createTopic, readTopic, requireStack, testKafka, uniqueName } from "@loyalty/testkit";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  BatchingProducer,
+  ConsumerRunner,
+  DeadLetterPublisher,
+  ManualClock,
+  PoisonMessageError,
+  RuntimeMetrics,
+  createLogger,
+  ensureTopics,
+} from "../src/index.ts";
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await requireStack();
+});
+
+describe("a poison message", () => {
+  it("lands in loyalty.dlq.v1 with its reason and original bytes while the next good message is processed", async () => {
+    const kafka = testKafka(stack.kafkaBrokers);
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, { partitions: 3, replication: 1 });
+    const input = uniqueName("test.dlq-in");
+    const output = uniqueName("test.dlq-out");
+    await createTopic(admin, input, 1);
+    await createTopic(admin, output, 1);
+    await admin.disconnect();
+
+    const poison = Buffer.from([0x7b, 0x22, 0x69, 0x64, 0xff, 0xfe, 0x00]); // '{"id' then garbage
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: input,
+      messages: [{ value: JSON.stringify({ id: "good-1" }) }, { key: "k", value: poison }, { value: JSON.stringify({ id: "good-2" }) }],
+    });
+    await producer.disconnect();
+
+    const codec = new AvroCodec(stack.schemaRegistryUrl);
+    await codec.registerAll();
+    const out = new BatchingProducer(kafka);
+    const logger = createLogger("dlq-test", "silent");
+    const runner = new ConsumerRunner({
+      service: "dlq-test",
+      kafka,
+      groupId: uniqueName("dlq-test"),
+      topics: [input],
+      producer: out,
+      dlq: new DeadLetterPublisher("dlq-test", codec, out),
+      logger,
+      metrics: new RuntimeMetrics("dlq-test"),
+      clock: new ManualClock(),
+      handler: async (messages, ctx) => {
+        for (const m of messages) {
+          let body: { id: string };
+          try {
+            body = JSON.parse(m.value?.toString("utf8") ?? "") as { id: string };
+          } catch (err) {
+            throw new PoisonMessageError("MALFORMED_JSON", `offset ${m.offset}: ${(err as Error).message}`);
+          }
+          ctx.produce({ topic: output, key: null, value: Buffer.from(body.id) });
+        }
+      },
+    });
+    await runner.start();
+    try {
+      const processed = await readTopic(kafka, output, (ms) => ms.some((m) => m.value?.toString() === "good-2"));
+      expect(processed.map((m) => m.value?.toString())).toEqual(["good-1", "good-2"]);
+
+      const dead = await readTopic(kafka, "loyalty.dlq.v1", (ms) => ms.some((m) => m.key?.toString() === `${input}/0/1`));
+      const record = await codec.decode<DeadLetter>(dead.find((m) => m.key?.toString() === `${input}/0/1`)!.value!);
+      expect(record.reasonCode).toBe("MALFORMED_JSON");
+      expect(record.reason).toMatch(/offset 1/);
+      expect(record.sourceTopic).toBe(input);
+      expect(record.sourcePartition).toBe(0);
+      expect(record.sourceOffset).toBe(1);
+      expect(Buffer.compare(record.originalValue!, poison)).toBe(0);
+      expect(record.originalKey?.toString()).toBe("k");
+    } finally {
+      await runner.stop();
+      await out.disconnect();
+    }
+  });
+});

@@ -1,0 +1,109 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import {
+  ConfigError,
+  DEFAULT_RETRY,
+  PoisonMessageError,
+  TransientError,
+  WatermarkClock,
+  backoffMs,
+  baseConfigSchema,
+  deadLetterRecord,
+  isRetriable,
+  loadConfig,
+  withRetry,
+} from "../src/index.ts";
+
+describe("config", () => {
+  it("names every missing or wrong variable and what was given", () => {
+    const schema = baseConfigSchema.extend({ POINTS_EXPIRY_MONTHS: z.coerce.number().int().positive() });
+    let err: unknown;
+    try {
+      loadConfig(schema, { KAFKA_BROKERS: "", HTTP_PORT: "http", POINTS_EXPIRY_MONTHS: "-1" });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.join("\n");
+    expect(problems).toMatch(/^SERVICE_NAME: .*\(not set\)/m);
+    expect(problems).toMatch(/^KAFKA_BROKERS: must list at least one host:port/m);
+    expect(problems).toMatch(/^HTTP_PORT: .*\(got 'http'\)/m);
+    expect(problems).toMatch(/^POINTS_EXPIRY_MONTHS: .*\(got '-1'\)/m);
+  });
+
+  it("fills defaults for the local stack", () => {
+    const c = loadConfig(baseConfigSchema, { SERVICE_NAME: "x" });
+    expect(c.KAFKA_BROKERS).toEqual(["127.0.0.1:9092"]);
+    expect(c.CLOCK_MODE).toBe("event");
+  });
+});
+
+describe("errors and retry", () => {
+  it("classifies our errors, kafkajs-style flags and pg/network codes", () => {
+    expect(isRetriable(new TransientError("db down"))).toBe(true);
+    expect(isRetriable(new PoisonMessageError("MALFORMED_JSON", "x"))).toBe(false);
+    expect(isRetriable({ name: "KafkaJSProtocolError", retriable: true })).toBe(true);
+    expect(isRetriable(Object.assign(new Error("serialization"), { code: "40001" }))).toBe(true);
+    expect(isRetriable(Object.assign(new Error("refused"), { code: "ECONNREFUSED" }))).toBe(true);
+    expect(isRetriable(new SyntaxError("bad json"))).toBe(false);
+  });
+
+  it("keeps jittered backoff under an exponential cap", () => {
+    const p = { ...DEFAULT_RETRY, initialMs: 100, maxMs: 1000 };
+    expect(backoffMs(0, p, () => 0.999)).toBe(99);
+    expect(backoffMs(3, p, () => 0.999)).toBe(799);
+    expect(backoffMs(10, p, () => 0.999)).toBe(999);
+    expect(backoffMs(5, p, () => 0)).toBe(0);
+  });
+
+  it("retries transient failures, gives up after the budget, and never retries permanent ones", async () => {
+    const fast = { retries: 3, initialMs: 1, maxMs: 2, factor: 2 };
+    let calls = 0;
+    await expect(
+      withRetry(async () => {
+        calls++;
+        if (calls < 3) throw new TransientError("flaky");
+        return "ok";
+      }, fast),
+    ).resolves.toBe("ok");
+    expect(calls).toBe(3);
+
+    calls = 0;
+    await expect(withRetry(async () => { calls++; throw new TransientError("down"); }, fast)).rejects.toThrow("down");
+    expect(calls).toBe(4);
+
+    calls = 0;
+    await expect(withRetry(async () => { calls++; throw new PoisonMessageError("SCHEMA_VIOLATION", "bad"); }, fast)).rejects.toThrow("bad");
+    expect(calls).toBe(1);
+  });
+});
+
+describe("event-time watermark", () => {
+  it("is the minimum over partitions that still have lag, and never moves back", () => {
+    const c = new WatermarkClock();
+    c.observe("t", 0, 1000);
+    c.observe("t", 1, 500);
+    expect(c.now()).toBe(500);
+    c.observe("t", 1, 2000);
+    expect(c.now()).toBe(1000);
+    // A caught-up partition stops holding the others back.
+    c.observe("t", 0, 1000, true);
+    expect(c.now()).toBe(2000);
+    c.revoke("t", 1);
+    c.observe("t", 2, 10);
+    expect(c.now()).toBe(2000);
+  });
+});
+
+describe("dead-letter record", () => {
+  it("keeps the original key, bytes, headers and position", () => {
+    const value = Buffer.from([0, 1, 2, 255]);
+    const r = deadLetterRecord("ingestor", {
+      message: { topic: "orders.v1", partition: 2, offset: "41", key: Buffer.from("c1"), value, headers: { h: "v" }, timestamp: 123 },
+      code: "MALFORMED_JSON",
+    });
+    expect(r).toMatchObject({ reasonCode: "MALFORMED_JSON", sourceTopic: "orders.v1", sourcePartition: 2, sourceOffset: 41, sourceTimestamp: 123, originalHeaders: { h: "v" } });
+    expect(r.reason).toBe("payload is not valid JSON");
+    expect(r.originalValue?.equals(value)).toBe(true);
+  });
+});

@@ -1,0 +1,56 @@
+import { execFileSync } from "node:child_process";
+import { migrate } from "@loyalty/db";
+import { type Endpoints, endpointsFromEnv, probeAll, stackUp } from "@loyalty/local-stack";
+
+export interface TestStack extends Endpoints {
+  via: "environment" | "local-scripts" | "testcontainers";
+}
+
+let cached: Promise<TestStack> | null = null;
+
+function dockerEngineAnswers(): boolean {
+  try {
+    execFileSync("docker", ["info", "--format", "{{.ServerVersion}}"], { stdio: "ignore", timeout: 5000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const HOW_TO =
+  "Start the local stack with `pnpm loyalty stack up` (Kafka and the registry from Maven jars), " +
+  "make sure PostgreSQL and Redis run (DATABASE_URL / REDIS_URL), or point KAFKA_BROKERS, " +
+  "SCHEMA_REGISTRY_URL, DATABASE_URL and REDIS_URL at a running stack.";
+
+async function resolveStack(): Promise<TestStack> {
+  const env = { ...process.env };
+  // Tests get their own database so that they never touch the demo's ledger.
+  env.DATABASE_URL ??= "postgres://postgres@127.0.0.1:5432/loyalty_test";
+  let e = endpointsFromEnv(env);
+  let probes = await probeAll(e);
+  let via: TestStack["via"] = "environment";
+
+  if (!probes.kafka.ok || !probes.registry.ok) {
+    if (process.env.LOYALTY_TEST_STACK === "testcontainers" || (!process.env.LOYALTY_TEST_STACK && dockerEngineAnswers() && process.env.LOYALTY_TEST_PREFER_CONTAINERS === "1")) {
+      const { startContainers } = await import("./containers.ts");
+      e = await startContainers();
+      via = "testcontainers";
+    } else if (process.env.LOYALTY_TEST_AUTOSTART !== "0") {
+      await stackUp({ env, log: (l) => process.stderr.write(`[stack] ${l}\n`) });
+      via = "local-scripts";
+    }
+    probes = await probeAll(e);
+  }
+  const down = Object.entries(probes).filter(([, p]) => !p.ok);
+  if (down.length) {
+    throw new Error(`integration tests need the real stack; unreachable: ${down.map(([n, p]) => `${n} (${p.detail})`).join(", ")}. ${HOW_TO}`);
+  }
+  await migrate(e.databaseUrl);
+  return { ...e, via };
+}
+
+/** The real stack for integration tests; fails (never skips) with instructions when absent. */
+export function requireStack(): Promise<TestStack> {
+  cached ??= resolveStack();
+  return cached;
+}
