@@ -59,7 +59,7 @@ export function hyp2f1(a: number, b: number, c: number, z: number, options: Hyp2
   const maxTerms = options.maxTerms ?? 2_000_000;
   const relTol = options.relTol ?? 1e-15;
   if (!(z > -1 && z < 1)) throw new RangeError(`hyp2f1: series needs |z| < 1, got z=${z}`);
-  if (c <= 0 && Number.isInteger(c)) throw new RangeError(`hyp2f1: c must not be a non-positive integer`);
+  if (c <= 0 && Number.isInteger(c)) throw new RangeError("hyp2f1: c must not be a non-positive integer");
   if (z === 0) return 1;
   let term = 1;
   let sum = 1;

@@ -1,0 +1,39 @@
+// `pnpm loyalty <command>`: one entry point for operators. Commands load lazily so that
+// `stack status` does not pay for the rules compiler.
+type Command = { summary: string; run: (args: string[]) => Promise<number> };
+
+const COMMANDS: Record<string, Command> = {
+  stack: { summary: "stack up|down [--wipe]|status: the local Kafka, registry, PostgreSQL and Redis", run: async (a) => (await import("./commands/stack.ts")).stack(a) },
+  migrate: { summary: "apply database migrations and create topics and schemas", run: async (a) => (await import("./commands/provision.ts")).provision(a) },
+};
+
+export function registerCommand(name: string, command: Command): void {
+  COMMANDS[name] = command;
+}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return ["usage: pnpm loyalty <command> [options]", "", ...Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`)].join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "help" || name === "--help") {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!cmd) {
+    console.error(`unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  return cmd.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

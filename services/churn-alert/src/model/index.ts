@@ -1,0 +1,66 @@
+export {
+  type ActionLevel,
+  type AlertConfig,
+  type AlertDecision,
+  type AlertInput,
+  type AlertState,
+  type ChurnAlert,
+  type ChurnScore,
+  INITIAL_ALERT_STATE,
+  actionLevel,
+  alertReason,
+  decideAlert,
+} from "./alerts.ts";
+export {
+  type BgNbdFit,
+  type BgNbdFitOptions,
+  type BgNbdObservation,
+  type BgNbdParams,
+  type WeightedObservation,
+  bgNbdLogLikelihood,
+  expectedPurchases,
+  expectedPurchasesUnconditional,
+  fitBgNbd,
+  groupObservations,
+  probabilityAlive,
+} from "./bgnbd.ts";
+export { DAY_MS, WEEK_MS, dayIndexAt, dayKeyAt, wallClockMs } from "./calendar.ts";
+export {
+  type ClvMember,
+  type ClvOptions,
+  type GammaGammaFit,
+  type GammaGammaFitOptions,
+  type GammaGammaParams,
+  type SpendObservation,
+  customerLifetimeValue,
+  expectedAverageValue,
+  fitGammaGamma,
+  gammaGammaLogLikelihood,
+} from "./gamma-gamma.ts";
+export {
+  type CancellationEvent,
+  type DayAggregate,
+  type FeatureOptions,
+  type MemberEvent,
+  type MemberFeatures,
+  type MemberState,
+  type OrderRecord,
+  type PendingAdjustment,
+  type PurchaseEvent,
+  type RefundEvent,
+  applyEvent,
+  applyEvents,
+  createMemberState,
+  memberFeatures,
+} from "./member-state.ts";
+export { type NelderMeadOptions, type NelderMeadResult, nelderMead } from "./optimize.ts";
+export {
+  type RfmInput,
+  type RfmScore,
+  type RfmSegment,
+  quintileScores,
+  rfmSegment,
+  scoreRfm,
+} from "./rfm.ts";
+export { hyp2f1, lbeta, lgamma, logAddExp, logistic } from "./special.ts";
+export { type MemberScore, type MemberScoreOptions, scoreMember } from "./score.ts";

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { hyp2f1, lbeta, lgamma, logAddExp, logistic } from "../../src/model/index.ts";
+
+describe("lgamma", () => {
+  it("matches exact values", () => {
+    expect(lgamma(1)).toBeCloseTo(0, 14);
+    expect(lgamma(2)).toBeCloseTo(0, 14);
+    expect(lgamma(0.5)).toBeCloseTo(0.5 * Math.log(Math.PI), 13);
+    expect(lgamma(10)).toBeCloseTo(Math.log(362880), 12);
+    // ln(99!) from the exact product, summed in logs.
+    let ln99 = 0;
+    for (let k = 2; k <= 99; k++) ln99 += Math.log(k);
+    expect(lgamma(100) / ln99).toBeCloseTo(1, 13);
+    // Γ(−0.5) = −2√π, so ln|Γ(−0.5)| = ln(2√π).
+    expect(lgamma(-0.5)).toBeCloseTo(Math.log(2 * Math.sqrt(Math.PI)), 12);
+    expect(lgamma(0)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it("satisfies the recurrence Γ(x+1) = xΓ(x) over a wide range", () => {
+    for (const x of [1e-6, 0.013, 0.243, 0.793, 1.5, 2.426, 7.25, 33.3, 250.5, 1e5]) {
+      expect(lgamma(x + 1) - lgamma(x)).toBeCloseTo(Math.log(x), 9);
+    }
+  });
+
+  it("lbeta(a, b) = ln(Γ(a)Γ(b)/Γ(a+b))", () => {
+    expect(lbeta(2, 3)).toBeCloseTo(Math.log(1 / 12), 13);
+  });
+});
+
+describe("logAddExp / logistic", () => {
+  it("are stable where the naive forms overflow", () => {
+    expect(logAddExp(1000, 1000)).toBeCloseTo(1000 + Math.LN2, 10);
+    expect(logAddExp(-1000, Number.NEGATIVE_INFINITY)).toBe(-1000);
+    expect(logAddExp(Math.log(2), Math.log(3))).toBeCloseTo(Math.log(5), 14);
+    expect(logistic(800)).toBe(1);
+    expect(logistic(-800)).toBeGreaterThanOrEqual(0);
+    expect(logistic(Math.log(3))).toBeCloseTo(0.75, 14);
+  });
+});
+
+describe("hyp2f1", () => {
+  it("matches closed forms", () => {
+    for (const z of [-0.9, -0.3, 0.1, 0.5, 0.9, 0.99, 0.999]) {
+      // 2F1(1, 1; 2; z) = −ln(1−z)/z
+      expect(hyp2f1(1, 1, 2, z) / (-Math.log1p(-z) / z)).toBeCloseTo(1, 12);
+      // 2F1(a, b; b; z) = (1−z)^−a
+      expect(hyp2f1(0.37, 2.2, 2.2, z) / (1 - z) ** -0.37).toBeCloseTo(1, 12);
+    }
+    // 2F1(1/2, 1/2; 3/2; z²) = arcsin(z)/z
+    for (const z of [0.2, 0.7, 0.95]) {
+      expect(hyp2f1(0.5, 0.5, 1.5, z * z)).toBeCloseTo(Math.asin(z) / z, 12);
+    }
+    // Terminating series: 2F1(−2, b; c; z) = 1 − 2bz/c + b(b+1)z²/(c(c+1))
+    expect(hyp2f1(-2, 3, 4, 0.5)).toBeCloseTo(1 - (2 * 3 * 0.5) / 4 + (3 * 4 * 0.25) / (4 * 5), 14);
+  });
+
+  it("agrees with Euler's transformation", () => {
+    const [a, b, c] = [2.243, 4.426, 4.219];
+    for (const z of [0.2, 0.6, 0.95]) {
+      const direct = hyp2f1(a, b, c, z);
+      const euler = (1 - z) ** (c - a - b) * hyp2f1(c - a, c - b, c, z);
+      expect(direct / euler).toBeCloseTo(1, 11);
+    }
+  });
+
+  it("refuses arguments outside the series' disc", () => {
+    expect(() => hyp2f1(1, 1, 2, 1)).toThrow(RangeError);
+    expect(() => hyp2f1(1, 1, -3, 0.5)).toThrow(RangeError);
+  });
+});
