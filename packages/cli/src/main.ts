@@ -3,8 +3,14 @@
 type Command = { summary: string; run: (args: string[]) => Promise<number> };
 
 const COMMANDS: Record<string, Command> = {
-  stack: { summary: "stack up|down [--wipe]|status: the local Kafka, registry, PostgreSQL and Redis", run: async (a) => (await import("./commands/stack.ts")).stack(a) },
-  migrate: { summary: "apply database migrations and create topics and schemas", run: async (a) => (await import("./commands/provision.ts")).provision(a) },
+  stack: {
+    summary: "stack up|down [--wipe]|status: the local Kafka, registry, PostgreSQL and Redis",
+    run: async (a) => (await import("./commands/stack.ts")).stack(a),
+  },
+  migrate: {
+    summary: "apply database migrations and create topics and schemas",
+    run: async (a) => (await import("./commands/provision.ts")).provision(a),
+  },
 };
 
 export function registerCommand(name: string, command: Command): void {
@@ -13,7 +19,11 @@ export function registerCommand(name: string, command: Command): void {
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
-  return ["usage: pnpm loyalty <command> [options]", "", ...Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`)].join("\n");
+  return [
+    "usage: pnpm loyalty <command> [options]",
+    "",
+    ...Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`),
+  ].join("\n");
 }
 
 async function main(argv: string[]): Promise<number> {

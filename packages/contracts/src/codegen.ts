@@ -1,7 +1,7 @@
 // Generates TypeScript types from the Avro schemas, so the schemas stay the source of types.
 // `pnpm --filter @loyalty/contracts gen` writes src/generated/types.ts; a test fails on drift.
 import { readdirSync } from "node:fs";
-import { loadSchema, SCHEMA_DIR } from "./schemas.ts";
+import { SCHEMA_DIR, loadSchema } from "./schemas.ts";
 
 type Avro = string | AvroObject | Avro[];
 interface AvroObject {
@@ -70,7 +70,9 @@ export function generateTypes(): string {
     return name;
   };
 
-  for (const file of readdirSync(SCHEMA_DIR).filter((f) => f.endsWith(".avsc")).sort()) {
+  for (const file of readdirSync(SCHEMA_DIR)
+    .filter((f) => f.endsWith(".avsc"))
+    .sort()) {
     declareRecord(loadSchema(file) as unknown as AvroObject);
   }
   return `// Generated from schemas/avro by packages/contracts/src/codegen.ts. Do not edit.\n\n${out.join("\n")}`;

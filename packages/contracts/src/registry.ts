@@ -1,7 +1,7 @@
 import { SchemaRegistry, SchemaType } from "@kafkajs/confluent-schema-registry";
 import type avro from "avsc";
-import { ALL_TOPICS, type TopicSpec, valueSubject } from "./topics.ts";
 import { avroTypeOf, schemaErrors, schemaOf } from "./schemas.ts";
+import { ALL_TOPICS, type TopicSpec, valueSubject } from "./topics.ts";
 
 /** Confluent wire format: magic byte 0, 4-byte schema id, Avro body. */
 export function isRegistryFramed(buf: Buffer): boolean {
@@ -54,14 +54,18 @@ export class AvroCodec {
       headers: { "content-type": "application/vnd.schemaregistry.v1+json" },
       body: JSON.stringify({ compatibility: level }),
     });
-    if (!res.ok) throw new Error(`registry refused compatibility ${level} for ${subject}: ${res.status} ${await res.text()}`);
+    if (!res.ok)
+      throw new Error(
+        `registry refused compatibility ${level} for ${subject}: ${res.status} ${await res.text()}`,
+      );
   }
 
   /** Encodes with the registered schema; a value that breaks it is refused before it is sent. */
   async encode(topic: TopicSpec, value: unknown): Promise<Buffer> {
     const id = this.ids.get(topic.name);
     const type = this.types.get(topic.name);
-    if (id === undefined || !type) throw new Error(`schema for ${topic.name} is not registered; call registerAll() at start-up`);
+    if (id === undefined || !type)
+      throw new Error(`schema for ${topic.name} is not registered; call registerAll() at start-up`);
     if (!type.isValid(value)) throw new SchemaViolationError(topic.name, schemaErrors(type, value));
     const body = type.toBuffer(value);
     const out = Buffer.allocUnsafe(5 + body.length);

@@ -25,7 +25,8 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
 export async function ensureDatabase(databaseUrl: string): Promise<void> {
   const url = new URL(databaseUrl);
   const name = decodeURIComponent(url.pathname.replace(/^\//, ""));
-  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`DATABASE_URL names database '${name}': use [a-z_][a-z0-9_]*`);
+  if (!/^[a-z_][a-z0-9_]*$/.test(name))
+    throw new Error(`DATABASE_URL names database '${name}': use [a-z_][a-z0-9_]*`);
   url.pathname = "/postgres";
   const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
@@ -56,18 +57,24 @@ export async function migrate(databaseUrl: string, migrations = loadMigrations()
       "create table if not exists schema_migrations (id text primary key, checksum text not null, applied_at timestamptz not null default now())",
     );
     const done = new Map(
-      (await client.query<{ id: string; checksum: string }>("select id, checksum from schema_migrations")).rows.map((r) => [r.id, r.checksum]),
+      (
+        await client.query<{ id: string; checksum: string }>("select id, checksum from schema_migrations")
+      ).rows.map((r) => [r.id, r.checksum]),
     );
     for (const m of migrations) {
       const prior = done.get(m.id);
       if (prior !== undefined) {
-        if (prior !== m.checksum) throw new Error(`migration ${m.id} was changed after it was applied; add a new migration instead`);
+        if (prior !== m.checksum)
+          throw new Error(`migration ${m.id} was changed after it was applied; add a new migration instead`);
         continue;
       }
       await client.query("begin");
       try {
         await client.query(m.sql);
-        await client.query("insert into schema_migrations (id, checksum) values ($1, $2)", [m.id, m.checksum]);
+        await client.query("insert into schema_migrations (id, checksum) values ($1, $2)", [
+          m.id,
+          m.checksum,
+        ]);
         await client.query("commit");
         applied.push(m.id);
       } catch (err) {

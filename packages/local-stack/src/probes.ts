@@ -1,6 +1,6 @@
+import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
-import { Redis } from "ioredis";
 import type { Endpoints } from "./endpoints.ts";
 
 export type Probe = { ok: true; detail: string } | { ok: false; detail: string };
@@ -53,7 +53,12 @@ export async function probePostgres(url: string): Promise<Probe> {
 }
 
 export async function probeRedis(url: string): Promise<Probe> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   redis.on("error", () => undefined);
   try {
     await redis.connect();
@@ -66,7 +71,9 @@ export async function probeRedis(url: string): Promise<Probe> {
   }
 }
 
-export async function probeAll(e: Endpoints): Promise<Record<"kafka" | "registry" | "postgres" | "redis", Probe>> {
+export async function probeAll(
+  e: Endpoints,
+): Promise<Record<"kafka" | "registry" | "postgres" | "redis", Probe>> {
   const [kafka, registry, postgres, redis] = await Promise.all([
     probeKafka(e.kafkaBrokers),
     probeRegistry(e.schemaRegistryUrl),

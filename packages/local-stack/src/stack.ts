@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Endpoints, endpointsFromEnv } from "./endpoints.ts";
+import { REPO_ROOT, type StackPaths, jarsPresent, stackPaths, stackVersions } from "./paths.ts";
 import { type Probe, probeAll, probeKafka, probeRegistry } from "./probes.ts";
 import { type Daemon, runningPid, startDaemon, stopDaemon, withLock } from "./process.ts";
-import { REPO_ROOT, type StackPaths, jarsPresent, stackPaths, stackVersions } from "./paths.ts";
 
 export interface StackOptions {
   env?: NodeJS.ProcessEnv;
@@ -17,7 +17,8 @@ const REGISTRY_MARKER = "apicurio-registry-app";
 
 function hostPort(address: string): { host: string; port: number } {
   const [host, port] = address.split(":");
-  if (!host || !port || !Number.isInteger(Number(port))) throw new Error(`KAFKA_BROKERS entry '${address}' is not host:port`);
+  if (!host || !port || !Number.isInteger(Number(port)))
+    throw new Error(`KAFKA_BROKERS entry '${address}' is not host:port`);
   return { host, port: Number(port) };
 }
 
@@ -97,7 +98,12 @@ function registryDaemon(p: StackPaths, e: Endpoints): Daemon {
   };
 }
 
-async function waitFor(what: string, probe: () => Promise<Probe>, timeoutMs: number, logFile: string): Promise<void> {
+async function waitFor(
+  what: string,
+  probe: () => Promise<Probe>,
+  timeoutMs: number,
+  logFile: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: Probe = { ok: false, detail: "not probed" };
   while (Date.now() < deadline) {
@@ -105,20 +111,42 @@ async function waitFor(what: string, probe: () => Promise<Probe>, timeoutMs: num
     if (last.ok) return;
     await sleep(500);
   }
-  throw new Error(`${what} did not become ready within ${timeoutMs / 1000}s (${last.detail}); see ${logFile}`);
+  throw new Error(
+    `${what} did not become ready within ${timeoutMs / 1000}s (${last.detail}); see ${logFile}`,
+  );
 }
 
 function formatKafka(p: StackPaths): void {
   if (existsSync(join(p.kafkaData, "meta.properties"))) return;
   mkdirSync(p.kafkaData, { recursive: true });
   const cp = `${p.kafkaLibs}/*`;
-  const clusterId = execFileSync("java", ["-cp", cp, `-Dlog4j.configuration=file:${join(p.stateDir, "log4j.properties")}`, "kafka.tools.StorageTool", "random-uuid"], { encoding: "utf8" })
+  const clusterId = execFileSync(
+    "java",
+    [
+      "-cp",
+      cp,
+      `-Dlog4j.configuration=file:${join(p.stateDir, "log4j.properties")}`,
+      "kafka.tools.StorageTool",
+      "random-uuid",
+    ],
+    { encoding: "utf8" },
+  )
     .trim()
     .split("\n")
     .pop();
   execFileSync(
     "java",
-    ["-cp", cp, `-Dlog4j.configuration=file:${join(p.stateDir, "log4j.properties")}`, "kafka.tools.StorageTool", "format", "-t", clusterId ?? "", "-c", join(p.stateDir, "server.properties")],
+    [
+      "-cp",
+      cp,
+      `-Dlog4j.configuration=file:${join(p.stateDir, "log4j.properties")}`,
+      "kafka.tools.StorageTool",
+      "format",
+      "-t",
+      clusterId ?? "",
+      "-c",
+      join(p.stateDir, "server.properties"),
+    ],
     { stdio: "ignore" },
   );
 }
@@ -164,7 +192,12 @@ export async function stackUp(opts: StackOptions = {}): Promise<UpResult> {
         registry = "started";
       }
     }
-    await waitFor("Schema registry", () => probeRegistry(e.schemaRegistryUrl), 120_000, join(p.logs, "registry.log"));
+    await waitFor(
+      "Schema registry",
+      () => probeRegistry(e.schemaRegistryUrl),
+      120_000,
+      join(p.logs, "registry.log"),
+    );
     return { kafka, registry, seconds: (Date.now() - t0) / 1000 };
   });
 }
@@ -177,12 +210,15 @@ export async function stackDown(opts: StackOptions & { wipe?: boolean } = {}): P
   const stopped: string[] = [];
   // Registry first: it is a client of the broker.
   if (await stopDaemon(p.stateDir, registryDaemon(p, e))) stopped.push("registry");
-  if (await stopDaemon(p.stateDir, { name: "kafka", marker: KAFKA_MAIN, command: "", args: [] })) stopped.push("kafka");
+  if (await stopDaemon(p.stateDir, { name: "kafka", marker: KAFKA_MAIN, command: "", args: [] }))
+    stopped.push("kafka");
   if (opts.wipe) rmSync(p.kafkaData, { recursive: true, force: true });
   return stopped;
 }
 
-export async function stackStatus(opts: StackOptions = {}): Promise<Record<string, Probe & { managed: boolean }>> {
+export async function stackStatus(
+  opts: StackOptions = {},
+): Promise<Record<string, Probe & { managed: boolean }>> {
   const env = opts.env ?? process.env;
   const e = endpointsFromEnv(env);
   const p = stackPaths(env);

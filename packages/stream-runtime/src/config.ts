@@ -3,7 +3,12 @@ import { ConfigError } from "./errors.ts";
 
 const csv = z
   .string()
-  .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
   .refine((a) => a.length > 0, "must list at least one host:port");
 
 /** What every service reads; names are shared with infra/local and docker-compose.yml. */
@@ -30,7 +35,10 @@ export type BaseConfig = z.infer<typeof baseConfigSchema>;
  * Validates the environment once, at start. Every problem is reported with the variable's
  * name, and the service stops instead of running half-configured.
  */
-export function loadConfig<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+export function loadConfig<S extends z.ZodTypeAny>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => {

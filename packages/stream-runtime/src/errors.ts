@@ -35,7 +35,14 @@ export class ConfigError extends LoyaltyError {
 }
 
 const TRANSIENT_PG_CODES = new Set(["40001", "40P01", "57P01", "57P03", "53300", "08000", "08003", "08006"]);
-const TRANSIENT_NET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "ENOTFOUND"]);
+const TRANSIENT_NET_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EAI_AGAIN",
+  "ENOTFOUND",
+]);
 
 /** Classifies errors from our own hierarchy, kafkajs (which sets `retriable`), pg and the network. */
 export function isRetriable(err: unknown): boolean {
@@ -43,6 +50,7 @@ export function isRetriable(err: unknown): boolean {
   if (typeof err !== "object" || err === null) return false;
   const e = err as { retriable?: unknown; code?: unknown; name?: unknown };
   if (typeof e.retriable === "boolean") return e.retriable;
-  if (typeof e.code === "string" && (TRANSIENT_PG_CODES.has(e.code) || TRANSIENT_NET_CODES.has(e.code))) return true;
+  if (typeof e.code === "string" && (TRANSIENT_PG_CODES.has(e.code) || TRANSIENT_NET_CODES.has(e.code)))
+    return true;
   return e.name === "KafkaJSConnectionError" || e.name === "KafkaJSRequestTimeoutError";
 }

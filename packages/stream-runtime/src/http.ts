@@ -3,7 +3,11 @@ import type { AddressInfo } from "node:net";
 import type { RuntimeMetrics } from "./metrics.ts";
 
 /** /healthz (200 when the service says it is healthy, else 503) and Prometheus /metrics. */
-export async function startOpsServer(port: number, metrics: RuntimeMetrics, healthy: () => boolean): Promise<{ server: Server; port: number }> {
+export async function startOpsServer(
+  port: number,
+  metrics: RuntimeMetrics,
+  healthy: () => boolean,
+): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     if (req.method !== "GET") {
       res.writeHead(405).end();
@@ -11,7 +15,9 @@ export async function startOpsServer(port: number, metrics: RuntimeMetrics, heal
     }
     if (req.url === "/healthz") {
       const ok = healthy();
-      res.writeHead(ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: ok ? "ok" : "unavailable" }));
+      res
+        .writeHead(ok ? 200 : 503, { "content-type": "application/json" })
+        .end(JSON.stringify({ status: ok ? "ok" : "unavailable" }));
       return;
     }
     if (req.url === "/metrics") {

@@ -1,8 +1,13 @@
 import { ALL_TOPICS, type TopicSpec } from "@loyalty/contracts";
-import { type Admin, Kafka, type ITopicConfig } from "kafkajs";
+import { type Admin, type ITopicConfig, Kafka } from "kafkajs";
 import { type Logger, kafkajsLevel, kafkajsLogCreator } from "./logger.ts";
 
-export function createKafka(opts: { clientId: string; brokers: string[]; logger: Logger; level: string }): Kafka {
+export function createKafka(opts: {
+  clientId: string;
+  brokers: string[];
+  logger: Logger;
+  level: string;
+}): Kafka {
   return new Kafka({
     clientId: opts.clientId,
     brokers: opts.brokers,
@@ -21,7 +26,12 @@ export function topicConfig(t: TopicSpec, partitions: number, replication: numbe
   ];
   if (t.compacted) configEntries.push({ name: "min.compaction.lag.ms", value: "0" });
   // Rule sets are tiny and global: one partition keeps them totally ordered.
-  return { topic: t.name, numPartitions: t.compacted ? 1 : partitions, replicationFactor: replication, configEntries };
+  return {
+    topic: t.name,
+    numPartitions: t.compacted ? 1 : partitions,
+    replicationFactor: replication,
+    configEntries,
+  };
 }
 
 /** Creates missing topics with explicit settings; existing topics are left as they are. */

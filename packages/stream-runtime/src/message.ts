@@ -17,5 +17,13 @@ export function toConsumed(topic: string, partition: number, m: KafkaMessage): C
     if (v === undefined) continue;
     headers[k] = Array.isArray(v) ? v.map(String).join(",") : String(v);
   }
-  return { topic, partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null, headers, timestamp: Number(m.timestamp) };
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key ?? null,
+    value: m.value ?? null,
+    headers,
+    timestamp: Number(m.timestamp),
+  };
 }

@@ -1,4 +1,4 @@
-import { CompressionTypes, type IHeaders, type Kafka, type Producer, Partitioners } from "kafkajs";
+import { CompressionTypes, type IHeaders, type Kafka, Partitioners, type Producer } from "kafkajs";
 
 export interface OutMessage {
   topic: string;

@@ -84,7 +84,10 @@ export class ConsumerRunner {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.healthy = true;
-      logger.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, "joined consumer group");
+      logger.info(
+        { memberId: e.payload.memberId, assignment: e.payload.memberAssignment },
+        "joined consumer group",
+      );
     });
     consumer.on(consumer.events.CRASH, (e) => {
       const err = e.payload.error;
@@ -105,7 +108,9 @@ export class ConsumerRunner {
     });
     if (this.o.onTick && this.o.clock.mode === "wall") {
       this.tickTimer = setInterval(() => {
-        void this.serial(() => this.tick(async () => undefined)).catch((err) => logger.error({ err }, "tick failed"));
+        void this.serial(() => this.tick(async () => undefined)).catch((err) =>
+          logger.error({ err }, "tick failed"),
+        );
       }, this.o.tickIntervalMs ?? 1000);
     }
   }
@@ -140,7 +145,9 @@ export class ConsumerRunner {
       await this.processChunk(chunk, p.heartbeat);
       const last = chunk[chunk.length - 1]!;
       p.resolveOffset(last.offset);
-      await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+      await this.consumer!.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+      ]);
       await p.heartbeat();
 
       const isLastChunk = i + max >= all.length;
@@ -152,7 +159,10 @@ export class ConsumerRunner {
       const m = this.o.metrics;
       m.processed.inc({ topic: batch.topic }, chunk.length);
       m.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      m.lag.set({ topic: batch.topic, partition: String(batch.partition) }, isLastChunk ? Number(batch.offsetLag()) : all.length - i - max);
+      m.lag.set(
+        { topic: batch.topic, partition: String(batch.partition) },
+        isLastChunk ? Number(batch.offsetLag()) : all.length - i - max,
+      );
       m.watermark.set(this.o.clock.now());
       if (this.o.onTick) await this.tick(p.heartbeat);
     }
@@ -180,7 +190,10 @@ export class ConsumerRunner {
         this.o.retry ?? DEFAULT_RETRY,
         (err, n, delay) => {
           this.o.metrics.failed.inc({ retriable: "true" });
-          this.o.logger.warn({ err, attempt: n, delayMs: delay, size: chunk.length }, "batch failed, retrying");
+          this.o.logger.warn(
+            { err, attempt: n, delayMs: delay, size: chunk.length },
+            "batch failed, retrying",
+          );
         },
       );
     } catch (err) {
@@ -189,7 +202,10 @@ export class ConsumerRunner {
       if (chunk.length === 1) {
         const msg = chunk[0]!;
         const code = err instanceof PoisonMessageError ? err.code : "PROCESSING_FAILED";
-        this.o.logger.warn({ err, topic: msg.topic, partition: msg.partition, offset: msg.offset, code }, "dead-lettering message");
+        this.o.logger.warn(
+          { err, topic: msg.topic, partition: msg.partition, offset: msg.offset, code },
+          "dead-lettering message",
+        );
         const attempt = new Attempt(this.o.clock, heartbeat);
         attempt.deadLetter(msg, code, err instanceof Error ? err.message : String(err));
         await withRetry(() => this.publish(attempt), this.o.retry ?? DEFAULT_RETRY);

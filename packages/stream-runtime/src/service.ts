@@ -8,7 +8,7 @@ import { createKafka, ensureTopics } from "./kafka.ts";
 import { type Logger, createLogger } from "./logger.ts";
 import { RuntimeMetrics } from "./metrics.ts";
 import { BatchingProducer } from "./producer.ts";
-import { type BatchHandler, ConsumerRunner, type BatchContext } from "./runner.ts";
+import { type BatchContext, type BatchHandler, ConsumerRunner } from "./runner.ts";
 import { installShutdown } from "./shutdown.ts";
 
 export interface ServiceKit {
@@ -25,11 +25,19 @@ export interface ServiceKit {
 /** The shared part of every composition root: clients, contracts, topics, ops endpoints. */
 export async function bootService(config: BaseConfig): Promise<ServiceKit> {
   const logger = createLogger(config.SERVICE_NAME, config.LOG_LEVEL);
-  const kafka = createKafka({ clientId: config.SERVICE_NAME, brokers: config.KAFKA_BROKERS, logger, level: config.LOG_LEVEL });
+  const kafka = createKafka({
+    clientId: config.SERVICE_NAME,
+    brokers: config.KAFKA_BROKERS,
+    logger,
+    level: config.LOG_LEVEL,
+  });
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const created = await ensureTopics(admin, { partitions: config.LOYALTY_PARTITIONS, replication: config.LOYALTY_REPLICATION });
+    const created = await ensureTopics(admin, {
+      partitions: config.LOYALTY_PARTITIONS,
+      replication: config.LOYALTY_REPLICATION,
+    });
     if (created.length) logger.info({ created }, "created topics");
   } finally {
     await admin.disconnect();
@@ -83,7 +91,10 @@ export async function runService(kit: ServiceKit, opts: RunOptions): Promise<Con
     kit.config.SHUTDOWN_TIMEOUT_MS,
   );
   await runner.start();
-  kit.logger.info({ groupId: opts.groupId, topics: opts.topics, opsPort: ops.port, clock: kit.clock.mode }, "consuming");
+  kit.logger.info(
+    { groupId: opts.groupId, topics: opts.topics, opsPort: ops.port, clock: kit.clock.mode },
+    "consuming",
+  );
   // A consumer that crashed for good stops the process with a failing exit code.
   const watch = setInterval(() => {
     if (runner.failure) void shutdown("consumer crashed", 1);

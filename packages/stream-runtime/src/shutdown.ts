@@ -11,7 +11,11 @@ export interface ShutdownPhases {
  * Two-phase shutdown on SIGTERM/SIGINT. The exit code tells: 0 for a clean stop, 1 when a
  * phase failed or did not finish within the timeout.
  */
-export function installShutdown(logger: Logger, phases: ShutdownPhases, timeoutMs: number): (reason: string, code?: number) => Promise<void> {
+export function installShutdown(
+  logger: Logger,
+  phases: ShutdownPhases,
+  timeoutMs: number,
+): (reason: string, code?: number) => Promise<void> {
   let started = false;
   const shutdown = async (reason: string, code = 0): Promise<void> => {
     if (started) return;

@@ -1,4 +1,10 @@
-import { AvroCodec, type PurchaseEvent, SchemaViolationError, TOPICS, valueSubject } from "@loyalty/contracts";
+import {
+  AvroCodec,
+  type PurchaseEvent,
+  SchemaViolationError,
+  TOPICS,
+  valueSubject,
+} from "@loyalty/contracts";
 import { type TestStack, readTopic, requireStack, testKafka } from "@loyalty/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureTopics } from "../src/index.ts";
@@ -28,7 +34,16 @@ const purchase = (orderId: string): PurchaseEvent => ({
   baseAmountMinor: 3249,
   baseCurrency: "USD",
   fxRate: "1.0832",
-  lines: [{ lineId: "1", sku: "CD-1", category: "music", quantity: 1, unitPriceMinor: 2999, baseLineTotalMinor: 3249 }],
+  lines: [
+    {
+      lineId: "1",
+      sku: "CD-1",
+      category: "music",
+      quantity: 1,
+      unitPriceMinor: 2999,
+      baseLineTotalMinor: 3249,
+    },
+  ],
   channel: "web",
   storeId: null,
   refundId: null,
@@ -55,7 +70,9 @@ describe("Avro through the real broker and registry", () => {
     await producer.send({ topic: TOPICS.purchases.name, messages: [{ key: "m-avro-1", value }] });
     await producer.disconnect();
 
-    const msgs = await readTopic(kafka, TOPICS.purchases.name, (ms) => ms.some((m) => m.value?.equals(value)));
+    const msgs = await readTopic(kafka, TOPICS.purchases.name, (ms) =>
+      ms.some((m) => m.value?.equals(value)),
+    );
     const got = msgs.find((m) => m.value?.equals(value));
     expect(await codec.decode<PurchaseEvent>(got!.value!)).toEqual(purchase(orderId));
   });
@@ -70,7 +87,14 @@ describe("Avro through the real broker and registry", () => {
     const subject = `test-compat-${Date.now()}-value`;
     await codec.setCompatibility(subject, "BACKWARD");
     const v1 = { type: "record", name: "T", fields: [{ name: "a", type: "int" }] };
-    const v2 = { type: "record", name: "T", fields: [{ name: "a", type: "int" }, { name: "b", type: "string" }] };
+    const v2 = {
+      type: "record",
+      name: "T",
+      fields: [
+        { name: "a", type: "int" },
+        { name: "b", type: "string" },
+      ],
+    };
     const post = (schema: unknown) =>
       fetch(`${stack.schemaRegistryUrl}/subjects/${subject}/versions`, {
         method: "POST",

@@ -11,21 +11,25 @@ let pool: Pool;
 
 function startConsumer(env: Record<string, string>): ChildProcess {
   // node itself, not the tsx wrapper, so that the signal that ends it is seen here.
-  return spawn(process.execPath, ["--import", "tsx", new URL("./fixtures/counting-consumer.ts", import.meta.url).pathname], {
-    cwd: new URL("../../..", import.meta.url).pathname,
-    env: {
-      ...process.env,
-      KAFKA_BROKERS: stack.kafkaBrokers.join(","),
-      SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
-      DATABASE_URL: stack.databaseUrl,
-      REDIS_URL: stack.redisUrl,
-      LOG_LEVEL: "warn",
-      CONSUMER_MAX_BATCH: "200",
-      CONSUMER_SESSION_TIMEOUT_MS: "6000",
-      ...env,
+  return spawn(
+    process.execPath,
+    ["--import", "tsx", new URL("./fixtures/counting-consumer.ts", import.meta.url).pathname],
+    {
+      cwd: new URL("../../..", import.meta.url).pathname,
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: stack.kafkaBrokers.join(","),
+        SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
+        DATABASE_URL: stack.databaseUrl,
+        REDIS_URL: stack.redisUrl,
+        LOG_LEVEL: "warn",
+        CONSUMER_MAX_BATCH: "200",
+        CONSUMER_SESSION_TIMEOUT_MS: "6000",
+        ...env,
+      },
+      stdio: ["ignore", "inherit", "inherit"],
     },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  );
 }
 
 async function counters(consumer: string) {
@@ -71,7 +75,9 @@ describe("a consumer SIGKILLed in the middle of a batch", () => {
 
     // First run dies by SIGKILL right after its 3rd batch's effects commit, before its offsets do.
     const first = startConsumer({ SERVICE_NAME: service, TEST_TOPIC: topic, CRASH_AT_BATCH: "3" });
-    const exit = await new Promise<NodeJS.Signals | null>((resolve) => first.once("exit", (_code, signal) => resolve(signal)));
+    const exit = await new Promise<NodeJS.Signals | null>((resolve) =>
+      first.once("exit", (_code, signal) => resolve(signal)),
+    );
     expect(exit).toBe("SIGKILL");
     const afterCrash = await counters(service);
     expect(afterCrash.applied).toBeGreaterThan(0);
@@ -94,7 +100,9 @@ describe("a consumer SIGKILLed in the middle of a batch", () => {
     expect(end.total).toBe(expectedTotal);
     // The batch whose effects committed before the kill was delivered again and recognised.
     expect(end.duplicates).toBeGreaterThan(0);
-    const distinct = await pool.query("select count(*)::int as n from processed_events where consumer = $1", [service]);
+    const distinct = await pool.query("select count(*)::int as n from processed_events where consumer = $1", [
+      service,
+    ]);
     expect(distinct.rows[0].n).toBe(N);
   });
 });

@@ -1,5 +1,12 @@
 import { AvroCodec, type DeadLetter } from "@loyalty/contracts";
-import { type TestStack, createTopic, readTopic, requireStack, testKafka, uniqueName } from "@loyalty/testkit";
+import {
+  type TestStack,
+  createTopic,
+  readTopic,
+  requireStack,
+  testKafka,
+  uniqueName,
+} from "@loyalty/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   BatchingProducer,
@@ -35,7 +42,11 @@ describe("a poison message", () => {
     await producer.connect();
     await producer.send({
       topic: input,
-      messages: [{ value: JSON.stringify({ id: "good-1" }) }, { key: "k", value: poison }, { value: JSON.stringify({ id: "good-2" }) }],
+      messages: [
+        { value: JSON.stringify({ id: "good-1" }) },
+        { key: "k", value: poison },
+        { value: JSON.stringify({ id: "good-2" }) },
+      ],
     });
     await producer.disconnect();
 
@@ -67,11 +78,17 @@ describe("a poison message", () => {
     });
     await runner.start();
     try {
-      const processed = await readTopic(kafka, output, (ms) => ms.some((m) => m.value?.toString() === "good-2"));
+      const processed = await readTopic(kafka, output, (ms) =>
+        ms.some((m) => m.value?.toString() === "good-2"),
+      );
       expect(processed.map((m) => m.value?.toString())).toEqual(["good-1", "good-2"]);
 
-      const dead = await readTopic(kafka, "loyalty.dlq.v1", (ms) => ms.some((m) => m.key?.toString() === `${input}/0/1`));
-      const record = await codec.decode<DeadLetter>(dead.find((m) => m.key?.toString() === `${input}/0/1`)!.value!);
+      const dead = await readTopic(kafka, "loyalty.dlq.v1", (ms) =>
+        ms.some((m) => m.key?.toString() === `${input}/0/1`),
+      );
+      const record = await codec.decode<DeadLetter>(
+        dead.find((m) => m.key?.toString() === `${input}/0/1`)!.value!,
+      );
       expect(record.reasonCode).toBe("MALFORMED_JSON");
       expect(record.reason).toMatch(/offset 1/);
       expect(record.sourceTopic).toBe(input);

@@ -69,11 +69,21 @@ describe("errors and retry", () => {
     expect(calls).toBe(3);
 
     calls = 0;
-    await expect(withRetry(async () => { calls++; throw new TransientError("down"); }, fast)).rejects.toThrow("down");
+    await expect(
+      withRetry(async () => {
+        calls++;
+        throw new TransientError("down");
+      }, fast),
+    ).rejects.toThrow("down");
     expect(calls).toBe(4);
 
     calls = 0;
-    await expect(withRetry(async () => { calls++; throw new PoisonMessageError("SCHEMA_VIOLATION", "bad"); }, fast)).rejects.toThrow("bad");
+    await expect(
+      withRetry(async () => {
+        calls++;
+        throw new PoisonMessageError("SCHEMA_VIOLATION", "bad");
+      }, fast),
+    ).rejects.toThrow("bad");
     expect(calls).toBe(1);
   });
 });
@@ -99,10 +109,25 @@ describe("dead-letter record", () => {
   it("keeps the original key, bytes, headers and position", () => {
     const value = Buffer.from([0, 1, 2, 255]);
     const r = deadLetterRecord("ingestor", {
-      message: { topic: "orders.v1", partition: 2, offset: "41", key: Buffer.from("c1"), value, headers: { h: "v" }, timestamp: 123 },
+      message: {
+        topic: "orders.v1",
+        partition: 2,
+        offset: "41",
+        key: Buffer.from("c1"),
+        value,
+        headers: { h: "v" },
+        timestamp: 123,
+      },
       code: "MALFORMED_JSON",
     });
-    expect(r).toMatchObject({ reasonCode: "MALFORMED_JSON", sourceTopic: "orders.v1", sourcePartition: 2, sourceOffset: 41, sourceTimestamp: 123, originalHeaders: { h: "v" } });
+    expect(r).toMatchObject({
+      reasonCode: "MALFORMED_JSON",
+      sourceTopic: "orders.v1",
+      sourcePartition: 2,
+      sourceOffset: 41,
+      sourceTimestamp: 123,
+      originalHeaders: { h: "v" },
+    });
     expect(r.reason).toBe("payload is not valid JSON");
     expect(r.originalValue?.equals(value)).toBe(true);
   });

@@ -1,5 +1,5 @@
-import { GenericContainer, Network, Wait } from "testcontainers";
 import type { Endpoints } from "@loyalty/local-stack";
+import { GenericContainer, Network, Wait } from "testcontainers";
 
 /** Where a Docker engine is present: the same four parts, in containers. */
 export async function startContainers(): Promise<Endpoints> {
@@ -27,7 +27,10 @@ export async function startContainers(): Promise<Endpoints> {
   const registry = await new GenericContainer("apicurio/apicurio-registry:3.0.9")
     .withNetwork(network)
     .withExposedPorts(8080)
-    .withEnvironment({ APICURIO_STORAGE_KIND: "kafkasql", APICURIO_KAFKASQL_BOOTSTRAP_SERVERS: "kafka:29092" })
+    .withEnvironment({
+      APICURIO_STORAGE_KIND: "kafkasql",
+      APICURIO_KAFKASQL_BOOTSTRAP_SERVERS: "kafka:29092",
+    })
     .withWaitStrategy(Wait.forHttp("/apis/ccompat/v7/subjects", 8080))
     .start();
   const postgres = await new GenericContainer("postgres:16")

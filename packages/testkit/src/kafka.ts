@@ -10,7 +10,10 @@ export function uniqueName(prefix: string): string {
 }
 
 export async function createTopic(admin: Admin, topic: string, partitions = 1): Promise<void> {
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+  });
 }
 
 /** Reads a topic from the beginning until `until` says enough, or fails after the timeout. */
@@ -38,6 +41,7 @@ export async function readTopic(
   await finished;
   clearTimeout(timer);
   await consumer.disconnect();
-  if (!until(msgs)) throw new Error(`timed out after ${timeoutMs} ms reading ${topic}: got ${msgs.length} message(s)`);
+  if (!until(msgs))
+    throw new Error(`timed out after ${timeoutMs} ms reading ${topic}: got ${msgs.length} message(s)`);
   return msgs;
 }

@@ -31,7 +31,12 @@ async function resolveStack(): Promise<TestStack> {
   let via: TestStack["via"] = "environment";
 
   if (!probes.kafka.ok || !probes.registry.ok) {
-    if (process.env.LOYALTY_TEST_STACK === "testcontainers" || (!process.env.LOYALTY_TEST_STACK && dockerEngineAnswers() && process.env.LOYALTY_TEST_PREFER_CONTAINERS === "1")) {
+    if (
+      process.env.LOYALTY_TEST_STACK === "testcontainers" ||
+      (!process.env.LOYALTY_TEST_STACK &&
+        dockerEngineAnswers() &&
+        process.env.LOYALTY_TEST_PREFER_CONTAINERS === "1")
+    ) {
       const { startContainers } = await import("./containers.ts");
       e = await startContainers();
       via = "testcontainers";
@@ -43,7 +48,9 @@ async function resolveStack(): Promise<TestStack> {
   }
   const down = Object.entries(probes).filter(([, p]) => !p.ok);
   if (down.length) {
-    throw new Error(`integration tests need the real stack; unreachable: ${down.map(([n, p]) => `${n} (${p.detail})`).join(", ")}. ${HOW_TO}`);
+    throw new Error(
+      `integration tests need the real stack; unreachable: ${down.map(([n, p]) => `${n} (${p.detail})`).join(", ")}. ${HOW_TO}`,
+    );
   }
   await migrate(e.databaseUrl);
   return { ...e, via };

@@ -8,11 +8,19 @@ export async function provision(_args: string[]): Promise<number> {
   const e = endpointsFromEnv();
   const applied = await migrate(e.databaseUrl);
   console.log(applied.length ? `migrate: applied ${applied.join(", ")}` : "migrate: database up to date");
-  const kafka = createKafka({ clientId: "loyalty-cli", brokers: e.kafkaBrokers, logger: createLogger("cli", "warn"), level: "warn" });
+  const kafka = createKafka({
+    clientId: "loyalty-cli",
+    brokers: e.kafkaBrokers,
+    logger: createLogger("cli", "warn"),
+    level: "warn",
+  });
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const created = await ensureTopics(admin, { partitions: Number(process.env.LOYALTY_PARTITIONS ?? 6), replication: Number(process.env.LOYALTY_REPLICATION ?? 1) });
+    const created = await ensureTopics(admin, {
+      partitions: Number(process.env.LOYALTY_PARTITIONS ?? 6),
+      replication: Number(process.env.LOYALTY_REPLICATION ?? 1),
+    });
     console.log(created.length ? `topics: created ${created.join(", ")}` : "topics: all present");
   } finally {
     await admin.disconnect();

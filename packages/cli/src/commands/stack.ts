@@ -10,8 +10,11 @@ export async function stack(args: string[]): Promise<number> {
     }
     case "down": {
       const stopped = await stackDown({ wipe: flags.includes("--wipe") });
-      console.log(stopped.length ? `stack: stopped ${stopped.join(", ")}` : "stack: nothing of ours was running");
-      if (flags.includes("--wipe")) console.log("stack: Kafka data (and with it the registry's schemas) wiped");
+      console.log(
+        stopped.length ? `stack: stopped ${stopped.join(", ")}` : "stack: nothing of ours was running",
+      );
+      if (flags.includes("--wipe"))
+        console.log("stack: Kafka data (and with it the registry's schemas) wiped");
       return 0;
     }
     case "status":
@@ -27,8 +30,13 @@ async function printStatus(): Promise<boolean> {
   let ok = true;
   for (const [name, p] of Object.entries(s)) {
     ok &&= p.ok;
-    console.log(`  ${name.padEnd(9)} ${p.ok ? "up  " : "DOWN"}  ${p.managed ? "(started by this project) " : ""}${p.detail}`);
+    console.log(
+      `  ${name.padEnd(9)} ${p.ok ? "up  " : "DOWN"}  ${p.managed ? "(started by this project) " : ""}${p.detail}`,
+    );
   }
-  if (!s.postgres?.ok || !s.redis?.ok) console.log("  PostgreSQL and Redis are not started by this project: start them, or set DATABASE_URL / REDIS_URL.");
+  if (!s.postgres?.ok || !s.redis?.ok)
+    console.log(
+      "  PostgreSQL and Redis are not started by this project: start them, or set DATABASE_URL / REDIS_URL.",
+    );
   return ok;
 }
