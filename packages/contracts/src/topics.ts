@@ -109,6 +109,25 @@ export function topicByName(name: string): TopicSpec | undefined {
   return ALL_TOPICS.find((t) => t.name === name);
 }
 
+export type Topics = { readonly [K in TopicId]: TopicSpec };
+
+export const NAMESPACE_PATTERN = /^[a-z][a-z0-9_]{0,30}$/;
+
+/**
+ * The topics of one engine. An empty namespace is the production contract; a namespace
+ * ("t3f9a") prefixes every topic so that several programmes, or parallel tests, can share a
+ * cluster without seeing each other's events.
+ */
+export function namespacedTopics(namespace = ""): Topics {
+  if (namespace === "") return TOPICS;
+  if (!NAMESPACE_PATTERN.test(namespace))
+    throw new Error(`namespace '${namespace}' must match ${NAMESPACE_PATTERN}`);
+  const out = {} as Record<TopicId, TopicSpec>;
+  for (const [id, spec] of Object.entries(TOPICS) as Array<[TopicId, TopicSpec]>)
+    out[id] = { ...spec, name: `${namespace}.${spec.name}` };
+  return out;
+}
+
 /** TopicNameStrategy: the subject of a topic's value schema. */
 export function valueSubject(topic: string): string {
   return `${topic}-value`;

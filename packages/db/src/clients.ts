@@ -12,12 +12,27 @@ pg.types.setTypeParser(20, (v) => {
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
-export function createPool(databaseUrl: string, max = 10): pg.Pool {
-  return new pg.Pool({ connectionString: databaseUrl, max });
+/** A namespace's tables live in a PostgreSQL schema of that name (default: public). */
+export function schemaFor(namespace: string): string {
+  return namespace === "" ? "public" : namespace;
 }
 
-export function createRedis(redisUrl: string): Redis {
-  return new Redis(redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
+export function createPool(databaseUrl: string, opts: { max?: number; namespace?: string } = {}): pg.Pool {
+  const schema = schemaFor(opts.namespace ?? "");
+  return new pg.Pool({
+    connectionString: databaseUrl,
+    max: opts.max ?? 10,
+    ...(schema === "public" ? {} : { options: `-c search_path=${schema}` }),
+  });
+}
+
+/** A namespace's keys are prefixed with it. */
+export function createRedis(redisUrl: string, namespace = ""): Redis {
+  return new Redis(redisUrl, {
+    maxRetriesPerRequest: 3,
+    enableAutoPipelining: true,
+    ...(namespace ? { keyPrefix: `${namespace}:` } : {}),
+  });
 }
 
 /** Runs fn in a transaction; rolls back and rethrows on any error. */

@@ -46,13 +46,24 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
 const LOCK_KEY = 7_340_001; // advisory lock: one migrator at a time across services
 
 /** Applies pending migrations in order, once; refuses to run if an applied one was edited. */
-export async function migrate(databaseUrl: string, migrations = loadMigrations()): Promise<string[]> {
+export async function migrate(
+  databaseUrl: string,
+  migrations = loadMigrations(),
+  namespace = "",
+): Promise<string[]> {
   await ensureDatabase(databaseUrl);
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   const applied: string[] = [];
   try {
     await client.query("select pg_advisory_lock($1)", [LOCK_KEY]);
+    if (namespace !== "") {
+      if (!/^[a-z][a-z0-9_]{0,30}$/.test(namespace))
+        throw new Error(`namespace '${namespace}' is not a valid schema name`);
+      // Identifiers cannot be parameters; the name was checked against a strict pattern.
+      await client.query(`create schema if not exists ${namespace}`);
+      await client.query(`set search_path = ${namespace}`);
+    }
     await client.query(
       "create table if not exists schema_migrations (id text primary key, checksum text not null, applied_at timestamptz not null default now())",
     );

@@ -10,7 +10,8 @@ const server = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/l
 
 beforeAll(async () => {
   const p = await probePostgres(server);
-  if (!p.ok) throw new Error(`PostgreSQL is unreachable at ${server} (${p.detail}): start it or set DATABASE_URL`);
+  if (!p.ok)
+    throw new Error(`PostgreSQL is unreachable at ${server} (${p.detail}): start it or set DATABASE_URL`);
 });
 
 describe("migrations", () => {
@@ -24,7 +25,9 @@ describe("migrations", () => {
       expect(await migrate(url.toString(), loadMigrations(dir))).toEqual(["001_a", "002_b"]);
       expect(await migrate(url.toString(), loadMigrations(dir))).toEqual([]);
       writeFileSync(`${dir}002_b.sql`, "create table b (id bigint primary key);");
-      await expect(migrate(url.toString(), loadMigrations(dir))).rejects.toThrow(/002_b was changed after it was applied/);
+      await expect(migrate(url.toString(), loadMigrations(dir))).rejects.toThrow(
+        /002_b was changed after it was applied/,
+      );
       // A failing migration leaves nothing half-applied.
       writeFileSync(`${dir}002_b.sql`, "create table b (id int primary key);");
       writeFileSync(`${dir}003_bad.sql`, "create table c (id int); select 1/0;");

@@ -21,6 +21,16 @@ export const baseConfigSchema = z.object({
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   CLOCK_MODE: z.enum(["event", "wall"]).default("event"),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  // Prefix of topics, consumer groups, PostgreSQL schema and Redis keys; empty in production.
+  LOYALTY_NAMESPACE: z
+    .string()
+    .regex(/^([a-z][a-z0-9_]{0,30})?$/, "must be empty or match [a-z][a-z0-9_]{0,30}")
+    .default(""),
+  // Stable per running instance: a restarted instance fences its own zombie's transactions.
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .default("0"),
   LOYALTY_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   LOYALTY_REPLICATION: z.coerce.number().int().min(1).max(10).default(1),
   CONSUMER_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(2000),

@@ -1,4 +1,10 @@
-import { type AvroCodec, DLQ_REASONS, type DeadLetter, type DlqReasonCode, TOPICS } from "@loyalty/contracts";
+import {
+  type AvroCodec,
+  DLQ_REASONS,
+  type DeadLetter,
+  type DlqReasonCode,
+  type TopicSpec,
+} from "@loyalty/contracts";
 import type { ConsumedMessage } from "./message.ts";
 import type { BatchingProducer } from "./producer.ts";
 
@@ -30,16 +36,17 @@ export class DeadLetterPublisher {
     private readonly service: string,
     private readonly codec: AvroCodec,
     private readonly producer: BatchingProducer,
+    private readonly topic: TopicSpec,
   ) {}
 
   /** Buffers the record; it is sent with the batch's other output, before offsets commit. */
   async add(req: DeadLetterRequest): Promise<void> {
     const record = deadLetterRecord(this.service, req);
     this.producer.add({
-      topic: TOPICS.dlq.name,
+      topic: this.topic.name,
       // Keyed by source position: a re-delivered poison message lands on the same key.
       key: `${record.sourceTopic}/${record.sourcePartition}/${record.sourceOffset}`,
-      value: await this.codec.encode(TOPICS.dlq, record),
+      value: await this.codec.encode(this.topic, record),
       timestamp: record.sourceTimestamp,
     });
   }

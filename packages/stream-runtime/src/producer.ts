@@ -13,19 +13,40 @@ export interface OutMessage {
  * kafkajs sends one request per send() call; this buffers messages and sends them per topic
  * in one sendBatch, which is what makes a consume-transform-produce loop fast.
  */
+export interface OffsetCommit {
+  topic: string;
+  partition: number;
+  /** The next offset to read (last processed + 1). */
+  offset: string;
+}
+
 export class BatchingProducer {
   private buffer: OutMessage[] = [];
   private readonly producer: Producer;
   private connected = false;
+  readonly transactional: boolean;
 
-  constructor(kafka: Kafka) {
-    // Not kafkajs's idempotent mode (it wants unbounded retries): every record carries a
-    // stable event id that consumers dedupe on, and one request in flight keeps retries ordered.
+  /**
+   * With a transactionalId, output and consumer offsets commit atomically (see
+   * commitWithOffsets); read_committed consumers never see a batch that did not commit.
+   * Without one, every record still carries a stable event id that consumers dedupe on, and
+   * one request in flight keeps retries ordered.
+   */
+  constructor(kafka: Kafka, opts: { transactionalId?: string } = {}) {
+    this.transactional = opts.transactionalId !== undefined;
     this.producer = kafka.producer({
       createPartitioner: Partitioners.DefaultPartitioner,
-      idempotent: false,
-      maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      maxInFlightRequests: 1,
+      ...(opts.transactionalId !== undefined
+        ? {
+            transactionalId: opts.transactionalId,
+            idempotent: true,
+            transactionTimeout: 60_000,
+            // Exactly-once needs the idempotent producer to retry until the broker answers.
+            retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5_000 },
+          }
+        : { idempotent: false }),
     });
   }
 
@@ -48,31 +69,52 @@ export class BatchingProducer {
 
   /** Sends everything buffered and waits for the broker's acknowledgement (acks=all). */
   async flush(): Promise<number> {
+    if (this.transactional) return this.commitWithOffsets("", []);
     if (this.buffer.length === 0) return 0;
     const out = this.buffer;
     this.buffer = [];
-    const byTopic = new Map<string, OutMessage[]>();
-    for (const m of out) {
-      const list = byTopic.get(m.topic);
-      if (list) list.push(m);
-      else byTopic.set(m.topic, [m]);
-    }
     try {
       await this.producer.sendBatch({
         acks: -1,
         compression: CompressionTypes.None,
-        topicMessages: [...byTopic].map(([topic, msgs]) => ({
-          topic,
-          messages: msgs.map((m) => ({
-            key: m.key,
-            value: m.value,
-            ...(m.headers ? { headers: m.headers } : {}),
-            ...(m.timestamp !== undefined ? { timestamp: String(m.timestamp) } : {}),
-          })),
-        })),
+        topicMessages: groupByTopic(out),
       });
     } catch (err) {
       // Nothing is lost: the batch is put back so a retry sends it again.
+      this.buffer = out.concat(this.buffer);
+      throw err;
+    }
+    return out.length;
+  }
+
+  /** One Kafka transaction: everything buffered plus the consumer group's offsets. */
+  async commitWithOffsets(groupId: string, offsets: OffsetCommit[]): Promise<number> {
+    if (!this.transactional) throw new Error("commitWithOffsets needs a transactional producer");
+    if (this.buffer.length === 0 && offsets.length === 0) return 0;
+    const out = this.buffer;
+    this.buffer = [];
+    const txn = await this.producer.transaction();
+    try {
+      if (out.length)
+        await txn.sendBatch({
+          acks: -1,
+          compression: CompressionTypes.None,
+          topicMessages: groupByTopic(out),
+        });
+      if (offsets.length) {
+        await txn.sendOffsets({
+          consumerGroupId: groupId,
+          topics: [...new Set(offsets.map((o) => o.topic))].map((topic) => ({
+            topic,
+            partitions: offsets
+              .filter((o) => o.topic === topic)
+              .map((o) => ({ partition: o.partition, offset: o.offset })),
+          })),
+        });
+      }
+      await txn.commit();
+    } catch (err) {
+      await txn.abort().catch(() => undefined);
       this.buffer = out.concat(this.buffer);
       throw err;
     }
@@ -83,4 +125,22 @@ export class BatchingProducer {
     if (this.connected) await this.producer.disconnect();
     this.connected = false;
   }
+}
+
+function groupByTopic(out: OutMessage[]) {
+  const byTopic = new Map<string, OutMessage[]>();
+  for (const m of out) {
+    const list = byTopic.get(m.topic);
+    if (list) list.push(m);
+    else byTopic.set(m.topic, [m]);
+  }
+  return [...byTopic].map(([topic, msgs]) => ({
+    topic,
+    messages: msgs.map((m) => ({
+      key: m.key,
+      value: m.value,
+      ...(m.headers ? { headers: m.headers } : {}),
+      ...(m.timestamp !== undefined ? { timestamp: String(m.timestamp) } : {}),
+    })),
+  }));
 }

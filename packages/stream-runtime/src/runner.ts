@@ -144,10 +144,20 @@ export class ConsumerRunner {
       const started = process.hrtime.bigint();
       await this.processChunk(chunk, p.heartbeat);
       const last = chunk[chunk.length - 1]!;
-      p.resolveOffset(last.offset);
-      await this.consumer!.commitOffsets([
+      const next = [
         { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
-      ]);
+      ];
+      if (this.o.producer.transactional) {
+        // Output, dead letters and offsets commit together, or not at all.
+        await withRetry(
+          () => this.o.producer.commitWithOffsets(this.o.groupId, next),
+          this.o.retry ?? DEFAULT_RETRY,
+        );
+      } else {
+        await withRetry(() => this.o.producer.flush(), this.o.retry ?? DEFAULT_RETRY);
+        await this.consumer!.commitOffsets(next);
+      }
+      p.resolveOffset(last.offset);
       await p.heartbeat();
 
       const isLastChunk = i + max >= all.length;
@@ -175,6 +185,7 @@ export class ConsumerRunner {
       const attempt = new Attempt(this.o.clock, heartbeat);
       await onTick(attempt);
       await this.publish(attempt);
+      await this.o.producer.flush();
     }, this.o.retry ?? DEFAULT_RETRY);
   }
 
@@ -208,7 +219,7 @@ export class ConsumerRunner {
         );
         const attempt = new Attempt(this.o.clock, heartbeat);
         attempt.deadLetter(msg, code, err instanceof Error ? err.message : String(err));
-        await withRetry(() => this.publish(attempt), this.o.retry ?? DEFAULT_RETRY);
+        await this.publish(attempt);
         return;
       }
       // Effects are idempotent, so halves that already succeeded may safely run again.
@@ -218,12 +229,12 @@ export class ConsumerRunner {
     }
   }
 
+  /** Buffers a successful attempt's output; it is sent when the batch commits. */
   private async publish(attempt: Attempt): Promise<void> {
     for (const d of attempt.dead) {
       await this.o.dlq.add(d);
       this.o.metrics.deadLettered.inc({ code: d.code });
     }
     for (const m of attempt.out) this.o.producer.add(m);
-    await this.o.producer.flush();
   }
 }

@@ -1,4 +1,6 @@
-import { AvroCodec } from "@loyalty/contracts";
+import { AvroCodec, type Topics, namespacedTopics } from "@loyalty/contracts";
+import { type Pool, createPool, createRedis, migrate } from "@loyalty/db";
+import type { Redis } from "ioredis";
 import type { Kafka } from "kafkajs";
 import { type StreamClock, WallClock, WatermarkClock } from "./clock.ts";
 import type { BaseConfig } from "./config.ts";
@@ -15,16 +17,29 @@ export interface ServiceKit {
   config: BaseConfig;
   logger: Logger;
   kafka: Kafka;
+  /** This engine's topics (namespaced when LOYALTY_NAMESPACE is set). */
+  topics: Topics;
   codec: AvroCodec;
   producer: BatchingProducer;
   dlq: DeadLetterPublisher;
   metrics: RuntimeMetrics;
   clock: StreamClock;
+  pool: Pool;
+  redis: Redis;
 }
 
-/** The shared part of every composition root: clients, contracts, topics, ops endpoints. */
-export async function bootService(config: BaseConfig): Promise<ServiceKit> {
+/**
+ * The shared part of every composition root: clients, migrations, topics, schemas. Anything
+ * missing is created here, idempotently, so a service can start on an empty stack.
+ */
+export async function bootService(
+  config: BaseConfig,
+  opts: { poolSize?: number; transactional?: boolean } = {},
+): Promise<ServiceKit> {
   const logger = createLogger(config.SERVICE_NAME, config.LOG_LEVEL);
+  const topics = namespacedTopics(config.LOYALTY_NAMESPACE);
+  const applied = await migrate(config.DATABASE_URL, undefined, config.LOYALTY_NAMESPACE);
+  if (applied.length) logger.info({ applied }, "applied migrations");
   const kafka = createKafka({
     clientId: config.SERVICE_NAME,
     brokers: config.KAFKA_BROKERS,
@@ -37,34 +52,52 @@ export async function bootService(config: BaseConfig): Promise<ServiceKit> {
     const created = await ensureTopics(admin, {
       partitions: config.LOYALTY_PARTITIONS,
       replication: config.LOYALTY_REPLICATION,
+      topics: Object.values(topics),
     });
     if (created.length) logger.info({ created }, "created topics");
   } finally {
     await admin.disconnect();
   }
   const codec = new AvroCodec(config.SCHEMA_REGISTRY_URL);
-  await codec.registerAll();
-  const producer = new BatchingProducer(kafka);
+  await codec.registerAll(Object.values(topics));
+  const producer = new BatchingProducer(
+    kafka,
+    opts.transactional
+      ? { transactionalId: `${groupIdFor(config, config.SERVICE_NAME)}-${config.INSTANCE_ID}` }
+      : {},
+  );
   const metrics = new RuntimeMetrics(config.SERVICE_NAME);
-  const dlq = new DeadLetterPublisher(config.SERVICE_NAME, codec, producer);
+  const dlq = new DeadLetterPublisher(config.SERVICE_NAME, codec, producer, topics.dlq);
   const clock = config.CLOCK_MODE === "event" ? new WatermarkClock() : new WallClock();
-  return { config, logger, kafka, codec, producer, dlq, metrics, clock };
+  const pool = createPool(config.DATABASE_URL, {
+    max: opts.poolSize ?? 10,
+    namespace: config.LOYALTY_NAMESPACE,
+  });
+  const redis = createRedis(config.REDIS_URL, config.LOYALTY_NAMESPACE);
+  return { config, logger, kafka, topics, codec, producer, dlq, metrics, clock, pool, redis };
+}
+
+/** Consumer group ids are namespaced like topics. */
+export function groupIdFor(config: BaseConfig, group: string): string {
+  return config.LOYALTY_NAMESPACE ? `${config.LOYALTY_NAMESPACE}.${group}` : group;
 }
 
 export interface RunOptions {
-  groupId: string;
+  group: string;
   topics: string[];
   handler: BatchHandler;
   onTick?: (ctx: BatchContext) => Promise<void>;
+  tickIntervalMs?: number;
   /** Closed in the second shutdown phase, after the last batch has committed. */
   close?: () => Promise<void>;
 }
 
 export async function runService(kit: ServiceKit, opts: RunOptions): Promise<ConsumerRunner> {
+  const groupId = groupIdFor(kit.config, opts.group);
   const runner = new ConsumerRunner({
     service: kit.config.SERVICE_NAME,
     kafka: kit.kafka,
-    groupId: opts.groupId,
+    groupId,
     topics: opts.topics,
     handler: opts.handler,
     producer: kit.producer,
@@ -75,6 +108,7 @@ export async function runService(kit: ServiceKit, opts: RunOptions): Promise<Con
     maxBatch: kit.config.CONSUMER_MAX_BATCH,
     sessionTimeoutMs: kit.config.CONSUMER_SESSION_TIMEOUT_MS,
     ...(opts.onTick ? { onTick: opts.onTick } : {}),
+    ...(opts.tickIntervalMs ? { tickIntervalMs: opts.tickIntervalMs } : {}),
   });
   const ops = await startOpsServer(kit.config.HTTP_PORT, kit.metrics, () => runner.isHealthy);
   const shutdown = installShutdown(
@@ -85,16 +119,15 @@ export async function runService(kit: ServiceKit, opts: RunOptions): Promise<Con
         await kit.producer.flush();
         await kit.producer.disconnect();
         await opts.close?.();
+        await kit.pool.end();
+        kit.redis.disconnect();
         await new Promise<void>((r) => ops.server.close(() => r()));
       },
     },
     kit.config.SHUTDOWN_TIMEOUT_MS,
   );
   await runner.start();
-  kit.logger.info(
-    { groupId: opts.groupId, topics: opts.topics, opsPort: ops.port, clock: kit.clock.mode },
-    "consuming",
-  );
+  kit.logger.info({ groupId, topics: opts.topics, opsPort: ops.port, clock: kit.clock.mode }, "consuming");
   // A consumer that crashed for good stops the process with a failing exit code.
   const watch = setInterval(() => {
     if (runner.failure) void shutdown("consumer crashed", 1);

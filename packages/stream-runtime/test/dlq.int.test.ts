@@ -1,4 +1,4 @@
-import { AvroCodec, type DeadLetter } from "@loyalty/contracts";
+import { AvroCodec, type DeadLetter, TOPICS } from "@loyalty/contracts";
 import {
   type TestStack,
   createTopic,
@@ -60,7 +60,7 @@ describe("a poison message", () => {
       groupId: uniqueName("dlq-test"),
       topics: [input],
       producer: out,
-      dlq: new DeadLetterPublisher("dlq-test", codec, out),
+      dlq: new DeadLetterPublisher("dlq-test", codec, out, TOPICS.dlq),
       logger,
       metrics: new RuntimeMetrics("dlq-test"),
       clock: new ManualClock(),

@@ -45,3 +45,8 @@ export async function readTopic(
     throw new Error(`timed out after ${timeoutMs} ms reading ${topic}: got ${msgs.length} message(s)`);
   return msgs;
 }
+
+/** A fresh engine namespace (topics, groups, PostgreSQL schema, Redis prefix) for one test. */
+export function testNamespace(): string {
+  return `t${randomUUID().replace(/-/g, "").slice(0, 10)}`;
+}

@@ -61,3 +61,23 @@ export function requireStack(): Promise<TestStack> {
   cached ??= resolveStack();
   return cached;
 }
+
+/** Environment for a service process under test, pointed at the test stack and namespace. */
+export function serviceEnv(
+  stack: TestStack,
+  namespace: string,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    KAFKA_BROKERS: stack.kafkaBrokers.join(","),
+    SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
+    DATABASE_URL: stack.databaseUrl,
+    REDIS_URL: stack.redisUrl,
+    LOYALTY_NAMESPACE: namespace,
+    LOYALTY_PARTITIONS: "3",
+    LOG_LEVEL: "warn",
+    CONSUMER_SESSION_TIMEOUT_MS: "6000",
+    ...extra,
+  };
+}
