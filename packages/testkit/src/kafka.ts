@@ -16,30 +16,37 @@ export async function createTopic(admin: Admin, topic: string, partitions = 1): 
   });
 }
 
-/** Reads a topic from the beginning until `until` says enough, or fails after the timeout. */
+/**
+ * Reads a topic from the beginning (read_committed) until `until` says enough, then keeps
+ * reading until nothing new has arrived for `settleMs`, so that an exact-count assertion
+ * also sees a late extra record. Fails after the timeout.
+ */
 export async function readTopic(
   kafka: Kafka,
   topic: string,
   until: (msgs: KafkaMessage[]) => boolean,
   timeoutMs = 30_000,
+  settleMs = 1500,
 ): Promise<KafkaMessage[]> {
-  const consumer = kafka.consumer({ groupId: uniqueName("test-reader") });
+  const consumer = kafka.consumer({
+    groupId: uniqueName("test-reader"),
+    maxBytesPerPartition: 8 * 1024 * 1024,
+  });
   const msgs: KafkaMessage[] = [];
+  let lastArrival = Date.now();
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  let done: () => void = () => undefined;
-  const finished = new Promise<void>((r) => {
-    done = r;
-  });
   await consumer.run({
     eachBatch: async ({ batch }) => {
-      msgs.push(...batch.messages);
-      if (until(msgs)) done();
+      if (batch.messages.length) {
+        msgs.push(...batch.messages);
+        lastArrival = Date.now();
+      }
     },
   });
-  const timer = setTimeout(done, timeoutMs);
-  await finished;
-  clearTimeout(timer);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && !until(msgs)) await new Promise((r) => setTimeout(r, 100));
+  while (until(msgs) && Date.now() - lastArrival < settleMs) await new Promise((r) => setTimeout(r, 100));
   await consumer.disconnect();
   if (!until(msgs))
     throw new Error(`timed out after ${timeoutMs} ms reading ${topic}: got ${msgs.length} message(s)`);

@@ -81,3 +81,35 @@ export function serviceEnv(
     ...extra,
   };
 }
+
+export interface RunningService {
+  child: import("node:child_process").ChildProcess;
+  /** SIGTERM, then the exit code (0 for a clean two-phase shutdown). */
+  stop(): Promise<number | null>;
+  /** SIGKILL: the crash case. */
+  kill(): Promise<void>;
+}
+
+/** Runs a service's composition root as a child process (node + tsx, so signals reach it). */
+export async function spawnService(mainTs: string, env: NodeJS.ProcessEnv): Promise<RunningService> {
+  const { spawn } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const root = fileURLToPath(new URL("../../..", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", mainTs], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return {
+    child,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
