@@ -11,11 +11,32 @@ const COMMANDS: Record<string, Command> = {
     summary: "apply database migrations and create topics and schemas",
     run: async (a) => (await import("./commands/provision.ts")).provision(a),
   },
+  replay: {
+    summary:
+      "replay FILE [--format cdnow|jsonl] [--rate N] [--limit N]: publish orders to orders.v1 as upstream would",
+    run: async (a) => (await import("./commands/replay.ts")).run(a),
+  },
+  rules: {
+    summary: "rules validate|publish|list|diff|simulate: manage rule sets",
+    run: async (a) => (await import("./commands/rules.ts")).run(a),
+  },
+  ledger: {
+    summary: "ledger verify: check balances against the sum of ledger entries",
+    run: async (a) => (await import("./commands/ledger.ts")).run(a),
+  },
+  tiers: {
+    summary: "tiers stats [--at DATE] [--json]: members per tier",
+    run: async (a) => (await import("./commands/tiers.ts")).run(a),
+  },
+  churn: {
+    summary: "churn model [--json]: fitted churn model parameters and fit statistics",
+    run: async (a) => (await import("./commands/churn.ts")).run(a),
+  },
+  member: {
+    summary: "member show ID: balance, tier, expiring points, churn card",
+    run: async (a) => (await import("./commands/member.ts")).run(a),
+  },
 };
-
-export function registerCommand(name: string, command: Command): void {
-  COMMANDS[name] = command;
-}
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));

@@ -25,6 +25,9 @@ export function topicConfig(t: TopicSpec, partitions: number, replication: numbe
     { name: "message.timestamp.type", value: "CreateTime" },
   ];
   if (t.compacted) configEntries.push({ name: "min.compaction.lag.ms", value: "0" });
+  // A dead letter wraps an input record of up to the broker's 1 MiB limit: it must always fit.
+  if (t.name.endsWith("loyalty.dlq.v1"))
+    configEntries.push({ name: "max.message.bytes", value: String(16 * 1024 * 1024) });
   // Rule sets are tiny and global: one partition keeps them totally ordered.
   return {
     topic: t.name,

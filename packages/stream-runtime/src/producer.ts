@@ -74,11 +74,9 @@ export class BatchingProducer {
     const out = this.buffer;
     this.buffer = [];
     try {
-      await this.producer.sendBatch({
-        acks: -1,
-        compression: CompressionTypes.None,
-        topicMessages: groupByTopic(out),
-      });
+      for (const topicMessages of requests(out)) {
+        await this.producer.sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages });
+      }
     } catch (err) {
       // Nothing is lost: the batch is put back so a retry sends it again.
       this.buffer = out.concat(this.buffer);
@@ -95,12 +93,9 @@ export class BatchingProducer {
     this.buffer = [];
     const txn = await this.producer.transaction();
     try {
-      if (out.length)
-        await txn.sendBatch({
-          acks: -1,
-          compression: CompressionTypes.None,
-          topicMessages: groupByTopic(out),
-        });
+      for (const topicMessages of requests(out)) {
+        await txn.sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages });
+      }
       if (offsets.length) {
         await txn.sendOffsets({
           consumerGroupId: groupId,
@@ -125,6 +120,38 @@ export class BatchingProducer {
     if (this.connected) await this.producer.disconnect();
     this.connected = false;
   }
+}
+
+/** Per request: the broker refuses a record batch over message.max.bytes (1 MiB by default). */
+const MAX_REQUEST_BYTES = 768 * 1024;
+
+function size(m: OutMessage): number {
+  let n = m.value.length + (m.key === null ? 0 : m.key.length) + 64;
+  for (const [k, v] of Object.entries(m.headers ?? {}))
+    n += k.length + (v === undefined ? 0 : String(v).length);
+  return n;
+}
+
+/**
+ * kafkajs sends a sendBatch as one request, however large: split the output into requests
+ * under the broker's limit (a single larger record goes alone, for topics that allow it).
+ */
+function requests(out: OutMessage[]) {
+  const chunks: OutMessage[][] = [];
+  let current: OutMessage[] = [];
+  let bytes = 0;
+  for (const m of out) {
+    const n = size(m);
+    if (current.length && bytes + n > MAX_REQUEST_BYTES) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += n;
+  }
+  if (current.length) chunks.push(current);
+  return chunks.map(groupByTopic);
 }
 
 function groupByTopic(out: OutMessage[]) {

@@ -1,1 +1,17 @@
+// Public API of the rules engine package: the rule format (src/rules), the earning pipeline
+// (src/engine), rule-set files and topic helpers, and the ledger checks. Importing it never
+// starts the service (that is src/main.ts).
 export * from "./rules/index.ts";
+export { simulateDraft, type DraftRun } from "./engine/draft.ts";
+export { RuleSetRegistry, checksumOf } from "./engine/registry.ts";
+export { entryIdOf, programmeDay, stableId } from "./engine/process.ts";
+export {
+  DEFAULT_PROGRAMME,
+  type ProgrammeFile,
+  type RuleSetSource,
+  STANDARD_RULES_DIR,
+  readRuleSetSource,
+  repoRoot,
+} from "./rulesets/files.ts";
+export { latestById, publication, readPublications, sendPublication } from "./rulesets/topic.ts";
+export { type LedgerDifference, type LedgerReport, verifyLedger } from "./store/verify.ts";

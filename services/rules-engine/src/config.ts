@@ -1,0 +1,67 @@
+import { baseConfigSchema } from "@loyalty/stream-runtime";
+import { type TierConfig, defaultTierConfig, validateTierConfig } from "@loyalty/tiers";
+import { z } from "zod";
+import { STANDARD_RULES_DIR } from "./rulesets/files.ts";
+
+const bool = z
+  .enum(["true", "false", "1", "0"])
+  .default("false")
+  .transform((v) => v === "true" || v === "1");
+
+const timeZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, "must be an IANA time zone");
+
+const tierConfig = z
+  .string()
+  .optional()
+  .transform((text, ctx): TierConfig => {
+    if (text === undefined || text.trim() === "") return defaultTierConfig;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must be JSON" });
+      return z.NEVER;
+    }
+    const v = validateTierConfig(json);
+    if (!v.ok) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: v.errors.map((e) => `${e.path} ${e.message}`).join("; "),
+      });
+      return z.NEVER;
+    }
+    return v.config;
+  });
+
+export const rulesEngineConfigSchema = baseConfigSchema.extend({
+  SERVICE_NAME: z.string().min(1).default("rules-engine"),
+  /** The programme's rule set (loyalty.rules.v1 key). */
+  RULE_SET_ID: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/)
+    .default("standard"),
+  /** Published at first start when the rules topic is empty; "" = wait for a publication instead. */
+  RULES_BOOTSTRAP_DIR: z.string().default(STANDARD_RULES_DIR()),
+  RULES_PUBLISH_SKEW_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  BASE_CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .default("USD"),
+  CURRENCY_EXPONENT: z.coerce.number().int().min(0).max(4).default(2),
+  PROGRAMME_TIME_ZONE: timeZone.default("America/New_York"),
+  POINTS_EXPIRY_MONTHS: z.coerce.number().int().min(1).max(240).default(12),
+  ALLOW_NEGATIVE_BALANCE: bool,
+  /** @loyalty/tiers TierConfig JSON; default: the default policy (spend, Member/Silver/Gold/Platinum). */
+  TIER_CONFIG_JSON: tierConfig,
+  /** Test hook: SIGKILL the process right after batch N's ledger commit, before its Kafka commit. 0 = off. */
+  FAULT_KILL_AFTER_BATCH: z.coerce.number().int().min(0).default(0),
+});
+
+export type RulesEngineConfig = z.infer<typeof rulesEngineConfigSchema>;

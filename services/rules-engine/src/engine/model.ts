@@ -1,0 +1,154 @@
+import type { TierState } from "@loyalty/tiers";
+import type { RecordedAward } from "../rules/clawback.ts";
+import type { AwardKind, LimitKind } from "../rules/evaluate.ts";
+import type { Recipient } from "../rules/types.ts";
+
+// The rows a batch works on, as plain objects. The PostgreSQL store loads them (locked) and
+// writes back what changed; the simulator keeps them all in memory. The processing itself
+// (process.ts) is pure and the same for both.
+
+export interface MemberRow {
+  memberId: string;
+  enrolledAt: number | null;
+  enrolmentEventId: string | null;
+  /** YYYY-MM-DD or --MM-DD. */
+  birthday: string | null;
+  referrerMemberId: string | null;
+  segment: string | null;
+  atRisk: boolean;
+  /** Orders before the next one (purchases minus cancellations). */
+  orderCount: number;
+  lifetimeSpendMinor: number;
+  lastPurchaseAt: number | null;
+  tierState: TierState | null;
+  counters: Record<string, { memberCount: number; memberPoints: number }>;
+}
+
+export interface BalanceRow {
+  memberId: string;
+  balance: number;
+  debt: number;
+  shortfall: number;
+}
+
+export interface LotRow {
+  lotId: string;
+  memberId: string;
+  points: number;
+  remaining: number;
+  earnedAt: number;
+  expiresAt: number;
+}
+
+export interface StoredAward extends RecordedAward {
+  entryId: string;
+}
+
+export interface OrderRow {
+  orderKey: string;
+  memberId: string;
+  purchaseEventId: string;
+  eventTime: number;
+  amountMinor: number;
+  baseAmountMinor: number;
+  ruleSetId: string;
+  ruleSetVersion: number;
+  refundedBaseMinor: number;
+  awards: StoredAward[];
+}
+
+export type EntryKind = "earn" | "reverse" | "redeem" | "expire" | "adjust";
+
+export interface EntryRow {
+  entryId: string;
+  memberId: string;
+  kind: EntryKind;
+  points: number;
+  balanceAfter: number;
+  ruleId: string | null;
+  ruleVersion: number | null;
+  ruleSetId: string | null;
+  ruleSetVersion: number | null;
+  sourceEventId: string;
+  orderId: string | null;
+  reason: string | null;
+  eventTime: number;
+  detail: EarnDetail | ReverseDetail | null;
+  /** earn entries: expiry of the lot they created. */
+  lotExpiresAt: number | null;
+}
+
+export interface EarnDetail {
+  awardKind: AwardKind;
+  recipient: Recipient;
+  requestedPoints: number;
+  trimmedBy: LimitKind[];
+  pricing: RecordedAward["pricing"];
+}
+
+export interface ReverseDetail {
+  awardEntryId: string;
+  /** What clawback() asked for. */
+  claimed: number;
+  /** claimed - reversed: what the balance could not cover. */
+  shortfall: number;
+}
+
+export interface LotMovement {
+  entryId: string;
+  lotId: string;
+  points: number;
+}
+
+export interface CampaignRow {
+  eventId: string;
+  memberId: string;
+  campaignId: string;
+  ruleId: string;
+  ruleVersion: number;
+  ruleSetVersion: number;
+  sourceEventId: string;
+  eventTime: number;
+  rewardJson: string;
+}
+
+export interface PricedEvent {
+  eventId: string;
+  memberId: string;
+  eventKind: string;
+  ruleSetId: string;
+  ruleSetVersion: number;
+  eventTime: number;
+}
+
+export function emptyMember(memberId: string): MemberRow {
+  return {
+    memberId,
+    enrolledAt: null,
+    enrolmentEventId: null,
+    birthday: null,
+    referrerMemberId: null,
+    segment: null,
+    atRisk: false,
+    orderCount: 0,
+    lifetimeSpendMinor: 0,
+    lastPurchaseAt: null,
+    tierState: null,
+    counters: {},
+  };
+}
+
+export function emptyBalance(memberId: string): BalanceRow {
+  return { memberId, balance: 0, debt: 0, shortfall: 0 };
+}
+
+export const orderKeyOf = (source: string, orderId: string): string => `${source}/${orderId}`;
+
+/** Usage counter key: member, rule, scope, day ('' for campaign scope). */
+export const usageKey = (memberId: string, ruleId: string, scope: "day" | "campaign", day: string): string =>
+  `${memberId}\u0000${ruleId}\u0000${scope}\u0000${day}`;
+
+export function splitUsageKey(key: string): [string, string, "day" | "campaign", string] {
+  const [m, r, s, d] = key.split("\u0000");
+  return [m ?? "", r ?? "", s === "day" ? "day" : "campaign", d ?? ""];
+}

@@ -1,0 +1,46 @@
+// Composition root of the rules engine: config, clients, the rules feed, the ledger store and
+// the earning pipeline. Domain logic lives in src/rules (rule format) and src/engine (earning).
+import { bootService, groupIdFor, loadConfig, runService } from "@loyalty/stream-runtime";
+import { rulesEngineConfigSchema } from "./config.ts";
+import { RuleSetRegistry } from "./engine/registry.ts";
+import { earningHandler } from "./pipeline.ts";
+import { RulesFeed } from "./rulesets/feed.ts";
+import { LedgerStore } from "./store/ledger-store.ts";
+
+const config = loadConfig(rulesEngineConfigSchema);
+const kit = await bootService(config, { transactional: true });
+const programme = {
+  baseCurrency: config.BASE_CURRENCY,
+  currencyExponent: config.CURRENCY_EXPONENT,
+  timeZone: config.PROGRAMME_TIME_ZONE,
+};
+const registry = new RuleSetRegistry(config.RULE_SET_ID, programme);
+const feed = new RulesFeed(kit, registry, {
+  group: `${groupIdFor(config, config.SERVICE_NAME)}.rulesets.${config.INSTANCE_ID}`,
+  skewMs: config.RULES_PUBLISH_SKEW_MS,
+});
+await feed.start();
+if (config.RULES_BOOTSTRAP_DIR !== "") await feed.bootstrap(config.RULES_BOOTSTRAP_DIR);
+
+const store = new LedgerStore(kit.pool, registry, {
+  programme,
+  tierConfig: config.TIER_CONFIG_JSON,
+  expiryMonths: config.POINTS_EXPIRY_MONTHS,
+  allowNegativeBalance: config.ALLOW_NEGATIVE_BALANCE,
+});
+let batches = 0;
+await runService(kit, {
+  group: config.SERVICE_NAME,
+  topics: [kit.topics.purchases.name, kit.topics.memberChanges.name, kit.topics.churnAlerts.name],
+  handler: earningHandler({
+    codec: kit.codec,
+    topics: kit.topics,
+    feed,
+    store,
+    afterCommit: () => {
+      batches++;
+      if (batches === config.FAULT_KILL_AFTER_BATCH) process.kill(process.pid, "SIGKILL");
+    },
+  }),
+  close: () => feed.stop(),
+});

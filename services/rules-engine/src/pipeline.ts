@@ -1,0 +1,148 @@
+import type {
+  AvroCodec,
+  CampaignTriggered,
+  ChurnAlert,
+  MemberChanged,
+  PointsKind,
+  PointsMovement,
+  PurchaseEvent,
+  Topics,
+} from "@loyalty/contracts";
+import type { BatchHandler, ConsumedMessage } from "@loyalty/stream-runtime";
+import type { CampaignRow, EntryKind, EntryRow } from "./engine/model.ts";
+import type { EngineEvent } from "./engine/process.ts";
+import type { RulesFeed } from "./rulesets/feed.ts";
+import { toMs } from "./rulesets/topic.ts";
+import type { LedgerStore } from "./store/ledger-store.ts";
+
+// The named steps of a batch: decode -> rules fresh up to the batch's event time -> ledger
+// transaction (load, price, write) -> emit committed movements and campaigns. The runner then
+// commits the outputs and the offsets in one Kafka transaction.
+
+const KIND: Readonly<Record<EntryKind, PointsKind>> = {
+  earn: "EARNED",
+  reverse: "REVERSED",
+  redeem: "REDEEMED",
+  expire: "EXPIRED",
+  adjust: "ADJUSTED",
+};
+
+export function toMovement(e: EntryRow): PointsMovement {
+  return {
+    eventId: e.entryId,
+    memberId: e.memberId,
+    kind: KIND[e.kind],
+    points: e.points,
+    balanceAfter: e.balanceAfter,
+    ruleId: e.ruleId,
+    ruleVersion: e.ruleVersion,
+    ruleSetVersion: e.ruleSetVersion,
+    sourceEventId: e.sourceEventId,
+    orderId: e.orderId,
+    reason: e.reason,
+    eventTime: e.eventTime,
+    lotExpiresAt: e.lotExpiresAt,
+  };
+}
+
+export function toCampaign(c: CampaignRow): CampaignTriggered {
+  return {
+    eventId: c.eventId,
+    memberId: c.memberId,
+    campaignId: c.campaignId,
+    ruleId: c.ruleId,
+    ruleVersion: c.ruleVersion,
+    sourceEventId: c.sourceEventId,
+    eventTime: c.eventTime,
+    rewardJson: c.rewardJson,
+  };
+}
+
+/** Decodes a message of one of the three input topics into an engine event, or says why not. */
+export async function decodeEvent(
+  codec: AvroCodec,
+  topics: Topics,
+  m: ConsumedMessage,
+): Promise<EngineEvent | { error: string }> {
+  if (!m.value || m.value.length === 0) return { error: "empty payload" };
+  let raw: unknown;
+  try {
+    raw = await codec.decode(m.value);
+  } catch (err) {
+    return { error: `undecodable: ${(err as Error).message}` };
+  }
+  const r = raw as { memberId?: unknown; eventId?: unknown; eventTime?: unknown };
+  const eventTime = toMs(r.eventTime);
+  if (
+    typeof r.memberId !== "string" ||
+    r.memberId === "" ||
+    typeof r.eventId !== "string" ||
+    r.eventId === ""
+  )
+    return { error: "memberId and eventId are required" };
+  if (!Number.isSafeInteger(eventTime)) return { error: "eventTime is not a timestamp" };
+  if (m.topic === topics.purchases.name) {
+    const e = { ...(raw as PurchaseEvent), eventTime };
+    if (!Number.isSafeInteger(e.baseAmountMinor) || e.baseAmountMinor < 0)
+      return { error: `baseAmountMinor ${e.baseAmountMinor} is not a non-negative integer` };
+    return { kind: "purchase", event: e };
+  }
+  if (m.topic === topics.memberChanges.name)
+    return { kind: "member", event: { ...(raw as MemberChanged), eventTime } };
+  if (m.topic === topics.churnAlerts.name)
+    return { kind: "churn", event: { ...(raw as ChurnAlert), eventTime } };
+  return { error: `unexpected topic ${m.topic}` };
+}
+
+export interface EarningDeps {
+  codec: AvroCodec;
+  topics: Topics;
+  feed: RulesFeed;
+  store: LedgerStore;
+  /** Called after the ledger commit, before the handler returns (tests' fault injection). */
+  afterCommit?: () => void;
+}
+
+export function earningHandler(d: EarningDeps): BatchHandler {
+  return async (messages, ctx) => {
+    const decoded = await Promise.all(messages.map((m) => decodeEvent(d.codec, d.topics, m)));
+    const events: EngineEvent[] = [];
+    let maxTime = Number.NEGATIVE_INFINITY;
+    decoded.forEach((e, i) => {
+      if ("error" in e) {
+        const code = e.error.startsWith("undecodable") ? "MALFORMED_AVRO" : "SCHEMA_VIOLATION";
+        ctx.deadLetter(messages[i] as ConsumedMessage, code, e.error);
+        return;
+      }
+      events.push(e);
+      if (e.event.eventTime > maxTime) maxTime = e.event.eventTime;
+    });
+    if (events.length === 0) return;
+    await d.feed.ensureFresh(maxTime, () => ctx.heartbeat());
+    const out = await d.store.applyBatch(events);
+    d.afterCommit?.();
+
+    // Emit in input order, each source event once: fresh outputs, or those a replay re-emits.
+    const emitted = new Set<string>();
+    const items: Array<{ topic: string; key: string; timestamp: number; value: Promise<Buffer> }> = [];
+    for (const e of events) {
+      const id = e.event.eventId;
+      if (emitted.has(id)) continue;
+      emitted.add(id);
+      const o = out.bySource.get(id);
+      if (!o) continue;
+      for (const x of o.entries) {
+        const value = d.codec.encode(d.topics.points, toMovement(x));
+        items.push({ topic: d.topics.points.name, key: x.memberId, timestamp: x.eventTime, value });
+      }
+      for (const c of o.campaigns) {
+        const value = d.codec.encode(d.topics.campaigns, toCampaign(c));
+        items.push({ topic: d.topics.campaigns.name, key: c.memberId, timestamp: c.eventTime, value });
+      }
+    }
+    const values = await Promise.all(items.map((i) => i.value));
+    items.forEach((i, n) => {
+      ctx.produce({ topic: i.topic, key: i.key, value: values[n] as Buffer, timestamp: i.timestamp });
+    });
+  };
+}

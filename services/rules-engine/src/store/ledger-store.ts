@@ -1,0 +1,503 @@
+import type { Pool, PoolClient } from "@loyalty/db";
+import { TransientError } from "@loyalty/stream-runtime";
+import type { TierState } from "@loyalty/tiers";
+import {
+  type BalanceRow,
+  type CampaignRow,
+  type EntryRow,
+  type LotRow,
+  type MemberRow,
+  type OrderRow,
+  orderKeyOf,
+  splitUsageKey,
+  usageKey,
+} from "../engine/model.ts";
+import {
+  BatchProcessor,
+  type EngineEvent,
+  type EngineOptions,
+  type LoadedState,
+  eventIdOf,
+  membersOf,
+  programmeDay,
+} from "../engine/process.ts";
+import type { RuleSetRegistry } from "../engine/registry.ts";
+
+// PostgreSQL side of a batch: one transaction that loads (and locks) the rows the batch
+// needs with `= any($1)`, runs the pure processor, and writes everything back in bulk with
+// unnest. Budget rows are locked only when the batch actually touches a budgeted rule.
+
+export interface BatchOutputs {
+  /** Per input event id, in the order the events came: entries and campaign triggers. */
+  bySource: Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>;
+  fresh: number;
+  replayed: number;
+}
+
+const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+const ms = (d: Date | null): number | null => (d === null ? null : d.getTime());
+
+export class LedgerStore {
+  constructor(
+    private readonly pool: Pool,
+    private readonly registry: RuleSetRegistry,
+    private readonly opts: EngineOptions,
+  ) {}
+
+  async applyBatch(events: readonly EngineEvent[]): Promise<BatchOutputs> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("begin");
+      const out = await this.inTx(client, events);
+      await client.query("commit");
+      return out;
+    } catch (err) {
+      await client.query("rollback").catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async inTx(c: PoolClient, all: readonly EngineEvent[]): Promise<BatchOutputs> {
+    const ids = [...new Set(all.map(eventIdOf))];
+    const seenRows = await c.query<{ event_id: string }>(
+      "select event_id from rules_priced_events where event_id = any($1)",
+      [ids],
+    );
+    const seen = new Set(seenRows.rows.map((r) => r.event_id));
+    // Fresh events, each once (an id twice in a batch is one event delivered twice).
+    const fresh: EngineEvent[] = [];
+    const taken = new Set<string>();
+    for (const e of all) {
+      const id = eventIdOf(e);
+      if (seen.has(id) || taken.has(id)) continue;
+      taken.add(id);
+      fresh.push(e);
+    }
+    const bySource = new Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>();
+    if (seen.size > 0) await this.loadOutputs(c, [...seen], bySource);
+    if (fresh.length > 0) {
+      const p = await this.process(c, fresh);
+      await this.write(c, p);
+      for (const [id, o] of p.bySource) bySource.set(id, o);
+    }
+    return { bySource, fresh: fresh.length, replayed: seen.size };
+  }
+
+  private async process(c: PoolClient, events: EngineEvent[]): Promise<BatchProcessor> {
+    const loaded = await this.load(c, events);
+    const pristine = this.registry.budgeted.size > 0 ? structuredClone(loaded) : null;
+    let p = new BatchProcessor(loaded, this.registry, this.opts);
+    p.run(events);
+    if (p.budgetTouched.size === 0 || pristine === null) return p;
+    // Budgets are shared by all instances: lock the touched rows and, if another instance
+    // spent from them since the snapshot, run the batch again on the exact figures.
+    const rules = [...p.budgetTouched].sort();
+    await c.query(
+      "insert into rules_budgets (rule_id) select unnest($1::text[]) order by 1 on conflict do nothing",
+      [rules],
+    );
+    const locked = await c.query<{ rule_id: string; used: number }>(
+      "select rule_id, used from rules_budgets where rule_id = any($1) order by rule_id for update",
+      [rules],
+    );
+    let changed = false;
+    for (const r of locked.rows) {
+      if ((pristine.budgets.get(r.rule_id) ?? 0) !== r.used) changed = true;
+      pristine.budgets.set(r.rule_id, r.used);
+    }
+    if (!changed) return p;
+    p = new BatchProcessor(pristine, this.registry, this.opts);
+    p.run(events);
+    for (const id of p.budgetTouched)
+      if (!rules.includes(id)) throw new TransientError(`budget of ${id} touched only on the second pass`);
+    return p;
+  }
+
+  private async load(c: PoolClient, events: EngineEvent[]): Promise<LoadedState> {
+    const memberIds = [...new Set(events.flatMap(membersOf))].sort();
+    const orderKeys: string[] = [];
+    const refundMembers = new Set<string>();
+    const days = new Set<string>();
+    for (const e of events) {
+      days.add(programmeDay(e.event.eventTime, this.opts.programme.timeZone));
+      if (e.kind !== "purchase") continue;
+      orderKeys.push(orderKeyOf(e.event.source, e.event.orderId));
+      if (e.event.type !== "PURCHASE") refundMembers.add(e.event.memberId);
+    }
+    const state: LoadedState = {
+      members: new Map(),
+      balances: new Map(),
+      lots: new Map(),
+      lotsLoadedFor: new Set(refundMembers),
+      orders: new Map(),
+      usage: new Map(),
+      budgets: new Map(),
+    };
+    // Rows are created first so that every one of them can be locked: an upsert of a row two
+    // instances both thought new would lose an update (a referrer is another partition's member).
+    // Lock order everywhere: member rows, then balances, then budgets (the API locks balances only).
+    await c.query(
+      "insert into rules_members (member_id) select unnest($1::text[]) order by 1 on conflict do nothing",
+      [memberIds],
+    );
+    await c.query(
+      "insert into ledger_balances (member_id, balance) select unnest($1::text[]), 0 order by 1 on conflict do nothing",
+      [memberIds],
+    );
+    const members = await c.query(
+      `select member_id, enrolled_at, enrolment_event_id, birthday, referrer_member_id, segment, at_risk,
+              order_count, lifetime_spend_minor, last_purchase_at, tier_state, counters
+         from rules_members where member_id = any($1) order by member_id for update`,
+      [memberIds],
+    );
+    for (const r of members.rows) {
+      const m: MemberRow = {
+        memberId: r.member_id,
+        enrolledAt: ms(r.enrolled_at),
+        enrolmentEventId: r.enrolment_event_id,
+        birthday: r.birthday,
+        referrerMemberId: r.referrer_member_id,
+        segment: r.segment,
+        atRisk: r.at_risk,
+        orderCount: r.order_count,
+        lifetimeSpendMinor: r.lifetime_spend_minor,
+        lastPurchaseAt: ms(r.last_purchase_at),
+        tierState: r.tier_state as TierState | null,
+        counters: r.counters,
+      };
+      state.members.set(m.memberId, m);
+    }
+    const balances = await c.query(
+      "select member_id, balance, debt, shortfall from ledger_balances where member_id = any($1) order by member_id for update",
+      [memberIds],
+    );
+    for (const r of balances.rows)
+      state.balances.set(r.member_id, {
+        memberId: r.member_id,
+        balance: r.balance,
+        debt: r.debt,
+        shortfall: r.shortfall,
+      });
+    if (orderKeys.length > 0) {
+      const orders = await c.query(
+        `select order_key, member_id, purchase_event_id, event_time, amount_minor, base_amount_minor,
+                rule_set_id, rule_set_version, refunded_base_minor, awards
+           from rules_orders where order_key = any($1)`,
+        [orderKeys],
+      );
+      for (const r of orders.rows) {
+        const o: OrderRow = {
+          orderKey: r.order_key,
+          memberId: r.member_id,
+          purchaseEventId: r.purchase_event_id,
+          eventTime: r.event_time.getTime(),
+          amountMinor: r.amount_minor,
+          baseAmountMinor: r.base_amount_minor,
+          ruleSetId: r.rule_set_id,
+          ruleSetVersion: r.rule_set_version,
+          refundedBaseMinor: r.refunded_base_minor,
+          awards: r.awards,
+        };
+        state.orders.set(o.orderKey, o);
+      }
+    }
+    if (refundMembers.size > 0) {
+      const lots = await c.query(
+        `select lot_id, member_id, points, remaining, earned_at, expires_at
+           from ledger_lots where member_id = any($1) and remaining > 0 order by lot_id`,
+        [[...refundMembers]],
+      );
+      for (const r of lots.rows) {
+        const lot: LotRow = {
+          lotId: r.lot_id,
+          memberId: r.member_id,
+          points: r.points,
+          remaining: r.remaining,
+          earnedAt: r.earned_at.getTime(),
+          expiresAt: r.expires_at.getTime(),
+        };
+        const list = state.lots.get(lot.memberId) ?? [];
+        list.push(lot);
+        state.lots.set(lot.memberId, list);
+      }
+    }
+    const usage = await c.query(
+      `select member_id, rule_id, scope, day, points from rules_usage
+        where member_id = any($1) and (scope = 'campaign' or day = any($2))`,
+      [memberIds, [...days]],
+    );
+    for (const r of usage.rows) state.usage.set(usageKey(r.member_id, r.rule_id, r.scope, r.day), r.points);
+    if (this.registry.budgeted.size > 0) {
+      const budgets = await c.query<{ rule_id: string; used: number }>(
+        "select rule_id, used from rules_budgets where rule_id = any($1)",
+        [[...this.registry.budgeted.keys()]],
+      );
+      for (const r of budgets.rows) state.budgets.set(r.rule_id, r.used);
+    }
+    return state;
+  }
+
+  private async write(c: PoolClient, p: BatchProcessor): Promise<void> {
+    const s = p.state;
+    const pe = p.priced;
+    const inserted = await c.query(
+      `insert into rules_priced_events (event_id, member_id, event_kind, rule_set_id, rule_set_version, event_time)
+       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[])
+       on conflict do nothing`,
+      [
+        pe.map((e) => e.eventId),
+        pe.map((e) => e.memberId),
+        pe.map((e) => e.eventKind),
+        pe.map((e) => e.ruleSetId),
+        pe.map((e) => e.ruleSetVersion),
+        pe.map((e) => iso(e.eventTime)),
+      ],
+    );
+    // Another consumer (a zombie after a rebalance) applied some of these first: start over.
+    if (inserted.rowCount !== pe.length)
+      throw new TransientError("events applied concurrently; retrying the batch");
+
+    const members = [...p.dirtyMembers].map((id) => s.members.get(id)).filter((m) => m !== undefined);
+    if (members.length > 0) {
+      await c.query(
+        `insert into rules_members (member_id, enrolled_at, enrolment_event_id, birthday, referrer_member_id, segment,
+                                    at_risk, order_count, lifetime_spend_minor, last_purchase_at, tier_state, counters)
+         select * from unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+                              $7::boolean[], $8::int[], $9::bigint[], $10::timestamptz[], $11::jsonb[], $12::jsonb[])
+         on conflict (member_id) do update set
+           enrolled_at = excluded.enrolled_at, enrolment_event_id = excluded.enrolment_event_id,
+           birthday = excluded.birthday, referrer_member_id = excluded.referrer_member_id,
+           segment = excluded.segment, at_risk = excluded.at_risk, order_count = excluded.order_count,
+           lifetime_spend_minor = excluded.lifetime_spend_minor, last_purchase_at = excluded.last_purchase_at,
+           tier_state = excluded.tier_state, counters = excluded.counters`,
+        [
+          members.map((m) => m.memberId),
+          members.map((m) => iso(m.enrolledAt)),
+          members.map((m) => m.enrolmentEventId),
+          members.map((m) => m.birthday),
+          members.map((m) => m.referrerMemberId),
+          members.map((m) => m.segment),
+          members.map((m) => m.atRisk),
+          members.map((m) => m.orderCount),
+          members.map((m) => m.lifetimeSpendMinor),
+          members.map((m) => iso(m.lastPurchaseAt)),
+          members.map((m) => (m.tierState === null ? null : JSON.stringify(m.tierState))),
+          members.map((m) => JSON.stringify(m.counters)),
+        ],
+      );
+    }
+    const balances = [...p.dirtyBalances].map((id) => s.balances.get(id)).filter((b): b is BalanceRow => !!b);
+    if (balances.length > 0) {
+      await c.query(
+        `insert into ledger_balances (member_id, balance, debt, shortfall)
+         select * from unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
+         on conflict (member_id) do update set balance = excluded.balance, debt = excluded.debt,
+           shortfall = excluded.shortfall, updated_at = now()`,
+        [
+          balances.map((b) => b.memberId),
+          balances.map((b) => b.balance),
+          balances.map((b) => b.debt),
+          balances.map((b) => b.shortfall),
+        ],
+      );
+    }
+    const en = p.entries;
+    if (en.length > 0) {
+      await c.query(
+        `insert into ledger_entries (entry_id, member_id, kind, points, balance_after, rule_id, rule_version,
+                                     rule_set_id, rule_set_version, source_event_id, order_id, reason, event_time, detail)
+         select a, b, c, d, e, f, g, h, i, j, k, l, m, n
+           from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::int[],
+                       $8::text[], $9::int[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::jsonb[])
+                with ordinality as u(a, b, c, d, e, f, g, h, i, j, k, l, m, n, ord)
+          order by ord`,
+        [
+          en.map((e) => e.entryId),
+          en.map((e) => e.memberId),
+          en.map((e) => e.kind),
+          en.map((e) => e.points),
+          en.map((e) => e.balanceAfter),
+          en.map((e) => e.ruleId),
+          en.map((e) => e.ruleVersion),
+          en.map((e) => e.ruleSetId),
+          en.map((e) => e.ruleSetVersion),
+          en.map((e) => e.sourceEventId),
+          en.map((e) => e.orderId),
+          en.map((e) => e.reason),
+          en.map((e) => iso(e.eventTime)),
+          en.map((e) => (e.detail === null ? null : JSON.stringify(e.detail))),
+        ],
+      );
+    }
+    const newLots = p.newLots;
+    if (newLots.length > 0) {
+      await c.query(
+        `insert into ledger_lots (lot_id, member_id, points, remaining, earned_at, expires_at)
+         select * from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[])`,
+        [
+          newLots.map((l) => l.lotId),
+          newLots.map((l) => l.memberId),
+          newLots.map((l) => l.points),
+          newLots.map((l) => l.remaining),
+          newLots.map((l) => iso(l.earnedAt)),
+          newLots.map((l) => iso(l.expiresAt)),
+        ],
+      );
+    }
+    const isNew = new Set(newLots.map((l) => l.lotId));
+    const changedLots: LotRow[] = [];
+    for (const lots of s.lots.values())
+      for (const l of lots) if (p.dirtyLots.has(l.lotId) && !isNew.has(l.lotId)) changedLots.push(l);
+    if (changedLots.length > 0) {
+      await c.query(
+        `update ledger_lots l set remaining = u.remaining
+           from unnest($1::text[], $2::bigint[]) as u(lot_id, remaining) where l.lot_id = u.lot_id`,
+        [changedLots.map((l) => l.lotId), changedLots.map((l) => l.remaining)],
+      );
+    }
+    const mv = p.movements;
+    if (mv.length > 0) {
+      await c.query(
+        `insert into ledger_lot_movements (entry_id, lot_id, points)
+         select * from unnest($1::text[], $2::text[], $3::bigint[])`,
+        [mv.map((m) => m.entryId), mv.map((m) => m.lotId), mv.map((m) => m.points)],
+      );
+    }
+    const orders = [...p.dirtyOrders].map((k) => s.orders.get(k)).filter((o): o is OrderRow => !!o);
+    if (orders.length > 0) {
+      await c.query(
+        `insert into rules_orders (order_key, member_id, purchase_event_id, event_time, amount_minor, base_amount_minor,
+                                   rule_set_id, rule_set_version, refunded_base_minor, awards)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::bigint[],
+                              $7::text[], $8::int[], $9::bigint[], $10::jsonb[])
+         on conflict (order_key) do update set refunded_base_minor = excluded.refunded_base_minor, awards = excluded.awards`,
+        [
+          orders.map((o) => o.orderKey),
+          orders.map((o) => o.memberId),
+          orders.map((o) => o.purchaseEventId),
+          orders.map((o) => iso(o.eventTime)),
+          orders.map((o) => o.amountMinor),
+          orders.map((o) => o.baseAmountMinor),
+          orders.map((o) => o.ruleSetId),
+          orders.map((o) => o.ruleSetVersion),
+          orders.map((o) => o.refundedBaseMinor),
+          orders.map((o) => JSON.stringify(o.awards)),
+        ],
+      );
+    }
+    if (p.usageDelta.size > 0) {
+      const rows = [...p.usageDelta].map(([k, v]) => [...splitUsageKey(k), v] as const);
+      await c.query(
+        `insert into rules_usage (member_id, rule_id, scope, day, points)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+         on conflict (member_id, rule_id, scope, day) do update set points = rules_usage.points + excluded.points`,
+        [
+          rows.map((r) => r[0]),
+          rows.map((r) => r[1]),
+          rows.map((r) => r[2]),
+          rows.map((r) => r[3]),
+          rows.map((r) => r[4]),
+        ],
+      );
+    }
+    if (p.budgetDelta.size > 0) {
+      const rows = [...p.budgetDelta].filter(([, d]) => d > 0);
+      // Conditional: never past the budget (the rows are locked, so this is a safety net).
+      const updated = await c.query(
+        `update rules_budgets b set used = b.used + u.delta
+           from unnest($1::text[], $2::bigint[], $3::bigint[]) as u(rule_id, delta, total)
+          where b.rule_id = u.rule_id and b.used + u.delta <= u.total`,
+        [
+          rows.map((r) => r[0]),
+          rows.map((r) => r[1]),
+          rows.map((r) => this.registry.budgeted.get(r[0]) ?? 0),
+        ],
+      );
+      if (updated.rowCount !== rows.length)
+        throw new TransientError("a budget would be exceeded; retrying the batch");
+    }
+    const cm = p.campaigns;
+    if (cm.length > 0) {
+      await c.query(
+        `insert into rules_campaign_triggers (event_id, member_id, campaign_id, rule_id, rule_version, rule_set_version,
+                                              source_event_id, event_time, reward_json)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[],
+                              $8::timestamptz[], $9::text[])`,
+        [
+          cm.map((x) => x.eventId),
+          cm.map((x) => x.memberId),
+          cm.map((x) => x.campaignId),
+          cm.map((x) => x.ruleId),
+          cm.map((x) => x.ruleVersion),
+          cm.map((x) => x.ruleSetVersion),
+          cm.map((x) => x.sourceEventId),
+          cm.map((x) => iso(x.eventTime)),
+          cm.map((x) => x.rewardJson),
+        ],
+      );
+    }
+  }
+
+  /** What already-applied events produced, to emit it again (their first emission was aborted or is a duplicate). */
+  private async loadOutputs(
+    c: PoolClient,
+    sourceIds: string[],
+    into: Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>,
+  ): Promise<void> {
+    const get = (id: string) => {
+      let o = into.get(id);
+      if (!o) {
+        o = { entries: [], campaigns: [] };
+        into.set(id, o);
+      }
+      return o;
+    };
+    for (const id of sourceIds) get(id);
+    const entries = await c.query(
+      `select e.entry_id, e.member_id, e.kind, e.points, e.balance_after, e.rule_id, e.rule_version, e.rule_set_id,
+              e.rule_set_version, e.source_event_id, e.order_id, e.reason, e.event_time, e.detail, l.expires_at
+         from ledger_entries e left join ledger_lots l on l.lot_id = e.entry_id
+        where e.source_event_id = any($1) order by e.seq`,
+      [sourceIds],
+    );
+    for (const r of entries.rows) {
+      get(r.source_event_id).entries.push({
+        entryId: r.entry_id,
+        memberId: r.member_id,
+        kind: r.kind,
+        points: r.points,
+        balanceAfter: r.balance_after,
+        ruleId: r.rule_id,
+        ruleVersion: r.rule_version,
+        ruleSetId: r.rule_set_id,
+        ruleSetVersion: r.rule_set_version,
+        sourceEventId: r.source_event_id,
+        orderId: r.order_id,
+        reason: r.reason,
+        eventTime: r.event_time.getTime(),
+        detail: r.detail,
+        lotExpiresAt: ms(r.expires_at),
+      });
+    }
+    const campaigns = await c.query(
+      `select event_id, member_id, campaign_id, rule_id, rule_version, rule_set_version, source_event_id, event_time,
+              reward_json from rules_campaign_triggers where source_event_id = any($1) order by seq`,
+      [sourceIds],
+    );
+    for (const r of campaigns.rows) {
+      get(r.source_event_id).campaigns.push({
+        eventId: r.event_id,
+        memberId: r.member_id,
+        campaignId: r.campaign_id,
+        ruleId: r.rule_id,
+        ruleVersion: r.rule_version,
+        ruleSetVersion: r.rule_set_version,
+        sourceEventId: r.source_event_id,
+        eventTime: r.event_time.getTime(),
+        rewardJson: r.reward_json,
+      });
+    }
+  }
+}

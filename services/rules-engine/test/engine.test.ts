@@ -1,0 +1,174 @@
+import type { PurchaseEvent } from "@loyalty/contracts";
+import { defaultTierConfig } from "@loyalty/tiers";
+import { describe, expect, it } from "vitest";
+import { emptyState } from "../src/engine/draft.ts";
+import { BatchProcessor, type EngineOptions, programmeDay } from "../src/engine/process.ts";
+import { RuleSetRegistry, checksumOf } from "../src/engine/registry.ts";
+import { PROGRAMME, loadStandard } from "./rules/helpers.ts";
+
+const OPTS: EngineOptions = {
+  programme: PROGRAMME,
+  tierConfig: defaultTierConfig,
+  expiryMonths: 12,
+  allowNegativeBalance: false,
+};
+
+function registry(
+  ...versions: Array<{ version: number; publishedAt: number; rate?: string }>
+): RuleSetRegistry {
+  const { ruleSet } = loadStandard();
+  const reg = new RuleSetRegistry("standard", PROGRAMME);
+  for (const v of versions) {
+    const rs = structuredClone(ruleSet) as { version: number; rules: Array<Record<string, unknown>> };
+    rs.version = v.version;
+    const base = rs.rules.find((r) => r.id === "base-points") as {
+      version: number;
+      event: { params: { rate: string } };
+    };
+    base.version = v.version;
+    base.event.params.rate = v.rate ?? "1";
+    const json = JSON.stringify(rs);
+    expect(
+      reg.add({
+        ruleSetId: "standard",
+        version: v.version,
+        publishedAt: v.publishedAt,
+        checksum: checksumOf(json),
+        ruleSetJson: json,
+      }).outcome,
+    ).toBe("added");
+  }
+  return reg;
+}
+
+let n = 0;
+function order(
+  memberId: string,
+  cents: number,
+  at: number,
+  type: PurchaseEvent["type"] = "PURCHASE",
+  orderId?: string,
+): PurchaseEvent {
+  n++;
+  return {
+    eventId: `e${n}`,
+    type,
+    memberId,
+    source: "t",
+    orderId: orderId ?? `o${n}`,
+    eventTime: at,
+    amountMinor: cents,
+    currency: "USD",
+    baseAmountMinor: cents,
+    baseCurrency: "USD",
+    fxRate: "1",
+    lines: [],
+    channel: null,
+    storeId: null,
+    refundId: null,
+    refundedLineIds: [],
+  };
+}
+
+const T = Date.UTC(2024, 2, 10, 12);
+const pointsBy = (p: BatchProcessor, eventId: string) =>
+  Object.fromEntries((p.bySource.get(eventId)?.entries ?? []).map((e) => [e.ruleId, e.points]));
+
+describe("earning pipeline", () => {
+  it("prices an order 1 ms after the one that lifted the member to Gold at Gold", () => {
+    const p = new BatchProcessor(emptyState(), registry({ version: 1, publishedAt: 0 }), OPTS);
+    const first = order("m", 30_000, T); // $300: Member -> Gold (>= $250)
+    const second = order("m", 10_000, T + 1);
+    p.run([
+      { kind: "purchase", event: first },
+      { kind: "purchase", event: second },
+    ]);
+    expect(pointsBy(p, first.eventId)).toEqual({ "base-points": 300, "first-purchase": 100 });
+    expect(pointsBy(p, second.eventId)).toEqual({ "base-points": 100, "tier-gold": 50 });
+    // Batching does not matter: the same orders in two batches give the same awards.
+    const state = emptyState();
+    const reg = registry({ version: 1, publishedAt: 0 });
+    new BatchProcessor(state, reg, OPTS).run([{ kind: "purchase", event: first }]);
+    const p2 = new BatchProcessor(state, reg, OPTS);
+    p2.run([{ kind: "purchase", event: second }]);
+    expect(pointsBy(p2, second.eventId)).toEqual({ "base-points": 100, "tier-gold": 50 });
+  });
+
+  it("prices each event with the version in effect at its event time", () => {
+    const reg = registry(
+      { version: 1, publishedAt: T + 1000 },
+      { version: 2, publishedAt: T + 2000, rate: "3" },
+    );
+    expect(reg.at(T)?.version).toBe(1); // before the first publication: the first version
+    expect(reg.at(T + 1999)?.version).toBe(1);
+    expect(reg.at(T + 2000)?.version).toBe(2);
+    const p = new BatchProcessor(emptyState(), reg, OPTS);
+    const early = order("m", 1_000, T + 1500);
+    const late = order("m", 1_000, T + 2500);
+    p.run([
+      { kind: "purchase", event: early },
+      { kind: "purchase", event: late },
+    ]);
+    expect(p.bySource.get(early.eventId)?.entries[0]).toMatchObject({
+      ruleVersion: 1,
+      ruleSetVersion: 1,
+      points: 10,
+    });
+    expect(p.bySource.get(late.eventId)?.entries[0]).toMatchObject({
+      ruleVersion: 2,
+      ruleSetVersion: 2,
+      points: 30,
+    });
+    expect(p.priced.map((e) => e.ruleSetVersion)).toEqual([1, 2]);
+  });
+
+  it("reverses from the award's own lot first, then records a shortfall the balance cannot cover", () => {
+    const state = emptyState();
+    const reg = registry({ version: 1, publishedAt: 0 });
+    const a = order("m", 5_000, T, "PURCHASE", "A");
+    const b = order("m", 2_000, T + 10, "PURCHASE", "B");
+    const p = new BatchProcessor(state, reg, OPTS);
+    p.run([
+      { kind: "purchase", event: a },
+      { kind: "purchase", event: b },
+    ]);
+    expect(state.balances.get("m")?.balance).toBe(50 + 100 + 20);
+    // The member spends (API redemption) everything but 10 points, from A's first-purchase lot and B's lot.
+    state.lotsLoadedFor.add("m");
+    for (const lot of state.lots.get("m") ?? []) lot.remaining = lot.points === 50 ? 10 : 0;
+    (state.balances.get("m") as { balance: number }).balance = 10;
+    const refund = order("m", 5_000, T + 20, "CANCELLATION", "A");
+    const q = new BatchProcessor(state, reg, OPTS);
+    q.run([{ kind: "purchase", event: refund }]);
+    const rev = q.bySource.get(refund.eventId)?.entries ?? [];
+    expect(rev.map((e) => [e.ruleId, e.points, (e.detail as { claimed: number }).claimed])).toEqual([
+      ["base-points", -10, 50],
+      ["first-purchase", 0, 100],
+    ]);
+    expect(q.movements.map((m) => m.points)).toEqual([-10]);
+    expect(state.balances.get("m")).toMatchObject({ balance: 0, shortfall: 140, debt: 0 });
+    // A second cancellation of the same order claws nothing more back.
+    const again = new BatchProcessor(state, reg, OPTS);
+    again.run([{ kind: "purchase", event: { ...refund, eventId: "other" } }]);
+    expect(again.entries).toEqual([]);
+  });
+
+  it("with ALLOW_NEGATIVE_BALANCE reverses in full and books the uncovered part as debt", () => {
+    const state = emptyState();
+    const reg = registry({ version: 1, publishedAt: 0 });
+    const a = order("m", 5_000, T, "PURCHASE", "A");
+    new BatchProcessor(state, reg, OPTS).run([{ kind: "purchase", event: a }]);
+    state.lotsLoadedFor.add("m");
+    for (const lot of state.lots.get("m") ?? []) lot.remaining = 0;
+    (state.balances.get("m") as { balance: number }).balance = 0;
+    const q = new BatchProcessor(state, reg, { ...OPTS, allowNegativeBalance: true });
+    q.run([{ kind: "purchase", event: order("m", 5_000, T + 5, "CANCELLATION", "A") }]);
+    expect(state.balances.get("m")).toMatchObject({ balance: -150, debt: 150, shortfall: 0 });
+  });
+
+  it("keys per-day caps by the programme's local day", () => {
+    // 03:00 UTC on 10 March is still 9 March in New York.
+    expect(programmeDay(Date.UTC(2024, 2, 10, 3), "America/New_York")).toBe("2024-03-09");
+    expect(programmeDay(Date.UTC(2024, 2, 10, 12), "America/New_York")).toBe("2024-03-10");
+  });
+});

@@ -1,0 +1,167 @@
+// Shared pieces of the rules engine's integration tests: canonical purchases built from CDNOW
+// with the ingestor's domain, producing them like the ingestor does, and running the service
+// as a child process.
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { AvroCodec, type PurchaseEvent, type TopicSpec, namespacedTopics } from "@loyalty/contracts";
+import { compileFx, normaliseOrder, orderEventId, parseText, validateOrder } from "@loyalty/ingestor";
+import { type TestStack, serviceEnv, testKafka } from "@loyalty/testkit";
+import type { Kafka } from "kafkajs";
+
+export const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+export const REPO = new URL("../../../../", import.meta.url).pathname;
+
+function datasetsDir(): string {
+  return process.env.LOYALTY_DATASETS ?? new URL("../shared/datasets", `file://${REPO}`).pathname;
+}
+
+/** The first `lines` CDNOW master rows as canonical purchases (memberId = customer id). */
+export function cdnowPurchases(lines: number): PurchaseEvent[] {
+  const file = `${datasetsDir()}/cdnow/CDNOW_master.txt`;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new Error(`CDNOW data set not found at ${file}: set LOYALTY_DATASETS`);
+  }
+  const fx = compileFx({ baseCurrency: "USD", rates: [] });
+  const out: PurchaseEvent[] = [];
+  for (const r of parseText(
+    text
+      .split("\n")
+      .slice(0, lines + 1)
+      .join("\n"),
+  )) {
+    if (r.kind !== "order") continue;
+    const v = validateOrder(r.order);
+    if (!v.ok) throw new Error(v.reason);
+    const p = normaliseOrder(v.value, { memberId: v.value.customerId, fx });
+    if (!p.ok) throw new Error(p.reason);
+    if (p.value.eventId !== orderEventId(v.value)) throw new Error("event id mismatch");
+    out.push(p.value);
+  }
+  return out;
+}
+
+/** A refund of part of an order, as the ingestor would emit it (amounts in USD = base). */
+export function refundOf(p: PurchaseEvent, amountMinor: number, refundId: string, at: number): PurchaseEvent {
+  return {
+    ...p,
+    eventId: orderEventId({
+      source: p.source,
+      orderId: p.orderId,
+      type: "ORDER_REFUNDED",
+      revision: 0,
+      refundId,
+    }),
+    type: "REFUND",
+    eventTime: at,
+    amountMinor,
+    baseAmountMinor: amountMinor,
+    lines: [],
+    refundId,
+    refundedLineIds: [],
+  };
+}
+
+export function cancellationOf(p: PurchaseEvent, at: number): PurchaseEvent {
+  return {
+    ...p,
+    eventId: orderEventId({
+      source: p.source,
+      orderId: p.orderId,
+      type: "ORDER_CANCELLED",
+      revision: 0,
+      refundId: null,
+    }),
+    type: "CANCELLATION",
+    eventTime: at,
+    refundId: null,
+  };
+}
+
+export class Inputs {
+  readonly kafka: Kafka;
+  readonly codec: AvroCodec;
+  readonly topics: ReturnType<typeof namespacedTopics>;
+  private ready: Promise<void> | null = null;
+  constructor(
+    readonly stack: TestStack,
+    readonly ns: string,
+  ) {
+    this.kafka = testKafka(stack.kafkaBrokers);
+    this.codec = new AvroCodec(stack.schemaRegistryUrl);
+    this.topics = namespacedTopics(ns);
+  }
+
+  /** Topics and schemas, as a service's start would create them. */
+  async prepare(partitions = 3): Promise<void> {
+    this.ready ??= (async () => {
+      const { ensureTopics } = await import("@loyalty/stream-runtime");
+      const admin = this.kafka.admin();
+      await admin.connect();
+      await ensureTopics(admin, { partitions, replication: 1, topics: Object.values(this.topics) });
+      await admin.disconnect();
+      await this.codec.registerAll(Object.values(this.topics));
+    })();
+    return this.ready;
+  }
+
+  /** Produces records keyed by member id, timestamped with their event time, in order. */
+  async produce(
+    topic: TopicSpec,
+    records: ReadonlyArray<{ memberId: string; eventTime: number }>,
+  ): Promise<void> {
+    await this.prepare();
+    const producer = this.kafka.producer();
+    await producer.connect();
+    try {
+      for (let i = 0; i < records.length; i += 500) {
+        const chunk = records.slice(i, i + 500);
+        const messages = await Promise.all(
+          chunk.map(async (r) => ({
+            key: r.memberId,
+            value: await this.codec.encode(topic, r),
+            timestamp: String(r.eventTime),
+          })),
+        );
+        await producer.send({ topic: topic.name, acks: -1, messages });
+      }
+    } finally {
+      await producer.disconnect();
+    }
+  }
+}
+
+export function startService(stack: TestStack, ns: string, env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", MAIN], {
+    cwd: REPO,
+    env: serviceEnv(stack, ns, { SERVICE_NAME: "rules-engine", CONSUMER_MAX_BATCH: "200", ...env }),
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+}
+
+export async function stopService(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  child.kill("SIGTERM");
+  return exited;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs = 90_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await probe();
+  while (!done(last)) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await sleep(250);
+    last = await probe();
+  }
+  return last;
+}
