@@ -135,6 +135,19 @@ export class ConsumerRunner {
   }
 
   private async onBatch(p: EachBatchPayload): Promise<void> {
+    // A slow batch (a loaded machine, a slow database) must not outlive the group session:
+    // heartbeat while it runs, or the member is evicted and its transaction fenced, over and over.
+    const beat = setInterval(() => {
+      p.heartbeat().catch(() => undefined);
+    }, 1000);
+    try {
+      await this.onBatchInner(p);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  private async onBatchInner(p: EachBatchPayload): Promise<void> {
     const { batch } = p;
     const max = this.o.maxBatch ?? 2000;
     const all = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));

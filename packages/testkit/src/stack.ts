@@ -77,7 +77,7 @@ export function serviceEnv(
     LOYALTY_NAMESPACE: namespace,
     LOYALTY_PARTITIONS: "3",
     LOG_LEVEL: "warn",
-    CONSUMER_SESSION_TIMEOUT_MS: "6000",
+    CONSUMER_SESSION_TIMEOUT_MS: "10000",
     ...extra,
   };
 }
