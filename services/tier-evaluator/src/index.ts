@@ -1,1 +1,4 @@
-export {};
+// Library surface of the tier evaluator (the composition root is src/main.ts).
+export * from "./domain/index.ts";
+export { TierStore } from "./store.ts";
+export { readTierStats, type TierStatsReport } from "./stats.ts";
