@@ -11,6 +11,11 @@ const COMMANDS: Record<string, Command> = {
     summary: "apply database migrations and create topics and schemas",
     run: async (a) => (await import("./commands/provision.ts")).provision(a),
   },
+  up: {
+    summary:
+      "up [--no-demo] [--rate N]: start the stack and every service, replay CDNOW as a demo, keep running",
+    run: async (a) => (await import("./commands/up.ts")).run(a),
+  },
   replay: {
     summary:
       "replay FILE [--format cdnow|jsonl] [--rate N] [--limit N]: publish orders to orders.v1 as upstream would",

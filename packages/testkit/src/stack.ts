@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { migrate } from "@loyalty/db";
+import { ensureDatabase } from "@loyalty/db";
 import { type Endpoints, endpointsFromEnv, probeAll, stackUp } from "@loyalty/local-stack";
 
 export interface TestStack extends Endpoints {
@@ -52,7 +52,8 @@ async function resolveStack(): Promise<TestStack> {
       `integration tests need the real stack; unreachable: ${down.map(([n, p]) => `${n} (${p.detail})`).join(", ")}. ${HOW_TO}`,
     );
   }
-  await migrate(e.databaseUrl);
+  // Each test namespace is migrated by the services (or the test) that use it.
+  await ensureDatabase(e.databaseUrl);
   return { ...e, via };
 }
 

@@ -5,7 +5,7 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CompressionTypes, type Kafka, Partitioners } from "kafkajs";
-import { type ReplayFormat, createReplayState, parseLine } from "./domain/index.ts";
+import { type ReplayFormat, type ReplayRecord, createReplayState, parseLine } from "./domain/index.ts";
 
 export interface ReplayOptions {
   kafka: Kafka;
@@ -24,6 +24,33 @@ export interface ReplayProgress {
   skipped: number;
   invalidLines: number;
   elapsedMs: number;
+}
+
+/**
+ * Lines as records, in event-time order. CDNOW files are sorted by customer, not by time: sent
+ * as they are, each partition's event time would jump back and forth and a replay would not be
+ * what living through those months was. They are sorted by order time (stable, so orders of
+ * one day keep file order; order ids come from file order and do not change). JSON Lines are
+ * sent as written: an upstream log is already in the order it happened.
+ */
+async function* records(
+  lines: AsyncIterable<string>,
+  state: ReturnType<typeof createReplayState>,
+): AsyncGenerator<ReplayRecord> {
+  let index = 0;
+  const held: ReplayRecord[] = [];
+  for await (const line of lines) {
+    const r = parseLine(line, index++, state);
+    if (state.format === "jsonl") {
+      yield* held.splice(0);
+      yield r;
+    } else held.push(r);
+  }
+  const time = (r: ReplayRecord) => (r.kind === "order" ? r.order.occurredAt : Number.NEGATIVE_INFINITY);
+  yield* held
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => time(a.r) - time(b.r) || a.i - b.i)
+    .map((x) => x.r);
 }
 
 export async function replayFile(o: ReplayOptions): Promise<ReplayProgress> {
@@ -58,10 +85,8 @@ export async function replayFile(o: ReplayOptions): Promise<ReplayProgress> {
   };
 
   try {
-    let index = 0;
-    for await (const line of lines) {
+    for await (const r of records(lines, state)) {
       if (o.limit !== undefined && p.sent + batch.length >= o.limit) break;
-      const r = parseLine(line, index++, state);
       if (r.kind === "skip") {
         p.skipped++;
         continue;

@@ -1,0 +1,120 @@
+// Runs the engine's services as child processes and reads their progress from Kafka and
+// PostgreSQL: shared by `loyalty up` (the demo) and `loyalty bench e2e`.
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Topics, namespacedTopics } from "@loyalty/contracts";
+import { REPO_ROOT } from "@loyalty/local-stack";
+import type { Admin } from "kafkajs";
+
+export interface ServiceSpec {
+  name: string;
+  /** Consumer group (before namespacing) whose lag says how far behind the service is. */
+  group: string;
+  opsPort: number;
+  input: Array<keyof Topics>;
+}
+
+export const SERVICES: readonly ServiceSpec[] = [
+  { name: "ingestor", group: "ingestor", opsPort: 9101, input: ["orders", "members"] },
+  { name: "rules-engine", group: "rules-engine", opsPort: 9102, input: ["purchases"] },
+  { name: "tier-evaluator", group: "tier-evaluator", opsPort: 9103, input: ["purchases", "points"] },
+  { name: "churn-alert", group: "churn-alert", opsPort: 9104, input: ["purchases"] },
+  { name: "api", group: "api", opsPort: 9105, input: ["purchases"] },
+];
+
+export interface Running {
+  spec: ServiceSpec;
+  child: ChildProcess;
+}
+
+export function startServices(env: NodeJS.ProcessEnv, logDir: string, only?: string[]): Running[] {
+  mkdirSync(logDir, { recursive: true });
+  return SERVICES.filter((s) => !only || only.includes(s.name)).map((spec) => {
+    const log = openSync(join(logDir, `${spec.name}.log`), "a");
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(REPO_ROOT, "services", spec.name, "src", "main.ts")],
+      {
+        cwd: REPO_ROOT,
+        env: { ...env, SERVICE_NAME: spec.name, HTTP_PORT: String(spec.opsPort) },
+        stdio: ["ignore", log, log],
+      },
+    );
+    closeSync(log);
+    return { spec, child };
+  });
+}
+
+/** Healthy = its /healthz answers 200 (it has joined its consumer group). */
+export async function waitHealthy(services: Running[], timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const s of services) {
+    for (;;) {
+      if (s.child.exitCode !== null)
+        throw new Error(`${s.spec.name} exited with code ${s.child.exitCode}; see its log`);
+      const ok = await fetch(`http://127.0.0.1:${s.spec.opsPort}/healthz`, {
+        signal: AbortSignal.timeout(1000),
+      })
+        .then((r) => r.ok)
+        .catch(() => false);
+      if (ok) break;
+      if (Date.now() > deadline)
+        throw new Error(`${s.spec.name} did not become healthy within ${timeoutMs / 1000}s`);
+      await sleep(250);
+    }
+  }
+}
+
+/** Two-phase shutdown of every service; resolves with their exit codes. */
+export async function stopServices(services: Running[]): Promise<Record<string, number | null>> {
+  const codes: Record<string, number | null> = {};
+  await Promise.all(
+    services.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (s.child.exitCode !== null || s.child.signalCode !== null) {
+            codes[s.spec.name] = s.child.exitCode;
+            resolve();
+            return;
+          }
+          s.child.once("exit", (code) => {
+            codes[s.spec.name] = code;
+            resolve();
+          });
+          s.child.kill("SIGTERM");
+        }),
+    ),
+  );
+  return codes;
+}
+
+export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, number>> {
+  const offsets = await admin.fetchTopicOffsets(topic).catch(() => []);
+  return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+}
+
+/** Messages the group has not yet committed, over all its input topics. */
+export async function groupLag(
+  admin: Admin,
+  groupId: string,
+  topics: string[],
+): Promise<{ lag: number; committed: number }> {
+  let lag = 0;
+  let committed = 0;
+  const fetched = await admin.fetchOffsets({ groupId, topics }).catch(() => []);
+  for (const t of fetched) {
+    const end = await endOffsets(admin, t.topic);
+    for (const p of t.partitions) {
+      const c = Math.max(0, Number(p.offset));
+      committed += c;
+      lag += Math.max(0, (end.get(p.partition) ?? 0) - c);
+    }
+  }
+  return { lag, committed };
+}
+
+export function topicsFor(namespace: string): Topics {
+  return namespacedTopics(namespace);
+}

@@ -1,0 +1,140 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { AvroCodec, type DeadLetter, type PurchaseEvent, namespacedTopics } from "@loyalty/contracts";
+import {
+  type RunningService,
+  type TestStack,
+  readTopic,
+  requireStack,
+  serviceEnv,
+  spawnService,
+  testKafka,
+  testNamespace,
+} from "@loyalty/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FUZZ_CURRENCIES, decodeJson, generateFuzz } from "../src/domain/index.ts";
+
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+let stack: TestStack;
+let svc: RunningService | undefined;
+
+beforeAll(async () => {
+  stack = await requireStack();
+});
+afterAll(async () => {
+  await svc?.stop();
+});
+
+function fxFile(): string {
+  const rates: Record<string, string> = { EUR: "1.0832", JPY: "0.0067", KWD: "3.2570", GBP: "1.2650" };
+  const file = join(mkdtempSync(join(tmpdir(), "fx-")), "fx.json");
+  const list = FUZZ_CURRENCIES.filter((c) => c !== "USD").map((c) => ({
+    currency: c,
+    effectiveFrom: "2019-01-01",
+    rate: rates[c],
+  }));
+  writeFileSync(file, JSON.stringify({ baseCurrency: "USD", rates: list }));
+  return file;
+}
+
+describe("10,000 malformed and hostile messages interleaved with valid orders", () => {
+  it("dead-letters every bad one with its reason code and original bytes, emits every valid one exactly once, and keeps running", async () => {
+    const ns = testNamespace();
+    const topics = namespacedTopics(ns);
+    // A zero hold: a refund of an order never seen is dead-lettered at its partition's next message.
+    svc = await spawnService(
+      MAIN,
+      serviceEnv(stack, ns, {
+        SERVICE_NAME: "ingestor",
+        FX_RATES_FILE: fxFile(),
+        INGEST_REFUND_HOLD_MS: "0",
+      }),
+    );
+
+    const messages = generateFuzz(20261123, 17_000);
+    // The service's own decoder: valid payloads may carry a BOM or surrounding whitespace.
+    const typeOf = (b: Buffer) => {
+      const d = decodeJson(b);
+      return d.ok ? (d.value as { type?: string }).type : undefined;
+    };
+    const isOrphan = (i: number) =>
+      messages[i]!.expect.valid && typeOf(messages[i]!.bytes) !== "ORDER_PLACED";
+    const bad = messages.filter((m) => !m.expect.valid).length;
+    // Valid refunds and cancellations here name orders that never come: held, then dead-lettered.
+    const orphans = messages.filter((_, i) => isOrphan(i)).length;
+    const valid = messages.flatMap((m, i) => (m.expect.valid && !isOrphan(i) ? [m.expect.orderId] : []));
+    expect(bad).toBeGreaterThanOrEqual(10_000);
+    expect(orphans).toBeGreaterThan(0);
+
+    const kafka = testKafka(stack.kafkaBrokers);
+    const producer = kafka.producer();
+    await producer.connect();
+    // Batches stay under the broker's 1 MiB record-batch limit: some payloads are huge on purpose.
+    let chunk: Array<{ value: Buffer; headers: Record<string, string> }> = [];
+    let bytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      if (bytes + m.bytes.length > 600_000 && chunk.length) {
+        await producer.send({ topic: topics.orders.name, messages: chunk });
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push({ value: m.bytes, headers: { "fuzz-index": String(i) } });
+      bytes += m.bytes.length;
+    }
+    await producer.send({ topic: topics.orders.name, messages: chunk });
+    // One last valid order per partition moves each partition's clock past its last hold.
+    for (const partition of [0, 1, 2]) {
+      const orderId = `sentinel-${partition}`;
+      valid.push(orderId);
+      const order = {
+        source: "test",
+        type: "ORDER_PLACED",
+        orderId,
+        customerId: "c-0",
+        occurredAt: Date.now(),
+        currency: "USD",
+        totalMinor: 100,
+        lines: [],
+      };
+      await producer.send({
+        topic: topics.orders.name,
+        messages: [{ partition, value: JSON.stringify(order) }],
+      });
+    }
+    await producer.disconnect();
+
+    const codec = new AvroCodec(stack.schemaRegistryUrl);
+    const dead = await readTopic(kafka, topics.dlq.name, (ms) => ms.length >= bad + orphans, 600_000);
+    expect(dead.length).toBe(bad + orphans);
+    const wrong: string[] = [];
+    for (const d of dead) {
+      const rec = await codec.decode<DeadLetter>(d.value!);
+      const i = Number(rec.originalHeaders["fuzz-index"]);
+      const m = messages[i]!;
+      const expected = isOrphan(i)
+        ? "ORPHAN_REFUND_TIMEOUT"
+        : m.expect.valid
+          ? "(not dead-lettered)"
+          : m.expect.code;
+      if (rec.reasonCode !== expected)
+        wrong.push(`#${i} (${m.label}): expected ${expected}, got ${rec.reasonCode} (${rec.reason})`);
+      else if (!rec.originalValue?.equals(m.bytes)) wrong.push(`#${i} (${m.label}): original bytes differ`);
+    }
+    expect(wrong.slice(0, 20)).toEqual([]);
+
+    const out = await readTopic(kafka, topics.purchases.name, (ms) => ms.length >= valid.length, 300_000);
+    const orderIds = await Promise.all(
+      out.map(async (m) => (await codec.decode<PurchaseEvent>(m.value!)).orderId),
+    );
+    expect(orderIds.length).toBe(valid.length);
+    expect(new Set(orderIds)).toEqual(new Set(valid));
+
+    // It never crashed: still running, and it stops cleanly.
+    expect(svc.child.exitCode).toBeNull();
+    expect(await svc.stop()).toBe(0);
+    svc = undefined;
+  }, 900_000);
+});
