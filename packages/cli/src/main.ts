@@ -16,6 +16,10 @@ const COMMANDS: Record<string, Command> = {
       "up [--no-demo] [--rate N]: start the stack and every service, replay CDNOW as a demo, keep running",
     run: async (a) => (await import("./commands/up.ts")).run(a),
   },
+  bench: {
+    summary: "bench e2e [--limit N] [--rate N] [--seconds N] [--profile SERVICE]: the end-to-end benchmark",
+    run: async (a) => (await import("./commands/bench.ts")).run(a),
+  },
   replay: {
     summary:
       "replay FILE [--format cdnow|jsonl] [--rate N] [--limit N]: publish orders to orders.v1 as upstream would",

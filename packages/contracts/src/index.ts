@@ -3,3 +3,4 @@ export * from "./dlq.ts";
 export * from "./schemas.ts";
 export * from "./registry.ts";
 export type * from "./generated/types.ts";
+export * from "./ids.ts";

@@ -57,3 +57,33 @@ export async function readTopic(
 export function testNamespace(): string {
   return `t${randomUUID().replace(/-/g, "").slice(0, 10)}`;
 }
+
+/** Waits until a consumer group has committed every record of its topics (lag 0 everywhere). */
+export async function waitForGroup(
+  kafka: Kafka,
+  groupId: string,
+  topics: string[],
+  timeoutMs = 300_000,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let lag = 0;
+      for (const t of await admin.fetchOffsets({ groupId, topics })) {
+        const end = new Map(
+          (await admin.fetchTopicOffsets(t.topic)).map((o) => [o.partition, Number(o.high)]),
+        );
+        for (const p of t.partitions)
+          lag += Math.max(0, (end.get(p.partition) ?? 0) - Math.max(0, Number(p.offset)));
+      }
+      if (lag === 0) return;
+      if (Date.now() > deadline)
+        throw new Error(`group ${groupId} still ${lag} record(s) behind after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -3,18 +3,15 @@
 // id = <tag>-<first 32 hex chars of sha256(kind NUL part NUL part ...)>. The validators
 // refuse control characters in every part, so NUL cannot be smuggled in to shift parts.
 
-import { createHash } from "node:crypto";
-import type { MemberEvent, OrderEvent, OrderEventType } from "@loyalty/contracts";
+import { type MemberEvent, type OrderEvent, type OrderEventType, stableId } from "@loyalty/contracts";
+
+export { stableId };
 
 const ORDER_TAGS: Readonly<Record<OrderEventType, string>> = {
   ORDER_PLACED: "pur",
   ORDER_REFUNDED: "ref",
   ORDER_CANCELLED: "can",
 };
-
-export function stableId(tag: string, parts: readonly string[]): string {
-  return `${tag}-${createHash("sha256").update(parts.join("\u0000"), "utf8").digest("hex").slice(0, 32)}`;
-}
 
 export type OrderEventIdentity = Pick<OrderEvent, "source" | "orderId" | "type" | "revision" | "refundId">;
 

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import type { ChurnAlert, MemberChanged, PurchaseEvent } from "@loyalty/contracts";
+import { stableId } from "@loyalty/contracts";
 import {
   type TierConfig,
   type TierState,
@@ -63,9 +63,7 @@ export interface LoadedState {
   budgets: Map<string, number>;
 }
 
-export function stableId(tag: string, parts: readonly string[]): string {
-  return `${tag}-${createHash("sha256").update(parts.join("\u0000"), "utf8").digest("hex").slice(0, 32)}`;
-}
+export { stableId };
 
 /** PointsMovement.eventId / ledger entry id: derived from the natural key only. */
 export const entryIdOf = (sourceEventId: string, ruleId: string | null, kind: string, memberId: string) =>

@@ -1,0 +1,265 @@
+// pnpm bench: the end-to-end benchmark on this machine (Kafka, registry, PostgreSQL, Redis and
+// every service), beside a raw kafkajs passthrough through the same broker as the ceiling.
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { AvroCodec, type PointsMovement } from "@loyalty/contracts";
+import { replayFile } from "@loyalty/ingestor";
+import { REPO_ROOT, endpointsFromEnv, stackUp } from "@loyalty/local-stack";
+import { createKafka, createLogger, ensureTopics } from "@loyalty/stream-runtime";
+import type { Kafka } from "kafkajs";
+import { SERVICES, groupLag, startServices, stopServices, topicsFor, waitHealthy } from "../engine.ts";
+
+const DATASET = process.env.LOYALTY_DATASETS ?? join(REPO_ROOT, "..", "shared", "datasets");
+const ns = (tag: string) => `b${tag}${Date.now().toString(36)}`;
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: args[0] === "e2e" ? args.slice(1) : args,
+    options: {
+      limit: { type: "string" },
+      rate: { type: "string", default: "1000" },
+      seconds: { type: "string", default: "20" },
+      profile: { type: "string" },
+    },
+  });
+  const e = endpointsFromEnv();
+  await stackUp({ log: (l) => console.log(`stack: ${l}`) });
+  const kafka = createKafka({
+    clientId: "bench",
+    brokers: e.kafkaBrokers,
+    logger: createLogger("bench", "warn"),
+    level: "warn",
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const file = join(DATASET, "cdnow", "CDNOW_master.txt");
+  const limit = values.limit ? Number(values.limit) : undefined;
+
+  // 1. Ceiling: consume and produce, no work, through the same broker.
+  const nsA = ns("a");
+  const tA = topicsFor(nsA);
+  await ensureTopics(admin, { partitions: 6, replication: 1, topics: [tA.orders, tA.purchases] });
+  const loaded = await replayFile({ kafka, topic: tA.orders.name, file, ...(limit ? { limit } : {}) });
+  const pt = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(REPO_ROOT, "services/ingestor/bench/passthrough.ts"),
+      e.kafkaBrokers.join(","),
+      tA.orders.name,
+      tA.purchases.name,
+      `${nsA}.pt`,
+    ],
+    { cwd: REPO_ROOT, stdio: "inherit" },
+  );
+  const ceiling = await timeUntil(
+    async () => (await groupLag(admin, `${nsA}.pt`, [tA.orders.name])).committed >= loaded.sent,
+  );
+  pt.kill("SIGTERM");
+  console.log(`ceiling: ${loaded.sent} records in ${ceiling.toFixed(2)} s`);
+
+  // 2. The whole pipeline, replaying CDNOW as fast as it goes.
+  const nsB = ns("b");
+  const profileDir = join(REPO_ROOT, ".stack", "profiles", nsB);
+  const env = {
+    ...process.env,
+    LOYALTY_NAMESPACE: nsB,
+    LOG_LEVEL: "warn",
+    API_ADMIN_KEY: "bench-admin-key-0123456789abcdef",
+    API_PORT: "18080",
+  };
+  const services = startServices(env, join(REPO_ROOT, ".stack", "logs", nsB));
+  if (values.profile) {
+    // Restart the profiled service with V8's sampling profiler; the profile is written at exit.
+    const victim = services.find((s) => s.spec.name === values.profile);
+    if (!victim) throw new Error(`--profile names no service: ${SERVICES.map((s) => s.name).join(", ")}`);
+    await stopServices([victim]);
+    mkdirSync(profileDir, { recursive: true });
+    const [again] = startServices(
+      { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` },
+      join(REPO_ROOT, ".stack", "logs", nsB),
+      [victim.spec.name],
+    );
+    services.splice(services.indexOf(victim), 1, again!);
+  }
+  await waitHealthy(services);
+  const tB = topicsFor(nsB);
+  const t0 = Date.now();
+  const sent = await replayFile({ kafka, topic: tB.orders.name, file, ...(limit ? { limit } : {}) });
+  const published = (Date.now() - t0) / 1000;
+  const perService: Record<string, number> = {};
+  await waitFor(async () => {
+    let all = true;
+    for (const s of SERVICES) {
+      const lag = await groupLag(
+        admin,
+        `${nsB}.${s.group}`,
+        s.input.map((t) => tB[t].name),
+      );
+      const done = lag.lag === 0 && (s.name !== "ingestor" || lag.committed >= sent.sent);
+      if (done && perService[s.name] === undefined) perService[s.name] = (Date.now() - t0) / 1000;
+      all &&= done;
+    }
+    return all;
+  }, 900_000);
+  const wall = (Date.now() - t0) / 1000;
+  console.log(`pipeline: ${sent.sent} orders end to end in ${wall.toFixed(2)} s`);
+
+  // 3. Latency from an order's publication to its points event under a steady load.
+  const latency = await steadyLatency(kafka, tB, Number(values.rate), Number(values.seconds));
+  await stopServices(services);
+
+  let profile: string | undefined;
+  if (values.profile) profile = summariseProfile(profileDir);
+
+  const result = {
+    at: new Date().toISOString(),
+    machine: { cores: (await import("node:os")).cpus().length, node: process.version },
+    orders: sent.sent,
+    ceiling: { seconds: ceiling, ordersPerSecond: loaded.sent / ceiling },
+    pipeline: {
+      seconds: wall,
+      publishSeconds: published,
+      ordersPerSecond: sent.sent / wall,
+      doneAtSeconds: perService,
+    },
+    latency,
+    ...(profile ? { profile } : {}),
+  };
+  mkdirSync(join(REPO_ROOT, "bench-results"), { recursive: true });
+  const out = join(REPO_ROOT, "bench-results", `e2e-${result.at.slice(0, 19).replace(/[:T]/g, "-")}.json`);
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`
+end-to-end benchmark (${result.machine.cores} cores, ${sent.sent} CDNOW orders)
+  raw kafkajs passthrough (ceiling)   ${ceiling.toFixed(2).padStart(8)} s  ${Math.round(result.ceiling.ordersPerSecond).toString().padStart(7)} orders/s
+  whole pipeline, first publish → last commit in every service
+                                      ${wall.toFixed(2).padStart(8)} s  ${Math.round(result.pipeline.ordersPerSecond).toString().padStart(7)} orders/s
+    each service done at: ${Object.entries(perService)
+      .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+      .join(", ")}
+  order → points latency at ${latency.rate}/s for ${latency.seconds} s: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.samples} samples)
+  written to ${out}${profile ? `\n\nprofile of ${values.profile} (self time):\n${profile}` : ""}`);
+  await admin.disconnect();
+  return 0;
+}
+
+async function timeUntil(done: () => Promise<boolean>): Promise<number> {
+  const t0 = Date.now();
+  await waitFor(done, 600_000);
+  return (Date.now() - t0) / 1000;
+}
+
+async function waitFor(done: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error("benchmark timed out");
+    await sleep(100);
+  }
+}
+
+async function steadyLatency(
+  kafka: Kafka,
+  topics: ReturnType<typeof topicsFor>,
+  rate: number,
+  seconds: number,
+) {
+  const codec = new AvroCodec(endpointsFromEnv().schemaRegistryUrl);
+  const publishedAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const consumer = kafka.consumer({ groupId: `${topics.points.name}.latency`, maxWaitTimeInMs: 50 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topics.points.name], fromBeginning: false });
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      const now = Date.now();
+      for (const m of batch.messages) {
+        const p = await codec.decode<PointsMovement>(m.value!);
+        const t = p.orderId ? publishedAt.get(p.orderId) : undefined;
+        if (t !== undefined && p.kind === "EARNED") {
+          latencies.push(now - t);
+          publishedAt.delete(p.orderId!);
+        }
+      }
+    },
+  });
+  await sleep(3000); // the consumer's first assignment
+  const producer = kafka.producer();
+  await producer.connect();
+  const total = rate * seconds;
+  const start = Date.now();
+  for (let i = 0; i < total; i += rate / 20) {
+    const due = start + (i / rate) * 1000;
+    if (due > Date.now()) await sleep(due - Date.now());
+    const now = Date.now();
+    const messages = Array.from({ length: rate / 20 }, (_, j) => {
+      const orderId = `lat-${i + j}`;
+      publishedAt.set(orderId, now);
+      const customerId = `lat-c-${(i + j) % 5000}`;
+      return {
+        key: customerId,
+        value: JSON.stringify({
+          source: "bench",
+          type: "ORDER_PLACED",
+          orderId,
+          customerId,
+          occurredAt: now,
+          currency: "USD",
+          totalMinor: 1000 + ((i + j) % 9000),
+          lines: [],
+        }),
+        timestamp: String(now),
+      };
+    });
+    await producer.send({ topic: topics.orders.name, messages });
+  }
+  await producer.disconnect();
+  const deadline = Date.now() + 60_000;
+  while (publishedAt.size > 0 && Date.now() < deadline) await sleep(200);
+  await consumer.disconnect();
+  latencies.sort((a, b) => a - b);
+  const q = (x: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(x * latencies.length))] ?? Number.NaN;
+  return {
+    rate,
+    seconds,
+    samples: latencies.length,
+    missing: publishedAt.size,
+    p50Ms: q(0.5),
+    p99Ms: q(0.99),
+    maxMs: latencies[latencies.length - 1] ?? Number.NaN,
+  };
+}
+
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time per function from V8's .cpuprofile: where the slowest stage spends its time. */
+function summariseProfile(dir: string): string {
+  const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+  if (!file) return "(no profile written)";
+  const p = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  p.samples.forEach((id, i) => {
+    const n = byId.get(id);
+    const dt = p.timeDeltas[i] ?? 0;
+    total += dt;
+    if (!n) return;
+    const url = n.callFrame.url.replace(/^.*node_modules\/\.pnpm\/([^/]+)\/.*$/, "$1").replace(REPO_ROOT, "");
+    const key = `${n.callFrame.functionName || "(anonymous)"} ${url}:${n.callFrame.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+  });
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 15)
+    .map(([k, v]) => `  ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`)
+    .join("\n");
+}

@@ -1,0 +1,101 @@
+// `pnpm bench:api`: requests/s and p50/p99 latency of balance reads and redemptions against a
+// running member API, on the real stack, in a namespace of its own. The API and the load
+// generator (bench/load.ts) are separate processes on this machine, talking over 127.0.0.1.
+//   BENCH_SECONDS (5), BENCH_MAX_REQUESTS (50000), BENCH_CONCURRENCY ("16,64"), BENCH_MEMBERS (500)
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
+import { verifyLedger } from "@loyalty/rules-engine";
+import { type TestStack, testNamespace } from "@loyalty/testkit";
+import { ADMIN_KEY, DAY, call, namespacePool, seedLots, startApi } from "../test/int/helpers.ts";
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const maxRequests = Number(process.env.BENCH_MAX_REQUESTS ?? 50_000);
+const levels = (process.env.BENCH_CONCURRENCY ?? "16,64").split(",").map(Number);
+const memberCount = Number(process.env.BENCH_MEMBERS ?? 500);
+const LOAD = new URL("./load.ts", import.meta.url).pathname;
+
+// The running stack named by the environment (defaults: the local stack, the test database).
+// Not requireStack(): the bench must not depend on the shared public schema's migration state.
+const env = process.env;
+const stack: TestStack = {
+  kafkaBrokers: (env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","),
+  schemaRegistryUrl: env.SCHEMA_REGISTRY_URL ?? "http://127.0.0.1:8081/apis/ccompat/v7",
+  databaseUrl: env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/loyalty_test",
+  redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379/0",
+  via: "environment",
+};
+const ns = testNamespace();
+const pool = await namespacePool(stack, ns);
+const members = Array.from({ length: memberCount }, (_, i) => `bench-${i}`);
+const now = Date.now();
+for (const m of members)
+  await seedLots(pool, m, [
+    { points: 1_000_000, expiresAt: now + 200 * DAY, tag: "a" },
+    { points: 1_000_000, expiresAt: now + 300 * DAY, tag: "b" },
+  ]);
+const api = await startApi(stack, ns, { CLOCK_MODE: "wall", LOG_LEVEL: "warn", API_DB_POOL_SIZE: "32" });
+const created = await call(api.base, "POST", "/v1/keys", {
+  key: ADMIN_KEY,
+  body: { name: "bench", scopes: ["read", "redeem"] },
+});
+if (created.status !== 201) throw new Error(`could not create a key: ${created.status}`);
+
+interface Result {
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  statuses: Record<string, number>;
+}
+
+const rows: string[][] = [];
+const runId = randomUUID().slice(0, 8);
+for (const scenario of ["balance", "redeem", "redeem-hot"] as const) {
+  for (const concurrency of levels) {
+    const job = {
+      base: api.base,
+      key: created.body.key,
+      scenario,
+      concurrency,
+      durationMs: seconds * 1000,
+      maxRequests,
+      members,
+      runId,
+    };
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", LOAD], {
+      env: { ...process.env, LOAD_JOB: JSON.stringify(job) },
+      maxBuffer: 1 << 20,
+    });
+    const r = JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as Result;
+    rows.push([
+      scenario,
+      String(concurrency),
+      String(r.requests),
+      r.rps.toFixed(0),
+      r.p50.toFixed(2),
+      r.p99.toFixed(2),
+      r.max.toFixed(1),
+      Object.entries(r.statuses)
+        .map(([s, n]) => `${s}:${n}`)
+        .join(" "),
+    ]);
+  }
+}
+const report = await verifyLedger(pool);
+await api.service.stop();
+await pool.end();
+
+const head = ["scenario", "conns", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "statuses"];
+const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
+console.log(`member API, ${memberCount} members, ${seconds} s per row (namespace ${ns})`);
+console.log(line(head));
+console.log(widths.map((w) => "-".repeat(w)).join("  "));
+for (const r of rows) console.log(line(r));
+console.log(
+  `ledger verify: ${report.differences.length === 0 ? "consistent" : `${report.differences.length} difference(s)`} (${report.entries} entries)`,
+);
+process.exit(report.differences.length === 0 ? 0 : 1);

@@ -1,0 +1,21 @@
+import { baseConfigSchema } from "@loyalty/stream-runtime";
+import { z } from "zod";
+
+export const apiConfigSchema = baseConfigSchema.extend({
+  SERVICE_NAME: z.string().min(1).default("api"),
+  API_PORT: z.coerce.number().int().min(0).max(65535),
+  API_HOST: z.string().min(1).default("127.0.0.1"),
+  // Bootstrap admin key (hashed at start); at least 32 characters of entropy-bearing text.
+  API_ADMIN_KEY: z.string().min(32, "must be at least 32 characters"),
+  API_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(50),
+  API_RATE_BURST: z.coerce.number().int().min(1).default(100),
+  API_RATE_LIMIT_STORE: z.enum(["redis", "memory"]).default("redis"),
+  API_DB_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
+  // Wall-clock mode: how often due lots are expired. Event-time mode expires after every batch.
+  POINTS_EXPIRY_CHECK_MS: z.coerce.number().int().min(100).default(60_000),
+  // Expiry of the lot a positive manual adjustment creates (same default as the rules engine).
+  POINTS_EXPIRY_MONTHS: z.coerce.number().int().min(1).max(120).default(12),
+  OUTBOX_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(500),
+});
+
+export type ApiConfig = z.infer<typeof apiConfigSchema>;

@@ -1,0 +1,276 @@
+// The JSON schemas the routes validate (and serialise) with. The OpenAPI document is generated
+// from these same objects (openapi.ts), so the two cannot drift apart.
+import type { Scope } from "../store/keys.ts";
+
+type Schema = Record<string, unknown>;
+
+const str = (extra: Schema = {}): Schema => ({ type: "string", ...extra });
+const nullable = (s: Schema): Schema => ({ ...s, type: [s.type as string, "null"] });
+const int = (extra: Schema = {}): Schema => ({ type: "integer", ...extra });
+const obj = (properties: Record<string, Schema>, required: string[] = Object.keys(properties)): Schema => ({
+  type: "object",
+  additionalProperties: false,
+  properties,
+  required,
+});
+
+const memberId = str({
+  minLength: 1,
+  maxLength: 128,
+  pattern: "^[A-Za-z0-9._:@-]+$",
+  description: "Member id",
+});
+const isoTime = str({ format: "date-time" });
+const POINTS_MAX = 1_000_000_000;
+
+export const errorSchema: Schema = obj({
+  error: obj(
+    {
+      code: str({ description: "Stable error code (see the service README)" }),
+      message: str(),
+      field: str({
+        description: "Where the problem is: body.points, params.memberId, headers.idempotency-key, ...",
+      }),
+    },
+    ["code", "message"],
+  ),
+});
+
+const idempotencyHeaders: Schema = {
+  type: "object",
+  properties: {
+    "idempotency-key": str({
+      minLength: 1,
+      maxLength: 128,
+      pattern: "^[\\x21-\\x7e]+$",
+      description: "Client-chosen key; a retry with the same key and body returns the first answer",
+    }),
+  },
+  required: ["idempotency-key"],
+};
+
+const lotLine = obj({ lotId: str(), points: int(), expiresAt: isoTime });
+
+const redemption = obj({
+  redemptionId: str(),
+  memberId: str(),
+  status: str({ enum: ["redeemed", "cancelled"] }),
+  points: int({ description: "Points redeemed (or, for a cancellation, put back)" }),
+  balanceAfter: int(),
+  entryId: str({ description: "Ledger entry id = PointsMovement.eventId" }),
+  orderId: nullable(str()),
+  eventTime: isoTime,
+  lots: { type: "array", items: lotLine },
+});
+
+const adjustment = obj({
+  adjustmentId: str(),
+  memberId: str(),
+  points: int(),
+  balanceAfter: int(),
+  entryId: str(),
+  reason: str(),
+  eventTime: isoTime,
+  lots: { type: "array", items: lotLine },
+});
+
+const summary = obj({
+  memberId: str(),
+  status: str({ enum: ["open", "closed"] }),
+  tier: nullable(str()),
+  balance: int(),
+  debt: int(),
+  available: int({ description: "Points in lots still valid now (what a redemption can use)" }),
+  expiring: {
+    type: "array",
+    items: obj({ days: int(), points: int(), before: isoTime }),
+    description: "Points expiring within 30, 60 and 90 days (cumulative)",
+  },
+  churn: {
+    ...obj({
+      modelVersion: nullable(str()),
+      asOf: nullable(isoTime),
+      lastPurchaseAt: nullable(isoTime),
+      purchaseDays: int(),
+      lastAlert: {
+        ...obj({
+          at: isoTime,
+          pAlive: nullable({ type: "number" }),
+          segment: str(),
+          actionLevel: str(),
+          modelVersion: str(),
+        }),
+        type: ["object", "null"],
+      },
+    }),
+    type: ["object", "null"],
+    description: "Churn card; null when the churn service has nothing for the member",
+  },
+  asOf: isoTime,
+});
+
+const historyEntry = obj({
+  entryId: str(),
+  seq: int(),
+  kind: str({ enum: ["earn", "reverse", "redeem", "expire", "adjust"] }),
+  points: int(),
+  balanceAfter: int(),
+  ruleId: nullable(str()),
+  ruleVersion: nullable(int()),
+  ruleSetId: nullable(str()),
+  ruleSetVersion: nullable(int()),
+  reason: nullable(str()),
+  sourceEventId: str(),
+  orderId: nullable(str()),
+  eventTime: isoTime,
+  recordedAt: isoTime,
+});
+
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorSchema]));
+const AUTH_ERRORS = [400, 401, 403, 429] as const;
+
+export interface RouteSpec {
+  method: "GET" | "POST";
+  url: string;
+  operationId: string;
+  summary: string;
+  /** Null: public. */
+  scope: Scope | null;
+  schema: {
+    params?: Schema;
+    querystring?: Schema;
+    headers?: Schema;
+    body?: Schema;
+    response: Record<number, Schema>;
+  };
+}
+
+export const ROUTES = {
+  summary: {
+    method: "GET",
+    url: "/v1/members/:memberId",
+    operationId: "getMemberSummary",
+    summary: "Tier, balance, points expiring in 30/60/90 days, churn card",
+    scope: "read",
+    schema: { params: obj({ memberId }), response: { 200: summary, ...errors(...AUTH_ERRORS, 404) } },
+  },
+  history: {
+    method: "GET",
+    url: "/v1/members/:memberId/ledger",
+    operationId: "getLedgerHistory",
+    summary: "Ledger entries, newest first, paged by cursor",
+    scope: "read",
+    schema: {
+      params: obj({ memberId }),
+      querystring: obj(
+        {
+          limit: str({
+            pattern: "^(?:[1-9]|[1-9][0-9]|[1-4][0-9][0-9]|500)$",
+            description: "1..500, default 50",
+          }),
+          before: str({ pattern: "^[0-9]{1,15}$", description: "nextCursor of the previous page" }),
+        },
+        [],
+      ),
+      response: {
+        200: obj({
+          memberId: str(),
+          entries: { type: "array", items: historyEntry },
+          nextCursor: nullable(str()),
+        }),
+        ...errors(...AUTH_ERRORS, 404),
+      },
+    },
+  },
+  redeem: {
+    method: "POST",
+    url: "/v1/members/:memberId/redemptions",
+    operationId: "redeemPoints",
+    summary: "Redeem points (FIFO by expiry); idempotent on Idempotency-Key",
+    scope: "redeem",
+    schema: {
+      params: obj({ memberId }),
+      headers: idempotencyHeaders,
+      body: obj(
+        {
+          points: int({ minimum: 1, maximum: POINTS_MAX }),
+          orderId: str({ minLength: 1, maxLength: 128 }),
+          reason: str({ minLength: 1, maxLength: 500 }),
+        },
+        ["points"],
+      ),
+      response: { 201: redemption, ...errors(...AUTH_ERRORS, 404, 409, 422) },
+    },
+  },
+  cancel: {
+    method: "POST",
+    url: "/v1/members/:memberId/redemptions/:redemptionId/cancel",
+    operationId: "cancelRedemption",
+    summary: "Cancel a redemption: points go back to their original lots with their original expiry",
+    scope: "redeem",
+    schema: {
+      params: obj({ memberId, redemptionId: str({ pattern: "^rdm-[0-9a-f]{32}$" }) }),
+      response: { 200: redemption, ...errors(...AUTH_ERRORS, 404) },
+    },
+  },
+  adjust: {
+    method: "POST",
+    url: "/v1/members/:memberId/adjustments",
+    operationId: "adjustPoints",
+    summary: "Manual adjustment with a mandatory reason (admin); idempotent on Idempotency-Key",
+    scope: "admin",
+    schema: {
+      params: obj({ memberId }),
+      headers: idempotencyHeaders,
+      body: obj(
+        {
+          points: int({ minimum: -POINTS_MAX, maximum: POINTS_MAX, not: { const: 0 } }),
+          reason: str({ minLength: 3, maxLength: 500 }),
+          expiresAt: isoTime,
+        },
+        ["points", "reason"],
+      ),
+      response: { 201: adjustment, ...errors(...AUTH_ERRORS, 404, 409, 422) },
+    },
+  },
+  close: {
+    method: "POST",
+    url: "/v1/members/:memberId/close",
+    operationId: "closeMember",
+    summary: "Close a member (admin): redemptions are refused from then on",
+    scope: "admin",
+    schema: {
+      params: obj({ memberId }),
+      body: obj({ reason: str({ minLength: 3, maxLength: 500 }) }),
+      response: { 200: summary, ...errors(...AUTH_ERRORS, 404) },
+    },
+  },
+  createKey: {
+    method: "POST",
+    url: "/v1/keys",
+    operationId: "createApiKey",
+    summary: "Create an API key (admin); the key is returned once",
+    scope: "admin",
+    schema: {
+      body: obj({
+        name: str({ minLength: 1, maxLength: 100 }),
+        scopes: {
+          type: "array",
+          minItems: 1,
+          uniqueItems: true,
+          items: str({ enum: ["read", "redeem", "admin"] }),
+        },
+      }),
+      response: {
+        201: obj({
+          keyId: str(),
+          key: str({ description: "Shown once; store it now" }),
+          name: str(),
+          scopes: { type: "array", items: str() },
+          createdAt: isoTime,
+        }),
+        ...errors(...AUTH_ERRORS),
+      },
+    },
+  },
+} as const satisfies Record<string, RouteSpec>;

@@ -1,0 +1,236 @@
+// The HTTP surface: authentication (API keys with scopes), per-key rate limiting, schema
+// validation (400 with the field at fault), the routes, and the error contract. Built without
+// listening so tests can drive it with inject() or a real socket.
+import type { Pool } from "@loyalty/db";
+import type { Logger } from "@loyalty/stream-runtime";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { ApiError, toApiError } from "../domain/errors.ts";
+import { addMonthsUtc } from "../domain/lots.ts";
+import { retryAfterSeconds } from "../domain/token-bucket.ts";
+import { ledgerHistory } from "../store/history.ts";
+import { type KeyStore, type Principal, type Scope, allows } from "../store/keys.ts";
+import { adjust, cancelRedemption, closeMember, redeem } from "../store/ledger.ts";
+import { memberSummary } from "../summary.ts";
+import { openApiDocument } from "./openapi.ts";
+import type { RateLimiter } from "./rate-limit.ts";
+import { ROUTES } from "./schemas.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    scope?: Scope | null;
+  }
+}
+
+export interface ApiDeps {
+  pool: Pool;
+  keys: KeyStore;
+  limiter: RateLimiter;
+  /** The API's clock: the stream watermark in event-time mode, else wall time. */
+  now: () => number;
+  expiryMonths: number;
+  /** Called after a write committed outbox rows (nudges the relay). */
+  onCommitted: () => void;
+  logger: Logger;
+  version?: string;
+}
+
+type MemberParams = { memberId: string };
+type IdemHeaders = { "idempotency-key": string };
+
+function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new ApiError("AUTH_MISSING", "no API key");
+  return req.principal;
+}
+
+export function buildServer(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 16 * 1024,
+    return503OnClosing: true,
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: false },
+    },
+  });
+  app.decorateRequest("principal", null);
+  const openapi = openApiDocument(deps.version ?? "0.1.0");
+
+  // Authentication and rate limiting run before the body is parsed or validated: a request
+  // without a valid key learns nothing about the schemas.
+  app.addHook("onRequest", async (req, reply) => {
+    const scope = req.routeOptions.config.scope ?? null;
+    if (scope === null) return;
+    const header = req.headers.authorization;
+    if (header === undefined || header === "")
+      throw new ApiError("AUTH_MISSING", "send Authorization: Bearer <API key>", "headers.authorization");
+    const m = /^Bearer +(\S+)$/i.exec(header);
+    const principal = m?.[1] ? await deps.keys.authenticate(m[1], Date.now()) : null;
+    if (!principal)
+      throw new ApiError("AUTH_INVALID", "unknown, revoked or malformed API key", "headers.authorization");
+    if (!allows(principal.scopes, scope))
+      throw new ApiError("SCOPE_FORBIDDEN", `this key lacks the '${scope}' scope`, "headers.authorization");
+    const rate = await deps.limiter.take(principal.keyId);
+    if (!rate.allowed) {
+      reply.header("retry-after", String(retryAfterSeconds(rate.retryAfterMs)));
+      throw new ApiError("RATE_LIMITED", "too many requests for this key");
+    }
+    req.principal = principal;
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = toApiError(err);
+    if (e.code === "INTERNAL") deps.logger.error({ err, url: req.url }, "request failed");
+    return reply.status(e.status).send(e.body());
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .status(404)
+      .send(new ApiError("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`).body()),
+  );
+
+  app.get("/openapi.json", { config: { scope: null } }, async () => openapi);
+  app.get("/healthz", { config: { scope: null } }, async () => ({ status: "ok" }));
+
+  const r = ROUTES;
+  app.route<{ Params: MemberParams }>({
+    method: r.summary.method,
+    url: r.summary.url,
+    schema: r.summary.schema,
+    config: { scope: r.summary.scope },
+    handler: async (req) => {
+      const s = await memberSummary(deps.pool, req.params.memberId, deps.now());
+      if (!s)
+        throw new ApiError(
+          "MEMBER_NOT_FOUND",
+          `member ${req.params.memberId} is not known`,
+          "params.memberId",
+        );
+      return s;
+    },
+  });
+
+  app.route<{ Params: MemberParams; Querystring: { limit?: string; before?: string } }>({
+    method: r.history.method,
+    url: r.history.url,
+    schema: r.history.schema,
+    config: { scope: r.history.scope },
+    handler: async (req) =>
+      ledgerHistory(
+        deps.pool,
+        req.params.memberId,
+        req.query.limit === undefined ? 50 : Number(req.query.limit),
+        req.query.before === undefined ? null : Number(req.query.before),
+      ),
+  });
+
+  app.route<{
+    Params: MemberParams;
+    Headers: IdemHeaders;
+    Body: { points: number; orderId?: string; reason?: string };
+  }>({
+    method: r.redeem.method,
+    url: r.redeem.url,
+    schema: r.redeem.schema,
+    config: { scope: r.redeem.scope },
+    handler: async (req, reply) => {
+      const out = await redeem(
+        deps.pool,
+        {
+          keyId: principalOf(req).keyId,
+          idempotencyKey: req.headers["idempotency-key"],
+          memberId: req.params.memberId,
+          points: req.body.points,
+          orderId: req.body.orderId ?? null,
+          reason: req.body.reason ?? null,
+        },
+        deps.now(),
+      );
+      return answer(reply, out, deps);
+    },
+  });
+
+  app.route<{ Params: MemberParams & { redemptionId: string } }>({
+    method: r.cancel.method,
+    url: r.cancel.url,
+    schema: r.cancel.schema,
+    config: { scope: r.cancel.scope },
+    handler: async (req, reply) => {
+      const out = await cancelRedemption(
+        deps.pool,
+        { memberId: req.params.memberId, redemptionId: req.params.redemptionId, reason: null },
+        deps.now(),
+      );
+      return answer(reply, out, deps);
+    },
+  });
+
+  app.route<{
+    Params: MemberParams;
+    Headers: IdemHeaders;
+    Body: { points: number; reason: string; expiresAt?: string };
+  }>({
+    method: r.adjust.method,
+    url: r.adjust.url,
+    schema: r.adjust.schema,
+    config: { scope: r.adjust.scope },
+    handler: async (req, reply) => {
+      const now = deps.now();
+      const expiresAt =
+        req.body.expiresAt === undefined
+          ? addMonthsUtc(now, deps.expiryMonths)
+          : Date.parse(req.body.expiresAt);
+      if (req.body.points > 0 && !(expiresAt > now))
+        throw new ApiError("VALIDATION_FAILED", "body.expiresAt must be in the future", "body.expiresAt");
+      const out = await adjust(
+        deps.pool,
+        {
+          keyId: principalOf(req).keyId,
+          idempotencyKey: req.headers["idempotency-key"],
+          memberId: req.params.memberId,
+          points: req.body.points,
+          reason: req.body.reason,
+          expiresAt,
+        },
+        now,
+      );
+      return answer(reply, out, deps);
+    },
+  });
+
+  app.route<{ Params: MemberParams; Body: { reason: string } }>({
+    method: r.close.method,
+    url: r.close.url,
+    schema: r.close.schema,
+    config: { scope: r.close.scope },
+    handler: async (req) => {
+      await closeMember(deps.pool, req.params.memberId, req.body.reason);
+      const s = await memberSummary(deps.pool, req.params.memberId, deps.now());
+      if (!s)
+        throw new ApiError(
+          "MEMBER_NOT_FOUND",
+          `member ${req.params.memberId} is not known`,
+          "params.memberId",
+        );
+      return s;
+    },
+  });
+
+  app.route<{ Body: { name: string; scopes: Scope[] } }>({
+    method: r.createKey.method,
+    url: r.createKey.url,
+    schema: r.createKey.schema,
+    config: { scope: r.createKey.scope },
+    handler: async (req, reply) =>
+      reply.status(201).send(await deps.keys.create(req.body.name, req.body.scopes)),
+  });
+
+  return app;
+}
+
+function answer<T>(reply: FastifyReply, out: { status: number; body: T; replayed: boolean }, deps: ApiDeps) {
+  if (out.replayed) reply.header("idempotent-replayed", "true");
+  else deps.onCommitted();
+  return reply.status(out.status).send(out.body);
+}

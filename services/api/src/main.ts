@@ -1,0 +1,98 @@
+// Composition root of the member API: config, clients, the HTTP server, the outbox relay and
+// the expiry job (event time: a purchases consumer that only advances the watermark; wall
+// mode: a timer). Shutdown: stop accepting and finish in-flight requests, stop the consumer,
+// flush the outbox, close clients.
+import {
+  ConsumerRunner,
+  bootService,
+  groupIdFor,
+  installShutdown,
+  loadConfig,
+  startOpsServer,
+} from "@loyalty/stream-runtime";
+import { apiConfigSchema } from "./config.ts";
+import { ApiClock, expiryTick } from "./expiry.ts";
+import { MemoryRateLimiter, RedisRateLimiter } from "./http/rate-limit.ts";
+import { buildServer } from "./http/server.ts";
+import { OutboxRelay } from "./outbox-relay.ts";
+import { KeyStore } from "./store/keys.ts";
+
+const config = loadConfig(apiConfigSchema);
+const kit = await bootService(config, { poolSize: config.API_DB_POOL_SIZE });
+const { logger, pool } = kit;
+const clock = new ApiClock(kit.clock, pool);
+await clock.load();
+
+const relay = new OutboxRelay(kit.kafka, pool, kit.codec, kit.topics.points, logger);
+await relay.start(config.OUTBOX_RELAY_INTERVAL_MS);
+
+const rate = { rate: config.API_RATE_LIMIT_PER_SECOND, burst: config.API_RATE_BURST };
+const app = buildServer({
+  pool,
+  keys: new KeyStore(pool, config.API_ADMIN_KEY),
+  limiter:
+    config.API_RATE_LIMIT_STORE === "redis"
+      ? new RedisRateLimiter(kit.redis, rate, (err) =>
+          logger.warn({ err }, "rate limiter: Redis unavailable, in memory"),
+        )
+      : new MemoryRateLimiter(rate),
+  now: () => clock.now(),
+  expiryMonths: config.POINTS_EXPIRY_MONTHS,
+  onCommitted: () => relay.nudge(),
+  logger,
+});
+
+const expire = () => expiryTick(pool, clock, () => relay.nudge());
+let runner: ConsumerRunner | null = null;
+let timer: NodeJS.Timeout | null = null;
+let ticking: Promise<unknown> = Promise.resolve();
+if (config.CLOCK_MODE === "event") {
+  runner = new ConsumerRunner({
+    service: config.SERVICE_NAME,
+    kafka: kit.kafka,
+    groupId: groupIdFor(config, `${config.SERVICE_NAME}.clock`),
+    topics: [kit.topics.purchases.name],
+    // Nothing to apply: the runner observes the records' event times into the watermark.
+    handler: async () => undefined,
+    onTick: async () => {
+      await expire();
+    },
+    producer: kit.producer,
+    dlq: kit.dlq,
+    logger,
+    metrics: kit.metrics,
+    clock: kit.clock,
+    maxBatch: config.CONSUMER_MAX_BATCH,
+    sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
+  });
+} else {
+  timer = setInterval(() => {
+    ticking = ticking.then(expire).catch((err) => logger.error({ err }, "expiry failed"));
+  }, config.POINTS_EXPIRY_CHECK_MS);
+}
+
+const ops = await startOpsServer(config.HTTP_PORT, kit.metrics, () => runner?.isHealthy ?? true);
+installShutdown(
+  logger,
+  {
+    stop: async () => {
+      await app.close(); // no new requests; in-flight ones finish
+      if (timer) clearInterval(timer);
+      await ticking;
+      await runner?.stop();
+    },
+    close: async () => {
+      await relay.drain();
+      await relay.close();
+      await kit.producer.disconnect();
+      await pool.end();
+      kit.redis.disconnect();
+      await new Promise<void>((r) => ops.server.close(() => r()));
+    },
+  },
+  config.SHUTDOWN_TIMEOUT_MS,
+);
+
+await runner?.start();
+const address = await app.listen({ port: config.API_PORT, host: config.API_HOST });
+logger.info({ address, clock: kit.clock.mode, opsPort: ops.port }, "member API listening");

@@ -1,0 +1,356 @@
+// The member API against the real stack (wall-clock mode): authentication and scopes, FIFO
+// redemption, idempotent retries, 50 concurrent redemptions on one balance, cancellation back
+// into the original lots, adjustments, closed and unknown members, expiry on the timer, the
+// outbox on loyalty.points.v1, `member show` = the API's summary, and `ledger verify`.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { AvroCodec, type PointsMovement, namespacedTopics } from "@loyalty/contracts";
+import { type Pool, createRedis } from "@loyalty/db";
+import { verifyLedger } from "@loyalty/rules-engine";
+import {
+  type TestStack,
+  readTopic,
+  requireStack,
+  serviceEnv,
+  testKafka,
+  testNamespace,
+} from "@loyalty/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { entryIdOf, expirySourceOf } from "../../src/domain/ids.ts";
+import { RedisRateLimiter } from "../../src/http/rate-limit.ts";
+import {
+  ADMIN_KEY,
+  type Api,
+  DAY,
+  REPO,
+  balanceOf,
+  call,
+  lotsOf,
+  namespacePool,
+  seedLots,
+  startApi,
+  waitFor,
+} from "./helpers.ts";
+
+let stack: TestStack;
+let ns: string;
+let pool: Pool;
+let api: Api;
+const keys: Record<"read" | "redeem", string> = { read: "", redeem: "" };
+const NOW = Date.now();
+
+beforeAll(async () => {
+  stack = await requireStack();
+  ns = testNamespace();
+  pool = await namespacePool(stack, ns);
+  api = await startApi(stack, ns, { CLOCK_MODE: "wall", POINTS_EXPIRY_CHECK_MS: "300" });
+  for (const scope of ["read", "redeem"] as const) {
+    const r = await call(api.base, "POST", "/v1/keys", {
+      key: ADMIN_KEY,
+      body: { name: scope, scopes: [scope] },
+    });
+    expect(r.status).toBe(201);
+    expect(r.body.key).toMatch(/^lk_/);
+    keys[scope] = r.body.key;
+  }
+});
+
+afterAll(async () => {
+  const code = await api?.service.stop();
+  await pool?.end();
+  expect(code).toBe(0);
+});
+
+const redeem = (member: string, idem: string, body: unknown, key = keys.redeem) =>
+  call(api.base, "POST", `/v1/members/${member}/redemptions`, {
+    key,
+    body,
+    headers: { "idempotency-key": idem },
+  });
+
+describe("authentication", () => {
+  it("refuses no key, a wrong key and a key without the scope", async () => {
+    await seedLots(pool, "auth1", [{ points: 10, expiresAt: NOW + 100 * DAY }]);
+    const none = await call(api.base, "GET", "/v1/members/auth1");
+    expect([none.status, none.body.error.code]).toEqual([401, "AUTH_MISSING"]);
+    const forged = keys.read.slice(0, -4) + (keys.read.endsWith("AAAA") ? "BBBB" : "AAAA");
+    const wrong = await call(api.base, "GET", "/v1/members/auth1", { key: forged });
+    expect([wrong.status, wrong.body.error.code]).toEqual([401, "AUTH_INVALID"]);
+    const unknown = await call(api.base, "GET", "/v1/members/auth1", {
+      key: `lk_0123456789abcdef_${"x".repeat(43)}`,
+    });
+    expect([unknown.status, unknown.body.error.code]).toEqual([401, "AUTH_INVALID"]);
+    const readRedeems = await redeem("auth1", "a1", { points: 1 }, keys.read);
+    expect([readRedeems.status, readRedeems.body.error.code]).toEqual([403, "SCOPE_FORBIDDEN"]);
+    const redeemAdjusts = await call(api.base, "POST", "/v1/members/auth1/adjustments", {
+      key: keys.redeem,
+      body: { points: 5, reason: "goodwill" },
+      headers: { "idempotency-key": "x" },
+    });
+    expect([redeemAdjusts.status, redeemAdjusts.body.error.code]).toEqual([403, "SCOPE_FORBIDDEN"]);
+    const redeemMintsKeys = await call(api.base, "POST", "/v1/keys", {
+      key: keys.redeem,
+      body: { name: "x", scopes: ["admin"] },
+    });
+    expect(redeemMintsKeys.status).toBe(403);
+    // Nothing was spent by the refused requests; the right key reads.
+    const ok = await call(api.base, "GET", "/v1/members/auth1", { key: keys.read });
+    expect([ok.status, ok.body.balance]).toEqual([200, 10]);
+    const stored = await pool.query<{ key_hash: Buffer }>("select key_hash from api_keys");
+    expect(stored.rows.length).toBe(2);
+    for (const r of stored.rows) expect(r.key_hash.length).toBe(32);
+  });
+});
+
+describe("redemption", () => {
+  it("consumes lots FIFO by expiry, then lot id", async () => {
+    const [late, soonB, soonA] = await seedLots(pool, "fifo1", [
+      { points: 100, expiresAt: NOW + 200 * DAY, tag: "late" },
+      { points: 50, expiresAt: NOW + 20 * DAY, tag: "b" },
+      { points: 30, expiresAt: NOW + 20 * DAY, tag: "a" },
+    ]);
+    const [first, second] = [soonA, soonB].sort() as [string, string];
+    const r = await redeem("fifo1", "f1", { points: 100, orderId: "o-1" });
+    expect(r.status).toBe(201);
+    const takeFirst = first === soonA ? 30 : 50;
+    expect(r.body.lots.map((l: { lotId: string; points: number }) => [l.lotId, l.points])).toEqual([
+      [first, takeFirst],
+      [second, 80 - takeFirst],
+      [late, 20],
+    ]);
+    const lots = await lotsOf(pool, "fifo1");
+    expect(lots.get(soonA as string)?.remaining).toBe(0);
+    expect(lots.get(soonB as string)?.remaining).toBe(0);
+    expect(lots.get(late as string)?.remaining).toBe(80);
+    expect(await balanceOf(pool, "fifo1")).toBe(80);
+    expect(r.body.balanceAfter).toBe(80);
+  });
+
+  it("a retry with the same key returns the first answer and changes nothing; another body is 409", async () => {
+    await seedLots(pool, "idem1", [{ points: 500, expiresAt: NOW + 100 * DAY }]);
+    const first = await redeem("idem1", "order-77", { points: 120, orderId: "77" });
+    expect(first.status).toBe(201);
+    const again = await redeem("idem1", "order-77", { orderId: "77", points: 120 });
+    expect(again.status).toBe(201);
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    const concurrent = await Promise.all(
+      Array.from({ length: 10 }, () => redeem("idem1", "order-78", { points: 10 })),
+    );
+    expect(new Set(concurrent.map((c) => c.body.redemptionId)).size).toBe(1);
+    expect(concurrent.every((c) => c.status === 201)).toBe(true);
+    const other = await redeem("idem1", "order-77", { points: 121, orderId: "77" });
+    expect([other.status, other.body.error.code, other.body.error.field]).toEqual([
+      409,
+      "IDEMPOTENCY_KEY_REUSED",
+      "headers.idempotency-key",
+    ]);
+    expect(await balanceOf(pool, "idem1")).toBe(500 - 120 - 10);
+    const n = await pool.query(
+      "select count(*)::int as n from ledger_entries where member_id = 'idem1' and kind = 'redeem'",
+    );
+    expect(n.rows[0].n).toBe(2);
+  });
+
+  it("50 concurrent redemptions never overspend one balance", async () => {
+    await seedLots(pool, "race1", [
+      { points: 400, expiresAt: NOW + 30 * DAY },
+      { points: 300, expiresAt: NOW + 60 * DAY },
+      { points: 300, expiresAt: NOW + 90 * DAY },
+    ]);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => redeem("race1", `race-${i}`, { points: 30 })),
+    );
+    const ok = results.filter((r) => r.status === 201);
+    const refused = results.filter((r) => r.status === 422);
+    expect(ok.length).toBe(33);
+    expect(refused.length).toBe(17);
+    for (const r of refused)
+      expect(r.body.error).toMatchObject({ code: "INSUFFICIENT_BALANCE", field: "body.points" });
+    expect(await balanceOf(pool, "race1")).toBe(10);
+    expect([...(await lotsOf(pool, "race1")).values()].reduce((s, l) => s + l.remaining, 0)).toBe(10);
+    // Each successful answer saw a distinct balance: the redemptions were serialised.
+    expect(new Set(ok.map((r) => r.body.balanceAfter)).size).toBe(33);
+  });
+
+  it("unknown and closed members are refused with their codes", async () => {
+    const unknown = await redeem("nobody", "u1", { points: 1 });
+    expect([unknown.status, unknown.body.error.code]).toEqual([404, "MEMBER_NOT_FOUND"]);
+    await seedLots(pool, "closed1", [{ points: 50, expiresAt: NOW + 100 * DAY }]);
+    const close = await call(api.base, "POST", "/v1/members/closed1/close", {
+      key: ADMIN_KEY,
+      body: { reason: "member asked" },
+    });
+    expect([close.status, close.body.status]).toEqual([200, "closed"]);
+    const refused = await redeem("closed1", "c1", { points: 1 });
+    expect([refused.status, refused.body.error.code]).toEqual([409, "MEMBER_CLOSED"]);
+    expect(await balanceOf(pool, "closed1")).toBe(50);
+    const tooMuch = await redeem("fifo1", "big", { points: 81 });
+    expect([tooMuch.status, tooMuch.body.error.code]).toEqual([422, "INSUFFICIENT_BALANCE"]);
+  });
+});
+
+describe("cancellation", () => {
+  it("returns the points to their original lots with their original expiry, once", async () => {
+    const [a, b] = await seedLots(pool, "cancel1", [
+      { points: 40, expiresAt: NOW + 10 * DAY, tag: "a" },
+      { points: 100, expiresAt: NOW + 50 * DAY, tag: "b" },
+    ]);
+    const before = await lotsOf(pool, "cancel1");
+    const r = await redeem("cancel1", "c-1", { points: 70 });
+    expect(r.status).toBe(201);
+    // Points earned after the redemption must not receive the cancelled points.
+    const [fresh] = await seedLots(pool, "cancel1", [{ points: 5, expiresAt: NOW + 5 * DAY, tag: "fresh" }]);
+    const url = `/v1/members/cancel1/redemptions/${r.body.redemptionId}/cancel`;
+    const c = await call(api.base, "POST", url, { key: keys.redeem });
+    expect(c.status).toBe(200);
+    expect(c.body).toMatchObject({ status: "cancelled", points: 70, balanceAfter: 145 });
+    expect(c.body.lots).toEqual([
+      { lotId: a, points: 40, expiresAt: new Date(NOW + 10 * DAY).toISOString() },
+      { lotId: b, points: 30, expiresAt: new Date(NOW + 50 * DAY).toISOString() },
+    ]);
+    const after = await lotsOf(pool, "cancel1");
+    expect(after.get(a as string)).toEqual(before.get(a as string));
+    expect(after.get(b as string)).toEqual(before.get(b as string));
+    expect(after.get(fresh as string)?.remaining).toBe(5);
+    const again = await call(api.base, "POST", url, { key: keys.redeem });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(c.body);
+    expect(await balanceOf(pool, "cancel1")).toBe(145);
+    const missing = await call(
+      api.base,
+      "POST",
+      `/v1/members/cancel1/redemptions/rdm-${"0".repeat(32)}/cancel`,
+      {
+        key: keys.redeem,
+      },
+    );
+    expect([missing.status, missing.body.error.code]).toEqual([404, "REDEMPTION_NOT_FOUND"]);
+  });
+});
+
+describe("adjustments, history, summary", () => {
+  it("adjusts with a reason, lists history newest first, and member show prints the API's summary", async () => {
+    await seedLots(pool, "adj1", [{ points: 20, expiresAt: NOW + 40 * DAY }]);
+    const plus = await call(api.base, "POST", "/v1/members/adj1/adjustments", {
+      key: ADMIN_KEY,
+      body: {
+        points: 100,
+        reason: "goodwill for late delivery",
+        expiresAt: new Date(NOW + 75 * DAY).toISOString(),
+      },
+      headers: { "idempotency-key": "adj-1" },
+    });
+    expect(plus.status).toBe(201);
+    expect(plus.body.balanceAfter).toBe(120);
+    const minus = await call(api.base, "POST", "/v1/members/adj1/adjustments", {
+      key: ADMIN_KEY,
+      body: { points: -30, reason: "duplicate award" },
+      headers: { "idempotency-key": "adj-2" },
+    });
+    expect(minus.status).toBe(201);
+    expect(minus.body.lots).toEqual([
+      { lotId: expect.any(String), points: -20, expiresAt: new Date(NOW + 40 * DAY).toISOString() },
+      { lotId: plus.body.entryId, points: -10, expiresAt: new Date(NOW + 75 * DAY).toISOString() },
+    ]);
+    const p1 = await call(api.base, "GET", "/v1/members/adj1/ledger?limit=2", { key: keys.read });
+    expect(p1.status).toBe(200);
+    expect(
+      p1.body.entries.map((e: { kind: string; points: number; reason: string | null }) => [
+        e.kind,
+        e.points,
+        e.reason,
+      ]),
+    ).toEqual([
+      ["adjust", -30, "duplicate award"],
+      ["adjust", 100, "goodwill for late delivery"],
+    ]);
+    const p2 = await call(api.base, "GET", `/v1/members/adj1/ledger?limit=2&before=${p1.body.nextCursor}`, {
+      key: keys.read,
+    });
+    expect(p2.body.entries).toHaveLength(1);
+    expect(p2.body.entries[0]).toMatchObject({ kind: "earn", ruleId: "seed", ruleVersion: 1, points: 20 });
+    expect(p2.body.nextCursor).toBeNull();
+
+    const s = await call(api.base, "GET", "/v1/members/adj1", { key: keys.read });
+    expect(s.body).toMatchObject({ balance: 90, available: 90, status: "open" });
+    expect(s.body.expiring.map((e: { points: number }) => e.points)).toEqual([0, 0, 90]);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", "packages/cli/src/main.ts", "member", "show", "adj1", "--json"],
+      { cwd: REPO, env: serviceEnv(stack, ns) },
+    );
+    const cli = JSON.parse(stdout);
+    const strip = (x: { asOf: string; expiring: { before: string }[] }) => ({
+      ...x,
+      asOf: "",
+      expiring: x.expiring.map((e) => ({ ...e, before: "" })),
+    });
+    expect(strip(cli)).toEqual(strip(s.body));
+  });
+});
+
+describe("expiry and the points topic", () => {
+  it("expires due lots on the timer, emits every committed movement once, keeps the ledger consistent", async () => {
+    const [lot] = await seedLots(pool, "exp1", [
+      { points: 25, expiresAt: Date.now() + 1500, tag: "soon" },
+      { points: 10, expiresAt: NOW + 100 * DAY, tag: "later" },
+    ]);
+    await waitFor(
+      "expiry",
+      () => balanceOf(pool, "exp1"),
+      (b) => b === 10,
+    );
+    const expiryId = entryIdOf(expirySourceOf(lot as string, 0), null, "expire", "exp1");
+    const e = await pool.query("select points, balance_after from ledger_entries where entry_id = $1", [
+      expiryId,
+    ]);
+    expect(e.rows).toEqual([{ points: -25, balance_after: 10 }]);
+    expect((await lotsOf(pool, "exp1")).get(lot as string)?.remaining).toBe(0);
+
+    const written = await pool.query<{ entry_id: string; kind: string }>(
+      "select entry_id, kind from ledger_entries where kind <> 'earn' order by seq",
+    );
+    await waitFor(
+      "outbox sent",
+      async () =>
+        (await pool.query("select count(*)::int as n from api_outbox where sent_at is null")).rows[0].n,
+      (n) => n === 0,
+    );
+    const topic = namespacedTopics(ns).points;
+    const msgs = await readTopic(
+      testKafka(stack.kafkaBrokers),
+      topic.name,
+      (m) => m.length >= written.rows.length,
+    );
+    const codec = new AvroCodec(stack.schemaRegistryUrl);
+    const events = await Promise.all(msgs.map((m) => codec.decode<PointsMovement>(m.value as Buffer)));
+    expect(events.map((x) => x.eventId).sort()).toEqual(written.rows.map((r) => r.entry_id).sort());
+    const expired = events.find((x) => x.eventId === expiryId);
+    expect(expired).toMatchObject({ kind: "EXPIRED", points: -25, balanceAfter: 10, memberId: "exp1" });
+    expect(events.filter((x) => x.kind === "REDEEMED").length).toBe(
+      written.rows.filter((r) => r.kind === "redeem").length,
+    );
+
+    const report = await verifyLedger(pool);
+    expect(report.differences).toEqual([]);
+    expect(report.entries).toBeGreaterThan(50);
+  });
+});
+
+describe("rate limiting in Redis", () => {
+  it("two limiters (two instances) share one bucket per key", async () => {
+    const redis = createRedis(stack.redisUrl, ns);
+    const fail = (err: unknown) => {
+      throw err;
+    };
+    const a = new RedisRateLimiter(redis, { rate: 1, burst: 3 }, fail);
+    const b = new RedisRateLimiter(redis, { rate: 1, burst: 3 }, fail);
+    const seen = [await a.take("k1"), await b.take("k1"), await a.take("k1"), await b.take("k1")];
+    expect(seen.map((d) => d.allowed)).toEqual([true, true, true, false]);
+    expect(seen[3]?.retryAfterMs).toBeGreaterThan(0);
+    expect(seen[3]?.retryAfterMs).toBeLessThanOrEqual(1000);
+    expect((await b.take("k2")).allowed).toBe(true);
+    redis.disconnect();
+  });
+});

@@ -1,0 +1,172 @@
+// Shared pieces of the API's integration tests: the service as a child process on a free port,
+// ledger seeding that follows the rules engine's invariants, and a small HTTP client.
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Pool, createPool, inTransaction, migrate } from "@loyalty/db";
+import { type RunningService, type TestStack, serviceEnv, spawnService } from "@loyalty/testkit";
+import { entryIdOf } from "../../src/domain/ids.ts";
+
+export const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+export const REPO = new URL("../../../../", import.meta.url).pathname;
+export const ADMIN_KEY = "test-admin-key-0123456789abcdef0123456789";
+export const DAY = 86_400_000;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Api {
+  base: string;
+  service: RunningService;
+}
+
+export async function startApi(stack: TestStack, ns: string, env: Record<string, string> = {}): Promise<Api> {
+  const port = await freePort();
+  const service = await spawnService(
+    MAIN,
+    serviceEnv(stack, ns, {
+      SERVICE_NAME: "api",
+      API_PORT: String(port),
+      API_ADMIN_KEY: ADMIN_KEY,
+      API_RATE_LIMIT_PER_SECOND: "10000",
+      API_RATE_BURST: "10000",
+      OUTBOX_RELAY_INTERVAL_MS: "200",
+      ...env,
+    }),
+  );
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (service.child.exitCode !== null) throw new Error(`API exited with ${service.child.exitCode}`);
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return { base, service };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error("API did not start within 60 s");
+    await sleep(200);
+  }
+}
+
+export interface Res {
+  status: number;
+  headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: test-side JSON answers are asserted field by field
+  body: any;
+}
+
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  opts: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Res> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(opts.key ? { authorization: `Bearer ${opts.key}` } : {}),
+      ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
+      ...opts.headers,
+    },
+    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
+
+export async function namespacePool(stack: TestStack, ns: string): Promise<Pool> {
+  await migrate(stack.databaseUrl, undefined, ns);
+  return createPool(stack.databaseUrl, { max: 4, namespace: ns });
+}
+
+/**
+ * Earns lots for a member the way the rules engine does: per lot an `earn` entry, the lot
+ * (lot id = entry id), its + movement, and the balance, in one transaction.
+ */
+export async function seedLots(
+  pool: Pool,
+  memberId: string,
+  lots: readonly { points: number; expiresAt: number; earnedAt?: number; tag?: string }[],
+): Promise<string[]> {
+  return inTransaction(pool, async (c) => {
+    await c.query("insert into ledger_balances (member_id, balance) values ($1, 0) on conflict do nothing", [
+      memberId,
+    ]);
+    const b = await c.query<{ balance: number }>(
+      "select balance from ledger_balances where member_id = $1 for update",
+      [memberId],
+    );
+    let balance = b.rows[0]?.balance ?? 0;
+    const ids: string[] = [];
+    for (const [i, l] of lots.entries()) {
+      const source = `seed:${memberId}:${l.tag ?? i}`;
+      const id = entryIdOf(source, "seed", "earn", memberId);
+      const earnedAt = l.earnedAt ?? l.expiresAt - 365 * DAY;
+      balance += l.points;
+      await c.query(
+        `insert into ledger_entries (entry_id, member_id, kind, points, balance_after, rule_id, rule_version,
+                                     source_event_id, event_time)
+         values ($1, $2, 'earn', $3, $4, 'seed', 1, $5, $6)`,
+        [id, memberId, l.points, balance, source, new Date(earnedAt)],
+      );
+      await c.query(
+        `insert into ledger_lots (lot_id, member_id, points, remaining, earned_at, expires_at)
+         values ($1, $2, $3, $3, $4, $5)`,
+        [id, memberId, l.points, new Date(earnedAt), new Date(l.expiresAt)],
+      );
+      await c.query("insert into ledger_lot_movements (entry_id, lot_id, points) values ($1, $1, $2)", [
+        id,
+        l.points,
+      ]);
+      ids.push(id);
+    }
+    await c.query("update ledger_balances set balance = $2 where member_id = $1", [memberId, balance]);
+    return ids;
+  });
+}
+
+export async function lotsOf(pool: Pool, memberId: string) {
+  const r = await pool.query<{ lot_id: string; points: number; remaining: number; expires_at: Date }>(
+    "select lot_id, points, remaining, expires_at from ledger_lots where member_id = $1 order by lot_id",
+    [memberId],
+  );
+  return new Map(
+    r.rows.map((l) => [
+      l.lot_id,
+      { points: l.points, remaining: l.remaining, expiresAt: l.expires_at.getTime() },
+    ]),
+  );
+}
+
+export async function balanceOf(pool: Pool, memberId: string): Promise<number | undefined> {
+  const r = await pool.query<{ balance: number }>(
+    "select balance from ledger_balances where member_id = $1",
+    [memberId],
+  );
+  return r.rows[0]?.balance;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs = 30_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!done(last)) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await sleep(200);
+    last = await probe();
+  }
+  return last;
+}
