@@ -48,16 +48,26 @@ export class AvroCodec {
     return id;
   }
 
+  /** Idempotent, and safe when several services set the same level at once (the registry may answer 409 to the loser). */
   async setCompatibility(subject: string, level: "BACKWARD" | "FULL" | "NONE"): Promise<void> {
-    const res = await fetch(`${this.url}/config/${encodeURIComponent(subject)}`, {
-      method: "PUT",
-      headers: { "content-type": "application/vnd.schemaregistry.v1+json" },
-      body: JSON.stringify({ compatibility: level }),
-    });
-    if (!res.ok)
-      throw new Error(
-        `registry refused compatibility ${level} for ${subject}: ${res.status} ${await res.text()}`,
+    const url = `${this.url}/config/${encodeURIComponent(subject)}`;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const res = await fetch(url, {
+        method: "PUT",
+        headers: { "content-type": "application/vnd.schemaregistry.v1+json" },
+        body: JSON.stringify({ compatibility: level }),
+      });
+      if (res.ok) return;
+      const body = await res.text();
+      const current = await fetch(url).then((r) =>
+        r.ok ? (r.json() as Promise<{ compatibilityLevel?: string }>) : null,
       );
+      if (current?.compatibilityLevel === level) return;
+      if (res.status !== 409)
+        throw new Error(`registry refused compatibility ${level} for ${subject}: ${res.status} ${body}`);
+      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+    }
+    throw new Error(`registry kept refusing compatibility ${level} for ${subject}`);
   }
 
   /** Encodes with the registered schema; a value that breaks it is refused before it is sent. */

@@ -9,13 +9,17 @@ export interface TopicSpec {
   readonly schemaFile: string;
   readonly key: TopicKey;
   readonly compacted: boolean;
-  /** -1 keeps forever. */
+  /**
+   * -1 keeps forever. Every topic does by default: record timestamps are event time, and the
+   * broker's time-based retention compares them with the wall clock, so a replay of 1997's
+   * history would be deleted minutes after it was written. Operators who need bounded storage
+   * set retention.bytes (or retention.ms, for live-only data) on the topics after provisioning.
+   */
   readonly retentionMs: number;
   /** Whether upstream systems may write plain JSON instead of registry-framed Avro. */
   readonly acceptsJson: boolean;
 }
 
-const DAY = 24 * 60 * 60 * 1000;
 
 export const TOPICS = {
   orders: {
@@ -23,7 +27,7 @@ export const TOPICS = {
     schemaFile: "orders.v1.avsc",
     key: "customer-id",
     compacted: false,
-    retentionMs: 30 * DAY,
+    retentionMs: -1,
     acceptsJson: true,
   },
   members: {
@@ -31,7 +35,7 @@ export const TOPICS = {
     schemaFile: "members.v1.avsc",
     key: "customer-id",
     compacted: false,
-    retentionMs: 30 * DAY,
+    retentionMs: -1,
     acceptsJson: true,
   },
   purchases: {
@@ -63,7 +67,7 @@ export const TOPICS = {
     schemaFile: "loyalty.campaigns.v1.avsc",
     key: "member-id",
     compacted: false,
-    retentionMs: 90 * DAY,
+    retentionMs: -1,
     acceptsJson: false,
   },
   tiers: {
@@ -79,7 +83,7 @@ export const TOPICS = {
     schemaFile: "loyalty.churn-alerts.v1.avsc",
     key: "member-id",
     compacted: false,
-    retentionMs: 90 * DAY,
+    retentionMs: -1,
     acceptsJson: false,
   },
   rules: {
@@ -95,7 +99,7 @@ export const TOPICS = {
     schemaFile: "loyalty.dlq.v1.avsc",
     key: "source-offset",
     compacted: false,
-    retentionMs: 90 * DAY,
+    retentionMs: -1,
     acceptsJson: false,
   },
 } as const satisfies Record<string, TopicSpec>;

@@ -16,21 +16,46 @@ export class WallClock implements Clock {
 
 /**
  * Event-time watermark over the partitions a consumer owns: the minimum of each partition's
- * highest event time, so no partition's timers fire ahead of its own events. A partition
- * that has caught up (no lag) stops holding the others back.
+ * highest event time, so no partition's timers fire ahead of its own events. Every assigned
+ * partition counts from the moment it is assigned, seen or not (after a restart, a partition
+ * that has not delivered yet must not let time jump ahead of it). A partition stops holding
+ * the others back only when it has caught up AND stayed idle for `idleMs` of wall time, so a
+ * replayer that is momentarily behind does not make time race ahead.
  */
 export class WatermarkClock implements Clock {
   readonly mode = "event" as const;
-  private readonly perPartition = new Map<string, { maxEventTime: number; caughtUp: boolean }>();
+  private readonly perPartition = new Map<
+    string,
+    { maxEventTime: number; caughtUp: boolean; lastSeen: number }
+  >();
   private floor = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly idleMs = 5_000,
+    private readonly wall: () => number = Date.now,
+  ) {}
+
+  assign(topic: string, partitions: number[]): void {
+    for (const partition of partitions) {
+      const key = `${topic}/${partition}`;
+      if (!this.perPartition.has(key))
+        this.perPartition.set(key, {
+          maxEventTime: Number.NEGATIVE_INFINITY,
+          caughtUp: false,
+          lastSeen: this.wall(),
+        });
+    }
+  }
 
   observe(topic: string, partition: number, eventTime: number, caughtUp = false): void {
     const key = `${topic}/${partition}`;
     const p = this.perPartition.get(key);
-    if (!p) this.perPartition.set(key, { maxEventTime: eventTime, caughtUp });
+    const now = this.wall();
+    if (!p) this.perPartition.set(key, { maxEventTime: eventTime, caughtUp, lastSeen: now });
     else {
       if (eventTime > p.maxEventTime) p.maxEventTime = eventTime;
       p.caughtUp = caughtUp;
+      p.lastSeen = now;
     }
   }
 
@@ -39,11 +64,14 @@ export class WatermarkClock implements Clock {
   }
 
   now(): number {
+    const wall = this.wall();
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
     for (const p of this.perPartition.values()) {
       if (p.maxEventTime > max) max = p.maxEventTime;
-      if (!p.caughtUp && p.maxEventTime < min) min = p.maxEventTime;
+      const idle =
+        wall - p.lastSeen >= this.idleMs && (p.caughtUp || p.maxEventTime === Number.NEGATIVE_INFINITY);
+      if (!idle && p.maxEventTime < min) min = p.maxEventTime;
     }
     const wm = min === Number.POSITIVE_INFINITY ? max : min;
     // Monotonic: a rebalance must never move time backwards.
@@ -65,4 +93,4 @@ export class ManualClock implements Clock {
 }
 
 /** A clock the runner can feed with the event times it sees (a no-op for the wall clock). */
-export type StreamClock = Clock & Partial<Pick<WatermarkClock, "observe" | "revoke">>;
+export type StreamClock = Clock & Partial<Pick<WatermarkClock, "observe" | "revoke" | "assign">>;

@@ -37,17 +37,29 @@ export function topicConfig(t: TopicSpec, partitions: number, replication: numbe
   };
 }
 
-/** Creates missing topics with explicit settings; existing topics are left as they are. */
+/**
+ * Creates missing topics with explicit settings; existing topics are left as they are. Safe
+ * when several services start at once: a topic another process created first is not an error.
+ */
 export async function ensureTopics(
   admin: Admin,
   opts: { partitions: number; replication: number; topics?: readonly TopicSpec[] },
 ): Promise<string[]> {
-  const existing = new Set(await admin.listTopics());
-  const missing = (opts.topics ?? ALL_TOPICS).filter((t) => !existing.has(t.name));
-  if (missing.length === 0) return [];
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: missing.map((t) => topicConfig(t, opts.partitions, opts.replication)),
-  });
-  return missing.map((t) => t.name);
+  const created: string[] = [];
+  for (let attempt = 0; ; attempt++) {
+    const existing = new Set(await admin.listTopics());
+    const missing = (opts.topics ?? ALL_TOPICS).filter((t) => !existing.has(t.name));
+    if (missing.length === 0) return created;
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => topicConfig(t, opts.partitions, opts.replication)),
+      });
+      return created.concat(missing.map((t) => t.name));
+    } catch (err) {
+      const errors = (err as { errors?: Array<{ type?: string }> }).errors;
+      const onlyRaces = Array.isArray(errors) && errors.every((e) => e.type === "TOPIC_ALREADY_EXISTS");
+      if (!onlyRaces || attempt >= 3) throw err;
+    }
+  }
 }

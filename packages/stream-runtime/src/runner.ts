@@ -84,6 +84,8 @@ export class ConsumerRunner {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.healthy = true;
+      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment))
+        this.o.clock.assign?.(topic, partitions);
       logger.info(
         { memberId: e.payload.memberId, assignment: e.payload.memberAssignment },
         "joined consumer group",

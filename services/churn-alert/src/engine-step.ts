@@ -1,0 +1,173 @@
+// The event-time engine: moves the frontier to a watermark, interleaving per-member timelines,
+// scheduled refits and due-time alerts in event-time order. Runs inside the caller's
+// transaction; everything it decides is a function of the events before each decision's time.
+//
+// Order at one instant t: scheduled refit at t (sees events < t), then alerts due at t (under the
+// model in force from t), then events at t.
+
+import type { ChurnAlert as ChurnAlertRecord } from "@loyalty/contracts";
+import type { PoolClient } from "@loyalty/db";
+import type { ChurnSettings } from "./config.ts";
+import { nextGridAfter } from "./engine/grid.ts";
+import { type ActiveModel, type MemberRow, advanceMember, dueTime, newMemberRow } from "./engine/member.ts";
+import { activeModelOf, fitPopulation, modelVersionFor } from "./engine/refit.ts";
+import { type FitTrigger, insertFit, loadModel } from "./store/fits.ts";
+import {
+  type AlertTrigger,
+  allSummaries,
+  earliestPendingEvent,
+  insertAlerts,
+  loadEngine,
+  loadMembers,
+  markApplied,
+  membersDue,
+  pendingEvents,
+  saveEngine,
+  saveMembers,
+  setDueTimes,
+} from "./store/members.ts";
+
+export interface StepHooks {
+  /** Called between refits: a long catch-up must not cost the consumer its group membership. */
+  heartbeat?: () => Promise<void>;
+}
+
+export interface StepLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+const byTimeThenId = (p: ChurnAlertRecord, q: ChurnAlertRecord) =>
+  p.eventTime - q.eventTime || (p.eventId < q.eventId ? -1 : p.eventId > q.eventId ? 1 : 0);
+
+/** Members with pending events or due alerts up to `limit`, each advanced under `model`. */
+async function processSegment(
+  c: PoolClient,
+  limit: number,
+  inclusive: boolean,
+  model: ActiveModel | null,
+  settings: ChurnSettings,
+  trigger: AlertTrigger | null,
+): Promise<ChurnAlertRecord[]> {
+  const pending = await pendingEvents(c, limit, inclusive);
+  const due = await membersDue(c, limit, inclusive);
+  const ids = [...new Set([...pending.keys(), ...due])].sort();
+  if (ids.length === 0) return [];
+  const rows = await loadMembers(c, ids);
+  const changed: MemberRow[] = [];
+  const alerts: ChurnAlertRecord[] = [];
+  const applied: string[] = [];
+  for (const id of ids) {
+    const events = pending.get(id) ?? [];
+    const start = rows.get(id) ?? newMemberRow(id, settings.timeZone);
+    const out = advanceMember(start, events, model, settings, limit, inclusive);
+    changed.push(out.row);
+    alerts.push(...out.alerts);
+    for (const e of events) applied.push(e.id);
+  }
+  await saveMembers(c, changed);
+  await markApplied(c, applied);
+  alerts.sort(byTimeThenId);
+  await insertAlerts(c, alerts, trigger);
+  return alerts;
+}
+
+/**
+ * Fits the population as it stands (all applied events) at event time `at`, stores the fit and
+ * recomputes every member's due time for grid points after `dueAfter`. Null when there are too
+ * few members to fit: the model in force stays.
+ */
+export async function refitAt(
+  c: PoolClient,
+  at: number,
+  dueAfter: number,
+  trigger: FitTrigger,
+  settings: ChurnSettings,
+  log?: StepLog,
+): Promise<ActiveModel | null> {
+  const summaries = await allSummaries(c);
+  let fit: ReturnType<typeof fitPopulation>;
+  try {
+    fit = fitPopulation(summaries, at, settings);
+  } catch (err) {
+    log?.warn({ err, at: new Date(at).toISOString() }, "churn model fit failed; the model in force stays");
+    return null;
+  }
+  if (fit === null) return null;
+  const version = modelVersionFor(at, trigger);
+  await insertFit(c, version, trigger, at, settings.unitMs, fit);
+  const model = activeModelOf(version, fit);
+  const ids: string[] = [];
+  const dues: (number | null)[] = [];
+  for (const s of summaries) {
+    const armed = s.armed || s.alertLastPurchaseAt === null || s.lastPurchaseAt > s.alertLastPurchaseAt;
+    ids.push(s.memberId);
+    dues.push(armed ? dueTime(s, dueAfter, model.bg, settings) : null);
+  }
+  await setDueTimes(c, ids, dues);
+  log?.info(
+    { modelVersion: version, members: fit.bg.members, params: fit.bg.params, ll: fit.bg.logLikelihood },
+    "churn model refitted",
+  );
+  return model;
+}
+
+export interface AdvanceResult {
+  readonly alerts: ChurnAlertRecord[];
+  readonly frontier: number | null;
+  readonly refits: number;
+}
+
+/** Moves event time to `to` (never backwards); alerts raised are stored with `trigger`. */
+export async function advance(
+  c: PoolClient,
+  to: number,
+  settings: ChurnSettings,
+  trigger: AlertTrigger | null,
+  log?: StepLog,
+  hooks: StepHooks = {},
+): Promise<AdvanceResult> {
+  const engine = await loadEngine(c, true);
+  const target = engine.frontier === null ? to : Math.max(to, engine.frontier);
+  let model = await loadModel(c, engine.modelVersion);
+  let nextRefit = engine.nextRefitAt;
+  if (nextRefit === null) {
+    const first = await earliestPendingEvent(c);
+    if (first === null || first > target) return { alerts: [], frontier: engine.frontier, refits: 0 };
+    nextRefit = nextGridAfter(first, settings.refitMs, settings.refitAnchor);
+  }
+  const alerts: ChurnAlertRecord[] = [];
+  let refits = 0;
+  while (nextRefit <= target) {
+    alerts.push(...(await processSegment(c, nextRefit, false, model, settings, trigger)));
+    const fitted = await refitAt(c, nextRefit, nextRefit - 1, "schedule", settings, log);
+    if (fitted !== null) {
+      model = fitted;
+      refits++;
+    }
+    nextRefit += settings.refitMs;
+    await hooks.heartbeat?.();
+  }
+  alerts.push(...(await processSegment(c, target, true, model, settings, trigger)));
+
+  // Refits asked for by an operator happen at the frontier (not reproducible by a replay: an
+  // operator's choice of moment is not in the stream).
+  const requests = await c.query<{ id: number }>(
+    "select id from churn_refit_requests where done_at is null order by id for update",
+  );
+  if (requests.rows.length > 0) {
+    const fitted = await refitAt(c, target + 1, target, "on-demand", settings, log);
+    if (fitted !== null) {
+      model = fitted;
+      refits++;
+      alerts.push(...(await processSegment(c, target, true, model, settings, trigger)));
+    }
+    await c.query("update churn_refit_requests set done_at = $1, model_version = $2 where id = any($3)", [
+      target,
+      fitted?.version ?? null,
+      requests.rows.map((r) => r.id),
+    ]);
+  }
+  await saveEngine(c, { frontier: target, nextRefitAt: nextRefit, modelVersion: model?.version ?? null });
+  return { alerts, frontier: target, refits };
+}

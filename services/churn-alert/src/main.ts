@@ -1,0 +1,26 @@
+// Composition root of churn-alert: loyalty.purchases.v1 in, loyalty.churn-alerts.v1 out.
+import { bootService, loadConfig, runService } from "@loyalty/stream-runtime";
+import { churnConfigSchema, settingsFrom } from "./config.ts";
+import { createPipeline } from "./pipeline.ts";
+
+const config = loadConfig(churnConfigSchema);
+const kit = await bootService(config, { transactional: true });
+const settings = settingsFrom(config);
+
+// Kept open: the tick asks for the input's end offsets to tell a finished replay.
+const admin = kit.kafka.admin();
+await admin.connect();
+const input = kit.topics.purchases.name;
+const meta = await admin.fetchTopicMetadata({ topics: [input] });
+const partitions = meta.topics[0]?.partitions.length ?? config.LOYALTY_PARTITIONS;
+const endOffsets = async () =>
+  (await admin.fetchTopicOffsets(input)).map((o) => ({ partition: o.partition, high: Number(o.high) }));
+
+const pipeline = createPipeline(kit, settings, partitions, endOffsets);
+await runService(kit, {
+  close: () => admin.disconnect(),
+  group: config.SERVICE_NAME,
+  topics: [kit.topics.purchases.name],
+  handler: pipeline.handler,
+  onTick: pipeline.onTick,
+});

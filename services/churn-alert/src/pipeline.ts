@@ -1,0 +1,161 @@
+// The batch handler and the time tick. Input events are recorded (idempotently, by event id) and
+// the engine is moved to the watermark in the same PostgreSQL transaction; alerts go out with the
+// batch's Kafka transaction. A redelivered batch re-emits the alerts its first attempt raised
+// (looked up by the trigger message), so a crash between the two commits loses nothing and,
+// in transactional mode, duplicates nothing. Alerts raised by a tick (no input batch to tie them
+// to) go through an outbox: emitted until confirmed by the next step, so at least once.
+
+import type { PurchaseEvent as CanonicalPurchase, ChurnAlert as ChurnAlertRecord } from "@loyalty/contracts";
+import { inTransaction } from "@loyalty/db";
+import type { BatchContext, ConsumedMessage, ServiceKit } from "@loyalty/stream-runtime";
+import type { ChurnSettings } from "./config.ts";
+import { advance } from "./engine-step.ts";
+import type { MemberEvent } from "./model/index.ts";
+import {
+  type IncomingEvent,
+  alertsTriggeredIn,
+  insertEvents,
+  loadEngine,
+  markPublished,
+  partitionProgress,
+  recordPartition,
+  unpublishedTickAlerts,
+} from "./store/members.ts";
+
+/** Canonical event -> the model's event. Order ids are per source, so the key carries both. */
+export function toMemberEvent(p: CanonicalPurchase): MemberEvent {
+  const orderId = `${p.source}/${p.orderId}`;
+  switch (p.type) {
+    case "PURCHASE":
+      return {
+        type: "purchase",
+        eventId: p.eventId,
+        orderId,
+        eventTime: p.eventTime,
+        amountMinor: p.baseAmountMinor,
+      };
+    case "REFUND":
+      return { type: "refund", eventId: p.eventId, orderId, amountMinor: p.baseAmountMinor };
+    case "CANCELLATION":
+      return { type: "cancellation", eventId: p.eventId, orderId };
+  }
+}
+
+/** Why a decoded event cannot be used, or null. */
+export function invalidReason(p: CanonicalPurchase): string | null {
+  if (p.memberId === "") return "empty memberId";
+  if (!Number.isSafeInteger(p.eventTime)) return `eventTime ${p.eventTime} is not a timestamp`;
+  if (!Number.isSafeInteger(p.baseAmountMinor) || p.baseAmountMinor < 0)
+    return `baseAmountMinor ${p.baseAmountMinor} is not a non-negative integer`;
+  return null;
+}
+
+export interface Pipeline {
+  handler(messages: ConsumedMessage[], ctx: BatchContext): Promise<void>;
+  onTick(ctx: BatchContext): Promise<void>;
+}
+
+export function createPipeline(
+  kit: ServiceKit,
+  settings: ChurnSettings,
+  partitions: number,
+  endOffsets: () => Promise<{ partition: number; high: number }[]>,
+): Pipeline {
+  const topic = kit.topics.purchases.name;
+  const alertsTopic = kit.topics.churnAlerts;
+  let unconfirmed: string[] = [];
+
+  /**
+   * Event mode: min over all input partitions of the highest event time seen, from PostgreSQL
+   * (so a restart resumes where the committed state is, never ahead of a lagging partition; the
+   * runtime's in-memory clock is not used: at start it knows only the partitions it has seen).
+   * When every partition has been consumed to its end, the tail up to the latest event time is
+   * released too (a finished replay). Wall mode: the wall clock.
+   */
+  async function watermark(
+    c: Parameters<typeof partitionProgress>[0],
+    tail: boolean,
+  ): Promise<number | null> {
+    if (kit.clock.mode === "wall") return kit.clock.now();
+    const p = await partitionProgress(c, topic, partitions);
+    if (!tail || p.latest === null || p.watermark === p.latest) return p.watermark;
+    const ends = await endOffsets();
+    // A transactional producer (the ingestor) ends a partition with a commit marker, one offset
+    // past its last record: a gap of one is "consumed to the end".
+    const done = ends.every(({ partition, high }) => (p.nextOffsets.get(partition) ?? 0) >= high - 1);
+    return done ? p.latest : p.watermark;
+  }
+
+  async function emit(ctx: BatchContext, alerts: readonly ChurnAlertRecord[]): Promise<void> {
+    for (const a of alerts) {
+      ctx.produce({
+        topic: alertsTopic.name,
+        key: a.memberId,
+        value: await kit.codec.encode(alertsTopic, a),
+        timestamp: a.eventTime,
+      });
+    }
+  }
+
+  return {
+    async handler(messages, ctx) {
+      const first = messages[0];
+      const last = messages[messages.length - 1];
+      if (first === undefined || last === undefined) return;
+      const events: IncomingEvent[] = [];
+      let maxTime = Number.NEGATIVE_INFINITY;
+      for (const m of messages) {
+        if (m.value === null) {
+          ctx.deadLetter(m, "EMPTY_PAYLOAD");
+          continue;
+        }
+        let p: CanonicalPurchase;
+        try {
+          p = await kit.codec.decode<CanonicalPurchase>(m.value);
+        } catch (err) {
+          ctx.deadLetter(m, "MALFORMED_AVRO", err instanceof Error ? err.message : String(err));
+          continue;
+        }
+        const bad = invalidReason(p);
+        if (bad !== null) {
+          ctx.deadLetter(m, bad.startsWith("eventTime") ? "INVALID_TIMESTAMP" : "SCHEMA_VIOLATION", bad);
+          continue;
+        }
+        events.push({ eventId: p.eventId, memberId: p.memberId, time: p.eventTime, event: toMemberEvent(p) });
+        if (p.eventTime > maxTime) maxTime = p.eventTime;
+      }
+      const out = await inTransaction(kit.pool, async (c) => {
+        const engine = await loadEngine(c, false);
+        const fresh = await insertEvents(c, events, engine.frontier);
+        if (engine.frontier !== null && fresh > 0) {
+          const late = events.filter((e) => e.time < (engine.frontier ?? 0)).length;
+          if (late > 0) kit.logger.warn({ late }, "events behind the churn engine's frontier");
+        }
+        const next = (BigInt(last.offset) + 1n).toString();
+        await recordPartition(c, topic, first.partition, Number.isFinite(maxTime) ? maxTime : null, next);
+        const again = await alertsTriggeredIn(c, topic, first.partition, first.offset, last.offset);
+        const wm = await watermark(c, false);
+        if (wm === null) return again;
+        const trigger = { topic, partition: first.partition, offset: last.offset };
+        const step = await advance(c, wm, settings, trigger, kit.logger, {
+          heartbeat: () => ctx.heartbeat(),
+        });
+        return [...again, ...step.alerts];
+      });
+      await emit(ctx, out);
+    },
+
+    async onTick(ctx) {
+      const confirm = unconfirmed;
+      const out = await inTransaction(kit.pool, async (c) => {
+        await markPublished(c, confirm);
+        const wm = await watermark(c, true);
+        if (wm !== null)
+          await advance(c, wm, settings, null, kit.logger, { heartbeat: () => ctx.heartbeat() });
+        return unpublishedTickAlerts(c);
+      });
+      unconfirmed = out.map((a) => a.eventId);
+      await emit(ctx, out);
+    },
+  };
+}

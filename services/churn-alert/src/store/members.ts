@@ -1,0 +1,323 @@
+// PostgreSQL access for the engine. Every function takes the batch's client: the caller owns the
+// transaction. Bulk reads and writes go through arrays/JSON so a refit touching every member is a
+// handful of statements, not one per member.
+
+import type { ChurnAlert as ChurnAlertRecord } from "@loyalty/contracts";
+import type { PoolClient } from "@loyalty/db";
+import type { Pool } from "pg";
+import { type MemberRow, type MemberSummary, type TimedEvent, summarise } from "../engine/member.ts";
+import type { MemberEvent, MemberState } from "../model/index.ts";
+
+type Db = PoolClient | Pool;
+
+export interface IncomingEvent {
+  readonly eventId: string;
+  readonly memberId: string;
+  readonly time: number;
+  readonly event: MemberEvent;
+}
+
+/** Records events; a redelivered event (same id) is ignored. Returns how many were new. */
+export async function insertEvents(c: Db, events: readonly IncomingEvent[], frontier: number | null) {
+  if (events.length === 0) return 0;
+  const r = await c.query(
+    `insert into churn_events (event_id, member_id, event_time, event, late)
+     select e.id, e.member, e.t, e.ev, $5::bigint is not null and e.t < $5::bigint
+     from unnest($1::text[], $2::text[], $3::bigint[], $4::jsonb[]) as e(id, member, t, ev)
+     on conflict (event_id) do nothing`,
+    [
+      events.map((e) => e.eventId),
+      events.map((e) => e.memberId),
+      events.map((e) => e.time),
+      events.map((e) => JSON.stringify(e.event)),
+      frontier,
+    ],
+  );
+  return r.rowCount ?? 0;
+}
+
+export async function recordPartition(
+  c: Db,
+  topic: string,
+  partition: number,
+  maxTime: number | null,
+  nextOffset: string,
+) {
+  await c.query(
+    `insert into churn_partitions (topic, partition, max_event_time, next_offset) values ($1, $2, $3, $4)
+     on conflict (topic, partition) do update
+       set max_event_time = greatest(churn_partitions.max_event_time, excluded.max_event_time),
+           next_offset = greatest(churn_partitions.next_offset, excluded.next_offset)`,
+    [topic, partition, maxTime, nextOffset],
+  );
+}
+
+export interface PartitionProgress {
+  /** min over partitions of the highest event time seen: null until every partition has one. */
+  readonly watermark: number | null;
+  /** max over partitions of the highest event time seen. */
+  readonly latest: number | null;
+  readonly nextOffsets: ReadonlyMap<number, number>;
+}
+
+export async function partitionProgress(
+  c: Db,
+  topic: string,
+  partitions: number,
+): Promise<PartitionProgress> {
+  const r = await c.query<{ partition: number; max_event_time: number | null; next_offset: number }>(
+    "select partition, max_event_time, next_offset from churn_partitions where topic = $1",
+    [topic],
+  );
+  const times = r.rows.map((x) => x.max_event_time).filter((t): t is number => t !== null);
+  return {
+    watermark: times.length >= partitions ? Math.min(...times) : null,
+    latest: times.length > 0 ? Math.max(...times) : null,
+    nextOffsets: new Map(r.rows.map((x) => [x.partition, x.next_offset])),
+  };
+}
+
+export interface EngineRow {
+  readonly frontier: number | null;
+  readonly nextRefitAt: number | null;
+  readonly modelVersion: string | null;
+}
+
+export async function loadEngine(c: Db, lock: boolean): Promise<EngineRow> {
+  const r = await c.query<{
+    frontier: number | null;
+    next_refit_at: number | null;
+    model_version: string | null;
+  }>(
+    `select frontier, next_refit_at, model_version from churn_engine where id = 1${lock ? " for update" : ""}`,
+  );
+  const row = r.rows[0];
+  if (row === undefined) throw new Error("churn_engine row missing: migration 400 not applied?");
+  return { frontier: row.frontier, nextRefitAt: row.next_refit_at, modelVersion: row.model_version };
+}
+
+export async function saveEngine(c: Db, e: EngineRow): Promise<void> {
+  await c.query(
+    "update churn_engine set frontier = $1, next_refit_at = $2, model_version = $3 where id = 1",
+    [e.frontier, e.nextRefitAt, e.modelVersion],
+  );
+}
+
+export async function earliestPendingEvent(c: Db): Promise<number | null> {
+  const r = await c.query<{ t: number | null }>(
+    "select min(event_time) as t from churn_events where not applied",
+  );
+  return r.rows[0]?.t ?? null;
+}
+
+/** Pending events up to `limit`, grouped by member, each member's in (time, id) order. */
+export async function pendingEvents(
+  c: Db,
+  limit: number,
+  inclusive: boolean,
+): Promise<Map<string, (TimedEvent & { id: string })[]>> {
+  const r = await c.query<{ event_id: string; member_id: string; event_time: number; event: MemberEvent }>(
+    `select event_id, member_id, event_time, event from churn_events
+     where not applied and event_time ${inclusive ? "<=" : "<"} $1
+     order by member_id, event_time, event_id`,
+    [limit],
+  );
+  const out = new Map<string, (TimedEvent & { id: string })[]>();
+  for (const row of r.rows) {
+    const list = out.get(row.member_id) ?? [];
+    list.push({ id: row.event_id, time: row.event_time, event: row.event });
+    out.set(row.member_id, list);
+  }
+  return out;
+}
+
+export async function markApplied(c: Db, eventIds: readonly string[]): Promise<void> {
+  if (eventIds.length === 0) return;
+  await c.query("update churn_events set applied = true where event_id = any($1::text[])", [eventIds]);
+}
+
+export async function membersDue(c: Db, limit: number, inclusive: boolean): Promise<string[]> {
+  const r = await c.query<{ member_id: string }>(
+    `select member_id from churn_members where due_at ${inclusive ? "<=" : "<"} $1`,
+    [limit],
+  );
+  return r.rows.map((x) => x.member_id);
+}
+
+interface MemberDbRow {
+  member_id: string;
+  state: MemberState;
+  last_event_time: number | null;
+  armed: boolean;
+  alert_last_purchase_at: number | null;
+  last_alert_at: number | null;
+  due_at: number | null;
+}
+
+export async function loadMembers(c: Db, ids: readonly string[]): Promise<Map<string, MemberRow>> {
+  const out = new Map<string, MemberRow>();
+  if (ids.length === 0) return out;
+  const r = await c.query<MemberDbRow>(
+    `select member_id, state, last_event_time, armed, alert_last_purchase_at, last_alert_at, due_at
+     from churn_members where member_id = any($1::text[])`,
+    [ids],
+  );
+  for (const m of r.rows) {
+    out.set(m.member_id, {
+      memberId: m.member_id,
+      state: m.state,
+      lastEventTime: m.last_event_time,
+      alert: { armed: m.armed, lastAlertAt: m.last_alert_at, lastPurchaseAt: m.alert_last_purchase_at },
+      dueAt: m.due_at,
+    });
+  }
+  return out;
+}
+
+export async function saveMembers(c: Db, rows: readonly MemberRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const payload = rows.map((m) => {
+    const s = summarise(m.state);
+    return {
+      member_id: m.memberId,
+      state: m.state,
+      x: s?.x ?? null,
+      first_day: s?.firstDay ?? null,
+      last_day: s?.lastDay ?? null,
+      purchase_days: s?.purchaseDays ?? 0,
+      total_minor: s?.totalMinor ?? 0,
+      repeat_minor: s?.repeatMinor ?? 0,
+      last_purchase_at: s?.lastPurchaseAt ?? null,
+      last_event_time: m.lastEventTime,
+      armed: m.alert.armed,
+      alert_last_purchase_at: m.alert.lastPurchaseAt,
+      last_alert_at: m.alert.lastAlertAt,
+      due_at: m.dueAt,
+    };
+  });
+  await c.query(
+    `insert into churn_members (member_id, state, x, first_day, last_day, purchase_days, total_minor,
+       repeat_minor, last_purchase_at, last_event_time, armed, alert_last_purchase_at, last_alert_at, due_at)
+     select * from jsonb_to_recordset($1::jsonb) as t(member_id text, state jsonb, x int, first_day bigint,
+       last_day bigint, purchase_days int, total_minor bigint, repeat_minor bigint, last_purchase_at bigint,
+       last_event_time bigint, armed boolean, alert_last_purchase_at bigint, last_alert_at bigint, due_at bigint)
+     on conflict (member_id) do update set state = excluded.state, x = excluded.x,
+       first_day = excluded.first_day, last_day = excluded.last_day, purchase_days = excluded.purchase_days,
+       total_minor = excluded.total_minor, repeat_minor = excluded.repeat_minor,
+       last_purchase_at = excluded.last_purchase_at, last_event_time = excluded.last_event_time,
+       armed = excluded.armed, alert_last_purchase_at = excluded.alert_last_purchase_at,
+       last_alert_at = excluded.last_alert_at, due_at = excluded.due_at`,
+    [JSON.stringify(payload)],
+  );
+}
+
+export interface SummaryRow extends MemberSummary {
+  readonly memberId: string;
+  readonly armed: boolean;
+  readonly alertLastPurchaseAt: number | null;
+  readonly lastEventTime: number | null;
+}
+
+/** Every member with at least one purchase day, from the summary columns, in member id order. */
+export async function allSummaries(c: Db): Promise<SummaryRow[]> {
+  const r = await c.query<{
+    member_id: string;
+    x: number;
+    first_day: number;
+    last_day: number;
+    purchase_days: number;
+    total_minor: number;
+    repeat_minor: number;
+    last_purchase_at: number;
+    armed: boolean;
+    alert_last_purchase_at: number | null;
+    last_event_time: number | null;
+  }>(
+    `select member_id, x, first_day, last_day, purchase_days, total_minor, repeat_minor, last_purchase_at,
+       armed, alert_last_purchase_at, last_event_time
+     from churn_members where x is not null order by member_id`,
+  );
+  return r.rows.map((m) => ({
+    memberId: m.member_id,
+    x: m.x,
+    firstDay: m.first_day,
+    lastDay: m.last_day,
+    purchaseDays: m.purchase_days,
+    totalMinor: m.total_minor,
+    repeatMinor: m.repeat_minor,
+    lastPurchaseAt: m.last_purchase_at,
+    armed: m.armed,
+    alertLastPurchaseAt: m.alert_last_purchase_at,
+    lastEventTime: m.last_event_time,
+  }));
+}
+
+export async function setDueTimes(c: Db, ids: readonly string[], dues: readonly (number | null)[]) {
+  if (ids.length === 0) return;
+  await c.query(
+    `update churn_members m set due_at = d.due
+     from unnest($1::text[], $2::bigint[]) as d(id, due) where m.member_id = d.id
+       and m.due_at is distinct from d.due`,
+    [ids, dues],
+  );
+}
+
+export interface AlertTrigger {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+export async function insertAlerts(
+  c: Db,
+  alerts: readonly ChurnAlertRecord[],
+  trigger: AlertTrigger | null,
+): Promise<void> {
+  if (alerts.length === 0) return;
+  await c.query(
+    `insert into churn_alerts (event_id, member_id, event_time, model_version, record,
+       trigger_topic, trigger_partition, trigger_offset)
+     select a.id, a.member, a.t, a.mv, a.rec, $6, $7, $8
+     from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[]) as a(id, member, t, mv, rec)
+     on conflict (event_id) do nothing`,
+    [
+      alerts.map((a) => a.eventId),
+      alerts.map((a) => a.memberId),
+      alerts.map((a) => a.eventTime),
+      alerts.map((a) => a.modelVersion),
+      alerts.map((a) => JSON.stringify(a)),
+      trigger?.topic ?? null,
+      trigger?.partition ?? null,
+      trigger?.offset ?? null,
+    ],
+  );
+}
+
+/** Alerts raised by batches whose trigger message lies in [from, to] of one partition. */
+export async function alertsTriggeredIn(
+  c: Db,
+  topic: string,
+  partition: number,
+  from: string,
+  to: string,
+): Promise<ChurnAlertRecord[]> {
+  const r = await c.query<{ record: ChurnAlertRecord }>(
+    `select record from churn_alerts where trigger_topic = $1 and trigger_partition = $2
+       and trigger_offset between $3 and $4 order by event_time, event_id`,
+    [topic, partition, from, to],
+  );
+  return r.rows.map((x) => x.record);
+}
+
+export async function unpublishedTickAlerts(c: Db): Promise<ChurnAlertRecord[]> {
+  const r = await c.query<{ record: ChurnAlertRecord }>(
+    `select record from churn_alerts where trigger_topic is null and not published
+     order by event_time, event_id limit 10000`,
+  );
+  return r.rows.map((x) => x.record);
+}
+
+export async function markPublished(c: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await c.query("update churn_alerts set published = true where event_id = any($1::text[])", [ids]);
+}
