@@ -20,7 +20,6 @@ export interface TopicSpec {
   readonly acceptsJson: boolean;
 }
 
-
 export const TOPICS = {
   orders: {
     name: "orders.v1",
