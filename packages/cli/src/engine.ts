@@ -95,25 +95,48 @@ export async function endOffsets(admin: Admin, topic: string): Promise<Map<numbe
   return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
 }
 
+export interface GroupProgress {
+  committed: number;
+  lag: number;
+  /**
+   * Lag not explained by transaction markers: a partition written transactionally ends with a
+   * commit marker, one offset the consumer never commits past.
+   */
+  lagBeyondMarkers: number;
+}
+
 /** Messages the group has not yet committed, over all its input topics. */
-export async function groupLag(
-  admin: Admin,
-  groupId: string,
-  topics: string[],
-): Promise<{ lag: number; committed: number }> {
-  let lag = 0;
-  let committed = 0;
+export async function groupLag(admin: Admin, groupId: string, topics: string[]): Promise<GroupProgress> {
+  const out: GroupProgress = { committed: 0, lag: 0, lagBeyondMarkers: 0 };
   const fetched = await admin.fetchOffsets({ groupId, topics }).catch(() => []);
   for (const t of fetched) {
     const end = await endOffsets(admin, t.topic);
     for (const p of t.partitions) {
       const c = Math.max(0, Number(p.offset));
-      committed += c;
-      lag += Math.max(0, (end.get(p.partition) ?? 0) - c);
+      const lag = Math.max(0, (end.get(p.partition) ?? 0) - c);
+      out.committed += c;
+      out.lag += lag;
+      out.lagBeyondMarkers += Math.max(0, lag - 1);
     }
   }
-  return { lag, committed };
+  return out;
 }
+
+/**
+ * Tells when each stage has finished: no lag beyond transaction markers, and its committed
+ * offsets unchanged since the previous poll (a partition one behind is then a marker, not a record).
+ */
+export class Completion {
+  private readonly prev = new Map<string, number>();
+  done(name: string, g: GroupProgress): boolean {
+    const before = this.prev.get(name);
+    this.prev.set(name, g.committed);
+    return g.lag === 0 || (g.lagBeyondMarkers === 0 && before === g.committed);
+  }
+}
+
+/** The stages an order passes through; the API only reads purchases for its clock. */
+export const PIPELINE = SERVICES.filter((s) => s.name !== "api");
 
 export function topicsFor(namespace: string): Topics {
   return namespacedTopics(namespace);

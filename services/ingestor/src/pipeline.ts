@@ -196,6 +196,8 @@ export class IngestPipeline {
     let maxTime = Number.NEGATIVE_INFINITY;
     for (const m of messages) if (m.timestamp > maxTime) maxTime = m.timestamp;
     const slots = await tx.loadSlots([...keys], { topic, partition, dueBy: maxTime });
+    // Only slots with held refunds can expire: scanning every slot per message was O(n²) per batch.
+    const holding = new Set([...slots].filter(([, sl]) => sl.held.length > 0).map(([k]) => k));
     const touched = new Set<string>();
 
     let clock = await tx.partitionTime(topic, partition);
@@ -206,13 +208,15 @@ export class IngestPipeline {
 
       // Holds of this partition expire on its own event time, checked before each message so
       // the outcome is the same whatever the batch boundaries.
-      for (const [key, slot] of slots) {
+      for (const key of holding) {
+        const slot = slots.get(key)!;
         const due = nextExpiry(slot, this.settings.holdMs);
         const owner = tx.holdOwner(key);
         if (due === null || due > clock || owner?.topic !== topic || owner.partition !== partition) continue;
         const t = expireHeld(slot, clock, this.settings.holdMs);
         slots.set(key, t.slot);
         touched.add(key);
+        if (t.slot.held.length === 0) holding.delete(key);
         for (const o of t.outcomes) {
           if (o.status !== "rejected") continue;
           const held = await tx.takeHeldMessage(o.eventId);
@@ -281,6 +285,8 @@ export class IngestPipeline {
       const t = applyOrderEvent(slot, order, clock);
       slots.set(key, t.slot);
       touched.add(key);
+      if (t.slot.held.length > 0) holding.add(key);
+      else holding.delete(key);
       // The partition where a slot's first hold arrived owns its expiry.
       if (t.slot.held.length > 0 && !tx.holdOwner(key)) tx.setHoldOwner(key, { topic, partition });
       for (const o of t.outcomes) this.outcome(o, m, memberId, push, stats, tx);

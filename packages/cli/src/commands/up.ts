@@ -10,7 +10,9 @@ import { replayFile } from "@loyalty/ingestor";
 import { REPO_ROOT, endpointsFromEnv, stackPaths, stackUp } from "@loyalty/local-stack";
 import { createKafka, createLogger } from "@loyalty/stream-runtime";
 import {
-  SERVICES,
+  Completion,
+  type GroupProgress,
+  PIPELINE,
   endOffsets,
   groupLag,
   startServices,
@@ -114,13 +116,13 @@ The engine keeps running for live events (Ctrl-C stops it cleanly).
 
 interface Snapshot {
   at: number;
-  stages: Record<string, { committed: number; lag: number }>;
+  stages: Record<string, GroupProgress>;
 }
 
 async function snapshot(admin: import("kafkajs").Admin, ns: string): Promise<Snapshot> {
   const topics = topicsFor(ns);
   const stages: Snapshot["stages"] = {};
-  for (const s of SERVICES) {
+  for (const s of PIPELINE) {
     const groupId = ns ? `${ns}.${s.group}` : s.group;
     stages[s.name] = await groupLag(
       admin,
@@ -153,6 +155,7 @@ async function tierDistribution(pool: import("pg").Pool): Promise<string> {
 
 function liveView(admin: import("kafkajs").Admin, pool: import("pg").Pool, ns: string, t0: number) {
   let prev: Snapshot | null = null;
+  const completion = new Completion();
   const tty = process.stdout.isTTY;
   let lines = 0;
   const draw = async (): Promise<Snapshot> => {
@@ -167,7 +170,7 @@ function liveView(admin: import("kafkajs").Admin, pool: import("pg").Pool, ns: s
         ? ((st.committed - (prev.stages[name]?.committed ?? 0)) * 1000) / Math.max(1, s.at - prev.at)
         : 0;
       out.push(
-        `  ${name.padEnd(15)} ${String(st.committed).padStart(8)} consumed  ${String(Math.round(rate)).padStart(6)}/s  lag ${st.lag}`,
+        `  ${name.padEnd(15)} ${String(st.committed).padStart(8)} consumed  ${String(Math.round(rate)).padStart(6)}/s  lag ${st.lagBeyondMarkers}`,
       );
     }
     out.push(`  points issued ${points ?? "-"}   churn alerts ${alerts ?? "-"}   dead letters ${dlq}`);
@@ -184,7 +187,7 @@ function liveView(admin: import("kafkajs").Admin, pool: import("pg").Pool, ns: s
       for (;;) {
         const s = await draw();
         const ingested = s.stages.ingestor?.committed ?? 0;
-        const idle = Object.values(s.stages).every((st) => st.lag === 0);
+        const idle = Object.entries(s.stages).every(([name, st]) => completion.done(name, st));
         if (ingested >= sent && idle) return;
         await sleep(tty ? 1000 : 5000);
       }
