@@ -29,13 +29,18 @@ export interface Running {
   child: ChildProcess;
 }
 
-export function startServices(env: NodeJS.ProcessEnv, logDir: string, only?: string[]): Running[] {
+export function startServices(
+  env: NodeJS.ProcessEnv,
+  logDir: string,
+  only?: string[],
+  nodeArgs: string[] = [],
+): Running[] {
   mkdirSync(logDir, { recursive: true });
   return SERVICES.filter((s) => !only || only.includes(s.name)).map((spec) => {
     const log = openSync(join(logDir, `${spec.name}.log`), "a");
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", join(REPO_ROOT, "services", spec.name, "src", "main.ts")],
+      [...nodeArgs, "--import", "tsx", join(REPO_ROOT, "services", spec.name, "src", "main.ts")],
       {
         cwd: REPO_ROOT,
         env: { ...env, SERVICE_NAME: spec.name, HTTP_PORT: String(spec.opsPort) },

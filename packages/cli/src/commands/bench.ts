@@ -89,9 +89,10 @@ export async function run(args: string[]): Promise<number> {
     await stopServices([victim]);
     mkdirSync(profileDir, { recursive: true });
     const [again] = startServices(
-      { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` },
+      env,
       join(REPO_ROOT, ".stack", "logs", nsB),
       [victim.spec.name],
+      ["--cpu-prof", `--cpu-prof-dir=${profileDir}`],
     );
     services.splice(services.indexOf(victim), 1, again!);
   }
