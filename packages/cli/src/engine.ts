@@ -19,7 +19,8 @@ export interface ServiceSpec {
 export const SERVICES: readonly ServiceSpec[] = [
   { name: "ingestor", group: "ingestor", opsPort: 9101, input: ["orders", "members"] },
   { name: "rules-engine", group: "rules-engine", opsPort: 9102, input: ["purchases"] },
-  { name: "tier-evaluator", group: "tier-evaluator", opsPort: 9103, input: ["purchases", "points"] },
+  // It reads only the topic its metric needs: purchases for the default spend metric.
+  { name: "tier-evaluator", group: "tier-evaluator", opsPort: 9103, input: ["purchases"] },
   { name: "churn-alert", group: "churn-alert", opsPort: 9104, input: ["purchases"] },
   { name: "api", group: "api", opsPort: 9105, input: ["purchases"] },
 ];

@@ -170,7 +170,7 @@ function liveView(admin: import("kafkajs").Admin, pool: import("pg").Pool, ns: s
         ? ((st.committed - (prev.stages[name]?.committed ?? 0)) * 1000) / Math.max(1, s.at - prev.at)
         : 0;
       out.push(
-        `  ${name.padEnd(15)} ${String(st.committed).padStart(8)} consumed  ${String(Math.round(rate)).padStart(6)}/s  lag ${st.lagBeyondMarkers}`,
+        `  ${name.padEnd(15)} ${String(st.committed).padStart(8)} offsets  ${String(Math.round(rate)).padStart(6)}/s  lag ${st.lagBeyondMarkers}`,
       );
     }
     out.push(`  points issued ${points ?? "-"}   churn alerts ${alerts ?? "-"}   dead letters ${dlq}`);
