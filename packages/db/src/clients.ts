@@ -35,18 +35,30 @@ export function createRedis(redisUrl: string, namespace = ""): Redis {
   });
 }
 
-/** Runs fn in a transaction; rolls back and rethrows on any error. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query("begin");
-    const out = await fn(client);
-    await client.query("commit");
-    return out;
-  } catch (err) {
-    await client.query("rollback").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
+const RETRY_CODES = new Set(["40001", "40P01"]);
+
+/**
+ * Runs fn in a transaction; rolls back and rethrows on any error. With attempts > 1 a
+ * deadlock or serialisation failure runs it again (fn must then be safe to repeat).
+ */
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  fn: (c: pg.PoolClient) => Promise<T>,
+  opts: { attempts?: number } = {},
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    try {
+      await client.query("begin");
+      const out = await fn(client);
+      await client.query("commit");
+      return out;
+    } catch (err) {
+      await client.query("rollback").catch(() => undefined);
+      const code = (err as { code?: unknown }).code;
+      if (attempt >= (opts.attempts ?? 1) || typeof code !== "string" || !RETRY_CODES.has(code)) throw err;
+    } finally {
+      client.release();
+    }
   }
 }

@@ -1,5 +1,5 @@
 // PostgreSQL is the truth for the ingestor's state; Redis only answers "seen before?" faster.
-import type { Pool, PoolClient } from "@loyalty/db";
+import { type Pool, type PoolClient, inTransaction } from "@loyalty/db";
 import type { ConsumedMessage } from "@loyalty/stream-runtime";
 import type { Redis } from "ioredis";
 import type { OrderSlot } from "./domain/index.ts";
@@ -302,18 +302,8 @@ export class IngestStore {
     private readonly redis: Redis,
   ) {}
 
-  async transaction(fn: (tx: IngestTx) => Promise<void>): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
-      await fn(new IngestTx(client));
-      await client.query("commit");
-    } catch (err) {
-      await client.query("rollback").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+  transaction(fn: (tx: IngestTx) => Promise<void>): Promise<void> {
+    return inTransaction(this.pool, (client) => fn(new IngestTx(client)));
   }
 
   async recordedOutcomes(

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from "@loyalty/db";
+import { type Pool, type PoolClient, inTransaction } from "@loyalty/db";
 import { TransientError } from "@loyalty/stream-runtime";
 import type { TierState } from "@loyalty/tiers";
 import {
@@ -44,19 +44,8 @@ export class LedgerStore {
     private readonly opts: EngineOptions,
   ) {}
 
-  async applyBatch(events: readonly EngineEvent[]): Promise<BatchOutputs> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
-      const out = await this.inTx(client, events);
-      await client.query("commit");
-      return out;
-    } catch (err) {
-      await client.query("rollback").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+  applyBatch(events: readonly EngineEvent[]): Promise<BatchOutputs> {
+    return inTransaction(this.pool, (client) => this.inTx(client, events));
   }
 
   private async inTx(c: PoolClient, all: readonly EngineEvent[]): Promise<BatchOutputs> {
