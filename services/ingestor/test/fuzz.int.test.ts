@@ -69,7 +69,8 @@ describe("10,000 malformed and hostile messages interleaved with valid orders", 
     expect(orphans).toBeGreaterThan(0);
 
     const kafka = testKafka(stack.kafkaBrokers);
-    const producer = kafka.producer();
+    // Idempotent: a send retried under load must not put a second copy of a message in the input.
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     // Batches stay under the broker's 1 MiB record-batch limit: some payloads are huge on purpose.
     let chunk: Array<{ value: Buffer; headers: Record<string, string> }> = [];
