@@ -12,6 +12,7 @@ import { createKafka, createLogger, ensureTopics } from "@loyalty/stream-runtime
 import type { Kafka } from "kafkajs";
 import {
   Completion,
+  DATASETS,
   PIPELINE,
   SERVICES,
   groupLag,
@@ -21,7 +22,6 @@ import {
   waitHealthy,
 } from "../engine.ts";
 
-const DATASET = process.env.LOYALTY_DATASETS ?? join(REPO_ROOT, "..", "shared", "datasets");
 const ns = (tag: string) => `b${tag}${Date.now().toString(36)}`;
 
 export async function run(args: string[]): Promise<number> {
@@ -44,7 +44,7 @@ export async function run(args: string[]): Promise<number> {
   });
   const admin = kafka.admin();
   await admin.connect();
-  const file = join(DATASET, "cdnow", "CDNOW_master.txt");
+  const file = join(DATASETS, "cdnow", "CDNOW_master.txt");
   const limit = values.limit ? Number(values.limit) : undefined;
 
   // 1. Ceiling: consume and produce, no work, through the same broker.

@@ -11,6 +11,7 @@ import { REPO_ROOT, endpointsFromEnv, stackPaths, stackUp } from "@loyalty/local
 import { createKafka, createLogger } from "@loyalty/stream-runtime";
 import {
   Completion,
+  DATASETS,
   type GroupProgress,
   PIPELINE,
   endOffsets,
@@ -21,8 +22,6 @@ import {
   waitHealthy,
 } from "../engine.ts";
 import { provision } from "./provision.ts";
-
-const DATASET = process.env.LOYALTY_DATASETS ?? join(REPO_ROOT, "..", "shared", "datasets");
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -85,7 +84,7 @@ export async function run(args: string[]): Promise<number> {
   await admin.connect();
   const pool = createPool(e.databaseUrl, { max: 2, namespace: ns });
 
-  const file = join(DATASET, "cdnow", "CDNOW_master.txt");
+  const file = join(DATASETS, "cdnow", "CDNOW_master.txt");
   if (!values["no-demo"]) {
     if (!existsSync(file)) {
       console.error(`demo: ${file} not found; set LOYALTY_DATASETS. Skipping the demo.`);
