@@ -12,7 +12,7 @@ import {
   isRegistryFramed,
 } from "@loyalty/contracts";
 import type { AvroCodec } from "@loyalty/contracts";
-import type { BatchContext, ConsumedMessage, Logger } from "@loyalty/stream-runtime";
+import type { BatchContext, ConsumedMessage } from "@loyalty/stream-runtime";
 import type { IngestorSettings } from "./config.ts";
 import {
   type BookOutcome,
@@ -61,7 +61,6 @@ export class IngestPipeline {
     private readonly codec: AvroCodec,
     private readonly store: IngestStore,
     private readonly settings: IngestorSettings,
-    private readonly logger: Logger,
   ) {}
 
   async handle(messages: ConsumedMessage[], ctx: BatchContext): Promise<BatchStats> {
@@ -289,7 +288,7 @@ export class IngestPipeline {
       else holding.delete(key);
       // The partition where a slot's first hold arrived owns its expiry.
       if (t.slot.held.length > 0 && !tx.holdOwner(key)) tx.setHoldOwner(key, { topic, partition });
-      for (const o of t.outcomes) this.outcome(o, m, memberId, push, stats, tx);
+      for (const o of t.outcomes) this.outcome(o, m, push, stats, tx);
     }
 
     for (const key of touched) {
@@ -304,7 +303,6 @@ export class IngestPipeline {
   private outcome(
     o: BookOutcome,
     m: ConsumedMessage,
-    memberId: string,
     push: (offset: string, o: Output) => void,
     stats: BatchStats,
     tx: IngestTx,
@@ -340,7 +338,6 @@ export class IngestPipeline {
         tx.dropHeldMessage(o.eventId);
         return;
     }
-    void memberId;
   }
 
   /** emit: outputs go into the batch's Kafka transaction, keyed by member id. */

@@ -57,6 +57,12 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   app.decorateRequest("principal", null);
   const openapi = openApiDocument(deps.version ?? "0.1.0");
 
+  const summaryOrNotFound = async (memberId: string) => {
+    const s = await memberSummary(deps.pool, memberId, deps.now());
+    if (!s) throw new ApiError("MEMBER_NOT_FOUND", `member ${memberId} is not known`, "params.memberId");
+    return s;
+  };
+
   // Authentication and rate limiting run before the body is parsed or validated: a request
   // without a valid key learns nothing about the schemas.
   app.addHook("onRequest", async (req, reply) => {
@@ -100,14 +106,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     schema: r.summary.schema,
     config: { scope: r.summary.scope },
     handler: async (req) => {
-      const s = await memberSummary(deps.pool, req.params.memberId, deps.now());
-      if (!s)
-        throw new ApiError(
-          "MEMBER_NOT_FOUND",
-          `member ${req.params.memberId} is not known`,
-          "params.memberId",
-        );
-      return s;
+      return summaryOrNotFound(req.params.memberId);
     },
   });
 
@@ -206,14 +205,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     config: { scope: r.close.scope },
     handler: async (req) => {
       await closeMember(deps.pool, req.params.memberId, req.body.reason);
-      const s = await memberSummary(deps.pool, req.params.memberId, deps.now());
-      if (!s)
-        throw new ApiError(
-          "MEMBER_NOT_FOUND",
-          `member ${req.params.memberId} is not known`,
-          "params.memberId",
-        );
-      return s;
+      return summaryOrNotFound(req.params.memberId);
     },
   });
 

@@ -80,7 +80,8 @@ function magnitude(eventId: string, v: unknown): InputCheck | number {
 export function fromPurchase(e: PurchaseEvent): InputCheck {
   const bad = common(e.eventId, e.memberId, e.eventTime);
   if (bad) return bad;
-  const kind = PURCHASE_KINDS[e.type];
+  // Own keys only: an enum value such as "constructor" must not reach the prototype.
+  const kind = Object.hasOwn(PURCHASE_KINDS, e.type) ? PURCHASE_KINDS[e.type] : undefined;
   if (kind === undefined)
     return { ok: false, code: "SCHEMA_VIOLATION", reason: `unknown type ${String(e.type)}` };
   if (typeof e.baseAmountMinor !== "number" || e.baseAmountMinor < 0)
@@ -103,7 +104,7 @@ export function fromPurchase(e: PurchaseEvent): InputCheck {
 export function fromPoints(e: PointsMovement): InputCheck {
   const bad = common(e.eventId, e.memberId, e.eventTime);
   if (bad) return bad;
-  if (!(e.kind in POINTS_KINDS))
+  if (!Object.hasOwn(POINTS_KINDS, e.kind))
     return { ok: false, code: "SCHEMA_VIOLATION", reason: `unknown kind ${String(e.kind)}` };
   const kind = POINTS_KINDS[e.kind];
   const value = magnitude(e.eventId, e.points);
