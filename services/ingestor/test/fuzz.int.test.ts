@@ -13,6 +13,7 @@ import {
   testKafka,
   testNamespace,
 } from "@loyalty/testkit";
+import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FUZZ_CURRENCIES, decodeJson, generateFuzz } from "../src/domain/index.ts";
 
@@ -69,8 +70,15 @@ describe("10,000 malformed and hostile messages interleaved with valid orders", 
     expect(orphans).toBeGreaterThan(0);
 
     const kafka = testKafka(stack.kafkaBrokers);
-    // Idempotent: a send retried under load must not put a second copy of a message in the input.
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    // A retry after a request timed out (the broker had written it) would put a second copy in
+    // the input; a long request timeout means a slow broker is waited for, not retried. (kafkajs's
+    // idempotent producer was tried and fails here with OUT_OF_ORDER_SEQUENCE_NUMBER.)
+    const producer = new Kafka({
+      clientId: "fuzz-upstream",
+      brokers: stack.kafkaBrokers,
+      logLevel: logLevel.NOTHING,
+      requestTimeout: 120_000,
+    }).producer();
     await producer.connect();
     // Batches stay under the broker's 1 MiB record-batch limit: some payloads are huge on purpose.
     let chunk: Array<{ value: Buffer; headers: Record<string, string> }> = [];
