@@ -35,7 +35,9 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
     if (exists.rowCount === 0) {
       // Identifiers cannot be parameters; the name was checked against a strict pattern above.
       await client.query(`create database ${name}`).catch((err: { code?: string }) => {
-        if (err.code !== "42P04") throw err; // created concurrently by another process
+        // Created concurrently by another process: 42P04, or 23505 when both passed the
+        // catalogue check at once (seen on a fresh server with five services booting).
+        if (err.code !== "42P04" && err.code !== "23505") throw err;
       });
     }
   } finally {

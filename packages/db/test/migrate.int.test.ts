@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { probePostgres } from "@loyalty/local-stack";
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadMigrations, migrate } from "../src/index.ts";
+import { ensureDatabase, loadMigrations, migrate } from "../src/index.ts";
 
 const server = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/loyalty_test";
 
@@ -41,6 +41,25 @@ describe("migrations", () => {
       const admin = new pg.Client({ connectionString: server.replace(/\/[^/]*$/, "/postgres") });
       await admin.connect();
       await admin.query(`drop database if exists loyalty_migrate_${process.pid}`);
+      await admin.end();
+    }
+  });
+
+  it("create the database once when several services boot at the same moment", async () => {
+    const name = `loyalty_race_${process.pid}`;
+    const url = new URL(server);
+    url.pathname = `/${name}`;
+    const admin = new pg.Client({ connectionString: server.replace(/\/[^/]*$/, "/postgres") });
+    await admin.connect();
+    try {
+      for (let round = 0; round < 5; round++) {
+        await admin.query(`drop database if exists ${name}`);
+        await Promise.all(Array.from({ length: 6 }, () => ensureDatabase(url.toString())));
+        const r = await admin.query("select count(*)::int as n from pg_database where datname = $1", [name]);
+        expect(r.rows[0].n).toBe(1);
+      }
+    } finally {
+      await admin.query(`drop database if exists ${name}`);
       await admin.end();
     }
   });
