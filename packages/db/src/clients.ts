@@ -62,3 +62,35 @@ export async function inTransaction<T>(
     }
   }
 }
+
+// LOYALTY_SQL_PROFILE=1: time spent per statement (client side, round trip included), printed
+// to stderr at exit. For finding where a service's database time goes; off by default.
+if (process.env.LOYALTY_SQL_PROFILE === "1") {
+  const totals = new Map<string, { n: number; ms: number }>();
+  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+  const original = proto.query;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    const first = args[0];
+    const text = typeof first === "string" ? first : ((first as { text?: string })?.text ?? "?");
+    const key = text.replace(/\s+/g, " ").slice(0, 90);
+    const t0 = performance.now();
+    const out = original.apply(this, args);
+    if (out && typeof (out as Promise<unknown>).then === "function") {
+      const done = () => {
+        const s = totals.get(key) ?? { n: 0, ms: 0 };
+        s.n++;
+        s.ms += performance.now() - t0;
+        totals.set(key, s);
+      };
+      (out as Promise<unknown>).then(done, done);
+    }
+    return out;
+  };
+  process.on("exit", () => {
+    const rows = [...totals].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25);
+    for (const [k, v] of rows)
+      process.stderr.write(
+        `sql ${(v.ms / 1000).toFixed(2).padStart(8)} s ${String(v.n).padStart(7)}× ${k}\n`,
+      );
+  });
+}

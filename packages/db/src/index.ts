@@ -1,2 +1,3 @@
 export * from "./migrate.ts";
 export * from "./clients.ts";
+export * from "./vacuum.ts";

@@ -42,6 +42,8 @@ export interface ConsumerRunnerOptions {
   /** Time-driven work (expiries, downgrades, churn scans), run after each batch and, in wall mode, on a timer. */
   onTick?: (ctx: BatchContext) => Promise<void>;
   tickIntervalMs?: number;
+  /** Called after each chunk's effects and offsets are committed (table maintenance). */
+  afterCommit?: () => void;
 }
 
 class Attempt implements BatchContext {
@@ -174,6 +176,7 @@ export class ConsumerRunner {
       }
       p.resolveOffset(last.offset);
       await p.heartbeat();
+      this.o.afterCommit?.();
 
       const isLastChunk = i + max >= all.length;
       const caughtUp = isLastChunk && batch.offsetLag() === "0";

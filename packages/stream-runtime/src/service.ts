@@ -1,5 +1,5 @@
 import { AvroCodec, type Topics, namespacedTopics } from "@loyalty/contracts";
-import { type Pool, createPool, createRedis, migrate } from "@loyalty/db";
+import { type Pool, Vacuumer, createPool, createRedis, migrate } from "@loyalty/db";
 import type { Redis } from "ioredis";
 import type { Kafka } from "kafkajs";
 import { type StreamClock, WallClock, WatermarkClock } from "./clock.ts";
@@ -82,6 +82,13 @@ export function groupIdFor(config: BaseConfig, group: string): string {
   return config.LOYALTY_NAMESPACE ? `${config.LOYALTY_NAMESPACE}.${group}` : group;
 }
 
+/** Background vacuum of a service's busiest tables, every DB_VACUUM_INTERVAL_MS (ADR 11). */
+export function tableMaintenance(kit: ServiceKit, tables: readonly string[]): Vacuumer {
+  return new Vacuumer(kit.pool, tables, kit.config.DB_VACUUM_INTERVAL_MS, (err) =>
+    kit.logger.warn({ err }, "vacuum failed; autovacuum, if on, will do it"),
+  );
+}
+
 export interface RunOptions {
   group: string;
   topics: string[];
@@ -90,10 +97,13 @@ export interface RunOptions {
   tickIntervalMs?: number;
   /** Closed in the second shutdown phase, after the last batch has committed. */
   close?: () => Promise<void>;
+  /** The service's update-heavy tables, vacuumed every DB_VACUUM_INTERVAL_MS (see Vacuumer). */
+  vacuum?: readonly string[];
 }
 
 export async function runService(kit: ServiceKit, opts: RunOptions): Promise<ConsumerRunner> {
   const groupId = groupIdFor(kit.config, opts.group);
+  const vacuum = tableMaintenance(kit, opts.vacuum ?? []);
   const runner = new ConsumerRunner({
     service: kit.config.SERVICE_NAME,
     kafka: kit.kafka,
@@ -109,6 +119,7 @@ export async function runService(kit: ServiceKit, opts: RunOptions): Promise<Con
     sessionTimeoutMs: kit.config.CONSUMER_SESSION_TIMEOUT_MS,
     ...(opts.onTick ? { onTick: opts.onTick } : {}),
     ...(opts.tickIntervalMs ? { tickIntervalMs: opts.tickIntervalMs } : {}),
+    afterCommit: () => vacuum.kick(),
   });
   const ops = await startOpsServer(kit.config.HTTP_PORT, kit.metrics, () => runner.isHealthy);
   const shutdown = installShutdown(
@@ -119,6 +130,7 @@ export async function runService(kit: ServiceKit, opts: RunOptions): Promise<Con
         await kit.producer.flush();
         await kit.producer.disconnect();
         await opts.close?.();
+        await vacuum.idle();
         await kit.pool.end();
         kit.redis.disconnect();
         await new Promise<void>((r) => ops.server.close(() => r()));

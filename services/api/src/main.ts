@@ -9,6 +9,7 @@ import {
   installShutdown,
   loadConfig,
   startOpsServer,
+  tableMaintenance,
 } from "@loyalty/stream-runtime";
 import { apiConfigSchema } from "./config.ts";
 import { ApiClock, expiryTick } from "./expiry.ts";
@@ -43,6 +44,8 @@ const app = buildServer({
 });
 
 const expire = () => expiryTick(pool, clock, () => relay.nudge());
+// Every outbox row is updated once when sent; the ledger tables are the rules engine's to maintain.
+const vacuum = tableMaintenance(kit, ["api_outbox", "api_requests"]);
 let runner: ConsumerRunner | null = null;
 let timer: NodeJS.Timeout | null = null;
 let ticking: Promise<unknown> = Promise.resolve();
@@ -64,6 +67,7 @@ if (config.CLOCK_MODE === "event") {
     clock: kit.clock,
     maxBatch: config.CONSUMER_MAX_BATCH,
     sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
+    afterCommit: () => vacuum.kick(),
   });
 } else {
   timer = setInterval(() => {
@@ -85,6 +89,7 @@ installShutdown(
       await relay.drain();
       await relay.close();
       await kit.producer.disconnect();
+      await vacuum.idle();
       await pool.end();
       kit.redis.disconnect();
       await new Promise<void>((r) => ops.server.close(() => r()));

@@ -19,6 +19,7 @@ const outcomes = new Counter({
 
 await runService(kit, {
   group: "ingestor",
+  vacuum: ["ingest_events", "ingest_outcomes", "ingest_orders", "ingest_members", "ingest_held_messages"],
   topics: [kit.topics.orders.name, kit.topics.members.name],
   handler: async (messages, ctx) => {
     const s = await pipeline.handle(messages, ctx);

@@ -31,6 +31,17 @@ const store = new LedgerStore(kit.pool, registry, {
 let batches = 0;
 await runService(kit, {
   group: config.SERVICE_NAME,
+  // The ledger tables are shared with the API; this service, their main writer, maintains them.
+  vacuum: [
+    "rules_priced_events",
+    "rules_members",
+    "rules_orders",
+    "rules_usage",
+    "ledger_entries",
+    "ledger_lots",
+    "ledger_lot_movements",
+    "ledger_balances",
+  ],
   topics: [kit.topics.purchases.name, kit.topics.memberChanges.name, kit.topics.churnAlerts.name],
   handler: earningHandler({
     codec: kit.codec,

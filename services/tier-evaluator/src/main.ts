@@ -39,6 +39,7 @@ kit.logger.info(
 
 await runService(kit, {
   group: GROUP,
+  vacuum: ["tier_members", "tier_outbox", "processed_events"],
   topics: [kit.topics.purchases.name, kit.topics.points.name],
   handler: async (messages, ctx) => {
     await pipeline.handle(messages, ctx);

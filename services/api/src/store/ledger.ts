@@ -572,8 +572,12 @@ async function expireMembers(c: PoolClient, members: string[], now: number): Pro
   );
   if (lots.rows.length === 0) return 0;
   const prior = await c.query<{ lot_id: string; n: number }>(
-    `select m.lot_id, count(*)::int as n from ledger_lot_movements m join ledger_entries e using (entry_id)
-      where m.lot_id = any($1::text[]) and e.kind = 'expire' group by m.lot_id`,
+    // Driven from the lots' movements, each entry looked up by its key: a join let the planner
+    // hash the whole ledger when its statistics were stale.
+    `select m.lot_id, count(*)::int as n from ledger_lot_movements m
+      where m.lot_id = any($1::text[])
+        and (select e.kind from ledger_entries e where e.entry_id = m.entry_id) = 'expire'
+      group by m.lot_id`,
     [lots.rows.map((l) => l.lot_id)],
   );
   const times = new Map(prior.rows.map((p) => [p.lot_id, p.n]));

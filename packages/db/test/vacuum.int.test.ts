@@ -1,0 +1,61 @@
+import { probePostgres } from "@loyalty/local-stack";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Vacuumer, createPool } from "../src/index.ts";
+
+const server = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/loyalty_test";
+const schema = `vac_${process.pid}`;
+let pool: ReturnType<typeof createPool>;
+
+beforeAll(async () => {
+  const p = await probePostgres(server);
+  if (!p.ok)
+    throw new Error(`PostgreSQL is unreachable at ${server} (${p.detail}): start it or set DATABASE_URL`);
+  const admin = createPool(server, { max: 1 });
+  await admin.query(`create schema if not exists ${schema}`);
+  await admin.end();
+  pool = createPool(server, { max: 2, namespace: schema });
+  await pool.query("create table v (id int primary key)");
+});
+
+afterAll(async () => {
+  await pool?.query(`drop schema if exists ${schema} cascade`);
+  await pool?.end();
+});
+
+// reltuples is the planner's row count: -1 until the table is first analysed.
+const plannerRows = async () =>
+  (await pool.query<{ n: number }>("select reltuples::int as n from pg_class where oid = 'v'::regclass"))
+    .rows[0]?.n;
+
+describe("Vacuumer", () => {
+  it("analyses its tables in the background, at most once per interval", async () => {
+    await pool.query("insert into v select generate_series(1, 1000)");
+    expect(await plannerRows()).toBe(-1);
+    const v = new Vacuumer(pool, ["v"], 60_000, (err) => {
+      throw err;
+    });
+    v.kick();
+    await v.idle();
+    expect(await plannerRows()).toBe(1000);
+
+    await pool.query("insert into v select generate_series(1001, 3000)");
+    v.kick(); // within the interval: nothing
+    await v.idle();
+    expect(await plannerRows()).toBe(1000);
+  });
+
+  it("does nothing with an interval of 0, and refuses a table name that is not plain", async () => {
+    await pool.query("create table w (id int)");
+    await pool.query("insert into w select generate_series(1, 10)");
+    const off = new Vacuumer(pool, ["w"], 0, () => undefined);
+    off.kick();
+    await off.idle();
+    const r = await pool.query<{ n: number }>(
+      "select reltuples::int as n from pg_class where oid = 'w'::regclass",
+    );
+    expect(r.rows[0]?.n).toBe(-1);
+    expect(() => new Vacuumer(pool, ["w; drop table v"], 1000, () => undefined)).toThrow(
+      /not a plain table name/,
+    );
+  });
+});
