@@ -65,8 +65,10 @@ interface Compiled {
   readonly distinctX: number[];
   readonly xIndex: Int32Array;
   readonly x: Float64Array;
-  readonly tx: Float64Array;
-  readonly T: Float64Array;
+  /** Distinct values of t_x and T together (day-based, so a few hundred) and each row's index into them. */
+  readonly ages: Float64Array;
+  readonly txIndex: Int32Array;
+  readonly TIndex: Int32Array;
   readonly w: Float64Array;
   readonly totalWeight: number;
 }
@@ -76,12 +78,15 @@ function compile(observations: Iterable<BgNbdObservation>): Compiled {
   const distinctX = [...new Set(rows.map((r) => r.x))].sort((p, q) => p - q);
   const pos = new Map(distinctX.map((v, i) => [v, i]));
   const n = rows.length;
+  const ages = [...new Set(rows.flatMap((r) => [r.tx, r.T]))].sort((p, q) => p - q);
+  const agePos = new Map(ages.map((v, i) => [v, i]));
   const c: Compiled = {
     distinctX,
     xIndex: new Int32Array(n),
     x: new Float64Array(n),
-    tx: new Float64Array(n),
-    T: new Float64Array(n),
+    ages: Float64Array.from(ages),
+    txIndex: new Int32Array(n),
+    TIndex: new Int32Array(n),
     w: new Float64Array(n),
     totalWeight: 0,
   };
@@ -89,8 +94,8 @@ function compile(observations: Iterable<BgNbdObservation>): Compiled {
   rows.forEach((r, i) => {
     c.xIndex[i] = pos.get(r.x) ?? 0;
     c.x[i] = r.x;
-    c.tx[i] = r.tx;
-    c.T[i] = r.T;
+    c.txIndex[i] = agePos.get(r.tx) ?? 0;
+    c.TIndex[i] = agePos.get(r.T) ?? 0;
     c.w[i] = r.weight;
     total += r.weight;
   });
@@ -101,20 +106,24 @@ function compile(observations: Iterable<BgNbdObservation>): Compiled {
 //   ln L = A1 + A2 + ln(e^A3 + [x>0] e^A4)
 //   A1 = lnΓ(r+x) − lnΓ(r) + r ln α,  A2 = ln B(a, b+x) − ln B(a, b)
 //   A3 = −(r+x) ln(α+T),  A4 = ln a − ln(b+x−1) − (r+x) ln(α+t_x)
-// The gamma terms depend on x only and are computed once per distinct x.
+// The gamma terms and ln(b+x−1) depend on x only, ln(α+t) on t only: each is computed once per
+// distinct value (the same expressions, so the same bits), leaving one exp and one log1p per row.
 function compiledLogLikelihood(p: BgNbdParams, c: Compiled): number {
   const { r, alpha, a, b } = p;
   if (!(r > 0 && alpha > 0 && a > 0 && b > 0)) return Number.NEGATIVE_INFINITY;
   const constant = -lgamma(r) + r * Math.log(alpha) + lgamma(a + b) - lgamma(b);
   const perX = c.distinctX.map((x) => constant + lgamma(r + x) + lgamma(b + x) - lgamma(a + b + x));
   const logA = Math.log(a);
+  const logB = c.distinctX.map((x) => (x > 0 ? Math.log(b + x - 1) : 0));
+  const logAge = new Float64Array(c.ages.length);
+  for (let k = 0; k < c.ages.length; k++) logAge[k] = Math.log(alpha + c.ages[k]!);
   let ll = 0;
   for (let i = 0; i < c.w.length; i++) {
     const x = c.x[i]!;
-    const a3 = -(r + x) * Math.log(alpha + c.T[i]!);
-    const tail =
-      x > 0 ? logAddExp(a3, logA - Math.log(b + x - 1) - (r + x) * Math.log(alpha + c.tx[i]!)) : a3;
-    ll += c.w[i]! * (perX[c.xIndex[i]!]! + tail);
+    const xi = c.xIndex[i]!;
+    const a3 = -(r + x) * logAge[c.TIndex[i]!]!;
+    const tail = x > 0 ? logAddExp(a3, logA - logB[xi]! - (r + x) * logAge[c.txIndex[i]!]!) : a3;
+    ll += c.w[i]! * (perX[xi]! + tail);
   }
   return ll;
 }

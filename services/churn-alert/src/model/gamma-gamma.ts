@@ -28,6 +28,25 @@ interface SpendRow {
   weight: number;
 }
 
+/** Rows with the parameter-free logarithms computed once per fit rather than per evaluation. */
+interface CompiledSpend {
+  readonly x: Float64Array;
+  readonly m: Float64Array;
+  readonly logM: Float64Array;
+  readonly logX: Float64Array;
+  readonly w: Float64Array;
+}
+
+function compileSpend(rows: readonly SpendRow[]): CompiledSpend {
+  return {
+    x: Float64Array.from(rows, (r) => r.x),
+    m: Float64Array.from(rows, (r) => r.monetary),
+    logM: Float64Array.from(rows, (r) => Math.log(r.monetary)),
+    logX: Float64Array.from(rows, (r) => Math.log(r.x)),
+    w: Float64Array.from(rows, (r) => r.weight),
+  };
+}
+
 /** Members usable by the model (x > 0, m > 0), grouped on identical (x, m). Zero-spend members are dropped: ln m is undefined. */
 export function groupSpend(observations: Iterable<SpendObservation>): SpendRow[] {
   const groups = new Map<string, SpendRow>();
@@ -44,21 +63,24 @@ export function groupSpend(observations: Iterable<SpendObservation>): SpendRow[]
   return [...groups.values()].sort((u, v) => u.x - v.x || u.monetary - v.monetary);
 }
 
-function rowsLogLikelihood(params: GammaGammaParams, rows: readonly SpendRow[]): number {
+function rowsLogLikelihood(params: GammaGammaParams, rows: CompiledSpend): number {
   const { p, q, gamma } = params;
   if (!(p > 0 && q > 0 && gamma > 0)) return Number.NEGATIVE_INFINITY;
   const constant = -lgamma(q) + q * Math.log(gamma);
+  const { x: xs, m: ms, logM, logX, w } = rows;
   let ll = 0;
-  for (const { x, monetary: m, weight } of rows) {
+  for (let i = 0; i < w.length; i++) {
+    const x = xs[i]!;
+    const m = ms[i]!;
     const px = p * x;
     // Density of the mean of x Gamma(p, ν) values, ν integrated out.
     ll +=
-      weight *
+      w[i]! *
       (constant +
         lgamma(px + q) -
         lgamma(px) +
-        (px - 1) * Math.log(m) +
-        px * Math.log(x) -
+        (px - 1) * logM[i]! +
+        px * logX[i]! -
         (px + q) * Math.log(gamma + m * x));
   }
   return ll;
@@ -68,7 +90,7 @@ export function gammaGammaLogLikelihood(
   params: GammaGammaParams,
   observations: Iterable<SpendObservation>,
 ): number {
-  return rowsLogLikelihood(params, groupSpend(observations));
+  return rowsLogLikelihood(params, compileSpend(groupSpend(observations)));
 }
 
 export interface GammaGammaFitOptions {
@@ -93,6 +115,7 @@ export function fitGammaGamma(
   options: GammaGammaFitOptions = {},
 ): GammaGammaFit {
   const rows = groupSpend(observations);
+  const compiled = compileSpend(rows);
   const members = rows.reduce((s, r) => s + r.weight, 0);
   if (members <= 0) throw new RangeError("fitGammaGamma: no member with x > 0 and positive spend");
   const penalizer = options.penalizer ?? 0;
@@ -106,7 +129,7 @@ export function fitGammaGamma(
   });
   const objective = (v: readonly number[]): number => {
     const g = fromLog(v);
-    return -rowsLogLikelihood(g, rows) / members + penalizer * (g.p ** 2 + g.q ** 2 + g.gamma ** 2);
+    return -rowsLogLikelihood(g, compiled) / members + penalizer * (g.p ** 2 + g.q ** 2 + g.gamma ** 2);
   };
   const res = nelderMead(objective, [Math.log(init.p), Math.log(init.q), Math.log(init.gamma)], {
     fTol: 1e-12,
@@ -116,7 +139,7 @@ export function fitGammaGamma(
   const params = fromLog(res.x);
   return {
     params,
-    logLikelihood: rowsLogLikelihood(params, rows),
+    logLikelihood: rowsLogLikelihood(params, compiled),
     members,
     iterations: res.iterations,
     evaluations: res.evaluations,
