@@ -24,6 +24,8 @@ export interface ReplayProgress {
   skipped: number;
   invalidLines: number;
   elapsedMs: number;
+  /** Latest event time among the orders sent (epoch ms), null if none. */
+  lastEventTime: number | null;
 }
 
 /**
@@ -68,7 +70,7 @@ export async function replayFile(o: ReplayOptions): Promise<ReplayProgress> {
     ? Math.max(1, Math.min(o.batchSize ?? 1000, Math.ceil(o.rate / 10)))
     : (o.batchSize ?? 2000);
   const started = Date.now();
-  const p: ReplayProgress = { sent: 0, skipped: 0, invalidLines: 0, elapsedMs: 0 };
+  const p: ReplayProgress = { sent: 0, skipped: 0, invalidLines: 0, elapsedMs: 0, lastEventTime: null };
   let batch: Array<{ key: string | null; value: string; timestamp?: string }> = [];
 
   const flush = async () => {
@@ -96,6 +98,8 @@ export async function replayFile(o: ReplayOptions): Promise<ReplayProgress> {
         p.invalidLines++;
         batch.push({ key: null, value: r.payload });
       } else if (r.kind === "order") {
+        if (p.lastEventTime === null || r.order.occurredAt > p.lastEventTime)
+          p.lastEventTime = r.order.occurredAt;
         batch.push({
           key: r.order.customerId,
           value: JSON.stringify(r.order),
