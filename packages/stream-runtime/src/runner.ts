@@ -16,6 +16,11 @@ export interface BatchContext {
   /** Buffered like produce(): the poison message is dead-lettered and the partition moves on. */
   deadLetter(message: ConsumedMessage, code: DlqReasonCode, reason?: string): void;
   heartbeat(): Promise<void>;
+  /**
+   * Offsets below this one are committed in Kafka with their output. A handler re-run on part
+   * of a chunk (a poison message being narrowed down) sees the chunk's start here, not its own.
+   */
+  readonly committedBefore: string;
 }
 
 /**
@@ -52,6 +57,7 @@ class Attempt implements BatchContext {
   constructor(
     readonly clock: Clock,
     readonly heartbeat: () => Promise<void>,
+    readonly committedBefore: string,
   ) {}
   produce(msg: OutMessage): void {
     this.out.push(msg);
@@ -159,7 +165,7 @@ export class ConsumerRunner {
       if (!p.isRunning() || p.isStale()) return;
       const chunk = all.slice(i, i + max);
       const started = process.hrtime.bigint();
-      await this.processChunk(chunk, p.heartbeat);
+      await this.processChunk(chunk, p.heartbeat, chunk[0]!.offset);
       const last = chunk[chunk.length - 1]!;
       const next = [
         { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
@@ -200,7 +206,8 @@ export class ConsumerRunner {
     const onTick = this.o.onTick;
     if (!onTick) return;
     await withRetry(async () => {
-      const attempt = new Attempt(this.o.clock, heartbeat);
+      // A tick consumes nothing: no offset is in question.
+      const attempt = new Attempt(this.o.clock, heartbeat, "0");
       await onTick(attempt);
       await this.publish(attempt);
       await this.o.producer.flush();
@@ -208,11 +215,15 @@ export class ConsumerRunner {
   }
 
   /** Runs the handler with retries; a permanent failure is narrowed down to the poison message. */
-  private async processChunk(chunk: ConsumedMessage[], heartbeat: () => Promise<void>): Promise<void> {
+  private async processChunk(
+    chunk: ConsumedMessage[],
+    heartbeat: () => Promise<void>,
+    committedBefore: string,
+  ): Promise<void> {
     try {
       await withRetry(
         async () => {
-          const attempt = new Attempt(this.o.clock, heartbeat);
+          const attempt = new Attempt(this.o.clock, heartbeat, committedBefore);
           await this.o.handler(chunk, attempt);
           await this.publish(attempt);
         },
@@ -235,15 +246,15 @@ export class ConsumerRunner {
           { err, topic: msg.topic, partition: msg.partition, offset: msg.offset, code },
           "dead-lettering message",
         );
-        const attempt = new Attempt(this.o.clock, heartbeat);
+        const attempt = new Attempt(this.o.clock, heartbeat, committedBefore);
         attempt.deadLetter(msg, code, err instanceof Error ? err.message : String(err));
         await this.publish(attempt);
         return;
       }
       // Effects are idempotent, so halves that already succeeded may safely run again.
       const mid = Math.ceil(chunk.length / 2);
-      await this.processChunk(chunk.slice(0, mid), heartbeat);
-      await this.processChunk(chunk.slice(mid), heartbeat);
+      await this.processChunk(chunk.slice(0, mid), heartbeat, committedBefore);
+      await this.processChunk(chunk.slice(mid), heartbeat, committedBefore);
     }
   }
 

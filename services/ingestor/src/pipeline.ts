@@ -86,8 +86,9 @@ export class IngestPipeline {
           duplicates: stats.duplicates,
           rejected: stats.rejected,
         });
-        // Everything before this batch is committed in Kafka: its recorded outcomes are no longer needed.
-        await tx.pruneOutcomes(topic, partition, first.offset);
+        // Outcomes already committed in Kafka are no longer needed. Not first.offset: this may be
+        // the second half of a chunk whose first half is still waiting to commit.
+        await tx.pruneOutcomes(topic, partition, ctx.committedBefore);
       });
       await this.store.rememberSeen(
         parsed.flatMap((p, i) =>
