@@ -3,8 +3,15 @@
 // after each repeat purchase the member drops out with probability p ~ Beta(a, b).
 // Inputs per member: x repeat purchase days, recency t_x and age T in one time unit (weeks by default).
 
-import { type NelderMeadOptions, nelderMead } from "./optimize.ts";
-import { hyp2f1, lgamma, logAddExp, logistic } from "./special.ts";
+import {
+  type BfgsOptions,
+  LOG_PARAMETER_REACH,
+  type MinimizeMethod,
+  type NelderMeadOptions,
+  type Objective,
+  minimize,
+} from "./optimize.ts";
+import { hyp2f1, logAddExp, logistic } from "./special.ts";
 
 export interface BgNbdParams {
   readonly r: number;
@@ -63,6 +70,8 @@ export function groupObservations(observations: Iterable<BgNbdObservation>): Wei
 
 interface Compiled {
   readonly distinctX: number[];
+  /** Total weight of the rows with each distinct x. */
+  readonly xWeight: Float64Array;
   readonly xIndex: Int32Array;
   readonly x: Float64Array;
   /** Distinct values of t_x and T together (day-based, so a few hundred) and each row's index into them. */
@@ -82,6 +91,7 @@ function compile(observations: Iterable<BgNbdObservation>): Compiled {
   const agePos = new Map(ages.map((v, i) => [v, i]));
   const c: Compiled = {
     distinctX,
+    xWeight: new Float64Array(distinctX.length),
     xIndex: new Int32Array(n),
     x: new Float64Array(n),
     ages: Float64Array.from(ages),
@@ -93,6 +103,7 @@ function compile(observations: Iterable<BgNbdObservation>): Compiled {
   let total = 0;
   rows.forEach((r, i) => {
     c.xIndex[i] = pos.get(r.x) ?? 0;
+    c.xWeight[c.xIndex[i]!]! += r.weight;
     c.x[i] = r.x;
     c.txIndex[i] = agePos.get(r.tx) ?? 0;
     c.TIndex[i] = agePos.get(r.T) ?? 0;
@@ -106,25 +117,127 @@ function compile(observations: Iterable<BgNbdObservation>): Compiled {
 //   ln L = A1 + A2 + ln(e^A3 + [x>0] e^A4)
 //   A1 = lnΓ(r+x) − lnΓ(r) + r ln α,  A2 = ln B(a, b+x) − ln B(a, b)
 //   A3 = −(r+x) ln(α+T),  A4 = ln a − ln(b+x−1) − (r+x) ln(α+t_x)
-// The gamma terms and ln(b+x−1) depend on x only, ln(α+t) on t only: each is computed once per
-// distinct value (the same expressions, so the same bits), leaving one exp and one log1p per row.
-function compiledLogLikelihood(p: BgNbdParams, c: Compiled): number {
+// evaluated in a form without large cancelling terms, because the fit follows flat directions out to
+// where the plain form is rounding noise: early in a replay to a → 0, b → ∞ (nobody has visibly dropped
+// out; lnΓ(b) reaches 1e5 and more), and with near-homogeneous buying rates to r, α → ∞, where
+// r ln α − (r+x) ln(α+T) is the difference of two numbers of size r ln α. With x an integer,
+//   ln L = P + ln(e^B3 + [x>0] e^B4),  P = Σ_{j<x} [ln(r+j) + log1p(−a/(a+b+j))]   (A1 + A2 − r ln α)
+//   B3 = −r log1p(T/α) − x ln(α+T),  B4 = ln a − ln(b+x−1) − r log1p(t_x/α) − x ln(α+t_x).
+// P and ln(b+x−1) depend on x only (P is accumulated upwards through the sorted distinct x: max x terms
+// per evaluation), log1p(t/α) and ln(α+t) on t only; that leaves one exp and one log1p per row.
+//
+// With `gradient` (length 4) the same pass also writes ∂ln L/∂ln θ for θ = (r, α, a, b), the
+// log-parameters the fit works in. With s = e^B4/(e^B3 + e^B4), the share of the dropped-out branch,
+// and each branch's t (T or t_x), the row terms are
+//   ∂/∂ln r: −r log1p(t/α)    ∂/∂ln α: (r t − x α)/(α+t)    (each mixed by 1−s and s)
+//   ∂/∂ln a: s                ∂/∂ln b: −s b/(b+x−1)
+// and the per-x terms, weighted by the total weight of each distinct x,
+//   ∂P/∂ln r = Σ r/(r+j),  ∂P/∂ln a = −Σ a/(a+b+j),  ∂P/∂ln b = Σ ab/((b+j)(a+b+j)).
+function compiledLogLikelihood(p: BgNbdParams, c: Compiled, gradient?: number[]): number {
   const { r, alpha, a, b } = p;
-  if (!(r > 0 && alpha > 0 && a > 0 && b > 0)) return Number.NEGATIVE_INFINITY;
-  const constant = -lgamma(r) + r * Math.log(alpha) + lgamma(a + b) - lgamma(b);
-  const perX = c.distinctX.map((x) => constant + lgamma(r + x) + lgamma(b + x) - lgamma(a + b + x));
+  if (!(r > 0 && alpha > 0 && a > 0 && b > 0)) {
+    gradient?.fill(Number.NaN);
+    return Number.NEGATIVE_INFINITY;
+  }
+  const nx = c.distinctX.length;
+  const perX = new Float64Array(nx);
+  // ∂P per distinct x, in log-parameters.
+  const dR = new Float64Array(nx);
+  const dA = new Float64Array(nx);
+  const dB = new Float64Array(nx);
+  let sum = 0;
+  let sumR = 0;
+  let sumA = 0;
+  let sumB = 0;
+  let j = 0;
+  for (let k = 0; k < nx; k++) {
+    const x = c.distinctX[k]!;
+    for (; j < x; j++) {
+      const abj = a + b + j;
+      sum += Math.log(r + j) + Math.log1p(-a / abj);
+      if (gradient !== undefined) {
+        sumR += r / (r + j);
+        sumA -= a / abj;
+        sumB += (a * b) / ((b + j) * abj);
+      }
+    }
+    perX[k] = sum;
+    dR[k] = sumR;
+    dA[k] = sumA;
+    dB[k] = sumB;
+  }
   const logA = Math.log(a);
   const logB = c.distinctX.map((x) => (x > 0 ? Math.log(b + x - 1) : 0));
-  const logAge = new Float64Array(c.ages.length);
-  for (let k = 0; k < c.ages.length; k++) logAge[k] = Math.log(alpha + c.ages[k]!);
+  const nAges = c.ages.length;
+  const logAge = new Float64Array(nAges);
+  const log1pAge = new Float64Array(nAges);
+  for (let k = 0; k < nAges; k++) {
+    logAge[k] = Math.log(alpha + c.ages[k]!);
+    log1pAge[k] = Math.log1p(c.ages[k]! / alpha);
+  }
   let ll = 0;
+  if (gradient === undefined) {
+    for (let i = 0; i < c.w.length; i++) {
+      const x = c.x[i]!;
+      const xi = c.xIndex[i]!;
+      const T = c.TIndex[i]!;
+      const a3 = -r * log1pAge[T]! - x * logAge[T]!;
+      let tail = a3;
+      if (x > 0) {
+        const t = c.txIndex[i]!;
+        tail = logAddExp(a3, logA - logB[xi]! - r * log1pAge[t]! - x * logAge[t]!);
+      }
+      ll += c.w[i]! * (perX[xi]! + tail);
+    }
+    return ll;
+  }
+  // ∂B/∂ln α = r u − x v with u = t/(α+t), v = α/(α+t), per distinct age.
+  const u = new Float64Array(nAges);
+  const v = new Float64Array(nAges);
+  for (let k = 0; k < nAges; k++) {
+    u[k] = c.ages[k]! / (alpha + c.ages[k]!);
+    v[k] = alpha / (alpha + c.ages[k]!);
+  }
+  const bOverB = c.distinctX.map((x) => (x > 0 ? b / (b + x - 1) : 0));
+  let gR = 0;
+  let gAlpha = 0;
+  let gA = 0;
+  let gB = 0;
   for (let i = 0; i < c.w.length; i++) {
     const x = c.x[i]!;
     const xi = c.xIndex[i]!;
-    const a3 = -(r + x) * logAge[c.TIndex[i]!]!;
-    const tail = x > 0 ? logAddExp(a3, logA - logB[xi]! - (r + x) * logAge[c.txIndex[i]!]!) : a3;
-    ll += c.w[i]! * (perX[xi]! + tail);
+    const w = c.w[i]!;
+    const T = c.TIndex[i]!;
+    const a3 = -r * log1pAge[T]! - x * logAge[T]!;
+    const dAlive = r * u[T]! - x * v[T]!;
+    let tail = a3;
+    if (x > 0) {
+      const t = c.txIndex[i]!;
+      const a4 = logA - logB[xi]! - r * log1pAge[t]! - x * logAge[t]!;
+      // logAddExp spelled out (same bits) so the branch share comes from the same exp.
+      const e = Math.exp(-Math.abs(a3 - a4));
+      tail = Math.max(a3, a4) + Math.log1p(e);
+      const s = a4 > a3 ? 1 / (1 + e) : e / (1 + e);
+      gR -= w * r * (log1pAge[T]! + s * (log1pAge[t]! - log1pAge[T]!));
+      gAlpha += w * (dAlive + s * (r * u[t]! - x * v[t]! - dAlive));
+      gA += w * s;
+      gB -= w * s * bOverB[xi]!;
+    } else {
+      gR -= w * r * log1pAge[T]!;
+      gAlpha += w * dAlive;
+    }
+    ll += w * (perX[xi]! + tail);
   }
+  for (let k = 0; k < nx; k++) {
+    const wx = c.xWeight[k]!;
+    gR += wx * dR[k]!;
+    gA += wx * dA[k]!;
+    gB += wx * dB[k]!;
+  }
+  gradient[0] = gR;
+  gradient[1] = gAlpha;
+  gradient[2] = gA;
+  gradient[3] = gB;
   return ll;
 }
 
@@ -138,6 +251,10 @@ export interface BgNbdFitOptions {
   readonly penalizer?: number;
   /** Starting point; all ones by default. */
   readonly initial?: BgNbdParams;
+  /** "bfgs" (default) uses the analytic gradient; "nelder-mead" is the derivative-free search alone. */
+  readonly method?: MinimizeMethod;
+  readonly bfgs?: BfgsOptions;
+  /** Nelder–Mead: the method, or the fallback when BFGS does not converge. */
   readonly optimizer?: NelderMeadOptions;
 }
 
@@ -160,20 +277,53 @@ const fromLog = (v: readonly number[]): BgNbdParams => ({
   b: Math.exp(v[3] ?? 0),
 });
 
-/** Maximum-likelihood fit over log-parameters, so r, α, a, b stay positive without constraints. */
+// Mean rather than total so tolerances and the penalty do not depend on population size.
+function objectiveOf(c: Compiled, penalizer: number): Objective {
+  return {
+    value: (v) => {
+      const p = fromLog(v);
+      const penalty = penalizer * (p.r ** 2 + p.alpha ** 2 + p.a ** 2 + p.b ** 2);
+      return -compiledLogLikelihood(p, c) / c.totalWeight + penalty;
+    },
+    valueAndGradient: (v, gradient) => {
+      const p = fromLog(v);
+      const penalty = penalizer * (p.r ** 2 + p.alpha ** 2 + p.a ** 2 + p.b ** 2);
+      const value = -compiledLogLikelihood(p, c, gradient) / c.totalWeight + penalty;
+      const theta = [p.r, p.alpha, p.a, p.b];
+      for (let i = 0; i < 4; i++) {
+        gradient[i] = -gradient[i]! / c.totalWeight + 2 * penalizer * theta[i]! ** 2;
+      }
+      return value;
+    },
+  };
+}
+
+/**
+ * The function `fitBgNbd` minimises, over v = (ln r, ln α, ln a, ln b): the mean negative
+ * log-likelihood plus `penalizer` · (r² + α² + a² + b²), with its gradient.
+ */
+export function bgNbdObjective(observations: Iterable<BgNbdObservation>, penalizer = 0): Objective {
+  return objectiveOf(compile(observations), penalizer);
+}
+
+/**
+ * Maximum-likelihood fit over log-parameters, so r, α, a, b stay positive without constraints, by BFGS
+ * with the analytic gradient. Where that does not end at an interior optimum (early in a replay nobody
+ * has visibly dropped out and the likelihood keeps rising as a/(a+b) → 0: BFGS stalls on the ridge)
+ * the previous Nelder–Mead search also runs from the start under `optimizer`'s caps, and the better
+ * of the two is kept.
+ */
 export function fitBgNbd(observations: Iterable<BgNbdObservation>, options: BgNbdFitOptions = {}): BgNbdFit {
   const c = compile(observations);
   if (c.totalWeight <= 0) throw new RangeError("fitBgNbd: no members to fit");
-  const penalizer = options.penalizer ?? 0;
   const init = options.initial ?? { r: 1, alpha: 1, a: 1, b: 1 };
   const start = [init.r, init.alpha, init.a, init.b].map(Math.log);
-  // Mean rather than total so tolerances and the penalty do not depend on population size.
-  const objective = (v: readonly number[]): number => {
-    const p = fromLog(v);
-    const penalty = penalizer * (p.r ** 2 + p.alpha ** 2 + p.a ** 2 + p.b ** 2);
-    return -compiledLogLikelihood(p, c) / c.totalWeight + penalty;
-  };
-  const res = nelderMead(objective, start, { fTol: 1e-12, xTol: 1e-8, ...options.optimizer });
+  const res = minimize(objectiveOf(c, options.penalizer ?? 0), start, {
+    method: options.method ?? "bfgs",
+    bfgs: options.bfgs,
+    nelderMead: { fTol: 1e-12, xTol: 1e-8, ...options.optimizer },
+    reach: LOG_PARAMETER_REACH,
+  });
   const params = fromLog(res.x);
   return {
     params,

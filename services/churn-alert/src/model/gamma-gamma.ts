@@ -5,8 +5,15 @@
 
 import type { BgNbdParams } from "./bgnbd.ts";
 import { expectedPurchases } from "./bgnbd.ts";
-import { type NelderMeadOptions, nelderMead } from "./optimize.ts";
-import { lgamma } from "./special.ts";
+import {
+  type BfgsOptions,
+  LOG_PARAMETER_REACH,
+  type MinimizeMethod,
+  type NelderMeadOptions,
+  type Objective,
+  minimize,
+} from "./optimize.ts";
+import { digamma, lgamma } from "./special.ts";
 
 export interface GammaGammaParams {
   readonly p: number;
@@ -28,22 +35,44 @@ interface SpendRow {
   weight: number;
 }
 
-/** Rows with the parameter-free logarithms computed once per fit rather than per evaluation. */
+/**
+ * Rows with the parameter-free logarithms computed once per fit rather than per evaluation, and the
+ * distinct x (few: purchase days) so the gamma-function terms, which depend on x only, are computed
+ * once per distinct x rather than per row (m takes almost as many values as there are members).
+ */
 interface CompiledSpend {
   readonly x: Float64Array;
   readonly m: Float64Array;
   readonly logM: Float64Array;
   readonly logX: Float64Array;
   readonly w: Float64Array;
+  readonly distinctX: Float64Array;
+  readonly xIndex: Int32Array;
+  /** Total weight of the rows with each distinct x. */
+  readonly xWeight: Float64Array;
+  readonly totalWeight: number;
 }
 
 function compileSpend(rows: readonly SpendRow[]): CompiledSpend {
+  const distinct = [...new Set(rows.map((r) => r.x))].sort((u, v) => u - v);
+  const pos = new Map(distinct.map((v, i) => [v, i]));
+  const xIndex = Int32Array.from(rows, (r) => pos.get(r.x) ?? 0);
+  const xWeight = new Float64Array(distinct.length);
+  let total = 0;
+  rows.forEach((r, i) => {
+    xWeight[xIndex[i]!]! += r.weight;
+    total += r.weight;
+  });
   return {
     x: Float64Array.from(rows, (r) => r.x),
     m: Float64Array.from(rows, (r) => r.monetary),
     logM: Float64Array.from(rows, (r) => Math.log(r.monetary)),
     logX: Float64Array.from(rows, (r) => Math.log(r.x)),
     w: Float64Array.from(rows, (r) => r.weight),
+    distinctX: Float64Array.from(distinct),
+    xIndex,
+    xWeight,
+    totalWeight: total,
   };
 }
 
@@ -63,26 +92,60 @@ export function groupSpend(observations: Iterable<SpendObservation>): SpendRow[]
   return [...groups.values()].sort((u, v) => u.x - v.x || u.monetary - v.monetary);
 }
 
-function rowsLogLikelihood(params: GammaGammaParams, rows: CompiledSpend): number {
+// Per row: ln f = q ln γ − lnΓ(q) + lnΓ(px+q) − lnΓ(px) + (px−1) ln m + px ln x − (px+q) ln(γ+mx), the
+// density of the mean of x Gamma(p, ν) values with ν integrated out. The first four terms depend on x
+// only (the same expressions, so the same bits as row by row). With `gradient` (length 3) the same pass
+// writes ∂ln L/∂ln θ for θ = (p, q, γ), the log-parameters the fit works in:
+//   ∂/∂p = x [ψ(px+q) − ψ(px) + ln m + ln x − ln(γ+mx)]
+//   ∂/∂q = ψ(px+q) − ψ(q) + ln γ − ln(γ+mx)
+//   ∂/∂γ = q/γ − (px+q)/(γ+mx)
+function rowsLogLikelihood(params: GammaGammaParams, rows: CompiledSpend, gradient?: number[]): number {
   const { p, q, gamma } = params;
-  if (!(p > 0 && q > 0 && gamma > 0)) return Number.NEGATIVE_INFINITY;
+  if (!(p > 0 && q > 0 && gamma > 0)) {
+    gradient?.fill(Number.NaN);
+    return Number.NEGATIVE_INFINITY;
+  }
   const constant = -lgamma(q) + q * Math.log(gamma);
-  const { x: xs, m: ms, logM, logX, w } = rows;
+  const { x: xs, m: ms, logM, logX, w, xIndex } = rows;
+  const perX = rows.distinctX.map((x) => constant + lgamma(p * x + q) - lgamma(p * x));
   let ll = 0;
+  if (gradient === undefined) {
+    for (let i = 0; i < w.length; i++) {
+      const x = xs[i]!;
+      const px = p * x;
+      ll +=
+        w[i]! *
+        (perX[xIndex[i]!]! + (px - 1) * logM[i]! + px * logX[i]! - (px + q) * Math.log(gamma + ms[i]! * x));
+    }
+    return ll;
+  }
+  // Row sums: x (ln m + ln x − ln(γ+mx)), −ln(γ+mx) and −(px+q) γ/(γ+mx), each times the weight.
+  let gP = 0;
+  let gQ = 0;
+  let gG = 0;
   for (let i = 0; i < w.length; i++) {
     const x = xs[i]!;
-    const m = ms[i]!;
     const px = p * x;
-    // Density of the mean of x Gamma(p, ν) values, ν integrated out.
-    ll +=
-      w[i]! *
-      (constant +
-        lgamma(px + q) -
-        lgamma(px) +
-        (px - 1) * logM[i]! +
-        px * logX[i]! -
-        (px + q) * Math.log(gamma + m * x));
+    const wi = w[i]!;
+    const spread = gamma + ms[i]! * x;
+    const logSpread = Math.log(spread);
+    ll += wi * (perX[xIndex[i]!]! + (px - 1) * logM[i]! + px * logX[i]! - (px + q) * logSpread);
+    gP += wi * x * (logM[i]! + logX[i]! - logSpread);
+    gQ -= wi * logSpread;
+    gG -= (wi * (px + q) * gamma) / spread;
   }
+  const psiQ = digamma(q);
+  const logGamma = Math.log(gamma);
+  for (let k = 0; k < rows.distinctX.length; k++) {
+    const x = rows.distinctX[k]!;
+    const wx = rows.xWeight[k]!;
+    const psiPXQ = digamma(p * x + q);
+    gP += wx * x * (psiPXQ - digamma(p * x));
+    gQ += wx * (psiPXQ - psiQ + logGamma);
+  }
+  gradient[0] = p * gP;
+  gradient[1] = q * gQ;
+  gradient[2] = rows.totalWeight * q + gG;
   return ll;
 }
 
@@ -97,6 +160,10 @@ export interface GammaGammaFitOptions {
   /** L2 penalty on the parameters added to the mean negative log-likelihood (as in `lifetimes`). */
   readonly penalizer?: number;
   readonly initial?: GammaGammaParams;
+  /** "bfgs" (default) uses the analytic gradient; "nelder-mead" is the derivative-free search alone. */
+  readonly method?: MinimizeMethod;
+  readonly bfgs?: BfgsOptions;
+  /** Nelder–Mead: the method, or the fallback when BFGS does not converge. */
   readonly optimizer?: NelderMeadOptions;
 }
 
@@ -110,32 +177,64 @@ export interface GammaGammaFit {
   readonly converged: boolean;
 }
 
+const fromLog = (v: readonly number[]): GammaGammaParams => ({
+  p: Math.exp(v[0] ?? 0),
+  q: Math.exp(v[1] ?? 0),
+  gamma: Math.exp(v[2] ?? 0),
+});
+
+// Mean rather than total so tolerances and the penalty do not depend on population size.
+function objectiveOf(rows: CompiledSpend, penalizer: number): Objective {
+  const members = rows.totalWeight;
+  return {
+    value: (v) => {
+      const g = fromLog(v);
+      return -rowsLogLikelihood(g, rows) / members + penalizer * (g.p ** 2 + g.q ** 2 + g.gamma ** 2);
+    },
+    valueAndGradient: (v, gradient) => {
+      const g = fromLog(v);
+      const value =
+        -rowsLogLikelihood(g, rows, gradient) / members + penalizer * (g.p ** 2 + g.q ** 2 + g.gamma ** 2);
+      const theta = [g.p, g.q, g.gamma];
+      for (let i = 0; i < 3; i++) gradient[i] = -gradient[i]! / members + 2 * penalizer * theta[i]! ** 2;
+      return value;
+    },
+  };
+}
+
+/**
+ * The function `fitGammaGamma` minimises, over v = (ln p, ln q, ln γ): the mean negative
+ * log-likelihood plus `penalizer` · (p² + q² + γ²), with its gradient.
+ */
+export function gammaGammaObjective(observations: Iterable<SpendObservation>, penalizer = 0): Objective {
+  return objectiveOf(compileSpend(groupSpend(observations)), penalizer);
+}
+
+/**
+ * Maximum-likelihood fit over log-parameters: BFGS with the analytic gradient, settled against
+ * Nelder–Mead where it does not end at an interior optimum, as `fitBgNbd`.
+ */
 export function fitGammaGamma(
   observations: Iterable<SpendObservation>,
   options: GammaGammaFitOptions = {},
 ): GammaGammaFit {
   const rows = groupSpend(observations);
   const compiled = compileSpend(rows);
-  const members = rows.reduce((s, r) => s + r.weight, 0);
+  const members = compiled.totalWeight;
   if (members <= 0) throw new RangeError("fitGammaGamma: no member with x > 0 and positive spend");
-  const penalizer = options.penalizer ?? 0;
   // γ is on the money scale, so start it at the mean spend rather than at 1.
   const meanSpend = rows.reduce((s, r) => s + r.weight * r.monetary, 0) / members;
   const init = options.initial ?? { p: 1, q: 1, gamma: meanSpend };
-  const fromLog = (v: readonly number[]): GammaGammaParams => ({
-    p: Math.exp(v[0] ?? 0),
-    q: Math.exp(v[1] ?? 0),
-    gamma: Math.exp(v[2] ?? 0),
-  });
-  const objective = (v: readonly number[]): number => {
-    const g = fromLog(v);
-    return -rowsLogLikelihood(g, compiled) / members + penalizer * (g.p ** 2 + g.q ** 2 + g.gamma ** 2);
-  };
-  const res = nelderMead(objective, [Math.log(init.p), Math.log(init.q), Math.log(init.gamma)], {
-    fTol: 1e-12,
-    xTol: 1e-8,
-    ...options.optimizer,
-  });
+  const res = minimize(
+    objectiveOf(compiled, options.penalizer ?? 0),
+    [Math.log(init.p), Math.log(init.q), Math.log(init.gamma)],
+    {
+      method: options.method ?? "bfgs",
+      bfgs: options.bfgs,
+      nelderMead: { fTol: 1e-12, xTol: 1e-8, ...options.optimizer },
+      reach: LOG_PARAMETER_REACH,
+    },
+  );
   const params = fromLog(res.x);
   return {
     params,

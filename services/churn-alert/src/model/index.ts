@@ -53,7 +53,20 @@ export {
   createMemberState,
   memberFeatures,
 } from "./member-state.ts";
-export { type NelderMeadOptions, type NelderMeadResult, nelderMead } from "./optimize.ts";
+export {
+  type BfgsOptions,
+  type BfgsResult,
+  type MinimizeMethod,
+  type MinimizeOptions,
+  type MinimizeResult,
+  type NelderMeadOptions,
+  type NelderMeadResult,
+  type Objective,
+  type ValueAndGradient,
+  bfgs,
+  minimize,
+  nelderMead,
+} from "./optimize.ts";
 export {
   type RfmInput,
   type RfmScore,
@@ -62,5 +75,5 @@ export {
   rfmSegment,
   scoreRfm,
 } from "./rfm.ts";
-export { hyp2f1, lbeta, lgamma, logAddExp, logistic } from "./special.ts";
+export { digamma, hyp2f1, lbeta, lgamma, logAddExp, logistic } from "./special.ts";
 export { type MemberScore, type MemberScoreOptions, scoreMember } from "./score.ts";

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { gammaGammaObjective } from "../../src/model/gamma-gamma.ts";
 import {
   type BgNbdParams,
   type GammaGammaParams,
@@ -12,6 +13,7 @@ import {
   memberFeatures,
 } from "../../src/model/index.ts";
 import { cdnowPurchaseEvents, readCdnowSample } from "./cdnow.ts";
+import { expectGradientMatches } from "./gradient-check.ts";
 import { Sampler, sfc32 } from "./prng.ts";
 
 const relErr = (got: number, want: number): number => Math.abs(got - want) / Math.abs(want);
@@ -47,20 +49,84 @@ describe("Gamma-Gamma parameter recovery", () => {
   });
 });
 
+function cdnowSpend(): { x: number; monetary: number }[] {
+  const asOf = Date.UTC(1997, 8, 30);
+  const spend: { x: number; monetary: number }[] = [];
+  for (const events of cdnowPurchaseEvents(readCdnowSample()).values()) {
+    const f = memberFeatures(applyEvents(createMemberState(), events), asOf);
+    // Published in dollars; the state keeps cents.
+    if (f !== null) spend.push({ x: f.x, monetary: f.monetaryMinor / 100 });
+  }
+  return spend;
+}
+
 describe("Gamma-Gamma on CDNOW", () => {
   it("reproduces Fader & Hardie's estimates p = 6.25, q = 3.74, γ = 15.44 (946 repeat buyers)", () => {
-    const asOf = Date.UTC(1997, 8, 30);
-    const spend: { x: number; monetary: number }[] = [];
-    for (const events of cdnowPurchaseEvents(readCdnowSample()).values()) {
-      const f = memberFeatures(applyEvents(createMemberState(), events), asOf);
-      // Published in dollars; the state keeps cents.
-      if (f !== null) spend.push({ x: f.x, monetary: f.monetaryMinor / 100 });
-    }
+    const spend = cdnowSpend();
     const fit = fitGammaGamma(spend);
     expect(fit.members).toBe(946);
     expect(relErr(fit.params.p, 6.25)).toBeLessThan(0.01);
     expect(relErr(fit.params.q, 3.74)).toBeLessThan(0.01);
     expect(relErr(fit.params.gamma, 15.44)).toBeLessThan(0.01);
+  });
+});
+
+describe("Gamma-Gamma objective and its gradient", () => {
+  const spend = cdnowSpend();
+  const logOf = (g: GammaGammaParams): number[] => [g.p, g.q, g.gamma].map(Math.log);
+
+  it("matches central differences at the optimum and far from it, with and without the penalty", () => {
+    const points: GammaGammaParams[] = [
+      { p: 6.25, q: 3.74, gamma: 15.44 },
+      { p: 1, q: 1, gamma: 35 },
+      { p: 74, q: 2.3, gamma: 0.66 },
+      { p: 0.05, q: 50, gamma: 1e3 },
+      { p: 300, q: 0.2, gamma: 0.01 },
+    ];
+    for (const penalizer of [0, 0.01]) {
+      const objective = gammaGammaObjective(spend, penalizer);
+      for (const g of points) expectGradientMatches(objective, logOf(g));
+    }
+  });
+
+  it("gives the same value with or without the gradient", () => {
+    const objective = gammaGammaObjective(spend, 0.01);
+    const v = logOf({ p: 6.25, q: 3.74, gamma: 15.44 });
+    expect(objective.valueAndGradient(v, [0, 0, 0])).toBe(objective.value(v));
+  });
+});
+
+describe("fitGammaGamma: BFGS against Nelder–Mead", () => {
+  const fromCdnow = cdnowSpend();
+  const s = new Sampler(sfc32(11));
+  const simulated: { x: number; monetary: number }[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const x = 1 + Math.floor(s.open() * 12);
+    const nu = s.gamma(4, 2500);
+    let sum = 0;
+    for (let k = 0; k < x; k++) sum += s.gamma(6, nu);
+    // Whole minor units, as the service feeds it.
+    simulated.push({ x, monetary: Math.round(sum) / x });
+  }
+
+  it("finds the Nelder–Mead optimum with a small fraction of the evaluations", () => {
+    for (const spend of [fromCdnow, simulated]) {
+      for (const penalizer of [0, 1e-4]) {
+        const nm = fitGammaGamma(spend, { penalizer, method: "nelder-mead" });
+        const fit = fitGammaGamma(spend, { penalizer });
+        expect(fit.converged && nm.converged).toBe(true);
+        for (const k of ["p", "q", "gamma"] as const) {
+          expect(relErr(fit.params[k], nm.params[k])).toBeLessThan(1e-5);
+        }
+        if (penalizer === 0) {
+          expect(fit.logLikelihood / fit.members).toBeGreaterThanOrEqual(
+            nm.logLikelihood / nm.members - 1e-9,
+          );
+        }
+        // The penalty on γ (money scale) makes the simulated problem stiff: ~65 evaluations there.
+        expect(fit.evaluations * 5).toBeLessThan(nm.evaluations);
+      }
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hyp2f1, lbeta, lgamma, logAddExp, logistic } from "../../src/model/index.ts";
+import { digamma, hyp2f1, lbeta, lgamma, logAddExp, logistic } from "../../src/model/index.ts";
 
 describe("lgamma", () => {
   it("matches exact values", () => {
@@ -24,6 +24,45 @@ describe("lgamma", () => {
 
   it("lbeta(a, b) = ln(Γ(a)Γ(b)/Γ(a+b))", () => {
     expect(lbeta(2, 3)).toBeCloseTo(Math.log(1 / 12), 13);
+  });
+});
+
+describe("digamma", () => {
+  const EULER = 0.5772156649015329;
+
+  it("matches known values", () => {
+    expect(digamma(1)).toBeCloseTo(-EULER, 14);
+    expect(digamma(0.5)).toBeCloseTo(-EULER - 2 * Math.LN2, 14);
+    expect(digamma(10)).toBeCloseTo(2.251752589066721, 14);
+    // ψ(n) = H_(n−1) − γ for integers.
+    let harmonic = 0;
+    for (let k = 1; k < 40; k++) harmonic += 1 / k;
+    expect(digamma(40)).toBeCloseTo(harmonic - EULER, 13);
+    // The positive root of ψ (x₀ = 1.4616321449683622…) and the series' regime far out.
+    expect(Math.abs(digamma(1.4616321449683622))).toBeLessThan(1e-15);
+    expect(digamma(1e8)).toBeCloseTo(Math.log(1e8) - 0.5e-8, 13);
+  });
+
+  it("satisfies ψ(x+1) = ψ(x) + 1/x, across the switch to the series at 6", () => {
+    for (const x of [
+      1e-6, 0.013, 0.243, 0.793, 1.5, 2.426, 4.99, 5.5, 5.999, 6, 6.5, 7.25, 33.3, 250.5, 1e5,
+    ]) {
+      expect(digamma(x + 1) - digamma(x) - 1 / x).toBeCloseTo(0, 12);
+    }
+  });
+
+  it("is the derivative of lgamma", () => {
+    for (const x of [0.05, 0.243, 0.793, 1, 2.426, 5.9, 6.1, 15.44, 374, 1e4]) {
+      const h = 1e-4 * x;
+      const central = (lgamma(x + h) - lgamma(x - h)) / (2 * h);
+      expect(Math.abs(digamma(x) - central)).toBeLessThan(1e-7 * Math.max(1, Math.abs(digamma(x))));
+    }
+  });
+
+  it("is NaN off its domain", () => {
+    expect(digamma(0)).toBeNaN();
+    expect(digamma(-1.5)).toBeNaN();
+    expect(digamma(Number.NaN)).toBeNaN();
   });
 });
 
