@@ -22,9 +22,9 @@ import {
   markApplied,
   membersDue,
   pendingEvents,
+  replaceDueTimes,
   saveEngine,
   saveMembers,
-  setDueTimes,
 } from "./store/members.ts";
 
 export interface StepHooks {
@@ -48,6 +48,7 @@ async function processSegment(
   model: ActiveModel | null,
   settings: ChurnSettings,
   trigger: AlertTrigger | null,
+  horizon: number,
 ): Promise<ChurnAlertRecord[]> {
   const pending = await pendingEvents(c, limit, inclusive);
   const due = await membersDue(c, limit, inclusive);
@@ -61,7 +62,9 @@ async function processSegment(
     const events = pending.get(id) ?? [];
     const start = rows.get(id) ?? newMemberRow(id, settings.timeZone);
     const out = advanceMember(start, events, model, settings, limit, inclusive);
-    changed.push(out.row);
+    // Past the next scheduled refit a due time would be recomputed before it fires (see refitAt).
+    const due = out.row.dueAt;
+    changed.push(due !== null && due >= horizon ? { ...out.row, dueAt: null } : out.row);
     alerts.push(...out.alerts);
     for (const e of events) applied.push(e.id);
   }
@@ -75,7 +78,12 @@ async function processSegment(
 /**
  * Fits the population as it stands (all applied events) at event time `at`, stores the fit and
  * recomputes every member's due time for grid points after `dueAfter`. Null when there are too
- * few members to fit: the model in force stays.
+ * few members to fit (or the fit fails): the model in force stays.
+ *
+ * Only due times before `horizon` (the next scheduled refit) are stored: that refit recomputes
+ * every one of them before anything at its instant fires, so a later one would be overwritten
+ * unused. Storing all of them rewrote a row per member per refit, the largest cost of a replay.
+ * When no new model comes out, the one in force carries the due times on to the new horizon.
  */
 export async function refitAt(
   c: PoolClient,
@@ -83,33 +91,36 @@ export async function refitAt(
   dueAfter: number,
   trigger: FitTrigger,
   settings: ChurnSettings,
+  horizon: number,
+  inForce: ActiveModel | null,
   log?: StepLog,
 ): Promise<ActiveModel | null> {
   const summaries = await allSummaries(c);
-  let fit: ReturnType<typeof fitPopulation>;
+  let fitted: ActiveModel | null = null;
   try {
-    fit = fitPopulation(summaries, at, settings);
+    const fit = fitPopulation(summaries, at, settings);
+    if (fit !== null) {
+      const version = modelVersionFor(at, trigger);
+      await insertFit(c, version, trigger, at, settings.unitMs, fit);
+      fitted = activeModelOf(version, fit);
+      log?.info(
+        { modelVersion: version, members: fit.bg.members, params: fit.bg.params, ll: fit.bg.logLikelihood },
+        "churn model refitted",
+      );
+    }
   } catch (err) {
     log?.warn({ err, at: new Date(at).toISOString() }, "churn model fit failed; the model in force stays");
-    return null;
   }
-  if (fit === null) return null;
-  const version = modelVersionFor(at, trigger);
-  await insertFit(c, version, trigger, at, settings.unitMs, fit);
-  const model = activeModelOf(version, fit);
-  const ids: string[] = [];
-  const dues: (number | null)[] = [];
+  const model = fitted ?? inForce;
+  if (model === null) return null;
+  const dues = new Map<string, number>();
   for (const s of summaries) {
     const armed = s.armed || s.alertLastPurchaseAt === null || s.lastPurchaseAt > s.alertLastPurchaseAt;
-    ids.push(s.memberId);
-    dues.push(armed ? dueTime(s, dueAfter, model.bg, settings) : null);
+    const due = armed ? dueTime(s, dueAfter, model.bg, settings) : null;
+    if (due !== null && due < horizon) dues.set(s.memberId, due);
   }
-  await setDueTimes(c, ids, dues);
-  log?.info(
-    { modelVersion: version, members: fit.bg.members, params: fit.bg.params, ll: fit.bg.logLikelihood },
-    "churn model refitted",
-  );
-  return model;
+  await replaceDueTimes(c, dues);
+  return fitted;
 }
 
 export interface AdvanceResult {
@@ -139,8 +150,9 @@ export async function advance(
   const alerts: ChurnAlertRecord[] = [];
   let refits = 0;
   while (nextRefit <= target) {
-    alerts.push(...(await processSegment(c, nextRefit, false, model, settings, trigger)));
-    const fitted = await refitAt(c, nextRefit, nextRefit - 1, "schedule", settings, log);
+    alerts.push(...(await processSegment(c, nextRefit, false, model, settings, trigger, nextRefit)));
+    const horizon = nextRefit + settings.refitMs;
+    const fitted = await refitAt(c, nextRefit, nextRefit - 1, "schedule", settings, horizon, model, log);
     if (fitted !== null) {
       model = fitted;
       refits++;
@@ -148,7 +160,7 @@ export async function advance(
     nextRefit += settings.refitMs;
     await hooks.heartbeat?.();
   }
-  alerts.push(...(await processSegment(c, target, true, model, settings, trigger)));
+  alerts.push(...(await processSegment(c, target, true, model, settings, trigger, nextRefit)));
 
   // Refits asked for by an operator happen at the frontier (not reproducible by a replay: an
   // operator's choice of moment is not in the stream).
@@ -156,11 +168,11 @@ export async function advance(
     "select id from churn_refit_requests where done_at is null order by id for update",
   );
   if (requests.rows.length > 0) {
-    const fitted = await refitAt(c, target + 1, target, "on-demand", settings, log);
+    const fitted = await refitAt(c, target + 1, target, "on-demand", settings, nextRefit, model, log);
     if (fitted !== null) {
       model = fitted;
       refits++;
-      alerts.push(...(await processSegment(c, target, true, model, settings, trigger)));
+      alerts.push(...(await processSegment(c, target, true, model, settings, trigger, nextRefit)));
     }
     await c.query("update churn_refit_requests set done_at = $1, model_version = $2 where id = any($3)", [
       target,

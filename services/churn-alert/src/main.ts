@@ -23,6 +23,6 @@ await runService(kit, {
   topics: [kit.topics.purchases.name],
   handler: pipeline.handler,
   onTick: pipeline.onTick,
-  // Every batch rewrites the members it advances, and a refit touches every due time.
-  vacuum: ["churn_members", "churn_events", "churn_alerts"],
+  // Every batch rewrites the members it advances, and a refit moves every due time.
+  vacuum: ["churn_members", "churn_due", "churn_events", "churn_alerts"],
 });

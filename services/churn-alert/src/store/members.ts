@@ -138,7 +138,7 @@ export async function markApplied(c: Db, eventIds: readonly string[]): Promise<v
 
 export async function membersDue(c: Db, limit: number, inclusive: boolean): Promise<string[]> {
   const r = await c.query<{ member_id: string }>(
-    `select member_id from churn_members where due_at ${inclusive ? "<=" : "<"} $1`,
+    `select member_id from churn_due where due_at ${inclusive ? "<=" : "<"} $1`,
     [limit],
   );
   return r.rows.map((x) => x.member_id);
@@ -158,8 +158,9 @@ export async function loadMembers(c: Db, ids: readonly string[]): Promise<Map<st
   const out = new Map<string, MemberRow>();
   if (ids.length === 0) return out;
   const r = await c.query<MemberDbRow>(
-    `select member_id, state, last_event_time, armed, alert_last_purchase_at, last_alert_at, due_at
-     from churn_members where member_id = any($1::text[])`,
+    `select m.member_id, m.state, m.last_event_time, m.armed, m.alert_last_purchase_at, m.last_alert_at,
+       d.due_at
+     from churn_members m left join churn_due d using (member_id) where m.member_id = any($1::text[])`,
     [ids],
   );
   for (const m of r.rows) {
@@ -192,22 +193,26 @@ export async function saveMembers(c: Db, rows: readonly MemberRow[]): Promise<vo
       armed: m.alert.armed,
       alert_last_purchase_at: m.alert.lastPurchaseAt,
       last_alert_at: m.alert.lastAlertAt,
-      due_at: m.dueAt,
     };
   });
   await c.query(
     `insert into churn_members (member_id, state, x, first_day, last_day, purchase_days, total_minor,
-       repeat_minor, last_purchase_at, last_event_time, armed, alert_last_purchase_at, last_alert_at, due_at)
+       repeat_minor, last_purchase_at, last_event_time, armed, alert_last_purchase_at, last_alert_at)
      select * from jsonb_to_recordset($1::jsonb) as t(member_id text, state jsonb, x int, first_day bigint,
        last_day bigint, purchase_days int, total_minor bigint, repeat_minor bigint, last_purchase_at bigint,
-       last_event_time bigint, armed boolean, alert_last_purchase_at bigint, last_alert_at bigint, due_at bigint)
+       last_event_time bigint, armed boolean, alert_last_purchase_at bigint, last_alert_at bigint)
      on conflict (member_id) do update set state = excluded.state, x = excluded.x,
        first_day = excluded.first_day, last_day = excluded.last_day, purchase_days = excluded.purchase_days,
        total_minor = excluded.total_minor, repeat_minor = excluded.repeat_minor,
        last_purchase_at = excluded.last_purchase_at, last_event_time = excluded.last_event_time,
        armed = excluded.armed, alert_last_purchase_at = excluded.alert_last_purchase_at,
-       last_alert_at = excluded.last_alert_at, due_at = excluded.due_at`,
+       last_alert_at = excluded.last_alert_at`,
     [JSON.stringify(payload)],
+  );
+  await setDueTimes(
+    c,
+    rows.map((m) => m.memberId),
+    rows.map((m) => m.dueAt),
   );
 }
 
@@ -252,12 +257,27 @@ export async function allSummaries(c: Db): Promise<SummaryRow[]> {
   }));
 }
 
+/** The due times of a refit: the whole table becomes exactly `dues` (moved rows only are written). */
+export async function replaceDueTimes(c: Db, dues: ReadonlyMap<string, number>): Promise<void> {
+  await c.query(
+    `with d as (select * from unnest($1::text[], $2::bigint[]) as d(member_id, due_at)),
+     gone as (delete from churn_due c where not exists (select 1 from d where d.member_id = c.member_id))
+     insert into churn_due (member_id, due_at) select member_id, due_at from d
+     on conflict (member_id) do update set due_at = excluded.due_at
+       where churn_due.due_at is distinct from excluded.due_at`,
+    [[...dues.keys()], [...dues.values()]],
+  );
+}
+
 export async function setDueTimes(c: Db, ids: readonly string[], dues: readonly (number | null)[]) {
   if (ids.length === 0) return;
+  // Only due times that moved are written; a null one removes the member's row.
   await c.query(
-    `update churn_members m set due_at = d.due
-     from unnest($1::text[], $2::bigint[]) as d(id, due) where m.member_id = d.id
-       and m.due_at is distinct from d.due`,
+    `with d as (select * from unnest($1::text[], $2::bigint[]) as d(member_id, due_at)),
+     cleared as (delete from churn_due c using d where c.member_id = d.member_id and d.due_at is null)
+     insert into churn_due (member_id, due_at) select member_id, due_at from d where due_at is not null
+     on conflict (member_id) do update set due_at = excluded.due_at
+       where churn_due.due_at is distinct from excluded.due_at`,
     [ids, dues],
   );
 }
