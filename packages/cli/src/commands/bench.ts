@@ -135,13 +135,16 @@ export async function run(args: string[]): Promise<number> {
     const wall = (Date.now() - t0) / 1000;
     const cpu = cpuSpent(cpuBefore, cpuSnapshot(pids));
     console.log(`pipeline: ${sent.sent} orders end to end in ${wall.toFixed(2)} s`);
+    const batches = await batchFigures(services);
 
     // 3. Latency from an order's publication to its points event under a steady load.
     // Live orders carry event times just after the replay's last one, as live traffic follows a
     // replay of recent history: stamped with today's date, a 1998 data set would make every
     // service live through 28 years of event time (weekly churn refits, expiries) meanwhile.
     const liveFrom = (sent.lastEventTime ?? Date.now()) + 86_400_000;
+    const cpuLiveBefore = cpuSnapshot(pids);
     const latency = await steadyLatency(kafka, tB, Number(values.rate), Number(values.seconds), liveFrom);
+    const cpuLive = cpuSpent(cpuLiveBefore, cpuSnapshot(pids));
     // The profile is written when the profiled service exits.
     await stopServices(services);
 
@@ -159,8 +162,12 @@ export async function run(args: string[]): Promise<number> {
         ordersPerSecond: sent.sent / wall,
         doneAtSeconds: perService,
         cpuSeconds: Object.fromEntries(cpu.map(([k, v]) => [k, Number(v.toFixed(1))])),
+        batches,
       },
-      latency,
+      latency: {
+        ...latency,
+        cpuSeconds: Object.fromEntries(cpuLive.map(([k, v]) => [k, Number(v.toFixed(1))])),
+      },
       ...(profile ? { profile } : {}),
     };
     mkdirSync(join(REPO_ROOT, "bench-results"), { recursive: true });
@@ -177,10 +184,34 @@ end-to-end benchmark (${result.machine.cores} cores, ${sent.sent} CDNOW orders)
     CPU seconds spent meanwhile (${(cpus().length * wall).toFixed(0)} available on ${cpus().length} cores): ${cpu
       .map(([k, v]) => `${k} ${v.toFixed(1)}`)
       .join(", ")}
+    batches (count, mean messages, mean ms to process and commit): ${Object.entries(batches)
+      .map(([k, b]) => `${k} ${b.count} × ${b.meanSize} in ${b.meanMs} ms`)
+      .join(", ")}
   order → points latency at ${latency.rate}/s for ${latency.seconds} s: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.samples} samples)
+    CPU seconds meanwhile: ${cpuLive.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}
   written to ${out}${profile ? `\n\nprofile of ${values.profile} (self time):\n${profile}` : ""}`);
     return 0;
   }
+}
+
+/** Each service's batch count and mean size and duration so far, from its /metrics. */
+async function batchFigures(services: Array<{ spec: { name: string; opsPort: number } }>) {
+  const out: Record<string, { count: number; meanSize: number; meanMs: number }> = {};
+  for (const s of services) {
+    const text = await fetch(`http://127.0.0.1:${s.spec.opsPort}/metrics`).then((r) => r.text());
+    const sum = (name: string) =>
+      [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "gm"))].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    const count = sum("loyalty_batch_duration_seconds_count");
+    out[s.spec.name] = {
+      count,
+      meanSize: count ? Math.round(sum("loyalty_messages_processed_total") / count) : 0,
+      meanMs: count ? Number(((1000 * sum("loyalty_batch_duration_seconds_sum")) / count).toFixed(1)) : 0,
+    };
+  }
+  return out;
 }
 
 async function timeUntil(done: () => Promise<boolean>): Promise<number> {
