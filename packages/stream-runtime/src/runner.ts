@@ -21,6 +21,11 @@ export interface BatchContext {
    * of a chunk (a poison message being narrowed down) sees the chunk's start here, not its own.
    */
   readonly committedBefore: string;
+  /**
+   * Aborted when shutdown begins. Long work (an event-time catch-up over years) may end early at
+   * a point its effects are consistent at, so the batch commits within the shutdown timeout.
+   */
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -47,6 +52,8 @@ export interface ConsumerRunnerOptions {
   /** Time-driven work (expiries, downgrades, churn scans), run after each batch and, in wall mode, on a timer. */
   onTick?: (ctx: BatchContext) => Promise<void>;
   tickIntervalMs?: number;
+  /** Also tick once at start, in either clock mode: work paused at the last shutdown resumes without new input. */
+  tickOnStart?: boolean;
   /** Called after each chunk's effects and offsets are committed (table maintenance). */
   afterCommit?: () => void;
 }
@@ -58,6 +65,7 @@ class Attempt implements BatchContext {
     readonly clock: Clock,
     readonly heartbeat: () => Promise<void>,
     readonly committedBefore: string,
+    readonly signal: AbortSignal,
   ) {}
   produce(msg: OutMessage): void {
     this.out.push(msg);
@@ -73,6 +81,7 @@ export class ConsumerRunner {
   private crashed: Error | null = null;
   private chain: Promise<unknown> = Promise.resolve();
   private tickTimer: NodeJS.Timeout | null = null;
+  private readonly stopping = new AbortController();
 
   constructor(private readonly o: ConsumerRunnerOptions) {}
 
@@ -116,6 +125,11 @@ export class ConsumerRunner {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.serial(() => this.onBatch(payload)),
     });
+    if (this.o.onTick && this.o.tickOnStart) {
+      void this.serial(() => this.tick(async () => undefined)).catch((err) =>
+        logger.error({ err }, "tick failed"),
+      );
+    }
     if (this.o.onTick && this.o.clock.mode === "wall") {
       this.tickTimer = setInterval(() => {
         void this.serial(() => this.tick(async () => undefined)).catch((err) =>
@@ -134,6 +148,7 @@ export class ConsumerRunner {
 
   /** First phase of shutdown: stop fetching and wait for the in-flight batch to commit. */
   async stop(): Promise<void> {
+    this.stopping.abort();
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.consumer) await this.consumer.disconnect();
     await this.chain;
@@ -207,7 +222,7 @@ export class ConsumerRunner {
     if (!onTick) return;
     await withRetry(async () => {
       // A tick consumes nothing: no offset is in question.
-      const attempt = new Attempt(this.o.clock, heartbeat, "0");
+      const attempt = new Attempt(this.o.clock, heartbeat, "0", this.stopping.signal);
       await onTick(attempt);
       await this.publish(attempt);
       await this.o.producer.flush();
@@ -223,7 +238,7 @@ export class ConsumerRunner {
     try {
       await withRetry(
         async () => {
-          const attempt = new Attempt(this.o.clock, heartbeat, committedBefore);
+          const attempt = new Attempt(this.o.clock, heartbeat, committedBefore, this.stopping.signal);
           await this.o.handler(chunk, attempt);
           await this.publish(attempt);
         },
@@ -246,7 +261,7 @@ export class ConsumerRunner {
           { err, topic: msg.topic, partition: msg.partition, offset: msg.offset, code },
           "dead-lettering message",
         );
-        const attempt = new Attempt(this.o.clock, heartbeat, committedBefore);
+        const attempt = new Attempt(this.o.clock, heartbeat, committedBefore, this.stopping.signal);
         attempt.deadLetter(msg, code, err instanceof Error ? err.message : String(err));
         await this.publish(attempt);
         return;

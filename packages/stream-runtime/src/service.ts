@@ -95,6 +95,7 @@ export interface RunOptions {
   handler: BatchHandler;
   onTick?: (ctx: BatchContext) => Promise<void>;
   tickIntervalMs?: number;
+  tickOnStart?: boolean;
   /** Closed in the second shutdown phase, after the last batch has committed. */
   close?: () => Promise<void>;
   /** The service's update-heavy tables, vacuumed every DB_VACUUM_INTERVAL_MS (see Vacuumer). */
@@ -119,6 +120,7 @@ export async function runService(kit: ServiceKit, opts: RunOptions): Promise<Con
     sessionTimeoutMs: kit.config.CONSUMER_SESSION_TIMEOUT_MS,
     ...(opts.onTick ? { onTick: opts.onTick } : {}),
     ...(opts.tickIntervalMs ? { tickIntervalMs: opts.tickIntervalMs } : {}),
+    ...(opts.tickOnStart ? { tickOnStart: true } : {}),
     afterCommit: () => vacuum.kick(),
   });
   const ops = await startOpsServer(kit.config.HTTP_PORT, kit.metrics, () => runner.isHealthy);

@@ -30,6 +30,8 @@ import {
 export interface StepHooks {
   /** Called between refits: a long catch-up must not cost the consumer its group membership. */
   heartbeat?: () => Promise<void>;
+  /** True once the service is shutting down: a catch-up stops after the refit in progress. */
+  stopping?: () => boolean;
 }
 
 export interface StepLog {
@@ -157,8 +159,16 @@ export async function advance(
       model = fitted;
       refits++;
     }
+    const refitted = nextRefit;
     nextRefit += settings.refitMs;
     await hooks.heartbeat?.();
+    if (hooks.stopping?.() && nextRefit <= target) {
+      // Everything before the refit instant is done; its alerts and events come next time.
+      const frontier = refitted - 1;
+      await saveEngine(c, { frontier, nextRefitAt: nextRefit, modelVersion: model?.version ?? null });
+      log?.info({ frontier: new Date(frontier).toISOString() }, "catch-up paused for shutdown");
+      return { alerts, frontier, refits };
+    }
   }
   alerts.push(...(await processSegment(c, target, true, model, settings, trigger, nextRefit)));
 

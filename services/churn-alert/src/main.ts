@@ -23,6 +23,8 @@ await runService(kit, {
   topics: [kit.topics.purchases.name],
   handler: pipeline.handler,
   onTick: pipeline.onTick,
+  // A catch-up paused by the last shutdown resumes at once, not at the next input event.
+  tickOnStart: true,
   // Every batch rewrites the members it advances, and a refit moves every due time.
   vacuum: ["churn_members", "churn_due", "churn_events", "churn_alerts"],
 });

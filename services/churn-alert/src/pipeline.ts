@@ -139,6 +139,7 @@ export function createPipeline(
         const trigger = { topic, partition: first.partition, offset: last.offset };
         const step = await advance(c, wm, settings, trigger, kit.logger, {
           heartbeat: () => ctx.heartbeat(),
+          stopping: () => ctx.signal.aborted,
         });
         return [...again, ...step.alerts];
       });
@@ -151,7 +152,10 @@ export function createPipeline(
         await markPublished(c, confirm);
         const wm = await watermark(c, true);
         if (wm !== null)
-          await advance(c, wm, settings, null, kit.logger, { heartbeat: () => ctx.heartbeat() });
+          await advance(c, wm, settings, null, kit.logger, {
+            heartbeat: () => ctx.heartbeat(),
+            stopping: () => ctx.signal.aborted,
+          });
         return unpublishedTickAlerts(c);
       });
       unconfirmed = out.map((a) => a.eventId);
