@@ -23,6 +23,18 @@ afterAll(async () => {
 });
 
 // reltuples is the planner's row count: -1 until the table is first analysed.
+// Sessions report their row counts to the statistics system asynchronously: wait for them.
+const reported = async (table: string, rows: number) => {
+  for (let i = 0; i < 100; i++) {
+    const r = await pool.query<{ n: number }>(
+      "select n_mod_since_analyze::int as n from pg_stat_user_tables where relname = $1 and schemaname = current_schema()",
+      [table],
+    );
+    if ((r.rows[0]?.n ?? 0) >= rows) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`the statistics system never saw ${rows} changes to ${table}`);
+};
 const plannerRows = async () =>
   (await pool.query<{ n: number }>("select reltuples::int as n from pg_class where oid = 'v'::regclass"))
     .rows[0]?.n;
@@ -30,6 +42,7 @@ const plannerRows = async () =>
 describe("Vacuumer", () => {
   it("analyses its tables in the background, at most once per interval", async () => {
     await pool.query("insert into v select generate_series(1, 1000)");
+    await reported("v", 1000);
     expect(await plannerRows()).toBe(-1);
     const v = new Vacuumer(pool, ["v"], 60_000, (err) => {
       throw err;
@@ -42,6 +55,31 @@ describe("Vacuumer", () => {
     v.kick(); // within the interval: nothing
     await v.idle();
     expect(await plannerRows()).toBe(1000);
+  });
+
+  it("leaves alone a table that has not changed enough since its last pass", async () => {
+    await pool.query("create table u (id int primary key)");
+    await pool.query("insert into u select generate_series(1, 1000)");
+    await reported("u", 1000);
+    const v = new Vacuumer(pool, ["u"], 1, (err) => {
+      throw err;
+    });
+    v.kick();
+    await v.idle();
+    const analysed = async () =>
+      (
+        await pool.query<{ n: number }>(
+          "select analyze_count::int + vacuum_count::int as n from pg_stat_user_tables where relname = 'u' and schemaname = current_schema()",
+        )
+      ).rows[0]?.n;
+    const after = await analysed();
+    expect(after).toBeGreaterThan(0);
+    await pool.query("insert into u select generate_series(1001, 1010)"); // 1 %: under the threshold
+    await reported("u", 10);
+    await new Promise((res) => setTimeout(res, 5));
+    v.kick();
+    await v.idle();
+    expect(await analysed()).toBe(after);
   });
 
   it("does nothing with an interval of 0, and refuses a table name that is not plain", async () => {
