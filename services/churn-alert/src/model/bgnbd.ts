@@ -4,12 +4,10 @@
 // Inputs per member: x repeat purchase days, recency t_x and age T in one time unit (weeks by default).
 
 import {
-  type BfgsOptions,
-  LOG_PARAMETER_REACH,
-  type MinimizeMethod,
-  type NelderMeadOptions,
+  type LogParameterFitOptions,
   type Objective,
-  minimize,
+  fitLogParameters,
+  logParameterObjective,
 } from "./optimize.ts";
 import { hyp2f1, logAddExp, logistic } from "./special.ts";
 
@@ -246,16 +244,9 @@ export function bgNbdLogLikelihood(params: BgNbdParams, observations: Iterable<B
   return compiledLogLikelihood(params, compile(observations));
 }
 
-export interface BgNbdFitOptions {
-  /** L2 penalty on the parameters added to the mean negative log-likelihood (as in `lifetimes`). */
-  readonly penalizer?: number;
+export interface BgNbdFitOptions extends LogParameterFitOptions {
   /** Starting point; all ones by default. */
   readonly initial?: BgNbdParams;
-  /** "bfgs" (default) uses the analytic gradient; "nelder-mead" is the derivative-free search alone. */
-  readonly method?: MinimizeMethod;
-  readonly bfgs?: BfgsOptions;
-  /** Nelder–Mead: the method, or the fallback when BFGS does not converge. */
-  readonly optimizer?: NelderMeadOptions;
 }
 
 export interface BgNbdFit {
@@ -270,32 +261,19 @@ export interface BgNbdFit {
   readonly converged: boolean;
 }
 
-const fromLog = (v: readonly number[]): BgNbdParams => ({
-  r: Math.exp(v[0] ?? 0),
-  alpha: Math.exp(v[1] ?? 0),
-  a: Math.exp(v[2] ?? 0),
-  b: Math.exp(v[3] ?? 0),
+const paramsOf = (theta: readonly number[]): BgNbdParams => ({
+  r: theta[0] ?? 1,
+  alpha: theta[1] ?? 1,
+  a: theta[2] ?? 1,
+  b: theta[3] ?? 1,
 });
 
-// Mean rather than total so tolerances and the penalty do not depend on population size.
 function objectiveOf(c: Compiled, penalizer: number): Objective {
-  return {
-    value: (v) => {
-      const p = fromLog(v);
-      const penalty = penalizer * (p.r ** 2 + p.alpha ** 2 + p.a ** 2 + p.b ** 2);
-      return -compiledLogLikelihood(p, c) / c.totalWeight + penalty;
-    },
-    valueAndGradient: (v, gradient) => {
-      const p = fromLog(v);
-      const penalty = penalizer * (p.r ** 2 + p.alpha ** 2 + p.a ** 2 + p.b ** 2);
-      const value = -compiledLogLikelihood(p, c, gradient) / c.totalWeight + penalty;
-      const theta = [p.r, p.alpha, p.a, p.b];
-      for (let i = 0; i < 4; i++) {
-        gradient[i] = -gradient[i]! / c.totalWeight + 2 * penalizer * theta[i]! ** 2;
-      }
-      return value;
-    },
-  };
+  return logParameterObjective(
+    (theta, gradient) => compiledLogLikelihood(paramsOf(theta), c, gradient),
+    c.totalWeight,
+    penalizer,
+  );
 }
 
 /**
@@ -318,13 +296,8 @@ export function fitBgNbd(observations: Iterable<BgNbdObservation>, options: BgNb
   if (c.totalWeight <= 0) throw new RangeError("fitBgNbd: no members to fit");
   const init = options.initial ?? { r: 1, alpha: 1, a: 1, b: 1 };
   const start = [init.r, init.alpha, init.a, init.b].map(Math.log);
-  const res = minimize(objectiveOf(c, options.penalizer ?? 0), start, {
-    method: options.method ?? "bfgs",
-    bfgs: options.bfgs,
-    nelderMead: { fTol: 1e-12, xTol: 1e-8, ...options.optimizer },
-    reach: LOG_PARAMETER_REACH,
-  });
-  const params = fromLog(res.x);
+  const res = fitLogParameters(objectiveOf(c, options.penalizer ?? 0), start, options);
+  const params = paramsOf(res.x.map(Math.exp));
   return {
     params,
     logLikelihood: compiledLogLikelihood(params, c),

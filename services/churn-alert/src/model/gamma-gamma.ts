@@ -6,12 +6,10 @@
 import type { BgNbdParams } from "./bgnbd.ts";
 import { expectedPurchases } from "./bgnbd.ts";
 import {
-  type BfgsOptions,
-  LOG_PARAMETER_REACH,
-  type MinimizeMethod,
-  type NelderMeadOptions,
+  type LogParameterFitOptions,
   type Objective,
-  minimize,
+  fitLogParameters,
+  logParameterObjective,
 } from "./optimize.ts";
 import { digamma, lgamma } from "./special.ts";
 
@@ -156,15 +154,8 @@ export function gammaGammaLogLikelihood(
   return rowsLogLikelihood(params, compileSpend(groupSpend(observations)));
 }
 
-export interface GammaGammaFitOptions {
-  /** L2 penalty on the parameters added to the mean negative log-likelihood (as in `lifetimes`). */
-  readonly penalizer?: number;
+export interface GammaGammaFitOptions extends LogParameterFitOptions {
   readonly initial?: GammaGammaParams;
-  /** "bfgs" (default) uses the analytic gradient; "nelder-mead" is the derivative-free search alone. */
-  readonly method?: MinimizeMethod;
-  readonly bfgs?: BfgsOptions;
-  /** Nelder–Mead: the method, or the fallback when BFGS does not converge. */
-  readonly optimizer?: NelderMeadOptions;
 }
 
 export interface GammaGammaFit {
@@ -177,29 +168,18 @@ export interface GammaGammaFit {
   readonly converged: boolean;
 }
 
-const fromLog = (v: readonly number[]): GammaGammaParams => ({
-  p: Math.exp(v[0] ?? 0),
-  q: Math.exp(v[1] ?? 0),
-  gamma: Math.exp(v[2] ?? 0),
+const paramsOf = (theta: readonly number[]): GammaGammaParams => ({
+  p: theta[0] ?? 1,
+  q: theta[1] ?? 1,
+  gamma: theta[2] ?? 1,
 });
 
-// Mean rather than total so tolerances and the penalty do not depend on population size.
 function objectiveOf(rows: CompiledSpend, penalizer: number): Objective {
-  const members = rows.totalWeight;
-  return {
-    value: (v) => {
-      const g = fromLog(v);
-      return -rowsLogLikelihood(g, rows) / members + penalizer * (g.p ** 2 + g.q ** 2 + g.gamma ** 2);
-    },
-    valueAndGradient: (v, gradient) => {
-      const g = fromLog(v);
-      const value =
-        -rowsLogLikelihood(g, rows, gradient) / members + penalizer * (g.p ** 2 + g.q ** 2 + g.gamma ** 2);
-      const theta = [g.p, g.q, g.gamma];
-      for (let i = 0; i < 3; i++) gradient[i] = -gradient[i]! / members + 2 * penalizer * theta[i]! ** 2;
-      return value;
-    },
-  };
+  return logParameterObjective(
+    (theta, gradient) => rowsLogLikelihood(paramsOf(theta), rows, gradient),
+    rows.totalWeight,
+    penalizer,
+  );
 }
 
 /**
@@ -225,17 +205,12 @@ export function fitGammaGamma(
   // γ is on the money scale, so start it at the mean spend rather than at 1.
   const meanSpend = rows.reduce((s, r) => s + r.weight * r.monetary, 0) / members;
   const init = options.initial ?? { p: 1, q: 1, gamma: meanSpend };
-  const res = minimize(
+  const res = fitLogParameters(
     objectiveOf(compiled, options.penalizer ?? 0),
     [Math.log(init.p), Math.log(init.q), Math.log(init.gamma)],
-    {
-      method: options.method ?? "bfgs",
-      bfgs: options.bfgs,
-      nelderMead: { fTol: 1e-12, xTol: 1e-8, ...options.optimizer },
-      reach: LOG_PARAMETER_REACH,
-    },
+    options,
   );
-  const params = fromLog(res.x);
+  const params = paramsOf(res.x.map(Math.exp));
   return {
     params,
     logLikelihood: rowsLogLikelihood(params, compiled),

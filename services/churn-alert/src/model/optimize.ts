@@ -523,3 +523,55 @@ export function minimize(
 function pick(r: { x: number[]; fx: number; iterations: number; evaluations: number; converged: boolean }) {
   return { x: r.x, fx: r.fx, iterations: r.iterations, evaluations: r.evaluations, converged: r.converged };
 }
+
+/** How a model fit searches: shared by the BG/NBD and Gamma-Gamma fits. */
+export interface LogParameterFitOptions {
+  /** L2 penalty on the parameters added to the mean negative log-likelihood (as in `lifetimes`). */
+  readonly penalizer?: number;
+  /** "bfgs" (default) uses the analytic gradient; "nelder-mead" is the derivative-free search alone. */
+  readonly method?: MinimizeMethod;
+  readonly bfgs?: BfgsOptions;
+  /** Nelder–Mead: the method, or the fallback when BFGS does not converge. */
+  readonly optimizer?: NelderMeadOptions;
+}
+
+/**
+ * What a model fit minimises over v = ln θ (so every parameter stays positive): the mean negative
+ * log-likelihood plus `penalizer` · Σ θ², with its gradient. `logLikelihood` writes ∂ln L/∂ln θ into
+ * `gradient` when given one. Mean rather than total so tolerances and the penalty do not depend on
+ * population size.
+ */
+export function logParameterObjective(
+  logLikelihood: (theta: readonly number[], gradient?: number[]) => number,
+  totalWeight: number,
+  penalizer: number,
+): Objective {
+  const penalty = (theta: readonly number[]) => penalizer * theta.reduce((s, t) => s + t ** 2, 0);
+  return {
+    value: (v) => {
+      const theta = v.map(Math.exp);
+      return -logLikelihood(theta) / totalWeight + penalty(theta);
+    },
+    valueAndGradient: (v, gradient) => {
+      const theta = v.map(Math.exp);
+      const value = -logLikelihood(theta, gradient) / totalWeight + penalty(theta);
+      for (let i = 0; i < theta.length; i++)
+        gradient[i] = -gradient[i]! / totalWeight + 2 * penalizer * theta[i]! ** 2;
+      return value;
+    },
+  };
+}
+
+/** The fits' search: BFGS, settled against bounded Nelder–Mead where it stalls or runs out of reach. */
+export function fitLogParameters(
+  objective: Objective,
+  start: readonly number[],
+  options: LogParameterFitOptions,
+): MinimizeResult {
+  return minimize(objective, start, {
+    method: options.method ?? "bfgs",
+    bfgs: options.bfgs,
+    nelderMead: { fTol: 1e-12, xTol: 1e-8, ...options.optimizer },
+    reach: LOG_PARAMETER_REACH,
+  });
+}
