@@ -36,7 +36,8 @@ export const baseConfigSchema = z.object({
   CONSUMER_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(2000),
   // A crashed member holds its partitions until this expires; the broker's minimum is 6 s.
   CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
-  // A service vacuums its own update-heavy tables at most this often; 0 leaves it to autovacuum.
+  // How often a service checks its update-heavy tables and vacuums those that need it; 0 leaves
+  // it to autovacuum.
   DB_VACUUM_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
 });

@@ -125,18 +125,17 @@ export class ConsumerRunner {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.serial(() => this.onBatch(payload)),
     });
-    if (this.o.onTick && this.o.tickOnStart) {
-      void this.serial(() => this.tick(async () => undefined)).catch((err) =>
-        logger.error({ err }, "tick failed"),
-      );
-    }
+    if (this.o.onTick && this.o.tickOnStart) this.tickInBackground();
     if (this.o.onTick && this.o.clock.mode === "wall") {
-      this.tickTimer = setInterval(() => {
-        void this.serial(() => this.tick(async () => undefined)).catch((err) =>
-          logger.error({ err }, "tick failed"),
-        );
-      }, this.o.tickIntervalMs ?? 1000);
+      this.tickTimer = setInterval(() => this.tickInBackground(), this.o.tickIntervalMs ?? 1000);
     }
+  }
+
+  /** A tick outside any batch (start, wall-clock timer), queued behind the batch in flight. */
+  private tickInBackground(): void {
+    void this.serial(() => this.tick(async () => undefined)).catch((err) =>
+      this.o.logger.error({ err }, "tick failed"),
+    );
   }
 
   /** Batches and timer ticks never overlap: both touch the same per-member state. */

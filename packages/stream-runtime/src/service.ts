@@ -82,7 +82,7 @@ export function groupIdFor(config: BaseConfig, group: string): string {
   return config.LOYALTY_NAMESPACE ? `${config.LOYALTY_NAMESPACE}.${group}` : group;
 }
 
-/** Background vacuum of a service's busiest tables, every DB_VACUUM_INTERVAL_MS (ADR 11). */
+/** Background vacuum of those of a service's busiest tables that need it (ADR 11). */
 export function tableMaintenance(kit: ServiceKit, tables: readonly string[]): Vacuumer {
   return new Vacuumer(kit.pool, tables, kit.config.DB_VACUUM_INTERVAL_MS, (err) =>
     kit.logger.warn({ err }, "vacuum failed; autovacuum, if on, will do it"),
@@ -98,7 +98,7 @@ export interface RunOptions {
   tickOnStart?: boolean;
   /** Closed in the second shutdown phase, after the last batch has committed. */
   close?: () => Promise<void>;
-  /** The service's update-heavy tables, vacuumed every DB_VACUUM_INTERVAL_MS (see Vacuumer). */
+  /** The service's update-heavy tables, checked every DB_VACUUM_INTERVAL_MS (see Vacuumer). */
   vacuum?: readonly string[];
 }
 
