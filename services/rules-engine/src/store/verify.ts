@@ -3,10 +3,11 @@ import type { Pool } from "@loyalty/db";
 // The ledger's invariants, checked in SQL (`pnpm loyalty ledger verify`):
 //   1. balances.balance = sum(entries.points) per member (a member with entries has a balance row);
 //   2. balances.balance = sum(open lots.remaining) - balances.debt;
-//   3. each lot's remaining = sum of its lot movements.
+//   3. each lot's remaining = sum of its lot movements;
+//   4. every movement names an existing entry and lot (no foreign keys: migration 202).
 
 export interface LedgerDifference {
-  check: "balance-vs-entries" | "balance-vs-lots" | "lot-vs-movements";
+  check: "balance-vs-entries" | "balance-vs-lots" | "lot-vs-movements" | "movement-orphan";
   id: string;
   expected: number;
   actual: number;
@@ -63,6 +64,21 @@ export async function verifyLedger(pool: Pool, limit = 100): Promise<LedgerRepor
   );
   for (const r of mv.rows)
     differences.push({ check: "lot-vs-movements", id: r.lot_id, expected: r.expected, actual: r.actual });
+  const orphans = await pool.query<{ entry_id: string; lot_id: string; points: number }>(
+    `select m.entry_id, m.lot_id, m.points from ledger_lot_movements m
+      where not exists (select 1 from ledger_entries e where e.entry_id = m.entry_id)
+         or not exists (select 1 from ledger_lots l where l.lot_id = m.lot_id)
+      order by 1, 2 limit $1`,
+    [limit],
+  );
+  // expected 0 points moved by a movement that belongs to nothing; actual what it moved.
+  for (const r of orphans.rows)
+    differences.push({
+      check: "movement-orphan",
+      id: `${r.entry_id}/${r.lot_id}`,
+      expected: 0,
+      actual: r.points,
+    });
   const c = counts.rows[0];
   return { members: c?.members ?? 0, entries: c?.entries ?? 0, totalPoints: c?.total ?? 0, differences };
 }
