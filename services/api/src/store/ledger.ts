@@ -541,36 +541,61 @@ export async function closeMember(pool: Pool, memberId: string, reason: string):
  * Expires every lot with expires_at <= now and points left: per lot an `expire` entry of
  * -remaining, a movement, remaining = 0. Members in chunks, each chunk one transaction with its
  * balance rows locked in member-id order. Returns the number of lots expired.
+ *
+ * A member whose balance row another transaction holds (the rules engine's batch, for a second
+ * or so) is skipped and taken at the end, waiting then: waiting in member order while holding
+ * the rest of the chunk made the engine's next batch wait for this one in turn, a convoy that
+ * held both writers of the ledger up. The entries do not depend on when the job runs (event
+ * time is the lot's own expiry), so the order of members does not change the ledger.
  */
 export async function expireDue(pool: Pool, now: number, membersPerTxn = 200): Promise<number> {
   let expired = 0;
+  let after = "";
+  const skipped: string[] = [];
   for (;;) {
     const due = await pool.query<{ member_id: string }>(
-      `select distinct member_id from ledger_lots where remaining > 0 and expires_at <= $1
+      `select distinct member_id from ledger_lots where remaining > 0 and expires_at <= $1 and member_id > $3
         order by member_id limit $2`,
-      [new Date(now), membersPerTxn],
+      [new Date(now), membersPerTxn, after],
     );
     const members = due.rows.map((r) => r.member_id);
-    if (members.length === 0) return expired;
-    expired += await transaction(pool, (c) => expireMembers(c, members, now));
-    if (members.length < membersPerTxn) return expired;
+    const last = members[members.length - 1];
+    if (last === undefined) break;
+    after = last;
+    const done = await transaction(pool, (c) => expireMembers(c, members, now, "skip locked"));
+    expired += done.expired;
+    skipped.push(...done.skipped);
+    if (members.length < membersPerTxn) break;
   }
+  for (let i = 0; i < skipped.length; i += membersPerTxn) {
+    const chunk = skipped.slice(i, i + membersPerTxn);
+    expired += (await transaction(pool, (c) => expireMembers(c, chunk, now, "wait"))).expired;
+  }
+  return expired;
 }
 
-async function expireMembers(c: PoolClient, members: string[], now: number): Promise<number> {
+async function expireMembers(
+  c: PoolClient,
+  candidates: string[],
+  now: number,
+  locked: "skip locked" | "wait",
+): Promise<{ expired: number; skipped: string[] }> {
   const bal = await c.query<{ member_id: string; balance: number; debt: number }>(
     `select member_id, balance, debt from ledger_balances where member_id = any($1::text[])
-      order by member_id for update`,
-    [members],
+      order by member_id for update${locked === "skip locked" ? " skip locked" : ""}`,
+    [candidates],
   );
   const balances = new Map(bal.rows.map((b) => [b.member_id, b.balance]));
+  const skipped = candidates.filter((m) => !balances.has(m));
+  if (locked === "wait" && skipped.length > 0) throw new Error(`lots of ${skipped[0]} have no balance row`);
+  const members = [...balances.keys()];
   const lots = await c.query<{ lot_id: string; member_id: string; remaining: number; expires_at: Date }>(
     `select lot_id, member_id, remaining, expires_at from ledger_lots
       where member_id = any($1::text[]) and remaining > 0 and expires_at <= $2
       order by member_id, expires_at, lot_id for update`,
     [members, new Date(now)],
   );
-  if (lots.rows.length === 0) return 0;
+  if (lots.rows.length === 0) return { expired: 0, skipped };
   const prior = await c.query<{ lot_id: string; n: number }>(
     // Driven from the lots' movements, each entry looked up by its key: a join let the planner
     // hash the whole ledger when its statistics were stale.
@@ -617,5 +642,5 @@ async function expireMembers(c: PoolClient, members: string[], now: number): Pro
     [[...balances.keys()], [...balances.values()]],
   );
   await enqueue(c, out);
-  return lots.rows.length;
+  return { expired: lots.rows.length, skipped };
 }
