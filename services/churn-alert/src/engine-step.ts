@@ -14,12 +14,12 @@ import { activeModelOf, fitPopulation, modelVersionFor } from "./engine/refit.ts
 import { type FitTrigger, insertFit, loadModel } from "./store/fits.ts";
 import {
   type AlertTrigger,
+  type IncomingEvent,
   allSummaries,
   earliestPendingEvent,
   insertAlerts,
   loadEngine,
   loadMembers,
-  markApplied,
   membersDue,
   pendingEvents,
   replaceDueTimes,
@@ -42,9 +42,41 @@ export interface StepLog {
 const byTimeThenId = (p: ChurnAlertRecord, q: ChurnAlertRecord) =>
   p.eventTime - q.eventTime || (p.eventId < q.eventId ? -1 : p.eventId > q.eventId ? 1 : 0);
 
+/**
+ * Events not yet in member state: those in the table after `after`, and `late` ones (recorded
+ * in this transaction at or before the frontier). Taken segment by segment: `after` moves to
+ * each segment's end, late events go into the first segment.
+ */
+class Pending {
+  constructor(
+    private after: number | null,
+    private late: readonly IncomingEvent[],
+  ) {}
+
+  async take(c: PoolClient, limit: number, inclusive: boolean) {
+    const pending = await pendingEvents(c, this.after, limit, inclusive);
+    // Event times are integer milliseconds: "before limit" is "at or before limit - 1".
+    this.after = inclusive ? limit : limit - 1;
+    if (this.late.length === 0) return pending;
+    const touched = new Set<string>();
+    for (const e of this.late) {
+      const list = pending.get(e.memberId) ?? [];
+      list.push({ id: e.eventId, time: e.time, event: e.event });
+      pending.set(e.memberId, list);
+      touched.add(e.memberId);
+    }
+    this.late = [];
+    const byTimeThenId = (p: { time: number; id: string }, q: { time: number; id: string }) =>
+      p.time - q.time || (p.id < q.id ? -1 : p.id > q.id ? 1 : 0);
+    for (const id of touched) pending.get(id)?.sort(byTimeThenId);
+    return pending;
+  }
+}
+
 /** Members with pending events or due alerts up to `limit`, each advanced under `model`. */
 async function processSegment(
   c: PoolClient,
+  events: Pending,
   limit: number,
   inclusive: boolean,
   model: ActiveModel | null,
@@ -52,26 +84,22 @@ async function processSegment(
   trigger: AlertTrigger | null,
   horizon: number,
 ): Promise<ChurnAlertRecord[]> {
-  const pending = await pendingEvents(c, limit, inclusive);
+  const pending = await events.take(c, limit, inclusive);
   const due = await membersDue(c, limit, inclusive);
   const ids = [...new Set([...pending.keys(), ...due])].sort();
   if (ids.length === 0) return [];
   const rows = await loadMembers(c, ids);
   const changed: MemberRow[] = [];
   const alerts: ChurnAlertRecord[] = [];
-  const applied: string[] = [];
   for (const id of ids) {
-    const events = pending.get(id) ?? [];
     const start = rows.get(id) ?? newMemberRow(id, settings.timeZone);
-    const out = advanceMember(start, events, model, settings, limit, inclusive);
+    const out = advanceMember(start, pending.get(id) ?? [], model, settings, limit, inclusive);
     // Past the next scheduled refit a due time would be recomputed before it fires (see refitAt).
     const due = out.row.dueAt;
     changed.push(due !== null && due >= horizon ? { ...out.row, dueAt: null } : out.row);
     alerts.push(...out.alerts);
-    for (const e of events) applied.push(e.id);
   }
   await saveMembers(c, changed);
-  await markApplied(c, applied);
   alerts.sort(byTimeThenId);
   await insertAlerts(c, alerts, trigger);
   return alerts;
@@ -131,7 +159,11 @@ export interface AdvanceResult {
   readonly refits: number;
 }
 
-/** Moves event time to `to` (never backwards); alerts raised are stored with `trigger`. */
+/**
+ * Moves event time to `to` (never backwards); alerts raised are stored with `trigger`. `late`:
+ * events recorded in this transaction at or before the frontier, which the caller read locked
+ * (`loadEngine(c, true)`) so that it cannot have moved since.
+ */
 export async function advance(
   c: PoolClient,
   to: number,
@@ -139,20 +171,23 @@ export async function advance(
   trigger: AlertTrigger | null,
   log?: StepLog,
   hooks: StepHooks = {},
+  late: readonly IncomingEvent[] = [],
 ): Promise<AdvanceResult> {
   const engine = await loadEngine(c, true);
   const target = engine.frontier === null ? to : Math.max(to, engine.frontier);
+  if (late.length > 0 && engine.frontier === null) throw new Error("late events without a frontier");
+  const events = new Pending(engine.frontier, late);
   let model = await loadModel(c, engine.modelVersion);
   let nextRefit = engine.nextRefitAt;
   if (nextRefit === null) {
-    const first = await earliestPendingEvent(c);
+    const first = await earliestPendingEvent(c, engine.frontier);
     if (first === null || first > target) return { alerts: [], frontier: engine.frontier, refits: 0 };
     nextRefit = nextGridAfter(first, settings.refitMs, settings.refitAnchor);
   }
   const alerts: ChurnAlertRecord[] = [];
   let refits = 0;
   while (nextRefit <= target) {
-    alerts.push(...(await processSegment(c, nextRefit, false, model, settings, trigger, nextRefit)));
+    alerts.push(...(await processSegment(c, events, nextRefit, false, model, settings, trigger, nextRefit)));
     const horizon = nextRefit + settings.refitMs;
     const fitted = await refitAt(c, nextRefit, nextRefit - 1, "schedule", settings, horizon, model, log);
     if (fitted !== null) {
@@ -170,7 +205,7 @@ export async function advance(
       return { alerts, frontier, refits };
     }
   }
-  alerts.push(...(await processSegment(c, target, true, model, settings, trigger, nextRefit)));
+  alerts.push(...(await processSegment(c, events, target, true, model, settings, trigger, nextRefit)));
 
   // Refits asked for by an operator happen at the frontier (not reproducible by a replay: an
   // operator's choice of moment is not in the stream).
@@ -182,7 +217,7 @@ export async function advance(
     if (fitted !== null) {
       model = fitted;
       refits++;
-      alerts.push(...(await processSegment(c, target, true, model, settings, trigger, nextRefit)));
+      alerts.push(...(await processSegment(c, events, target, true, model, settings, trigger, nextRefit)));
     }
     await c.query("update churn_refit_requests set done_at = $1, model_version = $2 where id = any($3)", [
       target,

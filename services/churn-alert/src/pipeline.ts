@@ -125,22 +125,22 @@ export function createPipeline(
         if (p.eventTime > maxTime) maxTime = p.eventTime;
       }
       const out = await inTransaction(kit.pool, async (c) => {
-        const engine = await loadEngine(c, false);
-        const fresh = await insertEvents(c, events, engine.frontier);
-        if (engine.frontier !== null && fresh > 0) {
-          const late = events.filter((e) => e.time < (engine.frontier ?? 0)).length;
-          if (late > 0) kit.logger.warn({ late }, "events behind the churn engine's frontier");
-        }
+        // Locked: the frontier decides which new events advance() must apply from memory.
+        const engine = await loadEngine(c, true);
+        const frontier = engine.frontier;
+        const fresh = await insertEvents(c, events, frontier);
+        const late = frontier === null ? [] : fresh.filter((e) => e.time <= frontier);
+        const behind = late.filter((e) => e.time < (frontier ?? 0)).length;
+        if (behind > 0) kit.logger.warn({ late: behind }, "events behind the churn engine's frontier");
         const next = (BigInt(last.offset) + 1n).toString();
         await recordPartition(c, topic, first.partition, Number.isFinite(maxTime) ? maxTime : null, next);
         const again = await alertsTriggeredIn(c, topic, first.partition, first.offset, last.offset);
-        const wm = await watermark(c, false);
+        // No watermark (a partition without events yet) but late events: apply them at the frontier.
+        const wm = (await watermark(c, false)) ?? frontier;
         if (wm === null) return again;
         const trigger = { topic, partition: first.partition, offset: last.offset };
-        const step = await advance(c, wm, settings, trigger, kit.logger, {
-          heartbeat: () => ctx.heartbeat(),
-          stopping: () => ctx.signal.aborted,
-        });
+        const hooks = { heartbeat: () => ctx.heartbeat(), stopping: () => ctx.signal.aborted };
+        const step = await advance(c, wm, settings, trigger, kit.logger, hooks, late);
         return [...again, ...step.alerts];
       });
       await emit(ctx, out);

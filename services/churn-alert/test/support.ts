@@ -126,7 +126,7 @@ export async function waitUntilCaughtUp(pool: Pool, events: number, lastTime: nu
     async () => {
       const r = await pool.query<{ n: number; pending: number; frontier: number | null }>(
         `select (select count(*)::int from churn_events) as n,
-                (select count(*)::int from churn_events where not applied) as pending,
+                (select count(*)::int from churn_events e, churn_engine g where g.frontier is null or e.event_time > g.frontier) as pending,
                 (select frontier from churn_engine) as frontier`,
       );
       const row = r.rows[0];
@@ -134,6 +134,17 @@ export async function waitUntilCaughtUp(pool: Pool, events: number, lastTime: nu
     },
     timeoutMs,
   );
+}
+
+/** Purchases recorded in churn_events whose order is not in the member's state. */
+export async function purchasesMissingFromState(pool: Pool): Promise<number> {
+  const r = await pool.query<{ n: number }>(
+    `select count(*)::int as n from churn_events e
+      where e.event->>'type' = 'purchase'
+        and not exists (select 1 from churn_members m where m.member_id = e.member_id
+                          and m.state->'orders'->(e.event->>'orderId')->>'eventId' = e.event_id)`,
+  );
+  return r.rows[0]?.n ?? -1;
 }
 
 /** Alerts on the topic (read committed), decoded, with duplicates by event id counted. */

@@ -17,14 +17,24 @@ export interface IncomingEvent {
   readonly event: MemberEvent;
 }
 
-/** Records events; a redelivered event (same id) is ignored. Returns how many were new. */
-export async function insertEvents(c: Db, events: readonly IncomingEvent[], frontier: number | null) {
-  if (events.length === 0) return 0;
-  const r = await c.query(
+/**
+ * Records events; a redelivered event (same id) is ignored. Returns the new ones. An event is
+ * in member state exactly when its time is at or before the engine's frontier (ADR 8), so a new
+ * one at or before the frontier must be applied in this same transaction: the caller passes it
+ * to advance(). Flagged `late` when strictly behind it (decisions at earlier instants stand).
+ */
+export async function insertEvents(
+  c: Db,
+  events: readonly IncomingEvent[],
+  frontier: number | null,
+): Promise<IncomingEvent[]> {
+  if (events.length === 0) return [];
+  const r = await c.query<{ event_id: string }>(
     `insert into churn_events (event_id, member_id, event_time, event, late)
      select e.id, e.member, e.t, e.ev, $5::bigint is not null and e.t < $5::bigint
      from unnest($1::text[], $2::text[], $3::bigint[], $4::jsonb[]) as e(id, member, t, ev)
-     on conflict (event_id) do nothing`,
+     on conflict (event_id) do nothing
+     returning event_id`,
     [
       events.map((e) => e.eventId),
       events.map((e) => e.memberId),
@@ -33,7 +43,9 @@ export async function insertEvents(c: Db, events: readonly IncomingEvent[], fron
       frontier,
     ],
   );
-  return r.rowCount ?? 0;
+  const inserted = new Set(r.rows.map((x) => x.event_id));
+  // An id twice in one batch is inserted once: keep its first occurrence only.
+  return events.filter((e) => inserted.delete(e.eventId));
 }
 
 export async function recordPartition(
@@ -103,24 +115,30 @@ export async function saveEngine(c: Db, e: EngineRow): Promise<void> {
   );
 }
 
-export async function earliestPendingEvent(c: Db): Promise<number | null> {
+/** The earliest event after `after` (all events when null): where a new engine starts. */
+export async function earliestPendingEvent(c: Db, after: number | null): Promise<number | null> {
   const r = await c.query<{ t: number | null }>(
-    "select min(event_time) as t from churn_events where not applied",
+    "select min(event_time) as t from churn_events where $1::bigint is null or event_time > $1::bigint",
+    [after],
   );
   return r.rows[0]?.t ?? null;
 }
 
-/** Pending events up to `limit`, grouped by member, each member's in (time, id) order. */
+/**
+ * Events after `after` (every event before it is in member state) up to `limit`, grouped by
+ * member, each member's in (time, id) order; ids compare bytewise, as in JavaScript.
+ */
 export async function pendingEvents(
   c: Db,
+  after: number | null,
   limit: number,
   inclusive: boolean,
 ): Promise<Map<string, (TimedEvent & { id: string })[]>> {
   const r = await c.query<{ event_id: string; member_id: string; event_time: number; event: MemberEvent }>(
     `select event_id, member_id, event_time, event from churn_events
-     where not applied and event_time ${inclusive ? "<=" : "<"} $1
-     order by member_id, event_time, event_id`,
-    [limit],
+     where ($2::bigint is null or event_time > $2::bigint) and event_time ${inclusive ? "<=" : "<"} $1
+     order by member_id, event_time, event_id collate "C"`,
+    [limit, after],
   );
   const out = new Map<string, (TimedEvent & { id: string })[]>();
   for (const row of r.rows) {
@@ -129,11 +147,6 @@ export async function pendingEvents(
     out.set(row.member_id, list);
   }
   return out;
-}
-
-export async function markApplied(c: Db, eventIds: readonly string[]): Promise<void> {
-  if (eventIds.length === 0) return;
-  await c.query("update churn_events set applied = true where event_id = any($1::text[])", [eventIds]);
 }
 
 export async function membersDue(c: Db, limit: number, inclusive: boolean): Promise<string[]> {
