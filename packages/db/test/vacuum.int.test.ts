@@ -82,6 +82,50 @@ describe("Vacuumer", () => {
     expect(await analysed()).toBe(after);
   });
 
+  it("vacuums for dead rows only, and analyses again once the changes outnumber the rows", async () => {
+    await pool.query("create table g (id int primary key, n int not null default 0)");
+    await pool.query("insert into g select generate_series(1, 10000)");
+    await reported("g", 10_000);
+    const v = new Vacuumer(pool, ["g"], 1, (err) => {
+      throw err;
+    });
+    const counts = async () => {
+      const r = await pool.query<{ vacuums: number; analyses: number }>(
+        `select vacuum_count::int as vacuums, analyze_count::int as analyses from pg_stat_user_tables
+          where relname = 'g' and schemaname = current_schema()`,
+      );
+      return r.rows[0];
+    };
+    const pass = async () => {
+      await new Promise((res) => setTimeout(res, 5));
+      v.kick();
+      await v.idle();
+      return counts();
+    };
+    expect(await pass()).toEqual({ vacuums: 0, analyses: 1 }); // never analysed
+
+    // 50 % more rows: past autovacuum's insert and analyse thresholds, not past ours.
+    await pool.query("insert into g select generate_series(10001, 15000)");
+    await reported("g", 5_000);
+    expect(await pass()).toEqual({ vacuums: 0, analyses: 1 });
+
+    // Changes since the last analyse (11,000) now outnumber the rows it saw (10,000).
+    await pool.query("insert into g select generate_series(15001, 21000)");
+    await reported("g", 11_000);
+    expect(await pass()).toEqual({ vacuums: 0, analyses: 2 });
+
+    // Every row rewritten: dead rows past 20 % of the live ones.
+    await pool.query("update g set n = n + 1");
+    for (let i = 0; i < 100; i++) {
+      const r = await pool.query<{ n: number }>(
+        "select n_dead_tup::int as n from pg_stat_user_tables where relname = 'g' and schemaname = current_schema()",
+      );
+      if ((r.rows[0]?.n ?? 0) >= 21_000) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(await pass()).toEqual({ vacuums: 1, analyses: 3 });
+  });
+
   it("does nothing with an interval of 0, and refuses a table name that is not plain", async () => {
     await pool.query("create table w (id int)");
     await pool.query("insert into w select generate_series(1, 10)");
