@@ -26,6 +26,7 @@ import {
   saveEngine,
   saveMembers,
 } from "./store/members.ts";
+import type { SummaryCache } from "./store/summary-cache.ts";
 
 export interface StepHooks {
   /** Called between refits: a long catch-up must not cost the consumer its group membership. */
@@ -83,6 +84,7 @@ async function processSegment(
   settings: ChurnSettings,
   trigger: AlertTrigger | null,
   horizon: number,
+  cache: SummaryCache | null,
 ): Promise<ChurnAlertRecord[]> {
   const pending = await events.take(c, limit, inclusive);
   const due = await membersDue(c, limit, inclusive);
@@ -100,6 +102,7 @@ async function processSegment(
     alerts.push(...out.alerts);
   }
   await saveMembers(c, changed);
+  cache?.saved(changed);
   alerts.sort(byTimeThenId);
   await insertAlerts(c, alerts, trigger);
   return alerts;
@@ -124,8 +127,9 @@ export async function refitAt(
   horizon: number,
   inForce: ActiveModel | null,
   log?: StepLog,
+  cache: SummaryCache | null = null,
 ): Promise<ActiveModel | null> {
-  const summaries = await allSummaries(c);
+  const summaries = cache ? await cache.all(c) : await allSummaries(c);
   let fitted: ActiveModel | null = null;
   try {
     const fit = fitPopulation(summaries, at, settings);
@@ -157,6 +161,8 @@ export interface AdvanceResult {
   readonly alerts: ChurnAlertRecord[];
   readonly frontier: number | null;
   readonly refits: number;
+  /** The engine row's generation as this step leaves it (SummaryCache.committed after commit). */
+  readonly generation: number;
 }
 
 /**
@@ -172,8 +178,10 @@ export async function advance(
   log?: StepLog,
   hooks: StepHooks = {},
   late: readonly IncomingEvent[] = [],
+  cache: SummaryCache | null = null,
 ): Promise<AdvanceResult> {
   const engine = await loadEngine(c, true);
+  cache?.begin(engine.generation);
   const target = engine.frontier === null ? to : Math.max(to, engine.frontier);
   if (late.length > 0 && engine.frontier === null) throw new Error("late events without a frontier");
   const events = new Pending(engine.frontier, late);
@@ -181,15 +189,28 @@ export async function advance(
   let nextRefit = engine.nextRefitAt;
   if (nextRefit === null) {
     const first = await earliestPendingEvent(c, engine.frontier);
-    if (first === null || first > target) return { alerts: [], frontier: engine.frontier, refits: 0 };
+    if (first === null || first > target)
+      return { alerts: [], frontier: engine.frontier, refits: 0, generation: engine.generation };
     nextRefit = nextGridAfter(first, settings.refitMs, settings.refitAnchor);
   }
   const alerts: ChurnAlertRecord[] = [];
   let refits = 0;
   while (nextRefit <= target) {
-    alerts.push(...(await processSegment(c, events, nextRefit, false, model, settings, trigger, nextRefit)));
+    alerts.push(
+      ...(await processSegment(c, events, nextRefit, false, model, settings, trigger, nextRefit, cache)),
+    );
     const horizon = nextRefit + settings.refitMs;
-    const fitted = await refitAt(c, nextRefit, nextRefit - 1, "schedule", settings, horizon, model, log);
+    const fitted = await refitAt(
+      c,
+      nextRefit,
+      nextRefit - 1,
+      "schedule",
+      settings,
+      horizon,
+      model,
+      log,
+      cache,
+    );
     if (fitted !== null) {
       model = fitted;
       refits++;
@@ -200,12 +221,16 @@ export async function advance(
     if (hooks.stopping?.() && nextRefit <= target) {
       // Everything before the refit instant is done; its alerts and events come next time.
       const frontier = refitted - 1;
-      await saveEngine(c, { frontier, nextRefitAt: nextRefit, modelVersion: model?.version ?? null });
+      const generation = await saveEngine(c, {
+        frontier,
+        nextRefitAt: nextRefit,
+        modelVersion: model?.version ?? null,
+      });
       log?.info({ frontier: new Date(frontier).toISOString() }, "catch-up paused for shutdown");
-      return { alerts, frontier, refits };
+      return { alerts, frontier, refits, generation };
     }
   }
-  alerts.push(...(await processSegment(c, events, target, true, model, settings, trigger, nextRefit)));
+  alerts.push(...(await processSegment(c, events, target, true, model, settings, trigger, nextRefit, cache)));
 
   // Refits asked for by an operator happen at the frontier (not reproducible by a replay: an
   // operator's choice of moment is not in the stream).
@@ -213,11 +238,13 @@ export async function advance(
     "select id from churn_refit_requests where done_at is null order by id for update",
   );
   if (requests.rows.length > 0) {
-    const fitted = await refitAt(c, target + 1, target, "on-demand", settings, nextRefit, model, log);
+    const fitted = await refitAt(c, target + 1, target, "on-demand", settings, nextRefit, model, log, cache);
     if (fitted !== null) {
       model = fitted;
       refits++;
-      alerts.push(...(await processSegment(c, events, target, true, model, settings, trigger, nextRefit)));
+      alerts.push(
+        ...(await processSegment(c, events, target, true, model, settings, trigger, nextRefit, cache)),
+      );
     }
     await c.query("update churn_refit_requests set done_at = $1, model_version = $2 where id = any($3)", [
       target,
@@ -225,6 +252,10 @@ export async function advance(
       requests.rows.map((r) => r.id),
     ]);
   }
-  await saveEngine(c, { frontier: target, nextRefitAt: nextRefit, modelVersion: model?.version ?? null });
-  return { alerts, frontier: target, refits };
+  const generation = await saveEngine(c, {
+    frontier: target,
+    nextRefitAt: nextRefit,
+    modelVersion: model?.version ?? null,
+  });
+  return { alerts, frontier: target, refits, generation };
 }

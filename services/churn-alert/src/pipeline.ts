@@ -14,6 +14,7 @@ import type { MemberEvent } from "./model/index.ts";
 import {
   type IncomingEvent,
   alertsTriggeredIn,
+  allSummaries,
   insertEvents,
   loadEngine,
   markPublished,
@@ -21,6 +22,7 @@ import {
   recordPartition,
   unpublishedTickAlerts,
 } from "./store/members.ts";
+import { SummaryCache } from "./store/summary-cache.ts";
 
 /** Canonical event -> the model's event. Order ids are per source, so the key carries both. */
 export function toMemberEvent(p: CanonicalPurchase): MemberEvent {
@@ -64,6 +66,8 @@ export function createPipeline(
   const topic = kit.topics.purchases.name;
   const alertsTopic = kit.topics.churnAlerts;
   let unconfirmed: string[] = [];
+  // Refits read every member's summary: kept in memory between steps (see SummaryCache).
+  const summaries = new SummaryCache(allSummaries);
 
   /**
    * Event mode: min over all input partitions of the highest event time seen, from PostgreSQL
@@ -137,13 +141,14 @@ export function createPipeline(
         const again = await alertsTriggeredIn(c, topic, first.partition, first.offset, last.offset);
         // No watermark (a partition without events yet) but late events: apply them at the frontier.
         const wm = (await watermark(c, false)) ?? frontier;
-        if (wm === null) return again;
+        if (wm === null) return { alerts: again, generation: null };
         const trigger = { topic, partition: first.partition, offset: last.offset };
         const hooks = { heartbeat: () => ctx.heartbeat(), stopping: () => ctx.signal.aborted };
-        const step = await advance(c, wm, settings, trigger, kit.logger, hooks, late);
-        return [...again, ...step.alerts];
+        const step = await advance(c, wm, settings, trigger, kit.logger, hooks, late, summaries);
+        return { alerts: [...again, ...step.alerts], generation: step.generation };
       });
-      await emit(ctx, out);
+      if (out.generation !== null) summaries.committed(out.generation);
+      await emit(ctx, out.alerts);
     },
 
     async onTick(ctx) {
@@ -151,15 +156,14 @@ export function createPipeline(
       const out = await inTransaction(kit.pool, async (c) => {
         await markPublished(c, confirm);
         const wm = await watermark(c, true);
-        if (wm !== null)
-          await advance(c, wm, settings, null, kit.logger, {
-            heartbeat: () => ctx.heartbeat(),
-            stopping: () => ctx.signal.aborted,
-          });
-        return unpublishedTickAlerts(c);
+        const hooks = { heartbeat: () => ctx.heartbeat(), stopping: () => ctx.signal.aborted };
+        const step =
+          wm === null ? null : await advance(c, wm, settings, null, kit.logger, hooks, [], summaries);
+        return { alerts: await unpublishedTickAlerts(c), generation: step?.generation ?? null };
       });
-      unconfirmed = out.map((a) => a.eventId);
-      await emit(ctx, out);
+      if (out.generation !== null) summaries.committed(out.generation);
+      unconfirmed = out.alerts.map((a) => a.eventId);
+      await emit(ctx, out.alerts);
     },
   };
 }

@@ -93,6 +93,8 @@ export interface EngineRow {
   readonly frontier: number | null;
   readonly nextRefitAt: number | null;
   readonly modelVersion: string | null;
+  /** Bumped by every saveEngine(): see SummaryCache. */
+  readonly generation: number;
 }
 
 export async function loadEngine(c: Db, lock: boolean): Promise<EngineRow> {
@@ -100,19 +102,30 @@ export async function loadEngine(c: Db, lock: boolean): Promise<EngineRow> {
     frontier: number | null;
     next_refit_at: number | null;
     model_version: string | null;
+    generation: number;
   }>(
-    `select frontier, next_refit_at, model_version from churn_engine where id = 1${lock ? " for update" : ""}`,
+    `select frontier, next_refit_at, model_version, generation from churn_engine where id = 1${lock ? " for update" : ""}`,
   );
   const row = r.rows[0];
   if (row === undefined) throw new Error("churn_engine row missing: migration 400 not applied?");
-  return { frontier: row.frontier, nextRefitAt: row.next_refit_at, modelVersion: row.model_version };
+  return {
+    frontier: row.frontier,
+    nextRefitAt: row.next_refit_at,
+    modelVersion: row.model_version,
+    generation: row.generation,
+  };
 }
 
-export async function saveEngine(c: Db, e: EngineRow): Promise<void> {
-  await c.query(
-    "update churn_engine set frontier = $1, next_refit_at = $2, model_version = $3 where id = 1",
+/** Saves the engine's position and bumps its generation; returns the new generation. */
+export async function saveEngine(c: Db, e: Omit<EngineRow, "generation">): Promise<number> {
+  const r = await c.query<{ generation: number }>(
+    `update churn_engine set frontier = $1, next_refit_at = $2, model_version = $3, generation = generation + 1
+      where id = 1 returning generation`,
     [e.frontier, e.nextRefitAt, e.modelVersion],
   );
+  const g = r.rows[0]?.generation;
+  if (g === undefined) throw new Error("churn_engine row missing: migration 400 not applied?");
+  return g;
 }
 
 /** The earliest event after `after` (all events when null): where a new engine starts. */
@@ -188,10 +201,30 @@ export async function loadMembers(c: Db, ids: readonly string[]): Promise<Map<st
   return out;
 }
 
+/** A member's summary as stored by saveMembers() and read back by allSummaries(); null without purchase days. */
+export function summaryOf(m: MemberRow): SummaryRow | null {
+  const s = summarise(m.state);
+  if (s === null) return null;
+  return {
+    memberId: m.memberId,
+    x: s.x,
+    firstDay: s.firstDay,
+    lastDay: s.lastDay,
+    purchaseDays: s.purchaseDays,
+    totalMinor: s.totalMinor,
+    repeatMinor: s.repeatMinor,
+    // Stored through JSON: a non-finite number comes back as null.
+    lastPurchaseAt: Number.isFinite(s.lastPurchaseAt) ? s.lastPurchaseAt : (null as unknown as number),
+    armed: m.alert.armed,
+    alertLastPurchaseAt: m.alert.lastPurchaseAt,
+    lastEventTime: m.lastEventTime,
+  };
+}
+
 export async function saveMembers(c: Db, rows: readonly MemberRow[]): Promise<void> {
   if (rows.length === 0) return;
   const payload = rows.map((m) => {
-    const s = summarise(m.state);
+    const s = summaryOf(m);
     return {
       member_id: m.memberId,
       state: m.state,
@@ -236,7 +269,7 @@ export interface SummaryRow extends MemberSummary {
   readonly lastEventTime: number | null;
 }
 
-/** Every member with at least one purchase day, from the summary columns, in member id order. */
+/** Every member with at least one purchase day, from the summary columns, in member id order (bytewise). */
 export async function allSummaries(c: Db): Promise<SummaryRow[]> {
   const r = await c.query<{
     member_id: string;
@@ -253,7 +286,7 @@ export async function allSummaries(c: Db): Promise<SummaryRow[]> {
   }>(
     `select member_id, x, first_day, last_day, purchase_days, total_minor, repeat_minor, last_purchase_at,
        armed, alert_last_purchase_at, last_event_time
-     from churn_members where x is not null order by member_id`,
+     from churn_members where x is not null order by member_id collate "C"`,
   );
   return r.rows.map((m) => ({
     memberId: m.member_id,
