@@ -26,6 +26,12 @@ export class RuntimeMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly commitSeconds = new Histogram({
+    name: "loyalty_batch_commit_duration_seconds",
+    help: "Part of a batch's time spent committing its output and offsets in Kafka",
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   readonly lag = new Gauge({
     name: "loyalty_consumer_lag",
     help: "Messages behind the high watermark",

@@ -184,6 +184,7 @@ export class ConsumerRunner {
       const next = [
         { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
       ];
+      const committing = process.hrtime.bigint();
       if (this.o.producer.transactional) {
         // Output, dead letters and offsets commit together, or not at all.
         await withRetry(
@@ -194,6 +195,7 @@ export class ConsumerRunner {
         await withRetry(() => this.o.producer.flush(), this.o.retry ?? DEFAULT_RETRY);
         await this.consumer!.commitOffsets(next);
       }
+      this.o.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - committing) / 1e9);
       p.resolveOffset(last.offset);
       await p.heartbeat();
       this.o.afterCommit?.();

@@ -184,8 +184,10 @@ end-to-end benchmark (${result.machine.cores} cores, ${sent.sent} CDNOW orders)
     CPU seconds spent meanwhile (${(cpus().length * wall).toFixed(0)} available on ${cpus().length} cores): ${cpu
       .map(([k, v]) => `${k} ${v.toFixed(1)}`)
       .join(", ")}
-    batches (count, mean messages, mean ms to process and commit): ${Object.entries(batches)
-      .map(([k, b]) => `${k} ${b.count} × ${b.meanSize} in ${b.meanMs} ms`)
+    batches (count, mean messages, mean ms to process and commit, of which the Kafka commit): ${Object.entries(
+      batches,
+    )
+      .map(([k, b]) => `${k} ${b.count} × ${b.meanSize} in ${b.meanMs} ms (${b.meanCommitMs})`)
       .join(", ")}
   order → points latency at ${latency.rate}/s for ${latency.seconds} s: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.samples} samples)
     CPU seconds meanwhile: ${cpuLive.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}
@@ -196,7 +198,7 @@ end-to-end benchmark (${result.machine.cores} cores, ${sent.sent} CDNOW orders)
 
 /** Each service's batch count and mean size and duration so far, from its /metrics. */
 async function batchFigures(services: Array<{ spec: { name: string; opsPort: number } }>) {
-  const out: Record<string, { count: number; meanSize: number; meanMs: number }> = {};
+  const out: Record<string, { count: number; meanSize: number; meanMs: number; meanCommitMs: number }> = {};
   for (const s of services) {
     const text = await fetch(`http://127.0.0.1:${s.spec.opsPort}/metrics`).then((r) => r.text());
     const sum = (name: string) =>
@@ -209,6 +211,9 @@ async function batchFigures(services: Array<{ spec: { name: string; opsPort: num
       count,
       meanSize: count ? Math.round(sum("loyalty_messages_processed_total") / count) : 0,
       meanMs: count ? Number(((1000 * sum("loyalty_batch_duration_seconds_sum")) / count).toFixed(1)) : 0,
+      meanCommitMs: count
+        ? Number(((1000 * sum("loyalty_batch_commit_duration_seconds_sum")) / count).toFixed(1))
+        : 0,
     };
   }
   return out;
