@@ -15,7 +15,7 @@ export const adjustmentIdOf = (keyId: string, idempotencyKey: string) =>
 /**
  * Source event of the n-th expiry of a lot (n = 0 normally; a cancelled redemption can put
  * points back into an already expired lot, which then expires again). Derived from the lot id
- * only, so a re-run after a crash names the same entry and the natural key refuses a double.
+ * only, so a re-run after a crash names the same entry id, which the primary key refuses twice.
  */
 export const expirySourceOf = (lotId: string, n: number) =>
   n === 0 ? `expiry:${lotId}` : `expiry:${lotId}:${n}`;
