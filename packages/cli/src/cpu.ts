@@ -18,7 +18,8 @@ function classify(pid: number, named: ReadonlyMap<number, string>): string | nul
   }
   if (cmd.includes("kafka.Kafka")) return "kafka broker";
   if (cmd.includes("apicurio") || cmd.includes("quarkus-run")) return "schema registry";
-  if (cmd.startsWith("postgres")) return "postgresql";
+  // Backends rename themselves "postgres: ..."; the postmaster keeps its path.
+  if (cmd.startsWith("postgres") || (cmd.split("\0")[0] ?? "").endsWith("/postgres")) return "postgresql";
   if (cmd.startsWith("redis-server")) return "redis";
   return null;
 }
@@ -37,9 +38,13 @@ export function cpuSnapshot(named: ReadonlyMap<number, string>): CpuSnapshot {
     } catch {
       continue;
     }
-    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th,
+    // cutime and cstime (children waited for) the 14th and 15th. A backend that exits (a pool
+    // closing an idle connection) takes its CPU time to the postmaster's cutime/cstime: counted
+    // there, or it would vanish from the sum and the difference could even come out negative.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]);
+    let ticks = Number(fields[11]) + Number(fields[12]);
+    if (name === "postgresql") ticks += Number(fields[13]) + Number(fields[14]);
     out.set(name, (out.get(name) ?? 0) + ticks / TICKS_PER_SECOND);
   }
   return out;
