@@ -1,6 +1,6 @@
 // pnpm bench: the end-to-end benchmark on this machine (Kafka, registry, PostgreSQL, Redis and
 // every service), beside a raw kafkajs passthrough through the same broker as the ceiling.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -153,6 +153,7 @@ export async function run(args: string[]): Promise<number> {
 
     const result = {
       at: new Date().toISOString(),
+      commit: sourceCommit(),
       machine: { cores: cpus().length, node: process.version },
       orders: sent.sent,
       ceiling: { seconds: ceiling, ordersPerSecond: loaded.sent / ceiling },
@@ -217,6 +218,17 @@ async function batchFigures(services: Array<{ spec: { name: string; opsPort: num
     };
   }
   return out;
+}
+
+/** The commit measured, "+" when the work tree differs from it; null outside a git checkout. */
+function sourceCommit(): string | null {
+  try {
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: REPO_ROOT, encoding: "utf8" }).trim();
+    const dirty = git("status", "--porcelain", "--untracked-files=no") !== "";
+    return `${git("rev-parse", "--short", "HEAD")}${dirty ? "+" : ""}`;
+  } catch {
+    return null;
+  }
 }
 
 async function timeUntil(done: () => Promise<boolean>): Promise<number> {
