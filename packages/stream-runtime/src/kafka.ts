@@ -59,7 +59,14 @@ export async function ensureTopics(
     } catch (err) {
       const errors = (err as { errors?: Array<{ type?: string }> }).errors;
       const onlyRaces = Array.isArray(errors) && errors.every((e) => e.type === "TOPIC_ALREADY_EXISTS");
-      if (!onlyRaces || attempt >= 3) throw err;
+      // Created, but the leader wait's metadata request beat the topic to the broker's cache
+      // (kafkajs retries LEADER_NOT_AVAILABLE there, not this): producers and consumers retry it.
+      const metadataLag = (err as { type?: unknown }).type === "UNKNOWN_TOPIC_OR_PARTITION";
+      if ((!onlyRaces && !metadataLag) || attempt >= 3) throw err;
+      if (metadataLag) {
+        created.push(...missing.map((t) => t.name));
+        await new Promise((r) => setTimeout(r, 200));
+      }
     }
   }
 }

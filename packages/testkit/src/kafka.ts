@@ -10,10 +10,31 @@ export function uniqueName(prefix: string): string {
 }
 
 export async function createTopic(admin: Admin, topic: string, partitions = 1): Promise<void> {
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
-  });
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+    });
+  } catch (err) {
+    // The broker can answer the leader wait's metadata request for a topic it has just created
+    // with UNKNOWN_TOPIC_OR_PARTITION, which kafkajs does not retry there (seen in CI): the
+    // topic exists, so wait for its leaders here.
+    if ((err as { type?: unknown }).type !== "UNKNOWN_TOPIC_OR_PARTITION") throw err;
+    await waitForLeaders(admin, topic);
+  }
+}
+
+async function waitForLeaders(admin: Admin, topic: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const led = await admin
+      .fetchTopicMetadata({ topics: [topic] })
+      .then((m) => m.topics[0]?.partitions.every((p) => p.leader >= 0) ?? false)
+      .catch(() => false);
+    if (led) return;
+    if (Date.now() > deadline) throw new Error(`topic ${topic} has no leader after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /**
