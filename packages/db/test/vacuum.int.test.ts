@@ -24,16 +24,20 @@ afterAll(async () => {
 
 // reltuples is the planner's row count: -1 until the table is first analysed.
 // Sessions report their row counts to the statistics system asynchronously: wait for them.
-const reported = async (table: string, rows: number) => {
+const reported = async (
+  table: string,
+  rows: number,
+  counter: "n_mod_since_analyze" | "n_dead_tup" = "n_mod_since_analyze",
+) => {
   for (let i = 0; i < 100; i++) {
     const r = await pool.query<{ n: number }>(
-      "select n_mod_since_analyze::int as n from pg_stat_user_tables where relname = $1 and schemaname = current_schema()",
+      `select ${counter}::int as n from pg_stat_user_tables where relname = $1 and schemaname = current_schema()`,
       [table],
     );
     if ((r.rows[0]?.n ?? 0) >= rows) return;
     await new Promise((res) => setTimeout(res, 100));
   }
-  throw new Error(`the statistics system never saw ${rows} changes to ${table}`);
+  throw new Error(`the statistics system never saw ${rows} of ${counter} on ${table}`);
 };
 const plannerRows = async () =>
   (await pool.query<{ n: number }>("select reltuples::int as n from pg_class where oid = 'v'::regclass"))
@@ -116,13 +120,7 @@ describe("Vacuumer", () => {
 
     // Every row rewritten: dead rows past 20 % of the live ones.
     await pool.query("update g set n = n + 1");
-    for (let i = 0; i < 100; i++) {
-      const r = await pool.query<{ n: number }>(
-        "select n_dead_tup::int as n from pg_stat_user_tables where relname = 'g' and schemaname = current_schema()",
-      );
-      if ((r.rows[0]?.n ?? 0) >= 21_000) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    await reported("g", 21_000, "n_dead_tup");
     expect(await pass()).toEqual({ vacuums: 1, analyses: 3 });
   });
 

@@ -40,8 +40,11 @@ export interface StepLog {
   warn(obj: object, msg: string): void;
 }
 
+/** Event-time order, ties by id compared bytewise (as PostgreSQL's collate "C"). */
+const timeThenId = (t: number, id: string, u: number, jd: string) =>
+  t - u || (id < jd ? -1 : id > jd ? 1 : 0);
 const byTimeThenId = (p: ChurnAlertRecord, q: ChurnAlertRecord) =>
-  p.eventTime - q.eventTime || (p.eventId < q.eventId ? -1 : p.eventId > q.eventId ? 1 : 0);
+  timeThenId(p.eventTime, p.eventId, q.eventTime, q.eventId);
 
 /**
  * Events not yet in member state: those in the table after `after`, and `late` ones (recorded
@@ -67,9 +70,7 @@ class Pending {
       touched.add(e.memberId);
     }
     this.late = [];
-    const byTimeThenId = (p: { time: number; id: string }, q: { time: number; id: string }) =>
-      p.time - q.time || (p.id < q.id ? -1 : p.id > q.id ? 1 : 0);
-    for (const id of touched) pending.get(id)?.sort(byTimeThenId);
+    for (const id of touched) pending.get(id)?.sort((p, q) => timeThenId(p.time, p.id, q.time, q.id));
     return pending;
   }
 }

@@ -44,5 +44,5 @@ export class SummaryCache {
   }
 }
 
-export const byMemberId = (p: { memberId: string }, q: { memberId: string }) =>
+const byMemberId = (p: { memberId: string }, q: { memberId: string }) =>
   p.memberId < q.memberId ? -1 : p.memberId > q.memberId ? 1 : 0;
