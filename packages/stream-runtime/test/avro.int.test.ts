@@ -2,24 +2,29 @@ import {
   AvroCodec,
   type PurchaseEvent,
   SchemaViolationError,
-  TOPICS,
+  type Topics,
+  namespacedTopics,
   valueSubject,
 } from "@loyalty/contracts";
-import { type TestStack, readTopic, requireStack, testKafka } from "@loyalty/testkit";
+import { type TestStack, readTopic, requireStack, testKafka, testNamespace } from "@loyalty/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureTopics } from "../src/index.ts";
 
 let stack: TestStack;
 let codec: AvroCodec;
+// A namespace of its own: a record on the engine's own purchases topic would move a running
+// engine's event clock to today.
+let TOPICS: Topics;
 
 beforeAll(async () => {
   stack = await requireStack();
+  TOPICS = namespacedTopics(testNamespace());
   const admin = testKafka(stack.kafkaBrokers).admin();
   await admin.connect();
-  await ensureTopics(admin, { partitions: 3, replication: 1 });
+  await ensureTopics(admin, { partitions: 3, replication: 1, topics: Object.values(TOPICS) });
   await admin.disconnect();
   codec = new AvroCodec(stack.schemaRegistryUrl);
-  await codec.registerAll();
+  await codec.registerAll(Object.values(TOPICS));
 });
 
 const purchase = (orderId: string): PurchaseEvent => ({

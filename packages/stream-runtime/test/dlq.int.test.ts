@@ -1,10 +1,11 @@
-import { AvroCodec, type DeadLetter, TOPICS } from "@loyalty/contracts";
+import { AvroCodec, type DeadLetter, namespacedTopics } from "@loyalty/contracts";
 import {
   type TestStack,
   createTopic,
   readTopic,
   requireStack,
   testKafka,
+  testNamespace,
   uniqueName,
 } from "@loyalty/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -30,7 +31,9 @@ describe("a poison message", () => {
     const kafka = testKafka(stack.kafkaBrokers);
     const admin = kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, { partitions: 3, replication: 1 });
+    // Its own dead-letter topic: the engine's own would count this test's poison as the demo's.
+    const TOPICS = namespacedTopics(testNamespace());
+    await ensureTopics(admin, { partitions: 3, replication: 1, topics: [TOPICS.dlq] });
     const input = uniqueName("test.dlq-in");
     const output = uniqueName("test.dlq-out");
     await createTopic(admin, input, 1);
@@ -51,7 +54,7 @@ describe("a poison message", () => {
     await producer.disconnect();
 
     const codec = new AvroCodec(stack.schemaRegistryUrl);
-    await codec.registerAll();
+    await codec.registerAll([TOPICS.dlq]);
     const out = new BatchingProducer(kafka);
     const logger = createLogger("dlq-test", "silent");
     const calls: Array<{ first: bigint; committedBefore: bigint }> = [];
@@ -85,7 +88,7 @@ describe("a poison message", () => {
       );
       expect(processed.map((m) => m.value?.toString())).toEqual(["good-1", "good-2"]);
 
-      const dead = await readTopic(kafka, "loyalty.dlq.v1", (ms) =>
+      const dead = await readTopic(kafka, TOPICS.dlq.name, (ms) =>
         ms.some((m) => m.key?.toString() === `${input}/0/1`),
       );
       const record = await codec.decode<DeadLetter>(
