@@ -12,6 +12,8 @@ import type pg from "pg";
  * PostgreSQL's statement time in a CDNOW replay (ADR 11), and every query here looks rows up
  * by key, which a plan from half the rows does as well.
  */
+const STATISTICS_TARGET = 10;
+
 export class Vacuumer {
   private last = 0;
   private running: Promise<void> | null = null;
@@ -65,10 +67,25 @@ export class Vacuumer {
       if (t.dead > 50 + 0.2 * t.live) vacuum.push(t.relname);
       else if (t.modified > 50 + t.planned || (!t.analysed && t.modified > 0)) analyse.push(t.relname);
     }
-    // Table names were checked against a strict pattern; identifiers cannot be parameters.
-    // VACUUM cannot run in a transaction block: it takes a pool connection of its own.
-    if (vacuum.length) await this.pool.query(`vacuum (analyze) ${vacuum.join(", ")}`);
-    if (analyse.length) await this.pool.query(`analyze ${analyse.join(", ")}`);
+    if (vacuum.length === 0 && analyse.length === 0) return;
+    // VACUUM cannot run in a transaction block: a connection of its own, outside any.
+    const c = await this.pool.connect();
+    try {
+      // ANALYZE samples 300 rows per unit of the statistics target: 3,000 at 10 instead of
+      // 30,000 at the default 100, a tenth of the time (1.1 s -> 0.1 s for the five ledger tables
+      // after a replay). Every query here looks rows up by key or scans a time range, which ten
+      // histogram buckets plan as well as a hundred.
+      await c.query(`set default_statistics_target = ${STATISTICS_TARGET}`);
+      // Table names were checked against a strict pattern; identifiers cannot be parameters.
+      if (vacuum.length) await c.query(`vacuum (analyze) ${vacuum.join(", ")}`);
+      if (analyse.length) await c.query(`analyze ${analyse.join(", ")}`);
+      await c.query("reset default_statistics_target");
+      c.release();
+    } catch (err) {
+      // The session may still carry the setting: do not hand it back to the pool.
+      c.release(err instanceof Error ? err : true);
+      throw err;
+    }
   }
 
   /** Waits for a pass in progress (shutdown: before the pool closes). */

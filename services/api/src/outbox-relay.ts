@@ -1,7 +1,7 @@
 // Relays api_outbox to loyalty.points.v1. Rows are written in the same PostgreSQL transaction
 // as the ledger rows they describe (so only committed changes are ever sent), sent in seq order
-// by an idempotent producer (acks=all), and marked sent only after the broker acknowledged them.
-// A crash between the acknowledgement and the mark re-sends those rows with the same event ids
+// by an idempotent producer (acks=all), and deleted only after the broker acknowledged them.
+// A crash between the acknowledgement and the delete re-sends those rows with the same event ids
 // (ledger entry ids), which downstream consumers dedupe on: at-least-once with stable ids (ADR 9).
 // One relay at a time per namespace: a transaction-scoped advisory lock elects it, so rows of a
 // member (whose writes are serialised by the balance lock) leave in commit order.
@@ -94,11 +94,7 @@ export class OutboxRelay {
         member_id: string;
         event_time: number;
         payload: PointsMovement;
-      }>(
-        `select seq, member_id, event_time, payload from api_outbox
-          where sent_at is null order by seq limit $1`,
-        [this.batch],
-      );
+      }>("select seq, member_id, event_time, payload from api_outbox order by seq limit $1", [this.batch]);
       if (rows.rows.length === 0) {
         await c.query("commit");
         return 0;
@@ -116,9 +112,8 @@ export class OutboxRelay {
         compression: CompressionTypes.None,
         messages,
       });
-      await c.query("update api_outbox set sent_at = now() where seq = any($1::bigint[])", [
-        rows.rows.map((r) => r.seq),
-      ]);
+      // A delete, not a "sent" mark: no new row version and index entries per row sent.
+      await c.query("delete from api_outbox where seq = any($1::bigint[])", [rows.rows.map((r) => r.seq)]);
       await c.query("commit");
       return rows.rows.length;
     } catch (err) {

@@ -313,8 +313,7 @@ describe("expiry and the points topic", () => {
     );
     await waitFor(
       "outbox sent",
-      async () =>
-        (await pool.query("select count(*)::int as n from api_outbox where sent_at is null")).rows[0].n,
+      async () => (await pool.query("select count(*)::int as n from api_outbox")).rows[0].n,
       (n) => n === 0,
     );
     const topic = namespacedTopics(ns).points;
