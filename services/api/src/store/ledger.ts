@@ -499,15 +499,16 @@ export function adjust(pool: Pool, req: AdjustRequest, now: number): Promise<Sto
       };
       await insertEntries(c, [entry]);
       const created = moves.find((m) => m.lotId === entryId);
+      // A lot the entry creates starts full and has no movement (as an earn's).
       if (created)
         await c.query(
           `insert into ledger_lots (lot_id, member_id, points, remaining, earned_at, expires_at)
-           values ($1, $2, $3, 0, $4, $5)`,
+           values ($1, $2, $3, $3, $4, $5)`,
           [entryId, req.memberId, created.points, new Date(now), new Date(created.expiresAt)],
         );
       await moveLots(
         c,
-        moves.map((m) => ({ entryId, lotId: m.lotId, points: m.points })),
+        moves.filter((m) => m !== created).map((m) => ({ entryId, lotId: m.lotId, points: m.points })),
       );
       await setBalance(c, req.memberId, balanceAfter, debt);
       await enqueue(c, [movement(entry, created ? created.expiresAt : null)]);

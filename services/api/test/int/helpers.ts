@@ -122,10 +122,6 @@ export async function seedLots(
          values ($1, $2, $3, $3, $4, $5)`,
         [id, memberId, l.points, new Date(earnedAt), new Date(l.expiresAt)],
       );
-      await c.query("insert into ledger_lot_movements (entry_id, lot_id, points) values ($1, $1, $2)", [
-        id,
-        l.points,
-      ]);
       ids.push(id);
     }
     await c.query("update ledger_balances set balance = $2 where member_id = $1", [memberId, balance]);

@@ -329,8 +329,8 @@ export class BatchProcessor {
     };
     this.lotsOf(memberId).push(lot);
     this.lotIndex.set(lot.lotId, lot);
+    // No movement for the earn itself: the lot row is it (remaining = points + movements).
     this.newLots.push(lot);
-    this.movements.push({ entryId, lotId: lot.lotId, points: a.points });
     const entry: EntryRow = {
       entryId,
       memberId,

@@ -3,7 +3,7 @@ import type { Pool } from "@loyalty/db";
 // The ledger's invariants, checked in SQL (`pnpm loyalty ledger verify`):
 //   1. balances.balance = sum(entries.points) per member (a member with entries has a balance row);
 //   2. balances.balance = sum(open lots.remaining) - balances.debt;
-//   3. each lot's remaining = sum of its lot movements;
+//   3. each lot's remaining = its points + the sum of its lot movements (the earn has none);
 //   4. every movement names an existing entry and lot (no foreign keys: migration 202).
 
 export interface LedgerDifference {
@@ -55,10 +55,10 @@ export async function verifyLedger(pool: Pool, limit = 100): Promise<LedgerRepor
   for (const r of lots.rows)
     differences.push({ check: "balance-vs-lots", id: r.member_id, expected: r.expected, actual: r.actual });
   const mv = await pool.query<{ lot_id: string; expected: number; actual: number }>(
-    `select l.lot_id, coalesce(m.total, 0)::bigint as expected, l.remaining as actual
+    `select l.lot_id, (l.points + coalesce(m.total, 0))::bigint as expected, l.remaining as actual
        from ledger_lots l
        left join (select lot_id, sum(points) as total from ledger_lot_movements group by lot_id) m on m.lot_id = l.lot_id
-      where coalesce(m.total, 0) <> l.remaining
+      where l.points + coalesce(m.total, 0) <> l.remaining
       order by 1 limit $1`,
     [limit],
   );

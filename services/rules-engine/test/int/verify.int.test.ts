@@ -23,7 +23,6 @@ beforeAll(async () => {
     `insert into ledger_lots (lot_id, member_id, points, remaining, earned_at, expires_at)
      values ('e1', 'm1', 40, 40, now(), now() + interval '1 year')`,
   );
-  await pool.query("insert into ledger_lot_movements (entry_id, lot_id, points) values ('e1', 'e1', 40)");
   await pool.query("insert into ledger_balances (member_id, balance) values ('m1', 40)");
 });
 
