@@ -250,11 +250,15 @@ export class LedgerStore {
 
     const members = [...p.dirtyMembers].map((id) => s.members.get(id)).filter((m) => m !== undefined);
     if (members.length > 0) {
+      // Rows carrying jsonb go as one JSON document, not as arrays: pg escapes every element of
+      // an array parameter (quoted JSON texts worst of all) and PostgreSQL parses it back.
       await c.query(
         `insert into rules_members (member_id, enrolled_at, enrolment_event_id, birthday, referrer_member_id, segment,
                                     at_risk, order_count, lifetime_spend_minor, last_purchase_at, tier_state, counters)
-         select * from unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
-                              $7::boolean[], $8::int[], $9::bigint[], $10::timestamptz[], $11::jsonb[], $12::jsonb[])
+         select * from jsonb_to_recordset($1::jsonb)
+           as x(member_id text, enrolled_at timestamptz, enrolment_event_id text, birthday text, referrer_member_id text,
+                segment text, at_risk boolean, order_count int, lifetime_spend_minor bigint, last_purchase_at timestamptz,
+                tier_state jsonb, counters jsonb)
          on conflict (member_id) do update set
            enrolled_at = excluded.enrolled_at, enrolment_event_id = excluded.enrolment_event_id,
            birthday = excluded.birthday, referrer_member_id = excluded.referrer_member_id,
@@ -262,18 +266,22 @@ export class LedgerStore {
            lifetime_spend_minor = excluded.lifetime_spend_minor, last_purchase_at = excluded.last_purchase_at,
            tier_state = excluded.tier_state, counters = excluded.counters`,
         [
-          members.map((m) => m.memberId),
-          members.map((m) => iso(m.enrolledAt)),
-          members.map((m) => m.enrolmentEventId),
-          members.map((m) => m.birthday),
-          members.map((m) => m.referrerMemberId),
-          members.map((m) => m.segment),
-          members.map((m) => m.atRisk),
-          members.map((m) => m.orderCount),
-          members.map((m) => m.lifetimeSpendMinor),
-          members.map((m) => iso(m.lastPurchaseAt)),
-          members.map((m) => (m.tierState === null ? null : JSON.stringify(m.tierState))),
-          members.map((m) => JSON.stringify(m.counters)),
+          JSON.stringify(
+            members.map((m) => ({
+              member_id: m.memberId,
+              enrolled_at: iso(m.enrolledAt),
+              enrolment_event_id: m.enrolmentEventId,
+              birthday: m.birthday,
+              referrer_member_id: m.referrerMemberId,
+              segment: m.segment,
+              at_risk: m.atRisk,
+              order_count: m.orderCount,
+              lifetime_spend_minor: m.lifetimeSpendMinor,
+              last_purchase_at: iso(m.lastPurchaseAt),
+              tier_state: m.tierState,
+              counters: m.counters,
+            })),
+          ),
         ],
       );
     }
@@ -294,29 +302,39 @@ export class LedgerStore {
     }
     const en = p.entries;
     if (en.length > 0) {
+      // In the processor's order: seq is the ledger's commit order.
       await c.query(
         `insert into ledger_entries (entry_id, member_id, kind, points, balance_after, rule_id, rule_version,
                                      rule_set_id, rule_set_version, source_event_id, order_id, reason, event_time, detail)
-         select a, b, c, d, e, f, g, h, i, j, k, l, m, n
-           from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::int[],
-                       $8::text[], $9::int[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::jsonb[])
-                with ordinality as u(a, b, c, d, e, f, g, h, i, j, k, l, m, n, ord)
+         select entry_id, member_id, kind, points, balance_after, rule_id, rule_version, rule_set_id, rule_set_version,
+                source_event_id, order_id, reason, event_time, detail
+           from rows from (jsonb_to_recordset($1::jsonb)
+                  as (entry_id text, member_id text, kind text, points bigint, balance_after bigint, rule_id text,
+                      rule_version int, rule_set_id text, rule_set_version int, source_event_id text, order_id text,
+                      reason text, event_time timestamptz, detail jsonb))
+                with ordinality as u(entry_id, member_id, kind, points, balance_after, rule_id, rule_version,
+                                     rule_set_id, rule_set_version, source_event_id, order_id, reason, event_time,
+                                     detail, ord)
           order by ord`,
         [
-          en.map((e) => e.entryId),
-          en.map((e) => e.memberId),
-          en.map((e) => e.kind),
-          en.map((e) => e.points),
-          en.map((e) => e.balanceAfter),
-          en.map((e) => e.ruleId),
-          en.map((e) => e.ruleVersion),
-          en.map((e) => e.ruleSetId),
-          en.map((e) => e.ruleSetVersion),
-          en.map((e) => e.sourceEventId),
-          en.map((e) => e.orderId),
-          en.map((e) => e.reason),
-          en.map((e) => iso(e.eventTime)),
-          en.map((e) => (e.detail === null ? null : JSON.stringify(e.detail))),
+          JSON.stringify(
+            en.map((e) => ({
+              entry_id: e.entryId,
+              member_id: e.memberId,
+              kind: e.kind,
+              points: e.points,
+              balance_after: e.balanceAfter,
+              rule_id: e.ruleId,
+              rule_version: e.ruleVersion,
+              rule_set_id: e.ruleSetId,
+              rule_set_version: e.ruleSetVersion,
+              source_event_id: e.sourceEventId,
+              order_id: e.orderId,
+              reason: e.reason,
+              event_time: iso(e.eventTime),
+              detail: e.detail,
+            })),
+          ),
         ],
       );
     }
@@ -359,20 +377,25 @@ export class LedgerStore {
       await c.query(
         `insert into rules_orders (order_key, member_id, purchase_event_id, event_time, amount_minor, base_amount_minor,
                                    rule_set_id, rule_set_version, refunded_base_minor, awards)
-         select * from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::bigint[],
-                              $7::text[], $8::int[], $9::bigint[], $10::jsonb[])
+         select * from jsonb_to_recordset($1::jsonb)
+           as x(order_key text, member_id text, purchase_event_id text, event_time timestamptz, amount_minor bigint,
+                base_amount_minor bigint, rule_set_id text, rule_set_version int, refunded_base_minor bigint, awards jsonb)
          on conflict (order_key) do update set refunded_base_minor = excluded.refunded_base_minor, awards = excluded.awards`,
         [
-          orders.map((o) => o.orderKey),
-          orders.map((o) => o.memberId),
-          orders.map((o) => o.purchaseEventId),
-          orders.map((o) => iso(o.eventTime)),
-          orders.map((o) => o.amountMinor),
-          orders.map((o) => o.baseAmountMinor),
-          orders.map((o) => o.ruleSetId),
-          orders.map((o) => o.ruleSetVersion),
-          orders.map((o) => o.refundedBaseMinor),
-          orders.map((o) => JSON.stringify(o.awards)),
+          JSON.stringify(
+            orders.map((o) => ({
+              order_key: o.orderKey,
+              member_id: o.memberId,
+              purchase_event_id: o.purchaseEventId,
+              event_time: iso(o.eventTime),
+              amount_minor: o.amountMinor,
+              base_amount_minor: o.baseAmountMinor,
+              rule_set_id: o.ruleSetId,
+              rule_set_version: o.ruleSetVersion,
+              refunded_base_minor: o.refundedBaseMinor,
+              awards: o.awards,
+            })),
+          ),
         ],
       );
     }
