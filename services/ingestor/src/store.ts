@@ -208,8 +208,9 @@ export class IngestTx {
     if (offsets.length) {
       await this.client.query(
         `insert into ingest_outcomes (src_topic, src_partition, src_offset, outputs)
-         select $1, $2, o, j from unnest($3::bigint[], $4::jsonb[]) as t(o, j)`,
-        [topic, partition, offsets, offsets.map((o) => JSON.stringify(outputsToJson(outputs.get(o)!)))],
+         select $1, $2, o, j from jsonb_to_recordset($3::jsonb) as t(o bigint, j jsonb)`,
+        // One JSON document: pg would escape every quoted JSON text of a jsonb[] array literal.
+        [topic, partition, JSON.stringify(offsets.map((o) => ({ o, j: outputsToJson(outputs.get(o)!) })))],
       );
     }
     await this.flush();
@@ -248,15 +249,23 @@ export class IngestTx {
       const rows = keys.map((k) => this.slotRows.get(k)!);
       await c.query(
         `insert into ingest_orders (order_key, slot, hold_topic, hold_partition, hold_due_at)
-         select * from unnest($1::text[], $2::jsonb[], $3::text[], $4::int[], $5::bigint[])
+         select * from jsonb_to_recordset($1::jsonb)
+           as x(k text, s jsonb, ht text, hp int, hd bigint)
          on conflict (order_key) do update set slot = excluded.slot, hold_topic = excluded.hold_topic,
            hold_partition = excluded.hold_partition, hold_due_at = excluded.hold_due_at`,
         [
-          keys,
-          rows.map((r) => JSON.stringify(r.slot)),
-          rows.map((r) => r.hold?.topic ?? null),
-          rows.map((r) => r.hold?.partition ?? null),
-          rows.map((r) => r.hold?.dueAt ?? null),
+          JSON.stringify(
+            keys.map((k, i) => {
+              const r = rows[i]!;
+              return {
+                k,
+                s: r.slot,
+                ht: r.hold?.topic ?? null,
+                hp: r.hold?.partition ?? null,
+                hd: r.hold?.dueAt ?? null,
+              };
+            }),
+          ),
         ],
       );
     }

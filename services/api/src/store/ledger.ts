@@ -114,19 +114,29 @@ async function insertEntries(c: PoolClient, rows: readonly EntryRow[]): Promise<
   await c.query(
     `insert into ledger_entries
        (entry_id, member_id, kind, points, balance_after, source_event_id, order_id, reason, event_time, detail)
-     select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
-                          $8::text[], $9::timestamptz[], $10::jsonb[])`,
+     select entry_id, member_id, kind, points, balance_after, source_event_id, order_id, reason, event_time, detail
+       from rows from (jsonb_to_recordset($1::jsonb)
+              as (entry_id text, member_id text, kind text, points bigint, balance_after bigint,
+                  source_event_id text, order_id text, reason text, event_time timestamptz, detail jsonb))
+            with ordinality as u(entry_id, member_id, kind, points, balance_after, source_event_id, order_id, reason,
+                                 event_time, detail, ord)
+      order by ord`,
     [
-      rows.map((r) => r.entryId),
-      rows.map((r) => r.memberId),
-      rows.map((r) => r.kind),
-      rows.map((r) => r.points),
-      rows.map((r) => r.balanceAfter),
-      rows.map((r) => r.sourceEventId),
-      rows.map((r) => r.orderId),
-      rows.map((r) => r.reason),
-      rows.map((r) => new Date(r.eventTime)),
-      rows.map((r) => JSON.stringify(r.detail)),
+      // One JSON document rather than arrays (pg escapes every element; detail is quoted JSON).
+      JSON.stringify(
+        rows.map((r) => ({
+          entry_id: r.entryId,
+          member_id: r.memberId,
+          kind: r.kind,
+          points: r.points,
+          balance_after: r.balanceAfter,
+          source_event_id: r.sourceEventId,
+          order_id: r.orderId,
+          reason: r.reason,
+          event_time: new Date(r.eventTime).toISOString(),
+          detail: r.detail ?? null,
+        })),
+      ),
     ],
   );
 }

@@ -14,13 +14,12 @@ export async function enqueue(c: PoolClient, movements: readonly PointsMovement[
   if (movements.length === 0) return;
   await c.query(
     `insert into api_outbox (event_id, member_id, event_time, payload)
-     select * from unnest($1::text[], $2::text[], $3::bigint[], $4::jsonb[])
+     select e, m, t, p
+       from rows from (jsonb_to_recordset($1::jsonb) as (e text, m text, t bigint, p jsonb))
+            with ordinality as u(e, m, t, p, ord)
+      order by ord
      on conflict (event_id) do nothing`,
-    [
-      movements.map((m) => m.eventId),
-      movements.map((m) => m.memberId),
-      movements.map((m) => m.eventTime),
-      movements.map((m) => JSON.stringify(m)),
-    ],
+    // One JSON document rather than arrays of quoted JSON; in order (seq is the send order).
+    [JSON.stringify(movements.map((m) => ({ e: m.eventId, m: m.memberId, t: m.eventTime, p: m })))],
   );
 }

@@ -31,15 +31,13 @@ export async function insertEvents(
   if (events.length === 0) return [];
   const r = await c.query<{ event_id: string }>(
     `insert into churn_events (event_id, member_id, event_time, event, late)
-     select e.id, e.member, e.t, e.ev, $5::bigint is not null and e.t < $5::bigint
-     from unnest($1::text[], $2::text[], $3::bigint[], $4::jsonb[]) as e(id, member, t, ev)
+     select e.id, e.member, e.t, e.ev, $2::bigint is not null and e.t < $2::bigint
+     from jsonb_to_recordset($1::jsonb) as e(id text, member text, t bigint, ev jsonb)
      on conflict (event_id) do nothing
      returning event_id`,
     [
-      events.map((e) => e.eventId),
-      events.map((e) => e.memberId),
-      events.map((e) => e.time),
-      events.map((e) => JSON.stringify(e.event)),
+      // One JSON document: pg would escape every quoted JSON text of a jsonb[] array literal.
+      JSON.stringify(events.map((e) => ({ id: e.eventId, member: e.memberId, t: e.time, ev: e.event }))),
       frontier,
     ],
   );
