@@ -8,7 +8,7 @@ import { IngestStore } from "./store.ts";
 const config = loadConfig(ingestorConfigSchema);
 const settings = ingestorSettings(config);
 const kit = await bootService(config, { transactional: true });
-const pipeline = new IngestPipeline(kit.topics, kit.codec, new IngestStore(kit.pool, kit.redis), settings);
+const pipeline = new IngestPipeline(kit.topics, kit.codec, new IngestStore(kit.pool), settings);
 
 const outcomes = new Counter({
   name: "loyalty_ingest_events_total",

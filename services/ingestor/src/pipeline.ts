@@ -90,11 +90,6 @@ export class IngestPipeline {
         // the second half of a chunk whose first half is still waiting to commit.
         await tx.pruneOutcomes(topic, partition, ctx.committedBefore);
       });
-      await this.store.rememberSeen(
-        parsed.flatMap((p, i) =>
-          p.kind === "reject" ? [] : [[p.eventId, `${topic}/${partition}/${fresh[i]!.offset}`]],
-        ),
-      );
     }
     for (const m of messages) {
       const out = recorded.get(m.offset) ?? outputs.get(m.offset) ?? [];
@@ -178,9 +173,14 @@ export class IngestPipeline {
       else outputs.set(offset, [o]);
     };
 
-    // dedupe: an event id first seen at another position is a duplicate (counted, dropped).
-    const ids = parsed.flatMap((p) => (p.kind === "reject" ? [] : [p.eventId]));
-    const seen = await this.store.seenEvents(tx, ids);
+    // dedupe: an event id first seen at another position is a duplicate (counted, dropped). Each
+    // id's first occurrence in the batch is recorded here, in the batch's transaction.
+    const firsts = new Map<string, { eventId: string; offset: string }>();
+    parsed.forEach((p, i) => {
+      if (p.kind !== "reject" && !firsts.has(p.eventId))
+        firsts.set(p.eventId, { eventId: p.eventId, offset: messages[i]!.offset });
+    });
+    const seen = await tx.claimEvents([...firsts.values()], topic, partition);
     const firstSeenHere = new Set<string>();
 
     // resolveMembers: one read for the batch.
@@ -239,7 +239,6 @@ export class IngestPipeline {
         continue;
       }
       firstSeenHere.add(p.eventId);
-      tx.markSeen(p.eventId, topic, partition, m.offset);
 
       const memberId = memberIdFor(p.event.customerId, p.event.source, this.settings.memberIds);
       if (p.kind === "member") {

@@ -1,7 +1,6 @@
-// PostgreSQL is the truth for the ingestor's state; Redis only answers "seen before?" faster.
+// The ingestor's state lives in PostgreSQL.
 import { type Pool, type PoolClient, inTransaction } from "@loyalty/db";
 import type { ConsumedMessage } from "@loyalty/stream-runtime";
-import type { Redis } from "ioredis";
 import type { OrderSlot } from "./domain/index.ts";
 import type { Output } from "./pipeline.ts";
 
@@ -24,8 +23,6 @@ export interface HeldMessage {
 }
 
 type Owner = { topic: string; partition: number };
-
-const SEEN_TTL_SECONDS = 7 * 24 * 3600;
 
 interface StoredHeld {
   topic: string;
@@ -61,7 +58,6 @@ function outputsFromJson(raw: unknown[]): Output[] {
 }
 
 export class IngestTx {
-  private readonly seenRows: Array<[string, string, number, string]> = [];
   private readonly members = new Map<string, MemberRow>();
   private readonly slotRows = new Map<
     string,
@@ -140,8 +136,33 @@ export class IngestTx {
     this.slotRows.set(key, { slot, hold });
   }
 
-  markSeen(eventId: string, topic: string, partition: number, offset: string): void {
-    this.seenRows.push([eventId, topic, partition, offset]);
+  /**
+   * Records each event id at its position unless it was seen before, and returns where the ones
+   * seen before were first seen ("topic/partition/offset"). One insert claims the new ones (the
+   * batch writes them anyway); only ids already present are looked up. Ids must be distinct.
+   */
+  async claimEvents(
+    events: ReadonlyArray<{ eventId: string; offset: string }>,
+    topic: string,
+    partition: number,
+  ) {
+    const out = new Map<string, string>();
+    if (events.length === 0) return out;
+    const r = await this.client.query<{ event_id: string }>(
+      `insert into ingest_events (event_id, src_topic, src_partition, src_offset)
+       select e, $2, $3, o from unnest($1::text[], $4::bigint[]) as t(e, o)
+       on conflict do nothing returning event_id`,
+      [events.map((e) => e.eventId), topic, partition, events.map((e) => e.offset)],
+    );
+    if (r.rows.length === events.length) return out;
+    const claimed = new Set(r.rows.map((x) => x.event_id));
+    const known = events.filter((e) => !claimed.has(e.eventId)).map((e) => e.eventId);
+    const prior = await this.client.query<{ event_id: string; pos: string }>(
+      "select event_id, src_topic || '/' || src_partition || '/' || src_offset as pos from ingest_events where event_id = any($1)",
+      [known],
+    );
+    for (const row of prior.rows) out.set(row.event_id, row.pos);
+    return out;
   }
 
   holdMessage(eventId: string, m: ConsumedMessage): void {
@@ -218,18 +239,6 @@ export class IngestTx {
 
   private async flush(): Promise<void> {
     const c = this.client;
-    if (this.seenRows.length) {
-      await c.query(
-        `insert into ingest_events (event_id, src_topic, src_partition, src_offset)
-         select * from unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) on conflict do nothing`,
-        [
-          this.seenRows.map((r) => r[0]),
-          this.seenRows.map((r) => r[1]),
-          this.seenRows.map((r) => r[2]),
-          this.seenRows.map((r) => r[3]),
-        ],
-      );
-    }
     if (this.members.size) {
       const ms = [...this.members.values()];
       await c.query(
@@ -306,10 +315,7 @@ export class IngestTx {
 }
 
 export class IngestStore {
-  constructor(
-    private readonly pool: Pool,
-    private readonly redis: Redis,
-  ) {}
+  constructor(private readonly pool: Pool) {}
 
   transaction(fn: (tx: IngestTx) => Promise<void>): Promise<void> {
     return inTransaction(this.pool, (client) => fn(new IngestTx(client)));
@@ -325,34 +331,5 @@ export class IngestStore {
       [topic, partition, offsets],
     );
     return new Map(r.rows.map((row) => [row.src_offset, outputsFromJson(row.outputs)]));
-  }
-
-  /** Where each event id was first seen ("topic/partition/offset"): Redis first, PostgreSQL for the rest. */
-  async seenEvents(tx: IngestTx, ids: string[]): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    if (!ids.length) return out;
-    const cached = await this.redis.mget(...ids.map((id) => `seen:${id}`)).catch(() => ids.map(() => null));
-    const misses: string[] = [];
-    ids.forEach((id, i) => {
-      const v = cached[i];
-      if (v) out.set(id, v);
-      else misses.push(id);
-    });
-    if (misses.length) {
-      const r = await tx.client.query<{ event_id: string; pos: string }>(
-        "select event_id, src_topic || '/' || src_partition || '/' || src_offset as pos from ingest_events where event_id = any($1)",
-        [misses],
-      );
-      for (const row of r.rows) out.set(row.event_id, row.pos);
-    }
-    return out;
-  }
-
-  /** After the commit: a lost write only costs a PostgreSQL lookup later. */
-  async rememberSeen(entries: Array<[string, string]>): Promise<void> {
-    if (!entries.length) return;
-    const pipe = this.redis.pipeline();
-    for (const [id, pos] of entries) pipe.set(`seen:${id}`, pos, "EX", SEEN_TTL_SECONDS, "NX");
-    await pipe.exec().catch(() => undefined);
   }
 }
