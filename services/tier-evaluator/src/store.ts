@@ -1,9 +1,11 @@
-// Tier state: durable in PostgreSQL (the truth), hot in Redis (a cache that may be cold,
-// flushed or stale without changing any result).
+// Tier state: durable in PostgreSQL (the truth); Redis holds only the due index (a cache that
+// may be cold, flushed or stale without changing any result).
 //
 // - tier_members: one row per member (record jsonb, version, due_at). Writes name the version
-//   they replace; a mismatch (another writer, a stale cache) aborts the batch as retriable.
-// - Redis tier:m:<id> holds {v, p, r}; it is used only when PostgreSQL confirms its version.
+//   they replace; a mismatch (another writer) aborts the batch as retriable. Records are read
+//   from here: a Redis copy of each record (written at every batch, read after a version check
+//   against this table anyway) cost more to write than it saved on reads; copies written by
+//   earlier versions (tier:m:<id>) expire with their 7-day TTL.
 // - Redis tier:due:<partition> (sorted set by due_at) is the hot due index. Entries may be
 //   stale (the record is checked when popped) but never missing: it is rebuilt from
 //   tier_members at start, when its marker key is gone, or after a failed write; until then
@@ -17,7 +19,6 @@ import type { MemberRecord } from "./domain/member.ts";
 
 export const CONSUMER = "tier-evaluator";
 const OUTBOX_LOCK = 7_340_301;
-const CACHE_TTL_S = 7 * 24 * 3600;
 const DUE_READY = "tier:due:ready";
 
 export interface Loaded {
@@ -42,7 +43,6 @@ export interface Commit {
   changes: TierChanged[];
 }
 
-const memberKey = (id: string) => `tier:m:${id}`;
 const dueKey = (p: number) => `tier:due:${p}`;
 
 function chunks<T>(a: readonly T[], n: number): T[][] {
@@ -163,55 +163,24 @@ export class TierStore {
     return n;
   }
 
-  /** Records by member id; Redis copies are used only when their version is PostgreSQL's. */
+  /** Records by member id. */
   async load(memberIds: readonly string[]): Promise<Map<string, Loaded>> {
     const out = new Map<string, Loaded>();
     if (memberIds.length === 0) return out;
-    const versions = await this.pool.query<{ member_id: string; version: number }>(
-      "select member_id, version from tier_members where member_id = any($1::text[])",
-      [memberIds],
-    );
-    const want = new Map(versions.rows.map((r) => [r.member_id, r.version]));
-    if (want.size === 0) return out;
-    const ids = [...want.keys()];
-    let cached: (string | null)[] = [];
-    try {
-      cached = await this.redis.mget(ids.map(memberKey));
-    } catch (err) {
-      this.logger.warn({ err }, "redis unavailable, reading state from PostgreSQL");
-    }
-    const misses: string[] = [];
-    ids.forEach((id, i) => {
-      const raw = cached[i];
-      if (raw) {
-        try {
-          const c = JSON.parse(raw) as { v: number; p: number; r: MemberRecord };
-          if (c.v === want.get(id)) {
-            out.set(id, { record: c.r, version: c.v, partition: c.p });
-            return;
-          }
-        } catch {
-          /* a corrupt cache entry is a miss */
-        }
-      }
-      misses.push(id);
-    });
-    if (misses.length > 0) {
-      const r = await this.pool.query<{
-        member_id: string;
-        version: number;
-        partition: number;
-        record: MemberRecord;
-      }>("select member_id, version, partition, record from tier_members where member_id = any($1::text[])", [
-        misses,
-      ]);
-      for (const row of r.rows)
-        out.set(row.member_id, { record: row.record, version: row.version, partition: row.partition });
-    }
+    const r = await this.pool.query<{
+      member_id: string;
+      version: number;
+      partition: number;
+      record: MemberRecord;
+    }>("select member_id, version, partition, record from tier_members where member_id = any($1::text[])", [
+      memberIds,
+    ]);
+    for (const row of r.rows)
+      out.set(row.member_id, { record: row.record, version: row.version, partition: row.partition });
     return out;
   }
 
-  /** One PostgreSQL transaction for a batch's (or a tick's) effects, then the Redis copies. */
+  /** One PostgreSQL transaction for a batch's (or a tick's) effects, then the Redis due index. */
   async commit(c: Commit): Promise<void> {
     await inTransaction(this.pool, async (tx) => {
       await this.writeRecords(tx, c.writes);
@@ -249,7 +218,7 @@ export class TierStore {
         );
       }
     });
-    await this.cache(c.writes);
+    await this.indexDue(c.writes);
   }
 
   private async writeRecords(tx: PoolClient, writes: RecordWrite[]): Promise<void> {
@@ -276,7 +245,6 @@ export class TierStore {
         [JSON.stringify(rows)],
       );
       if (r.rowCount !== part.length) {
-        await this.redis.del(...part.map((w) => memberKey(w.memberId))).catch(() => undefined);
         throw new TransientError(
           "a member's tier state changed under this batch (version conflict); retrying",
         );
@@ -284,17 +252,12 @@ export class TierStore {
     }
   }
 
-  private async cache(writes: RecordWrite[]): Promise<void> {
+  /** The Redis due index follows each committed write. */
+  private async indexDue(writes: RecordWrite[]): Promise<void> {
     if (writes.length === 0) return;
     try {
       const pipe = this.redis.pipeline();
       for (const w of writes) {
-        pipe.set(
-          memberKey(w.memberId),
-          JSON.stringify({ v: w.version + 1, p: w.partition, r: w.record }),
-          "EX",
-          CACHE_TTL_S,
-        );
         if (w.dueAt === null) pipe.zrem(dueKey(w.partition), w.memberId);
         else pipe.zadd(dueKey(w.partition), w.dueAt, w.memberId);
       }
