@@ -85,7 +85,23 @@ export async function run(args: string[]): Promise<number> {
   const pool = createPool(e.databaseUrl, { max: 2, namespace: ns });
 
   const file = join(DATASETS, "cdnow", "CDNOW_master.txt");
-  if (!values["no-demo"]) {
+  // The engine dedupes on event ids kept in PostgreSQL: in a namespace that has ingested before
+  // (an earlier demo, or this clone's PostgreSQL state beside a fresh broker), a second replay
+  // of the same file would be dropped as duplicates and its "end to end" time would mean nothing.
+  const held = values["no-demo"]
+    ? 0
+    : ((await pgNumber(pool, "select count(*) as n from ingest_events")) ?? 0);
+  if (held > 0) {
+    console.log(
+      `demo: namespace '${ns}' already holds ${held} ingested events, so a second replay of CDNOW would be ` +
+        "dropped as duplicates; not replaying. What the engine holds:",
+    );
+    await report(admin, pool, ns, null, null);
+    console.log(
+      "\nFor a fresh demonstration, run it in a namespace of its own (topics, groups, schema and Redis keys):\n" +
+        "  LOYALTY_NAMESPACE=demo2 bash infra/bin/run",
+    );
+  } else if (!values["no-demo"]) {
     if (!existsSync(file)) {
       console.error(`demo: ${file} not found; set LOYALTY_DATASETS. Skipping the demo.`);
     } else {
@@ -198,15 +214,18 @@ async function report(
   admin: import("kafkajs").Admin,
   pool: import("pg").Pool,
   ns: string,
-  t0: number,
-  sent: number,
+  t0: number | null,
+  sent: number | null,
 ): Promise<void> {
-  const seconds = (Date.now() - t0) / 1000;
   const topics = topicsFor(ns);
   const count = async (t: string) => [...(await endOffsets(admin, t)).values()].reduce((a, b) => a + b, 0);
+  let replayed = "";
+  if (t0 !== null && sent !== null) {
+    const seconds = (Date.now() - t0) / 1000;
+    replayed = `\n  orders replayed         ${sent} in ${seconds.toFixed(1)} s end to end (${Math.round(sent / seconds)} orders/s)`;
+  }
   console.log(`
-demo report
-  orders replayed         ${sent} in ${seconds.toFixed(1)} s end to end (${Math.round(sent / seconds)} orders/s)
+demo report${replayed}
   members                 ${(await pgNumber(pool, "select count(*) as n from ingest_members")) ?? "-"}
   ledger entries          ${(await pgNumber(pool, "select count(*) as n from ledger_entries")) ?? "-"}
   points outstanding      ${(await pgNumber(pool, "select sum(balance) as n from ledger_balances")) ?? "-"}
