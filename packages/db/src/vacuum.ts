@@ -1,5 +1,8 @@
 import type pg from "pg";
 
+/** ANALYZE's statistics target in the passes (see pass()). */
+const STATISTICS_TARGET = 10;
+
 /**
  * Vacuums and analyses a service's busiest tables itself, in the background, at most once per
  * interval and only the tables that need it. Autovacuum may be off (it is on the reference
@@ -12,8 +15,6 @@ import type pg from "pg";
  * PostgreSQL's statement time in a CDNOW replay (ADR 11), and every query here looks rows up
  * by key, which a plan from half the rows does as well.
  */
-const STATISTICS_TARGET = 10;
-
 export class Vacuumer {
   private last = 0;
   private running: Promise<void> | null = null;
