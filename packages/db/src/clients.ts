@@ -29,6 +29,9 @@ export function createPool(databaseUrl: string, opts: { max?: number; namespace?
 /** A namespace's keys are prefixed with it. */
 export function createRedis(redisUrl: string, namespace = ""): Redis {
   return new Redis(redisUrl, {
+    // Connects at the first command: the kit hands every service a client, and three of the
+    // five (ingestor, rules engine, churn alert) never use it.
+    lazyConnect: true,
     maxRetriesPerRequest: 3,
     enableAutoPipelining: true,
     ...(namespace ? { keyPrefix: `${namespace}:` } : {}),

@@ -85,24 +85,22 @@ export async function run(args: string[]): Promise<number> {
   const pool = createPool(e.databaseUrl, { max: 2, namespace: ns });
 
   const file = join(DATASETS, "cdnow", "CDNOW_master.txt");
-  // The engine dedupes on event ids kept in PostgreSQL: in a namespace that has ingested before
-  // (an earlier demo, or this clone's PostgreSQL state beside a fresh broker), a second replay
-  // of the same file would be dropped as duplicates and its "end to end" time would mean nothing.
-  const held = values["no-demo"]
-    ? 0
-    : ((await pgNumber(pool, "select count(*) as n from ingest_events")) ?? 0);
-  if (held > 0) {
-    console.log(
-      `demo: namespace '${ns}' already holds ${held} ingested events, so a second replay of CDNOW would be ` +
-        "dropped as duplicates; not replaying. What the engine holds:",
-    );
-    await report(admin, pool, ns, null, null);
-    console.log(
-      "\nFor a fresh demonstration, run it in a namespace of its own (topics, groups, schema and Redis keys):\n" +
-        "  LOYALTY_NAMESPACE=demo2 bash infra/bin/run",
-    );
-  } else if (!values["no-demo"]) {
-    if (!existsSync(file)) {
+  if (!values["no-demo"]) {
+    // The engine dedupes on event ids kept in PostgreSQL: in a namespace that has ingested before
+    // (an earlier demo, or this clone's PostgreSQL state beside a fresh broker), a second replay
+    // of the same file would be dropped as duplicates and its "end to end" time would mean nothing.
+    const held = (await pgNumber(pool, "select count(*) as n from ingest_events")) ?? 0;
+    if (held > 0) {
+      console.log(
+        `demo: namespace '${ns}' already holds ${held} ingested events, so a second replay of CDNOW would be ` +
+          "dropped as duplicates; not replaying. What the engine holds:",
+      );
+      await report(admin, pool, ns, null, null);
+      console.log(
+        "\nFor a fresh demonstration, run it in a namespace of its own (topics, groups, schema and Redis keys):\n" +
+          "  LOYALTY_NAMESPACE=demo2 bash infra/bin/run",
+      );
+    } else if (!existsSync(file)) {
       console.error(`demo: ${file} not found; set LOYALTY_DATASETS. Skipping the demo.`);
     } else {
       console.log(`demo: replaying ${file} into ${topics.orders.name}`);
