@@ -4,3 +4,4 @@ export * from "./schemas.ts";
 export * from "./registry.ts";
 export type * from "./generated/types.ts";
 export * from "./ids.ts";
+export * from "./provenance.ts";

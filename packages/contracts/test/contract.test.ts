@@ -3,13 +3,18 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { generateTypes } from "../src/codegen.ts";
-import { ALL_TOPICS, SCHEMA_DIR, avroTypeOf } from "../src/index.ts";
+import { ALL_TOPICS, SCHEMA_DIR, SOURCE_HEADER, avroTypeOf } from "../src/index.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const asyncapi = parse(readFileSync(join(ROOT, "schemas/asyncapi.yaml"), "utf8")) as {
   asyncapi: string;
   channels: Record<string, { address: string; messages: Record<string, { $ref: string }> }>;
-  components: { messages: Record<string, { payload: { schema: { $ref: string } } }> };
+  components: {
+    messages: Record<
+      string,
+      { payload: { schema: { $ref: string } }; headers?: { properties: Record<string, unknown> } }
+    >;
+  };
 };
 const documented = new Map(Object.entries(asyncapi.channels).map(([id, c]) => [c.address, id]));
 
@@ -32,6 +37,13 @@ describe("the topic contract", () => {
       const ref = Object.values(channel.messages)[0]!.$ref.split("/").pop()!;
       expect(asyncapi.components.messages[ref]!.payload.schema.$ref).toBe(`./avro/${t.schemaFile}`);
     }
+  });
+
+  it("documents the source header on the records the ingestor derives", () => {
+    for (const m of ["loyalty_purchases_v1", "loyalty_members_v1"])
+      expect(Object.keys(asyncapi.components.messages[m]?.headers?.properties ?? {})).toEqual([
+        SOURCE_HEADER,
+      ]);
   });
 
   it("fails when any topic name used anywhere in the code base is missing from it", () => {

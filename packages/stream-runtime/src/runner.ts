@@ -52,6 +52,8 @@ export interface ConsumerRunnerOptions {
   /** Time-driven work (expiries, downgrades, churn scans), run after each batch and, in wall mode, on a timer. */
   onTick?: (ctx: BatchContext) => Promise<void>;
   tickIntervalMs?: number;
+  /** Tick on the timer in event mode too (a stage that must notice its input has gone quiet). */
+  timerTicks?: boolean;
   /** Also tick once at start, in either clock mode: work paused at the last shutdown resumes without new input. */
   tickOnStart?: boolean;
   /** Called after each chunk's effects and offsets are committed (table maintenance). */
@@ -126,12 +128,12 @@ export class ConsumerRunner {
       eachBatch: (payload) => this.serial(() => this.onBatch(payload)),
     });
     if (this.o.onTick && this.o.tickOnStart) this.tickInBackground();
-    if (this.o.onTick && this.o.clock.mode === "wall") {
+    if (this.o.onTick && (this.o.clock.mode === "wall" || this.o.timerTicks)) {
       this.tickTimer = setInterval(() => this.tickInBackground(), this.o.tickIntervalMs ?? 1000);
     }
   }
 
-  /** A tick outside any batch (start, wall-clock timer), queued behind the batch in flight. */
+  /** A tick outside any batch (start, timer), queued behind the batch in flight. */
   private tickInBackground(): void {
     void this.serial(() => this.tick(async () => undefined)).catch((err) =>
       this.o.logger.error({ err }, "tick failed"),

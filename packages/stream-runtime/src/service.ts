@@ -95,6 +95,8 @@ export interface RunOptions {
   handler: BatchHandler;
   onTick?: (ctx: BatchContext) => Promise<void>;
   tickIntervalMs?: number;
+  /** Tick on the timer in event mode too (see ConsumerRunner). */
+  timerTicks?: boolean;
   tickOnStart?: boolean;
   /** Closed in the second shutdown phase, after the last batch has committed. */
   close?: () => Promise<void>;
@@ -121,6 +123,7 @@ export async function runService(kit: ServiceKit, opts: RunOptions): Promise<Con
     ...(opts.onTick ? { onTick: opts.onTick } : {}),
     ...(opts.tickIntervalMs ? { tickIntervalMs: opts.tickIntervalMs } : {}),
     ...(opts.tickOnStart ? { tickOnStart: true } : {}),
+    ...(opts.timerTicks ? { timerTicks: true } : {}),
     afterCommit: () => vacuum.kick(),
   });
   const ops = await startOpsServer(kit.config.HTTP_PORT, kit.metrics, () => runner.isHealthy);

@@ -37,6 +37,9 @@ async function waitForLeaders(admin: Admin, topic: string, timeoutMs = 15_000): 
   }
 }
 
+/** A record as read, with the partition it was read from. */
+export type ReadMessage = KafkaMessage & { partition: number };
+
 /**
  * Reads a topic from the beginning (read_committed) until `until` says enough, then keeps
  * reading until nothing new has arrived for `settleMs`, so that an exact-count assertion
@@ -48,19 +51,19 @@ export async function readTopic(
   until: (msgs: KafkaMessage[]) => boolean,
   timeoutMs = 30_000,
   settleMs = 1500,
-): Promise<KafkaMessage[]> {
+): Promise<ReadMessage[]> {
   const consumer = kafka.consumer({
     groupId: uniqueName("test-reader"),
     maxBytesPerPartition: 8 * 1024 * 1024,
   });
-  const msgs: KafkaMessage[] = [];
+  const msgs: ReadMessage[] = [];
   let lastArrival = Date.now();
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await consumer.run({
     eachBatch: async ({ batch }) => {
       if (batch.messages.length) {
-        msgs.push(...batch.messages);
+        for (const m of batch.messages) msgs.push({ ...m, partition: batch.partition });
         lastArrival = Date.now();
       }
     },

@@ -38,6 +38,11 @@ export const churnConfigSchema = baseConfigSchema.extend({
   CHURN_MIN_FIT_MEMBERS: z.coerce.number().int().min(2).default(100),
   CHURN_PENALIZER: z.coerce.number().min(0).default(0),
   CHURN_TIME_ZONE: z.string().min(1).default("UTC"),
+  /**
+   * Event mode: how long every input partition must stand consumed to its end, nothing new
+   * arriving, before events past the watermark (a finished replay's tail) are released, ms.
+   */
+  CHURN_IDLE_MS: z.coerce.number().int().min(100).max(600_000).default(2000),
   CHURN_CURRENCY: z
     .string()
     .regex(/^[A-Z]{3}$/)

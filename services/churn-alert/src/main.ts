@@ -12,11 +12,16 @@ const admin = kit.kafka.admin();
 await admin.connect();
 const input = kit.topics.purchases.name;
 const meta = await admin.fetchTopicMetadata({ topics: [input] });
-const partitions = meta.topics[0]?.partitions.length ?? config.LOYALTY_PARTITIONS;
-const endOffsets = async () =>
-  (await admin.fetchTopicOffsets(input)).map((o) => ({ partition: o.partition, high: Number(o.high) }));
-
-const pipeline = createPipeline(kit, settings, partitions, endOffsets);
+const pipeline = createPipeline(
+  kit,
+  settings,
+  {
+    partitions: meta.topics[0]?.partitions.length ?? config.LOYALTY_PARTITIONS,
+    endOffsets: async () =>
+      (await admin.fetchTopicOffsets(input)).map((o) => ({ partition: o.partition, high: Number(o.high) })),
+  },
+  config.CHURN_IDLE_MS,
+);
 await runService(kit, {
   close: () => admin.disconnect(),
   group: config.SERVICE_NAME,
@@ -25,6 +30,9 @@ await runService(kit, {
   onTick: pipeline.onTick,
   // A catch-up paused by the last shutdown resumes at once, not at the next input event.
   tickOnStart: true,
+  // In event mode too: a finished replay's tail is released once the input has stood idle.
+  timerTicks: true,
+  tickIntervalMs: Math.max(100, Math.floor(config.CHURN_IDLE_MS / 2)),
   // Every batch rewrites the members it advances, and a refit moves every due time.
   vacuum: ["churn_members", "churn_due", "churn_events", "churn_alerts"],
 });

@@ -6,7 +6,8 @@
 // to) go through an outbox: emitted until confirmed by the next step, so at least once.
 
 import type { PurchaseEvent as CanonicalPurchase, ChurnAlert as ChurnAlertRecord } from "@loyalty/contracts";
-import { inTransaction } from "@loyalty/db";
+import { sourceOf } from "@loyalty/contracts";
+import { type PoolClient, inTransaction } from "@loyalty/db";
 import type { BatchContext, ConsumedMessage, ServiceKit } from "@loyalty/stream-runtime";
 import type { ChurnSettings } from "./config.ts";
 import { advance } from "./engine-step.ts";
@@ -20,9 +21,12 @@ import {
   markPublished,
   partitionProgress,
   recordPartition,
+  recordSourceClocks,
+  sourceClocks,
   unpublishedTickAlerts,
 } from "./store/members.ts";
 import { SummaryCache } from "./store/summary-cache.ts";
+import { type SourceKey, sourceWatermark } from "./watermark.ts";
 
 /** Canonical event -> the model's event. Order ids are per source, so the key carries both. */
 export function toMemberEvent(p: CanonicalPurchase): MemberEvent {
@@ -57,37 +61,60 @@ export interface Pipeline {
   onTick(ctx: BatchContext): Promise<void>;
 }
 
+/** What the pipeline needs to know of its input beyond the records (from Kafka's metadata). */
+export interface InputTopology {
+  /** Partition count of the input topic. */
+  readonly partitions: number;
+  /** The input partitions' end offsets. */
+  endOffsets(): Promise<{ partition: number; high: number }[]>;
+}
+
+/** The pair key of a record's source (contracts' SOURCE_HEADER), "" when it names none. */
+function sourceKey(m: ConsumedMessage): SourceKey {
+  const s = sourceOf(m.headers);
+  return s === null ? "" : `${s.topic}/${s.partition}`;
+}
+
 export function createPipeline(
   kit: ServiceKit,
   settings: ChurnSettings,
-  partitions: number,
-  endOffsets: () => Promise<{ partition: number; high: number }[]>,
+  input: InputTopology,
+  idleMs: number,
 ): Pipeline {
   const topic = kit.topics.purchases.name;
   const alertsTopic = kit.topics.churnAlerts;
   let unconfirmed: string[] = [];
   // Refits read every member's summary: kept in memory between steps (see SummaryCache).
   const summaries = new SummaryCache(allSummaries);
+  // Since when (monotonic ms) every input partition has stood consumed to these end offsets.
+  let quiet: { ends: string; since: number } | null = null;
 
   /**
-   * Event mode: min over all input partitions of the highest event time seen, from PostgreSQL
-   * (so a restart resumes where the committed state is, never ahead of a lagging partition; the
-   * runtime's in-memory clock is not used: at start it knows only the partitions it has seen).
-   * When every partition has been consumed to its end, the tail up to the latest event time is
-   * released too (a finished replay). Wall mode: the wall clock.
+   * Event mode: the minimum over (input partition, source partition) pairs of the highest event
+   * time consumed (see watermark.ts), from PostgreSQL, so a restart resumes where the committed
+   * state is (the runtime's in-memory clock knows only the partitions seen since the start).
+   * The tail past it (a finished replay, or a source gone quiet) is released once every input
+   * partition has stood consumed to its end, nothing new arriving, for `idleMs`: a pause of the
+   * ingestor shorter than that mid-replay leaves no trace in the result. Wall mode: the wall clock.
    */
-  async function watermark(
-    c: Parameters<typeof partitionProgress>[0],
-    tail: boolean,
-  ): Promise<number | null> {
+  async function watermark(c: PoolClient, tail: boolean): Promise<number | null> {
     if (kit.clock.mode === "wall") return kit.clock.now();
-    const p = await partitionProgress(c, topic, partitions);
-    if (!tail || p.latest === null || p.watermark === p.latest) return p.watermark;
-    const ends = await endOffsets();
+    const wm = sourceWatermark(input.partitions, await sourceClocks(c, topic));
+    if (!tail) return wm;
+    const p = await partitionProgress(c, topic);
+    if (p.latest === null || wm === p.latest) return wm;
+    const ends = await input.endOffsets();
     // A transactional producer (the ingestor) ends a partition with a commit marker, one offset
     // past its last record: a gap of one is "consumed to the end".
     const done = ends.every(({ partition, high }) => (p.nextOffsets.get(partition) ?? 0) >= high - 1);
-    return done ? p.latest : p.watermark;
+    if (!done) {
+      quiet = null;
+      return wm;
+    }
+    const key = ends.map((e) => `${e.partition}:${e.high}`).join(",");
+    const now = performance.now();
+    if (quiet?.ends !== key) quiet = { ends: key, since: now };
+    return now - quiet.since >= idleMs ? p.latest : wm;
   }
 
   async function emit(ctx: BatchContext, alerts: readonly ChurnAlertRecord[]): Promise<void> {
@@ -108,6 +135,7 @@ export function createPipeline(
       if (first === undefined || last === undefined) return;
       const events: IncomingEvent[] = [];
       let maxTime = Number.NEGATIVE_INFINITY;
+      const clocks = new Map<SourceKey, number>();
       for (const m of messages) {
         if (m.value === null) {
           ctx.deadLetter(m, "EMPTY_PAYLOAD");
@@ -127,6 +155,8 @@ export function createPipeline(
         }
         events.push({ eventId: p.eventId, memberId: p.memberId, time: p.eventTime, event: toMemberEvent(p) });
         if (p.eventTime > maxTime) maxTime = p.eventTime;
+        const source = sourceKey(m);
+        if (p.eventTime > (clocks.get(source) ?? Number.NEGATIVE_INFINITY)) clocks.set(source, p.eventTime);
       }
       const out = await inTransaction(kit.pool, async (c) => {
         // Locked: the frontier decides which new events advance() must apply from memory.
@@ -138,6 +168,7 @@ export function createPipeline(
         if (behind > 0) kit.logger.warn({ late: behind }, "events behind the churn engine's frontier");
         const next = (BigInt(last.offset) + 1n).toString();
         await recordPartition(c, topic, first.partition, Number.isFinite(maxTime) ? maxTime : null, next);
+        await recordSourceClocks(c, topic, first.partition, clocks);
         const again = await alertsTriggeredIn(c, topic, first.partition, first.offset, last.offset);
         // No watermark (a partition without events yet) but late events: apply them at the frontier.
         const wm = (await watermark(c, false)) ?? frontier;

@@ -17,7 +17,8 @@ import {
 } from "./support.ts";
 
 const WEEK = 7 * 86_400_000;
-const ENV = { CHURN_REFIT_DAYS: "7", CHURN_REFIT_ANCHOR: "1997-10-01" };
+// The live event is past the watermark's tail: released once the input has stood idle 0.5 s.
+const ENV = { CHURN_REFIT_DAYS: "7", CHURN_REFIT_ANCHOR: "1997-10-01", CHURN_IDLE_MS: "500" };
 
 it("pauses a years-long catch-up at shutdown and resumes it after a restart", async () => {
   const stack = await requireStack();

@@ -66,6 +66,11 @@ export async function publish(
   codec: AvroCodec,
   topic: TopicSpec,
   events: readonly PurchaseEvent[],
+  /** Record headers and an explicit partition (default: by key), per event. */
+  opts: {
+    headers?: (e: PurchaseEvent) => Record<string, string>;
+    partition?: (e: PurchaseEvent) => number;
+  } = {},
 ): Promise<void> {
   const producer = testKafka(stack.kafkaBrokers).producer();
   await producer.connect();
@@ -76,6 +81,8 @@ export async function publish(
         key: e.memberId,
         value: await codec.encode(topic, e),
         timestamp: String(e.eventTime),
+        ...(opts.headers ? { headers: opts.headers(e) } : {}),
+        ...(opts.partition ? { partition: opts.partition(e) } : {}),
       })),
     );
     await producer.send({ topic: topic.name, messages, acks: -1 });

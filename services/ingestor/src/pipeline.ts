@@ -10,6 +10,7 @@ import {
   type PurchaseEvent,
   type Topics,
   isRegistryFramed,
+  sourceHeaders,
 } from "@loyalty/contracts";
 import type { AvroCodec } from "@loyalty/contracts";
 import type { BatchContext, ConsumedMessage } from "@loyalty/stream-runtime";
@@ -340,7 +341,10 @@ export class IngestPipeline {
     }
   }
 
-  /** emit: outputs go into the batch's Kafka transaction, keyed by member id. */
+  /**
+   * emit: outputs go into the batch's Kafka transaction, keyed by member id, each naming the
+   * source partition it came from (downstream watermarks track event time per source).
+   */
   private async emit(m: ConsumedMessage, outputs: Output[], ctx: BatchContext): Promise<void> {
     for (const o of outputs) {
       if (o.kind === "purchase") {
@@ -349,6 +353,7 @@ export class IngestPipeline {
           key: o.record.memberId,
           value: await this.codec.encode(this.topics.purchases, o.record),
           timestamp: o.record.eventTime,
+          headers: sourceHeaders(m.topic, m.partition),
         });
       } else if (o.kind === "member") {
         ctx.produce({
@@ -356,6 +361,7 @@ export class IngestPipeline {
           key: o.record.memberId,
           value: await this.codec.encode(this.topics.memberChanges, o.record),
           timestamp: o.record.eventTime,
+          headers: sourceHeaders(m.topic, m.partition),
         });
       } else if (o.held) {
         const h = o.held;

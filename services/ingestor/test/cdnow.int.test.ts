@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { AvroCodec, type PurchaseEvent, namespacedTopics } from "@loyalty/contracts";
+import { AvroCodec, type PurchaseEvent, namespacedTopics, sourceOf } from "@loyalty/contracts";
 import {
   type RunningService,
   type TestStack,
@@ -66,5 +66,22 @@ describe("replaying CDNOW_master.txt through the ingestor", () => {
     const d0 = decoded[0]!;
     expect(m0.key?.toString()).toBe(d0.memberId);
     expect(Number(m0.timestamp)).toBe(d0.eventTime);
+    // Each record names the orders partition it came from, and within one (purchases partition,
+    // orders partition) pair event time never goes back: what churn-alert's watermark relies on.
+    const lastTime = new Map<string, number>();
+    let backwards = 0;
+    purchases.forEach((m, i) => {
+      const source = sourceOf(
+        Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])),
+      );
+      expect(source?.topic).toBe(topics.orders.name);
+      const pair = `${m.partition} ${source?.partition}`;
+      const t = decoded[i]!.eventTime;
+      if (t < (lastTime.get(pair) ?? Number.NEGATIVE_INFINITY)) backwards++;
+      lastTime.set(pair, Math.max(t, lastTime.get(pair) ?? t));
+    });
+    expect(backwards).toBe(0);
+    // Every orders partition is named (LOYALTY_PARTITIONS is 3 in the test environment).
+    expect(new Set([...lastTime.keys()].map((k) => k.split(" ")[1])).size).toBe(3);
   }, 900_000);
 });

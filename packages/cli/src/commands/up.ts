@@ -195,13 +195,24 @@ function liveView(admin: import("kafkajs").Admin, pool: import("pg").Pool, ns: s
     return s;
   };
   return {
-    /** Redraws every second until every service has consumed everything the replay sent. */
+    /**
+     * Redraws every second until every service has consumed everything the replay sent and the
+     * churn engine has released the replay's tail (it does once its input has stood idle, then
+     * the rules engine consumes those alerts): all of it seen at two polls in a row.
+     */
     async untilIdle(sent: number): Promise<void> {
+      let quietPolls = 0;
       for (;;) {
         const s = await draw();
         const ingested = s.stages.ingestor?.committed ?? 0;
         const idle = Object.entries(s.stages).every(([name, st]) => completion.done(name, st));
-        if (ingested >= sent && idle) return;
+        const behind = await pgNumber(
+          pool,
+          `select count(*) as n from churn_partitions p, churn_engine e
+            where e.frontier is null or p.max_event_time > e.frontier`,
+        );
+        quietPolls = ingested >= sent && idle && behind === 0 ? quietPolls + 1 : 0;
+        if (quietPolls >= 2) return;
         await sleep(tty ? 1000 : 5000);
       }
     },

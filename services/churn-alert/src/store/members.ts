@@ -7,6 +7,7 @@ import type { PoolClient } from "@loyalty/db";
 import type { Pool } from "pg";
 import { type MemberRow, type MemberSummary, type TimedEvent, summarise } from "../engine/member.ts";
 import type { MemberEvent, MemberState } from "../model/index.ts";
+import type { SourceClock, SourceKey } from "../watermark.ts";
 
 type Db = PoolClient | Pool;
 
@@ -62,26 +63,44 @@ export async function recordPartition(
   );
 }
 
+/** Raises each (partition, source) pair's highest event time to the batch's (never lowers it). */
+export async function recordSourceClocks(
+  c: Db,
+  topic: string,
+  partition: number,
+  clocks: ReadonlyMap<SourceKey, number>,
+): Promise<void> {
+  if (clocks.size === 0) return;
+  await c.query(
+    `insert into churn_source_clocks (topic, partition, source, max_event_time)
+     select $1, $2, s, t from unnest($3::text[], $4::bigint[]) as x(s, t)
+     on conflict (topic, partition, source) do update
+       set max_event_time = greatest(churn_source_clocks.max_event_time, excluded.max_event_time)`,
+    [topic, partition, [...clocks.keys()], [...clocks.values()]],
+  );
+}
+
+export async function sourceClocks(c: Db, topic: string): Promise<SourceClock[]> {
+  const r = await c.query<{ partition: number; source: string; max_event_time: number }>(
+    "select partition, source, max_event_time from churn_source_clocks where topic = $1",
+    [topic],
+  );
+  return r.rows.map((x) => ({ partition: x.partition, source: x.source, time: x.max_event_time }));
+}
+
 export interface PartitionProgress {
-  /** min over partitions of the highest event time seen: null until every partition has one. */
-  readonly watermark: number | null;
   /** max over partitions of the highest event time seen. */
   readonly latest: number | null;
   readonly nextOffsets: ReadonlyMap<number, number>;
 }
 
-export async function partitionProgress(
-  c: Db,
-  topic: string,
-  partitions: number,
-): Promise<PartitionProgress> {
+export async function partitionProgress(c: Db, topic: string): Promise<PartitionProgress> {
   const r = await c.query<{ partition: number; max_event_time: number | null; next_offset: number }>(
     "select partition, max_event_time, next_offset from churn_partitions where topic = $1",
     [topic],
   );
   const times = r.rows.map((x) => x.max_event_time).filter((t): t is number => t !== null);
   return {
-    watermark: times.length >= partitions ? Math.min(...times) : null,
     latest: times.length > 0 ? Math.max(...times) : null,
     nextOffsets: new Map(r.rows.map((x) => [x.partition, x.next_offset])),
   };
