@@ -125,7 +125,7 @@ export class ConsumerRunner {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.serial(() => this.onBatch(payload)),
+      eachBatch: (payload) => this.onBatch(payload),
     });
     if (this.o.onTick && this.o.tickOnStart) this.tickInBackground();
     if (this.o.onTick && (this.o.clock.mode === "wall" || this.o.timerTicks)) {
@@ -163,11 +163,13 @@ export class ConsumerRunner {
   private async onBatch(p: EachBatchPayload): Promise<void> {
     // A slow batch (a loaded machine, a slow database) must not outlive the group session:
     // heartbeat while it runs, or the member is evicted and its transaction fenced, over and over.
+    // Also while it waits its turn behind a long timer tick (a churn catch-up), which has no
+    // heartbeat of its own.
     const beat = setInterval(() => {
       p.heartbeat().catch(() => undefined);
     }, 1000);
     try {
-      await this.onBatchInner(p);
+      await this.serial(() => this.onBatchInner(p));
     } finally {
       clearInterval(beat);
     }

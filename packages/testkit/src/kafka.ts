@@ -48,7 +48,7 @@ export type ReadMessage = KafkaMessage & { partition: number };
 export async function readTopic(
   kafka: Kafka,
   topic: string,
-  until: (msgs: KafkaMessage[]) => boolean,
+  until: (msgs: ReadMessage[]) => boolean,
   timeoutMs = 30_000,
   settleMs = 1500,
 ): Promise<ReadMessage[]> {

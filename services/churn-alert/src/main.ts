@@ -32,7 +32,7 @@ await runService(kit, {
   tickOnStart: true,
   // In event mode too: a finished replay's tail is released once the input has stood idle.
   timerTicks: true,
-  tickIntervalMs: Math.max(100, Math.floor(config.CHURN_IDLE_MS / 2)),
+  tickIntervalMs: kit.clock.mode === "wall" ? 1000 : Math.max(100, Math.floor(config.CHURN_IDLE_MS / 2)),
   // Every batch rewrites the members it advances, and a refit moves every due time.
   vacuum: ["churn_members", "churn_due", "churn_events", "churn_alerts"],
 });
