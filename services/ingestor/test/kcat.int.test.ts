@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { AvroCodec, type PurchaseEvent, namespacedTopics } from "@loyalty/contracts";
+import { AvroCodec, type PurchaseEvent, SOURCE_HEADER, namespacedTopics } from "@loyalty/contracts";
 import {
   type RunningService,
   type TestStack,
@@ -110,5 +110,10 @@ describe("an upstream system using kcat", () => {
     expect(k1.lines.map((l) => l.category)).toEqual(["tea", "homeware"]);
     expect(events.find((e) => e.type === "REFUND")!.refundedLineIds).toEqual(["1"]);
     expect(out.every((m, i) => m.key?.toString() === events[i]!.memberId)).toBe(true);
+    // Each names the orders partition it came from, the released refund too (it comes out with
+    // its order, in that partition's order).
+    expect(out.map((m) => m.headers?.[SOURCE_HEADER]?.toString())).toEqual(
+      out.map(() => `${topics.orders.name}/0`),
+    );
   }, 180_000);
 });
