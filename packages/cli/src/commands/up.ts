@@ -166,6 +166,9 @@ async function tierDistribution(pool: import("pg").Pool): Promise<string> {
   }
 }
 
+/** How long the demo waits for churn-alert's tail once everything else is idle (its idle time is 2 s). */
+const TAIL_PATIENCE_MS = 60_000;
+
 function liveView(admin: import("kafkajs").Admin, pool: import("pg").Pool, ns: string, t0: number) {
   let prev: Snapshot | null = null;
   const completion = new Completion();
@@ -202,17 +205,26 @@ function liveView(admin: import("kafkajs").Admin, pool: import("pg").Pool, ns: s
      */
     async untilIdle(sent: number): Promise<void> {
       let quietPolls = 0;
+      let idleSince: number | null = null;
       for (;;) {
         const s = await draw();
         const ingested = s.stages.ingestor?.committed ?? 0;
-        const idle = Object.entries(s.stages).every(([name, st]) => completion.done(name, st));
+        const idle = ingested >= sent && Object.entries(s.stages).every(([n, st]) => completion.done(n, st));
         const behind = await pgNumber(
           pool,
           `select count(*) as n from churn_partitions p, churn_engine e
             where e.frontier is null or p.max_event_time > e.frontier`,
         );
-        quietPolls = ingested >= sent && idle && behind === 0 ? quietPolls + 1 : 0;
+        quietPolls = idle && behind === 0 ? quietPolls + 1 : 0;
         if (quietPolls >= 2) return;
+        idleSince = idle ? (idleSince ?? Date.now()) : null;
+        // The tail normally follows within seconds; never wait for it for ever.
+        if (idleSince !== null && Date.now() - idleSince > TAIL_PATIENCE_MS) {
+          console.log(
+            `churn-alert has not released the replay's tail ${TAIL_PATIENCE_MS / 1000} s after the input went idle: reporting without it`,
+          );
+          return;
+        }
         await sleep(tty ? 1000 : 5000);
       }
     },
