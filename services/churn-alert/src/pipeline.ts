@@ -6,7 +6,7 @@
 // to) go through an outbox: emitted until confirmed by the next step, so at least once.
 
 import type { PurchaseEvent as CanonicalPurchase, ChurnAlert as ChurnAlertRecord } from "@loyalty/contracts";
-import { sourceOf } from "@loyalty/contracts";
+import { SOURCE_HEADER, sourceOf } from "@loyalty/contracts";
 import { type PoolClient, inTransaction } from "@loyalty/db";
 import type { BatchContext, ConsumedMessage, ServiceKit } from "@loyalty/stream-runtime";
 import type { ChurnSettings } from "./config.ts";
@@ -19,7 +19,7 @@ import {
   insertEvents,
   loadEngine,
   markPublished,
-  partitionProgress,
+  nextOffsets,
   recordPartition,
   recordSourceClocks,
   sourceClocks,
@@ -69,10 +69,9 @@ export interface InputTopology {
   endOffsets(): Promise<{ partition: number; high: number }[]>;
 }
 
-/** The pair key of a record's source (contracts' SOURCE_HEADER), "" when it names none. */
+/** The pair key of a record's source: its well-formed SOURCE_HEADER, "" when it names none. */
 function sourceKey(m: ConsumedMessage): SourceKey {
-  const s = sourceOf(m.headers);
-  return s === null ? "" : `${s.topic}/${s.partition}`;
+  return sourceOf(m.headers) === null ? "" : (m.headers[SOURCE_HEADER] ?? "");
 }
 
 export function createPipeline(
@@ -99,14 +98,15 @@ export function createPipeline(
    */
   async function watermark(c: PoolClient, tail: boolean): Promise<number | null> {
     if (kit.clock.mode === "wall") return kit.clock.now();
-    const wm = sourceWatermark(input.partitions, await sourceClocks(c, topic));
-    if (!tail) return wm;
-    const p = await partitionProgress(c, topic);
-    if (p.latest === null || wm === p.latest) return wm;
-    const ends = await input.endOffsets();
+    const clocks = await sourceClocks(c, topic);
+    const wm = sourceWatermark(input.partitions, clocks);
+    if (!tail || clocks.length === 0) return wm;
+    const latest = Math.max(...clocks.map((x) => x.time));
+    if (wm === latest) return wm;
+    const [consumed, ends] = await Promise.all([nextOffsets(c, topic), input.endOffsets()]);
     // A transactional producer (the ingestor) ends a partition with a commit marker, one offset
     // past its last record: a gap of one is "consumed to the end".
-    const done = ends.every(({ partition, high }) => (p.nextOffsets.get(partition) ?? 0) >= high - 1);
+    const done = ends.every(({ partition, high }) => (consumed.get(partition) ?? 0) >= high - 1);
     if (!done) {
       quiet = null;
       return wm;
@@ -114,7 +114,7 @@ export function createPipeline(
     const key = ends.map((e) => `${e.partition}:${e.high}`).join(",");
     const now = performance.now();
     if (quiet?.ends !== key) quiet = { ends: key, since: now };
-    return now - quiet.since >= idleMs ? p.latest : wm;
+    return now - quiet.since >= idleMs ? latest : wm;
   }
 
   async function emit(ctx: BatchContext, alerts: readonly ChurnAlertRecord[]): Promise<void> {
@@ -134,7 +134,6 @@ export function createPipeline(
       const last = messages[messages.length - 1];
       if (first === undefined || last === undefined) return;
       const events: IncomingEvent[] = [];
-      let maxTime = Number.NEGATIVE_INFINITY;
       const clocks = new Map<SourceKey, number>();
       for (const m of messages) {
         if (m.value === null) {
@@ -154,7 +153,6 @@ export function createPipeline(
           continue;
         }
         events.push({ eventId: p.eventId, memberId: p.memberId, time: p.eventTime, event: toMemberEvent(p) });
-        if (p.eventTime > maxTime) maxTime = p.eventTime;
         const source = sourceKey(m);
         if (p.eventTime > (clocks.get(source) ?? Number.NEGATIVE_INFINITY)) clocks.set(source, p.eventTime);
       }
@@ -167,7 +165,7 @@ export function createPipeline(
         const behind = late.filter((e) => e.time < (frontier ?? 0)).length;
         if (behind > 0) kit.logger.warn({ late: behind }, "events behind the churn engine's frontier");
         const next = (BigInt(last.offset) + 1n).toString();
-        await recordPartition(c, topic, first.partition, Number.isFinite(maxTime) ? maxTime : null, next);
+        await recordPartition(c, topic, first.partition, next);
         await recordSourceClocks(c, topic, first.partition, clocks);
         const again = await alertsTriggeredIn(c, topic, first.partition, first.offset, last.offset);
         // No watermark (a partition without events yet) but late events: apply them at the frontier.

@@ -212,8 +212,8 @@ function liveView(admin: import("kafkajs").Admin, pool: import("pg").Pool, ns: s
         const idle = ingested >= sent && Object.entries(s.stages).every(([n, st]) => completion.done(n, st));
         const behind = await pgNumber(
           pool,
-          `select count(*) as n from churn_partitions p, churn_engine e
-            where e.frontier is null or p.max_event_time > e.frontier`,
+          `select count(*) as n from churn_source_clocks s, churn_engine e
+            where e.frontier is null or s.max_event_time > e.frontier`,
         );
         quietPolls = idle && behind === 0 ? quietPolls + 1 : 0;
         if (quietPolls >= 2) return;

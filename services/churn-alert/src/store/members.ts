@@ -47,19 +47,13 @@ export async function insertEvents(
   return events.filter((e) => inserted.delete(e.eventId));
 }
 
-export async function recordPartition(
-  c: Db,
-  topic: string,
-  partition: number,
-  maxTime: number | null,
-  nextOffset: string,
-) {
+/** The next offset to consume from an input partition (tells "consumed to the end"). */
+export async function recordPartition(c: Db, topic: string, partition: number, nextOffset: string) {
   await c.query(
-    `insert into churn_partitions (topic, partition, max_event_time, next_offset) values ($1, $2, $3, $4)
+    `insert into churn_partitions (topic, partition, next_offset) values ($1, $2, $3)
      on conflict (topic, partition) do update
-       set max_event_time = greatest(churn_partitions.max_event_time, excluded.max_event_time),
-           next_offset = greatest(churn_partitions.next_offset, excluded.next_offset)`,
-    [topic, partition, maxTime, nextOffset],
+       set next_offset = greatest(churn_partitions.next_offset, excluded.next_offset)`,
+    [topic, partition, nextOffset],
   );
 }
 
@@ -88,22 +82,13 @@ export async function sourceClocks(c: Db, topic: string): Promise<SourceClock[]>
   return r.rows.map((x) => ({ partition: x.partition, source: x.source, time: x.max_event_time }));
 }
 
-export interface PartitionProgress {
-  /** max over partitions of the highest event time seen. */
-  readonly latest: number | null;
-  readonly nextOffsets: ReadonlyMap<number, number>;
-}
-
-export async function partitionProgress(c: Db, topic: string): Promise<PartitionProgress> {
-  const r = await c.query<{ partition: number; max_event_time: number | null; next_offset: number }>(
-    "select partition, max_event_time, next_offset from churn_partitions where topic = $1",
+/** Next offset to consume per input partition. */
+export async function nextOffsets(c: Db, topic: string): Promise<Map<number, number>> {
+  const r = await c.query<{ partition: number; next_offset: number }>(
+    "select partition, next_offset from churn_partitions where topic = $1",
     [topic],
   );
-  const times = r.rows.map((x) => x.max_event_time).filter((t): t is number => t !== null);
-  return {
-    latest: times.length > 0 ? Math.max(...times) : null,
-    nextOffsets: new Map(r.rows.map((x) => [x.partition, x.next_offset])),
-  };
+  return new Map(r.rows.map((x) => [x.partition, x.next_offset]));
 }
 
 export interface EngineRow {
