@@ -5,3 +5,4 @@ export * from "./registry.ts";
 export type * from "./generated/types.ts";
 export * from "./ids.ts";
 export * from "./provenance.ts";
+export * from "./frontier.ts";

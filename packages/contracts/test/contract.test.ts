@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { generateTypes } from "../src/codegen.ts";
-import { ALL_TOPICS, SCHEMA_DIR, SOURCE_HEADER, avroTypeOf } from "../src/index.ts";
+import { ALL_TOPICS, FRONTIER_HEADER, SCHEMA_DIR, SOURCE_HEADER, avroTypeOf } from "../src/index.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const asyncapi = parse(readFileSync(join(ROOT, "schemas/asyncapi.yaml"), "utf8")) as {
@@ -44,6 +44,12 @@ describe("the topic contract", () => {
       expect(Object.keys(asyncapi.components.messages[m]?.headers?.properties ?? {})).toEqual([
         SOURCE_HEADER,
       ]);
+  });
+
+  it("documents the frontier marker header on the churn alerts", () => {
+    expect(
+      Object.keys(asyncapi.components.messages.loyalty_churn_alerts_v1?.headers?.properties ?? {}),
+    ).toEqual([FRONTIER_HEADER]);
   });
 
   it("fails when any topic name used anywhere in the code base is missing from it", () => {

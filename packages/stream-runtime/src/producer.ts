@@ -3,8 +3,11 @@ import { CompressionTypes, type IHeaders, type Kafka, Partitioners, type Produce
 export interface OutMessage {
   topic: string;
   key: string | Buffer | null;
-  value: Buffer;
+  /** Null: a record that is only headers (a progress marker), never a deletion on our topics. */
+  value: Buffer | null;
   headers?: IHeaders;
+  /** Explicit partition (a marker written to every partition); otherwise by key. */
+  partition?: number;
   /** Event time; becomes the record's CreateTime. */
   timestamp?: number;
 }
@@ -130,7 +133,7 @@ export class BatchingProducer {
 const MAX_REQUEST_BYTES = 768 * 1024;
 
 function size(m: OutMessage): number {
-  let n = m.value.length + (m.key === null ? 0 : m.key.length) + 64;
+  let n = (m.value?.length ?? 0) + (m.key === null ? 0 : m.key.length) + 64;
   for (const [k, v] of Object.entries(m.headers ?? {}))
     n += k.length + (v === undefined ? 0 : String(v).length);
   return n;
@@ -171,6 +174,7 @@ function groupByTopic(out: OutMessage[]) {
       key: m.key,
       value: m.value,
       ...(m.headers ? { headers: m.headers } : {}),
+      ...(m.partition !== undefined ? { partition: m.partition } : {}),
       ...(m.timestamp !== undefined ? { timestamp: String(m.timestamp) } : {}),
     })),
   }));

@@ -26,6 +26,13 @@ export interface BatchContext {
    * a point its effects are consistent at, so the batch commits within the shutdown timeout.
    */
   readonly signal: AbortSignal;
+  /**
+   * Stop at `offset`: the records from it on (this chunk's and the rest of the batch) are not
+   * processed now and must have no effects. The runner commits what came before, pauses the
+   * partition, and delivers them again after `ConsumerRunner.resume()` (an event-time join
+   * waiting for its other input; ADR 12). Holding is not consuming: nothing waits outside Kafka.
+   */
+  hold(offset: string): void;
 }
 
 /**
@@ -63,6 +70,7 @@ export interface ConsumerRunnerOptions {
 class Attempt implements BatchContext {
   readonly out: OutMessage[] = [];
   readonly dead: DeadLetterRequest[] = [];
+  held: string | null = null;
   constructor(
     readonly clock: Clock,
     readonly heartbeat: () => Promise<void>,
@@ -75,6 +83,9 @@ class Attempt implements BatchContext {
   deadLetter(message: ConsumedMessage, code: DlqReasonCode, reason?: string): void {
     this.dead.push({ message, code, ...(reason !== undefined ? { reason } : {}) });
   }
+  hold(offset: string): void {
+    if (this.held === null || BigInt(offset) < BigInt(this.held)) this.held = offset;
+  }
 }
 
 export class ConsumerRunner {
@@ -84,6 +95,8 @@ export class ConsumerRunner {
   private chain: Promise<unknown> = Promise.resolve();
   private tickTimer: NodeJS.Timeout | null = null;
   private readonly stopping = new AbortController();
+  /** "topic:partition" of partitions paused by a hold, until resume(). */
+  private readonly held = new Set<string>();
 
   constructor(private readonly o: ConsumerRunnerOptions) {}
 
@@ -160,6 +173,16 @@ export class ConsumerRunner {
     return this.crashed;
   }
 
+  /**
+   * Fetches a held partition again, from its first held record (see BatchContext.hold). False
+   * when it is not held (yet: the batch that holds it may still be committing).
+   */
+  resume(topic: string, partition: number): boolean {
+    if (!this.held.delete(`${topic}:${partition}`)) return false;
+    this.consumer?.resume([{ topic, partitions: [partition] }]);
+    return true;
+  }
+
   private async onBatch(p: EachBatchPayload): Promise<void> {
     // A slow batch (a loaded machine, a slow database) must not outlive the group session:
     // heartbeat while it runs, or the member is evicted and its transaction fenced, over and over.
@@ -178,13 +201,27 @@ export class ConsumerRunner {
   private async onBatchInner(p: EachBatchPayload): Promise<void> {
     const { batch } = p;
     const max = this.o.maxBatch ?? 2000;
+    // A batch fetched before its partition was held: nothing of it is resolved, so it comes again.
+    if (this.held.has(`${batch.topic}:${batch.partition}`)) return;
     const all = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
     for (let i = 0; i < all.length; i += max) {
       if (!p.isRunning() || p.isStale()) return;
-      const chunk = all.slice(i, i + max);
       const started = process.hrtime.bigint();
-      await this.processChunk(chunk, p.heartbeat, chunk[0]!.offset);
-      const last = chunk[chunk.length - 1]!;
+      const whole = all.slice(i, i + max);
+      const heldAt = await this.processChunk(whole, p.heartbeat, whole[0]!.offset);
+      const chunk = heldAt === null ? whole : whole.filter((m) => BigInt(m.offset) < BigInt(heldAt));
+      if (heldAt !== null) {
+        // Paused before anything of it is resolved: the next fetch starts at the held record.
+        this.held.add(`${batch.topic}:${batch.partition}`);
+        p.pause();
+      }
+      const last = chunk[chunk.length - 1];
+      if (last === undefined) {
+        // Held at its first record: nothing processed, nothing to commit (a dead letter or an
+        // output belongs to a processed record, so there is none either).
+        this.o.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, all.length - i);
+        return;
+      }
       const next = [
         { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
       ];
@@ -204,7 +241,7 @@ export class ConsumerRunner {
       await p.heartbeat();
       this.o.afterCommit?.();
 
-      const isLastChunk = i + max >= all.length;
+      const isLastChunk = heldAt === null && i + max >= all.length;
       const caughtUp = isLastChunk && batch.offsetLag() === "0";
       let maxTs = Number.NEGATIVE_INFINITY;
       for (const m of chunk) if (m.timestamp > maxTs) maxTs = m.timestamp;
@@ -215,10 +252,11 @@ export class ConsumerRunner {
       m.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       m.lag.set(
         { topic: batch.topic, partition: String(batch.partition) },
-        isLastChunk ? Number(batch.offsetLag()) : all.length - i - max,
+        isLastChunk ? Number(batch.offsetLag()) : all.length - i - chunk.length,
       );
       m.watermark.set(this.o.clock.now());
       if (this.o.onTick) await this.tick(p.heartbeat);
+      if (heldAt !== null) return;
     }
   }
 
@@ -234,18 +272,22 @@ export class ConsumerRunner {
     }, this.o.retry ?? DEFAULT_RETRY);
   }
 
-  /** Runs the handler with retries; a permanent failure is narrowed down to the poison message. */
+  /**
+   * Runs the handler with retries; a permanent failure is narrowed down to the poison message.
+   * Returns the offset the handler held at (see BatchContext.hold), or null.
+   */
   private async processChunk(
     chunk: ConsumedMessage[],
     heartbeat: () => Promise<void>,
     committedBefore: string,
-  ): Promise<void> {
+  ): Promise<string | null> {
     try {
-      await withRetry(
+      return await withRetry(
         async () => {
           const attempt = new Attempt(this.o.clock, heartbeat, committedBefore, this.stopping.signal);
           await this.o.handler(chunk, attempt);
           await this.publish(attempt);
+          return attempt.held;
         },
         this.o.retry ?? DEFAULT_RETRY,
         (err, n, delay) => {
@@ -269,12 +311,13 @@ export class ConsumerRunner {
         const attempt = new Attempt(this.o.clock, heartbeat, committedBefore, this.stopping.signal);
         attempt.deadLetter(msg, code, err instanceof Error ? err.message : String(err));
         await this.publish(attempt);
-        return;
+        return null;
       }
       // Effects are idempotent, so halves that already succeeded may safely run again.
       const mid = Math.ceil(chunk.length / 2);
-      await this.processChunk(chunk.slice(0, mid), heartbeat, committedBefore);
-      await this.processChunk(chunk.slice(mid), heartbeat, committedBefore);
+      const held = await this.processChunk(chunk.slice(0, mid), heartbeat, committedBefore);
+      if (held !== null) return held;
+      return await this.processChunk(chunk.slice(mid), heartbeat, committedBefore);
     }
   }
 

@@ -11,12 +11,16 @@ const settings = settingsFrom(config);
 const admin = kit.kafka.admin();
 await admin.connect();
 const input = kit.topics.purchases.name;
-const meta = await admin.fetchTopicMetadata({ topics: [input] });
+const alerts = kit.topics.churnAlerts.name;
+const meta = await admin.fetchTopicMetadata({ topics: [input, alerts] });
+const partitionsOf = (topic: string) =>
+  meta.topics.find((t) => t.name === topic)?.partitions.length ?? config.LOYALTY_PARTITIONS;
 const pipeline = createPipeline(
   kit,
   settings,
   {
-    partitions: meta.topics[0]?.partitions.length ?? config.LOYALTY_PARTITIONS,
+    partitions: partitionsOf(input),
+    alertPartitions: partitionsOf(alerts),
     endOffsets: async () =>
       (await admin.fetchTopicOffsets(input)).map((o) => ({ partition: o.partition, high: Number(o.high) })),
   },

@@ -4,9 +4,12 @@
 // (looked up by the trigger message), so a crash between the two commits loses nothing and,
 // in transactional mode, duplicates nothing. Alerts raised by a tick (no input batch to tie them
 // to) go through an outbox: emitted until confirmed by the next step, so at least once.
+// In event mode every step ends with a frontier marker in each alerts partition (ADR 12): the
+// alerts up to the engine's frontier are all in Kafka before it, which is what lets the rules
+// engine join purchases with alerts in event time.
 
 import type { PurchaseEvent as CanonicalPurchase, ChurnAlert as ChurnAlertRecord } from "@loyalty/contracts";
-import { SOURCE_HEADER, sourceOf } from "@loyalty/contracts";
+import { SOURCE_HEADER, frontierHeaders, sourceOf } from "@loyalty/contracts";
 import { type PoolClient, inTransaction } from "@loyalty/db";
 import type { BatchContext, ConsumedMessage, ServiceKit } from "@loyalty/stream-runtime";
 import type { ChurnSettings } from "./config.ts";
@@ -20,6 +23,7 @@ import {
   loadEngine,
   markPublished,
   nextOffsets,
+  oldestUnpublishedTickAlert,
   recordPartition,
   recordSourceClocks,
   sourceClocks,
@@ -67,6 +71,8 @@ export interface InputTopology {
   readonly partitions: number;
   /** The input partitions' end offsets. */
   endOffsets(): Promise<{ partition: number; high: number }[]>;
+  /** Partition count of the alerts topic (a frontier marker goes into each). */
+  readonly alertPartitions: number;
 }
 
 /** The pair key of a record's source: its well-formed SOURCE_HEADER, "" when it names none. */
@@ -87,6 +93,8 @@ export function createPipeline(
   const summaries = new SummaryCache(allSummaries);
   // Since when (monotonic ms) every input partition has stood consumed to these end offsets.
   let quiet: { ends: string; since: number } | null = null;
+  // The last frontier marked, so an idle tick does not mark the same one again.
+  let marked = Number.NEGATIVE_INFINITY;
 
   /**
    * Event mode: the minimum over (input partition, source partition) pairs of the highest event
@@ -126,6 +134,22 @@ export function createPipeline(
         timestamp: a.eventTime,
       });
     }
+  }
+
+  /** A marker per alerts partition, after this step's alerts (same transaction, same order). */
+  function mark(ctx: BatchContext, frontier: number | null): void {
+    if (kit.clock.mode !== "event" || frontier === null || frontier <= marked) return;
+    for (let partition = 0; partition < input.alertPartitions; partition++) {
+      ctx.produce({
+        topic: alertsTopic.name,
+        key: null,
+        value: null,
+        partition,
+        headers: frontierHeaders(frontier),
+        timestamp: frontier,
+      });
+    }
+    marked = frontier;
   }
 
   return {
@@ -170,14 +194,19 @@ export function createPipeline(
         const again = await alertsTriggeredIn(c, topic, first.partition, first.offset, last.offset);
         // No watermark (a partition without events yet) but late events: apply them at the frontier.
         const wm = (await watermark(c, false)) ?? frontier;
-        if (wm === null) return { alerts: again, generation: null };
+        if (wm === null) return { alerts: again, generation: null, marker: null };
         const trigger = { topic, partition: first.partition, offset: last.offset };
         const hooks = { heartbeat: () => ctx.heartbeat(), stopping: () => ctx.signal.aborted };
         const step = await advance(c, wm, settings, trigger, kit.logger, hooks, late, summaries);
-        return { alerts: [...again, ...step.alerts], generation: step.generation };
+        // A tick's alerts not yet confirmed sent may still be on their way: mark short of them.
+        const waiting = await oldestUnpublishedTickAlert(c);
+        const marker =
+          step.frontier === null || waiting === null ? step.frontier : Math.min(step.frontier, waiting - 1);
+        return { alerts: [...again, ...step.alerts], generation: step.generation, marker };
       });
       if (out.generation !== null) summaries.committed(out.generation);
       await emit(ctx, out.alerts);
+      mark(ctx, out.marker);
     },
 
     async onTick(ctx) {
@@ -188,11 +217,20 @@ export function createPipeline(
         const hooks = { heartbeat: () => ctx.heartbeat(), stopping: () => ctx.signal.aborted };
         const step =
           wm === null ? null : await advance(c, wm, settings, null, kit.logger, hooks, [], summaries);
-        return { alerts: await unpublishedTickAlerts(c), generation: step?.generation ?? null };
+        const { alerts, complete } = await unpublishedTickAlerts(c);
+        const frontier = step?.frontier ?? (await loadEngine(c, false)).frontier;
+        // Every unconfirmed tick alert goes out before the marker, unless there were too many.
+        const last = alerts[alerts.length - 1];
+        const marker =
+          frontier === null || complete || last === undefined
+            ? frontier
+            : Math.min(frontier, last.eventTime - 1);
+        return { alerts, generation: step?.generation ?? null, marker };
       });
       if (out.generation !== null) summaries.committed(out.generation);
       unconfirmed = out.alerts.map((a) => a.eventId);
       await emit(ctx, out.alerts);
+      mark(ctx, out.marker);
     },
   };
 }

@@ -60,6 +60,13 @@ export const rulesEngineConfigSchema = baseConfigSchema.extend({
   ALLOW_NEGATIVE_BALANCE: bool,
   /** @loyalty/tiers TierConfig JSON; default: the default policy (spend, Member/Silver/Gold/Platinum). */
   TIER_CONFIG_JSON: tierConfig,
+  /**
+   * event-time: in event mode, a purchase whose rule set reads churn facts waits until churn-alert
+   * has marked every alert before it (ADR 12), so a replay pays the same win-backs however the
+   * services are paced; it needs churn-alert running. arrival: alerts count from when they are
+   * read (wall mode always works this way).
+   */
+  CHURN_JOIN: z.enum(["event-time", "arrival"]).default("event-time"),
   /** Test hook: SIGKILL the process right after batch N's ledger commit, before its Kafka commit. 0 = off. */
   FAULT_KILL_AFTER_BATCH: z.coerce.number().int().min(0).default(0),
 });

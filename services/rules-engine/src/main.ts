@@ -1,6 +1,7 @@
 // Composition root of the rules engine: config, clients, the rules feed, the ledger store and
 // the earning pipeline. Domain logic lives in src/rules (rule format) and src/engine (earning).
 import { bootService, groupIdFor, loadConfig, runService } from "@loyalty/stream-runtime";
+import { ChurnJoin } from "./churn-join.ts";
 import { rulesEngineConfigSchema } from "./config.ts";
 import { RuleSetRegistry } from "./engine/registry.ts";
 import { earningHandler } from "./pipeline.ts";
@@ -28,8 +29,20 @@ const store = new LedgerStore(kit.pool, registry, {
   expiryMonths: config.POINTS_EXPIRY_MONTHS,
   allowNegativeBalance: config.ALLOW_NEGATIVE_BALANCE,
 });
+// The join with churn alerts (ADR 12) exists in event mode only: live operation reads them as they come.
+let join: ChurnJoin | null = null;
+if (kit.clock.mode === "event" && config.CHURN_JOIN === "event-time") {
+  const admin = kit.kafka.admin();
+  await admin.connect();
+  const meta = await admin
+    .fetchTopicMetadata({ topics: [kit.topics.churnAlerts.name] })
+    .finally(() => admin.disconnect());
+  const alertPartitions = meta.topics[0]?.partitions.length ?? config.LOYALTY_PARTITIONS;
+  join = new ChurnJoin({ pool: kit.pool, registry, alertPartitions, logger: kit.logger });
+  await join.start();
+}
 let batches = 0;
-await runService(kit, {
+const runner = await runService(kit, {
   group: config.SERVICE_NAME,
   // The ledger tables are shared with the API; this service, their main writer, maintains them.
   vacuum: [
@@ -48,10 +61,15 @@ await runService(kit, {
     topics: kit.topics,
     feed,
     store,
+    join,
     afterCommit: () => {
       batches++;
       if (batches === config.FAULT_KILL_AFTER_BATCH) process.kill(process.pid, "SIGKILL");
     },
   }),
-  close: () => feed.stop(),
+  close: async () => {
+    join?.stop();
+    await feed.stop();
+  },
 });
+join?.bind((topic, partition) => runner.resume(topic, partition));

@@ -8,16 +8,19 @@ import type {
   PurchaseEvent,
   Topics,
 } from "@loyalty/contracts";
+import { frontierOf } from "@loyalty/contracts";
 import type { BatchHandler, ConsumedMessage } from "@loyalty/stream-runtime";
+import type { ChurnJoin } from "./churn-join.ts";
 import type { CampaignRow, EntryKind, EntryRow } from "./engine/model.ts";
 import type { EngineEvent } from "./engine/process.ts";
 import type { RulesFeed } from "./rulesets/feed.ts";
 import { toMs } from "./rulesets/topic.ts";
 import type { LedgerStore } from "./store/ledger-store.ts";
 
-// The named steps of a batch: decode -> rules fresh up to the batch's event time -> ledger
-// transaction (load, price, write) -> emit committed movements and campaigns. The runner then
-// commits the outputs and the offsets in one Kafka transaction.
+// The named steps of a batch: decode -> rules fresh up to the batch's event time -> hold what must
+// wait for churn alerts -> ledger transaction (load, price, write) -> record churn-alert's
+// frontier -> emit committed movements and campaigns. The runner then commits the outputs and the
+// offsets in one Kafka transaction.
 
 const KIND: Readonly<Record<EntryKind, PointsKind>> = {
   earn: "EARNED",
@@ -58,12 +61,23 @@ export function toCampaign(c: CampaignRow): CampaignTriggered {
   };
 }
 
+/** churn-alert's frontier marker on the alerts topic (ADR 12). */
+export interface FrontierMark {
+  kind: "frontier";
+  partition: number;
+  time: number;
+}
+
 /** Decodes a message of one of the three input topics into an engine event, or says why not. */
 export async function decodeEvent(
   codec: AvroCodec,
   topics: Topics,
   m: ConsumedMessage,
-): Promise<EngineEvent | { error: string }> {
+): Promise<EngineEvent | FrontierMark | { error: string }> {
+  if (m.topic === topics.churnAlerts.name) {
+    const time = frontierOf(m.value, m.headers);
+    if (time !== null) return { kind: "frontier", partition: m.partition, time };
+  }
   if (!m.value || m.value.length === 0) return { error: "empty payload" };
   let raw: unknown;
   try {
@@ -99,28 +113,60 @@ export interface EarningDeps {
   topics: Topics;
   feed: RulesFeed;
   store: LedgerStore;
+  /** Event mode's join with churn alerts; null prices purchases in arrival order. */
+  join?: ChurnJoin | null;
   /** Called after the ledger commit, before the handler returns (tests' fault injection). */
   afterCommit?: () => void;
 }
 
 export function earningHandler(d: EarningDeps): BatchHandler {
   return async (messages, ctx) => {
-    const decoded = await Promise.all(messages.map((m) => decodeEvent(d.codec, d.topics, m)));
-    const events: EngineEvent[] = [];
+    const join = d.join ?? null;
+    const heartbeat = () => ctx.heartbeat();
+    let decoded: Array<EngineEvent | FrontierMark | { error: string }>;
+    let end = messages.length;
+    if (join !== null && messages[0]?.topic === d.topics.purchases.name) {
+      // A purchase past churn-alert's frontier waits, and so does everything after it. Decoded
+      // in order up to there: a held partition comes again many times in a replay.
+      decoded = [];
+      for (const m of messages) {
+        const e = await decodeEvent(d.codec, d.topics, m);
+        decoded.push(e);
+        if (!("event" in e) || e.kind !== "purchase" || e.event.eventTime <= join.frontier) continue;
+        await d.feed.ensureFresh(e.event.eventTime, heartbeat);
+        if (join.mustWait(e.event.eventTime)) {
+          end = decoded.length - 1;
+          break;
+        }
+      }
+    } else decoded = await Promise.all(messages.map((m) => decodeEvent(d.codec, d.topics, m)));
     let maxTime = Number.NEGATIVE_INFINITY;
-    decoded.forEach((e, i) => {
+    for (const e of decoded.slice(0, end))
+      if ("event" in e && e.event.eventTime > maxTime) maxTime = e.event.eventTime;
+    if (maxTime > Number.NEGATIVE_INFINITY) await d.feed.ensureFresh(maxTime, heartbeat);
+
+    const events: EngineEvent[] = [];
+    const marks = new Map<number, number>();
+    for (let i = 0; i < end; i++) {
+      const e = decoded[i]!;
       if ("error" in e) {
         const code = e.error.startsWith("undecodable") ? "MALFORMED_AVRO" : "SCHEMA_VIOLATION";
         ctx.deadLetter(messages[i] as ConsumedMessage, code, e.error);
-        return;
-      }
-      events.push(e);
-      if (e.event.eventTime > maxTime) maxTime = e.event.eventTime;
-    });
-    if (events.length === 0) return;
-    await d.feed.ensureFresh(maxTime, () => ctx.heartbeat());
-    const out = await d.store.applyBatch(events);
-    d.afterCommit?.();
+      } else if (e.kind === "frontier") {
+        marks.set(e.partition, Math.max(e.time, marks.get(e.partition) ?? e.time));
+      } else events.push(e);
+    }
+    const out = events.length > 0 ? await d.store.applyBatch(events) : null;
+    if (out !== null) d.afterCommit?.();
+    // Only now: the alerts before these markers are in the ledger.
+    if (join !== null) await join.advance(marks);
+    const held = messages[end];
+    if (held !== undefined) {
+      const e = decoded[end] as EngineEvent;
+      ctx.hold(held.offset);
+      join?.hold(held.topic, held.partition, e.event.eventTime);
+    }
+    if (out === null) return;
 
     // Emit in input order, each source event once: fresh outputs, or those a replay re-emits.
     const emitted = new Set<string>();

@@ -1,9 +1,10 @@
-import type { PurchaseEvent } from "@loyalty/contracts";
+import type { ChurnAlert, PurchaseEvent } from "@loyalty/contracts";
 import { defaultTierConfig } from "@loyalty/tiers";
 import { describe, expect, it } from "vitest";
 import { emptyState } from "../src/engine/draft.ts";
 import { BatchProcessor, type EngineOptions, programmeDay } from "../src/engine/process.ts";
-import { RuleSetRegistry, checksumOf } from "../src/engine/registry.ts";
+import { RuleSetRegistry, checksumOf, readsChurnFacts } from "../src/engine/registry.ts";
+import type { RuleSet } from "../src/rules/types.ts";
 import { PROGRAMME, loadStandard } from "./rules/helpers.ts";
 
 const OPTS: EngineOptions = {
@@ -73,6 +74,70 @@ function order(
 const T = Date.UTC(2024, 2, 10, 12);
 const pointsBy = (p: BatchProcessor, eventId: string) =>
   Object.fromEntries((p.bySource.get(eventId)?.entries ?? []).map((e) => [e.ruleId, e.points]));
+
+function alert(memberId: string, at: number): ChurnAlert {
+  n++;
+  return {
+    eventId: `a${n}`,
+    memberId,
+    eventTime: at,
+    pAlive: 0.1,
+    expectedPurchases: 0.2,
+    horizonDays: 90,
+    expectedValueMinor: 1_000,
+    currency: "USD",
+    segment: "at-risk",
+    actionLevel: "at-risk",
+    reason: "test",
+    modelVersion: "m1",
+  };
+}
+
+describe("churn alerts in event time (ADR 12)", () => {
+  const DAY = 86_400_000;
+  const before = order("m", 1_000, T);
+  const risk = alert("m", T + 90 * DAY);
+  const back = order("m", 1_000, T + 100 * DAY);
+  const again = order("m", 1_000, T + 101 * DAY);
+  const winback = (events: Parameters<BatchProcessor["run"]>[0]) => {
+    const p = new BatchProcessor(emptyState(), registry({ version: 1, publishedAt: 0 }), OPTS);
+    p.run(events);
+    return [before, back, again].map((e) => pointsBy(p, e.eventId)["winback-bonus"] ?? 0);
+  };
+
+  it("pays the win-back on the first purchase at or after the alert, however early the alert is read", () => {
+    const A = { kind: "churn", event: risk } as const;
+    const bought = (event: PurchaseEvent) => ({ kind: "purchase", event }) as const;
+    const [b, k, g] = [bought(before), bought(back), bought(again)];
+    // The join guarantees only that an alert is read before the purchases after it.
+    expect(winback([b, A, k, g])).toEqual([0, 250, 0]);
+    expect(winback([A, b, k, g])).toEqual([0, 250, 0]);
+    // At the alert's own instant the alert comes first: that purchase is the return.
+    const tie = order("m", 1_000, risk.eventTime);
+    const p = new BatchProcessor(emptyState(), registry({ version: 1, publishedAt: 0 }), OPTS);
+    p.run([A, { kind: "purchase", event: tie }]);
+    expect(pointsBy(p, tie.eventId)["winback-bonus"]).toBe(250);
+  });
+
+  it("makes purchases wait only for rule sets that read churn facts", () => {
+    const ruleSet = loadStandard().ruleSet as RuleSet;
+    expect(readsChurnFacts(ruleSet)).toBe(true);
+    const without = { ...ruleSet, rules: ruleSet.rules.filter((r) => r.id !== "winback-bonus") };
+    expect(readsChurnFacts(without)).toBe(false);
+    const paused = {
+      ...ruleSet,
+      rules: ruleSet.rules.map((r) => (r.id === "winback-bonus" ? { ...r, status: "paused" as const } : r)),
+    };
+    expect(readsChurnFacts(paused)).toBe(false);
+    const bySegment = {
+      ...without,
+      rules: without.rules.map((r) =>
+        r.id === "base-points" ? { ...r, targeting: { segments: ["champions"] } } : r,
+      ),
+    };
+    expect(readsChurnFacts(bySegment)).toBe(true);
+  });
+});
 
 describe("earning pipeline", () => {
   it("prices an order 1 ms after the one that lifted the member to Gold at Gold", () => {

@@ -377,12 +377,27 @@ export async function alertsTriggeredIn(
   return r.rows.map((x) => x.record);
 }
 
-export async function unpublishedTickAlerts(c: Db): Promise<ChurnAlertRecord[]> {
+const TICK_ALERTS_PER_STEP = 10_000;
+
+/** Alerts raised by ticks and not yet confirmed sent, oldest first; complete = all of them. */
+export async function unpublishedTickAlerts(
+  c: Db,
+): Promise<{ alerts: ChurnAlertRecord[]; complete: boolean }> {
   const r = await c.query<{ record: ChurnAlertRecord }>(
     `select record from churn_alerts where trigger_topic is null and not published
-     order by event_time, event_id limit 10000`,
+     order by event_time, event_id limit ${TICK_ALERTS_PER_STEP + 1}`,
   );
-  return r.rows.map((x) => x.record);
+  const alerts = r.rows.slice(0, TICK_ALERTS_PER_STEP).map((x) => x.record);
+  return { alerts, complete: r.rows.length <= TICK_ALERTS_PER_STEP };
+}
+
+/** Event time of the oldest tick alert not yet confirmed sent, or null. */
+export async function oldestUnpublishedTickAlert(c: Db): Promise<number | null> {
+  const r = await c.query<{ t: string | null }>(
+    "select min(event_time)::text as t from churn_alerts where trigger_topic is null and not published",
+  );
+  const t = r.rows[0]?.t ?? null;
+  return t === null ? null : Number(t);
 }
 
 export async function markPublished(c: Db, ids: readonly string[]): Promise<void> {

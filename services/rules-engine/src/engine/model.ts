@@ -15,13 +15,43 @@ export interface MemberRow {
   birthday: string | null;
   referrerMemberId: string | null;
   segment: string | null;
-  atRisk: boolean;
+  /** Churn alerts no purchase has answered yet, in event-time order (see churnFactsAt). */
+  riskAlerts: RiskAlert[];
   /** Orders before the next one (purchases minus cancellations). */
   orderCount: number;
   lifetimeSpendMinor: number;
   lastPurchaseAt: number | null;
   tierState: TierState | null;
   counters: Record<string, { memberCount: number; memberPoints: number }>;
+}
+
+export interface RiskAlert {
+  /** The alert's event time. */
+  at: number;
+  /** The member's segment as churn-alert saw it then. */
+  segment: string | null;
+}
+
+/**
+ * The churn facts of a member at event time t (ADR 12): at risk when an alert at or before t has
+ * not been answered by a purchase, with the segment of the latest such alert. An alert read ahead
+ * of the purchases before it (the engine reads two topics) stays in the future until its time.
+ */
+export function churnFactsAt(m: MemberRow, t: number): { atRisk: boolean; segment: string | null } {
+  let due: RiskAlert | undefined;
+  for (const a of m.riskAlerts) if (a.at <= t) due = a;
+  return due === undefined ? { atRisk: false, segment: m.segment } : { atRisk: true, segment: due.segment };
+}
+
+export function addRiskAlert(m: MemberRow, a: RiskAlert): void {
+  m.riskAlerts = [...m.riskAlerts, a].sort((p, q) => p.at - q.at);
+}
+
+/** A purchase at t is the member's return from the alerts at or before it. */
+export function answerRiskAlerts(m: MemberRow, t: number): void {
+  const facts = churnFactsAt(m, t);
+  m.segment = facts.segment;
+  m.riskAlerts = m.riskAlerts.filter((a) => a.at > t);
 }
 
 export interface BalanceRow {
@@ -129,7 +159,7 @@ export function emptyMember(memberId: string): MemberRow {
     birthday: null,
     referrerMemberId: null,
     segment: null,
-    atRisk: false,
+    riskAlerts: [],
     orderCount: 0,
     lifetimeSpendMinor: 0,
     lastPurchaseAt: null,

@@ -25,6 +25,9 @@ import {
   type OrderRow,
   type PricedEvent,
   type StoredAward,
+  addRiskAlert,
+  answerRiskAlerts,
+  churnFactsAt,
   emptyBalance,
   emptyMember,
   orderKeyOf,
@@ -209,16 +212,17 @@ export class BatchProcessor {
   }
 
   private memberInput(m: MemberRow, tier: string, t: number): MemberInput {
+    const churn = churnFactsAt(m, t);
     return {
       memberId: m.memberId,
       tier: tierFact(tier),
-      segment: m.segment,
+      segment: churn.segment,
       enrolledAt: new Date(m.enrolledAt ?? t).toISOString(),
       birthdayMonth: birthdayMonth(m.birthday),
       orderCount: m.orderCount,
       lifetimeSpendMinor: m.lifetimeSpendMinor,
       lastPurchaseAt: m.lastPurchaseAt === null ? null : new Date(m.lastPurchaseAt).toISOString(),
-      atRisk: m.atRisk,
+      atRisk: churn.atRisk,
       counters: m.counters,
     };
   }
@@ -545,7 +549,7 @@ export class BatchProcessor {
     m.lastPurchaseAt = m.lastPurchaseAt === null ? t : Math.max(m.lastPurchaseAt, t);
     m.enrolledAt ??= t;
     // The purchase the win-back waited for has happened.
-    m.atRisk = false;
+    answerRiskAlerts(m, t);
   }
 
   private refund(e: PurchaseEvent): void {
@@ -662,8 +666,8 @@ export class BatchProcessor {
     const m = this.member(e.memberId);
     this.dirtyMembers.add(m.memberId);
     this.priceEvent(e.eventId, m.memberId, "churn-alert", pv.ruleSetId, pv.version, t);
-    m.atRisk = true;
-    m.segment = e.segment;
+    // Applied as of its own time: a purchase before it (read later) does not see it.
+    addRiskAlert(m, { at: t, segment: e.segment });
     // The churn model gives P(alive); the rules see a 0-100 risk score.
     const score = Math.min(100, Math.max(0, Math.round((1 - e.pAlive) * 100)));
     this.memberEvent("churn.alerted", pv, m, t, e.eventId, { churn: { score, reason: e.reason } }, null);

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { type CompiledRuleSet, compileRuleSet } from "../rules/compile.ts";
-import type { ProgrammeConfig, RuleSet } from "../rules/types.ts";
+import type { Condition, ProgrammeConfig, RuleSet } from "../rules/types.ts";
 import { validateRuleSet } from "../rules/validate.ts";
 
 // The published versions of the programme's rule set, in event time. A version is effective
@@ -14,6 +14,34 @@ export interface PublishedVersion {
   checksum: string;
   ruleSet: RuleSet;
   compiled: CompiledRuleSet;
+  /** A purchase rule reads what churn alerts set (see readsChurnFacts): purchases wait for them. */
+  readsChurn: boolean;
+}
+
+// Facts churn alerts set on a member (the whole member object counts: a path may reach them).
+const CHURN_FACTS = new Set(["member", "member.atRisk", "member.segment"]);
+
+function conditionReadsChurn(c: Condition): boolean {
+  if ("all" in c) return c.all.some(conditionReadsChurn);
+  if ("any" in c) return c.any.some(conditionReadsChurn);
+  if ("not" in c) return conditionReadsChurn(c.not);
+  const v = c.value;
+  const ref = v !== null && typeof v === "object" && !Array.isArray(v) ? v.fact : null;
+  return CHURN_FACTS.has(c.fact) || (ref !== null && CHURN_FACTS.has(ref));
+}
+
+/**
+ * Whether a rule priced at a purchase reads a member's churn state (member.atRisk, member.segment,
+ * or segment targeting). Only then must the purchase wait until every alert before it has been
+ * read (ADR 12); a rule set without them prices purchases as they come.
+ */
+export function readsChurnFacts(ruleSet: RuleSet): boolean {
+  return ruleSet.rules.some(
+    (r) =>
+      r.trigger === "order.placed" &&
+      r.status === "active" &&
+      ((r.targeting?.segments?.length ?? 0) > 0 || conditionReadsChurn(r.conditions)),
+  );
 }
 
 export function checksumOf(ruleSetJson: string): string {
@@ -85,6 +113,7 @@ export class RuleSetRegistry {
       checksum: p.checksum,
       ruleSet: v.ruleSet,
       compiled,
+      readsChurn: readsChurnFacts(v.ruleSet),
     });
     this.versions.sort((a, b) => a.version - b.version);
     for (const r of compiled.rules) if (r.budgetPoints !== null) this.budgeted.set(r.id, r.budgetPoints);

@@ -8,6 +8,7 @@ import {
   type LotRow,
   type MemberRow,
   type OrderRow,
+  type RiskAlert,
   orderKeyOf,
   splitUsageKey,
   usageKey,
@@ -136,7 +137,7 @@ export class LedgerStore {
       [memberIds],
     );
     const members = await c.query(
-      `select member_id, enrolled_at, enrolment_event_id, birthday, referrer_member_id, segment, at_risk,
+      `select member_id, enrolled_at, enrolment_event_id, birthday, referrer_member_id, segment, risk_alerts,
               order_count, lifetime_spend_minor, last_purchase_at, tier_state, counters
          from rules_members where member_id = any($1) order by member_id for update`,
       [memberIds],
@@ -149,7 +150,7 @@ export class LedgerStore {
         birthday: r.birthday,
         referrerMemberId: r.referrer_member_id,
         segment: r.segment,
-        atRisk: r.at_risk,
+        riskAlerts: r.risk_alerts as RiskAlert[],
         orderCount: r.order_count,
         lifetimeSpendMinor: r.lifetime_spend_minor,
         lastPurchaseAt: ms(r.last_purchase_at),
@@ -254,15 +255,15 @@ export class LedgerStore {
       // an array parameter (quoted JSON texts worst of all) and PostgreSQL parses it back.
       await c.query(
         `insert into rules_members (member_id, enrolled_at, enrolment_event_id, birthday, referrer_member_id, segment,
-                                    at_risk, order_count, lifetime_spend_minor, last_purchase_at, tier_state, counters)
+                                    risk_alerts, order_count, lifetime_spend_minor, last_purchase_at, tier_state, counters)
          select * from jsonb_to_recordset($1::jsonb)
            as x(member_id text, enrolled_at timestamptz, enrolment_event_id text, birthday text, referrer_member_id text,
-                segment text, at_risk boolean, order_count int, lifetime_spend_minor bigint, last_purchase_at timestamptz,
+                segment text, risk_alerts jsonb, order_count int, lifetime_spend_minor bigint, last_purchase_at timestamptz,
                 tier_state jsonb, counters jsonb)
          on conflict (member_id) do update set
            enrolled_at = excluded.enrolled_at, enrolment_event_id = excluded.enrolment_event_id,
            birthday = excluded.birthday, referrer_member_id = excluded.referrer_member_id,
-           segment = excluded.segment, at_risk = excluded.at_risk, order_count = excluded.order_count,
+           segment = excluded.segment, risk_alerts = excluded.risk_alerts, order_count = excluded.order_count,
            lifetime_spend_minor = excluded.lifetime_spend_minor, last_purchase_at = excluded.last_purchase_at,
            tier_state = excluded.tier_state, counters = excluded.counters`,
         [
@@ -274,7 +275,7 @@ export class LedgerStore {
               birthday: m.birthday,
               referrer_member_id: m.referrerMemberId,
               segment: m.segment,
-              at_risk: m.atRisk,
+              risk_alerts: m.riskAlerts,
               order_count: m.orderCount,
               lifetime_spend_minor: m.lifetimeSpendMinor,
               last_purchase_at: iso(m.lastPurchaseAt),

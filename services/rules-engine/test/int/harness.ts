@@ -134,10 +134,19 @@ export class Inputs {
   }
 }
 
+/**
+ * The rules engine alone. No churn-alert runs beside it, so churn alerts (those a test produces)
+ * count from when they are read (CHURN_JOIN=arrival); churn-join.int.test.ts runs both.
+ */
 export function startService(stack: TestStack, ns: string, env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, ["--import", "tsx", MAIN], {
     cwd: REPO,
-    env: serviceEnv(stack, ns, { SERVICE_NAME: "rules-engine", CONSUMER_MAX_BATCH: "200", ...env }),
+    env: serviceEnv(stack, ns, {
+      SERVICE_NAME: "rules-engine",
+      CONSUMER_MAX_BATCH: "200",
+      CHURN_JOIN: "arrival",
+      ...env,
+    }),
     stdio: ["ignore", "inherit", "inherit"],
   });
 }
