@@ -97,6 +97,8 @@ export class ConsumerRunner {
   private readonly stopping = new AbortController();
   /** "topic:partition" of partitions paused by a hold, until resume(). */
   private readonly held = new Set<string>();
+  /** Resumed before the batch holding them had finished: that hold does not pause. */
+  private readonly released = new Set<string>();
 
   constructor(private readonly o: ConsumerRunnerOptions) {}
 
@@ -174,13 +176,14 @@ export class ConsumerRunner {
   }
 
   /**
-   * Fetches a held partition again, from its first held record (see BatchContext.hold). False
-   * when it is not held (yet: the batch that holds it may still be committing).
+   * Fetches a held partition again, from its first held record (see BatchContext.hold). Called
+   * while the batch that holds it is still running (the condition it waits for came true
+   * meanwhile), that batch commits its prefix without pausing.
    */
-  resume(topic: string, partition: number): boolean {
-    if (!this.held.delete(`${topic}:${partition}`)) return false;
-    this.consumer?.resume([{ topic, partitions: [partition] }]);
-    return true;
+  resume(topic: string, partition: number): void {
+    const key = `${topic}:${partition}`;
+    if (this.held.delete(key)) this.consumer?.resume([{ topic, partitions: [partition] }]);
+    else this.released.add(key);
   }
 
   private async onBatch(p: EachBatchPayload): Promise<void> {
@@ -210,9 +213,10 @@ export class ConsumerRunner {
       const whole = all.slice(i, i + max);
       const heldAt = await this.processChunk(whole, p.heartbeat, whole[0]!.offset);
       const chunk = heldAt === null ? whole : whole.filter((m) => BigInt(m.offset) < BigInt(heldAt));
-      if (heldAt !== null) {
-        // Paused before anything of it is resolved: the next fetch starts at the held record.
-        this.held.add(`${batch.topic}:${batch.partition}`);
+      const key = `${batch.topic}:${batch.partition}`;
+      // Paused before anything of it is resolved: the next fetch starts at the held record.
+      if (heldAt !== null && !this.released.delete(key)) {
+        this.held.add(key);
         p.pause();
       }
       const last = chunk[chunk.length - 1];

@@ -60,6 +60,10 @@ if (config.CLOCK_MODE === "event") {
     onTick: async () => {
       await expire();
     },
+    // On the timer too: a lot the rules engine writes after the last purchases batch (it lags the
+    // purchases topic, and waits for churn-alert in event time) must still expire once due.
+    timerTicks: true,
+    tickIntervalMs: Math.min(1000, config.POINTS_EXPIRY_CHECK_MS),
     producer: kit.producer,
     dlq: kit.dlq,
     logger,

@@ -30,7 +30,7 @@ interface Held {
 export class ChurnJoin {
   private readonly frontiers = new Map<number, number>();
   private readonly held = new Map<string, Held>();
-  private resumer: ((topic: string, partition: number) => boolean) | null = null;
+  private resumer: ((topic: string, partition: number) => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: ChurnJoinOptions) {}
@@ -45,8 +45,8 @@ export class ChurnJoin {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** How a held partition is fetched again (ConsumerRunner.resume: true once it was paused). */
-  bind(resume: (topic: string, partition: number) => boolean): void {
+  /** How a held partition is fetched again (ConsumerRunner.resume). */
+  bind(resume: (topic: string, partition: number) => void): void {
     this.resumer = resume;
   }
 
@@ -110,10 +110,13 @@ export class ChurnJoin {
   }
 
   private wake(): void {
+    const resume = this.resumer;
+    if (resume === null) return;
     const f = this.frontier;
     for (const [key, h] of this.held) {
-      // Not yet paused (the batch that held it is still committing): the next poll tries again.
-      if (h.time <= f && this.resumer?.(h.topic, h.partition)) this.held.delete(key);
+      if (h.time > f) continue;
+      this.held.delete(key);
+      resume(h.topic, h.partition);
     }
   }
 }
