@@ -204,8 +204,9 @@ export class ConsumerRunner {
   private async onBatchInner(p: EachBatchPayload): Promise<void> {
     const { batch } = p;
     const max = this.o.maxBatch ?? 2000;
+    const key = `${batch.topic}:${batch.partition}`;
     // A batch fetched before its partition was held: nothing of it is resolved, so it comes again.
-    if (this.held.has(`${batch.topic}:${batch.partition}`)) return;
+    if (this.held.has(key)) return;
     const all = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
     for (let i = 0; i < all.length; i += max) {
       if (!p.isRunning() || p.isStale()) return;
@@ -213,7 +214,6 @@ export class ConsumerRunner {
       const whole = all.slice(i, i + max);
       const heldAt = await this.processChunk(whole, p.heartbeat, whole[0]!.offset);
       const chunk = heldAt === null ? whole : whole.filter((m) => BigInt(m.offset) < BigInt(heldAt));
-      const key = `${batch.topic}:${batch.partition}`;
       // Paused before anything of it is resolved: the next fetch starts at the held record.
       if (heldAt !== null && !this.released.delete(key)) {
         this.held.add(key);

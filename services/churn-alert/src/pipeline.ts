@@ -75,6 +75,14 @@ export interface InputTopology {
   readonly alertPartitions: number;
 }
 
+/**
+ * The frontier a marker may promise when alerts from `pending` on may not be in Kafka yet (tick
+ * alerts not confirmed sent): just short of them.
+ */
+function markable(frontier: number | null, pending: number | null): number | null {
+  return frontier === null || pending === null ? frontier : Math.min(frontier, pending - 1);
+}
+
 /** The pair key of a record's source: its well-formed SOURCE_HEADER, "" when it names none. */
 function sourceKey(m: ConsumedMessage): SourceKey {
   return sourceOf(m.headers) === null ? "" : (m.headers[SOURCE_HEADER] ?? "");
@@ -199,9 +207,8 @@ export function createPipeline(
         const hooks = { heartbeat: () => ctx.heartbeat(), stopping: () => ctx.signal.aborted };
         const step = await advance(c, wm, settings, trigger, kit.logger, hooks, late, summaries);
         // A tick's alerts not yet confirmed sent may still be on their way: mark short of them.
-        const waiting = await oldestUnpublishedTickAlert(c);
         const marker =
-          step.frontier === null || waiting === null ? step.frontier : Math.min(step.frontier, waiting - 1);
+          kit.clock.mode === "event" ? markable(step.frontier, await oldestUnpublishedTickAlert(c)) : null;
         return { alerts: [...again, ...step.alerts], generation: step.generation, marker };
       });
       if (out.generation !== null) summaries.committed(out.generation);
@@ -220,11 +227,7 @@ export function createPipeline(
         const { alerts, complete } = await unpublishedTickAlerts(c);
         const frontier = step?.frontier ?? (await loadEngine(c, false)).frontier;
         // Every unconfirmed tick alert goes out before the marker, unless there were too many.
-        const last = alerts[alerts.length - 1];
-        const marker =
-          frontier === null || complete || last === undefined
-            ? frontier
-            : Math.min(frontier, last.eventTime - 1);
+        const marker = markable(frontier, complete ? null : (alerts[alerts.length - 1]?.eventTime ?? null));
         return { alerts, generation: step?.generation ?? null, marker };
       });
       if (out.generation !== null) summaries.committed(out.generation);
