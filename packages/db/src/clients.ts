@@ -17,11 +17,16 @@ export function schemaFor(namespace: string): string {
   return namespace === "" ? "public" : namespace;
 }
 
-export function createPool(databaseUrl: string, opts: { max?: number; namespace?: string } = {}): pg.Pool {
+export function createPool(
+  databaseUrl: string,
+  opts: { max?: number; namespace?: string; applicationName?: string } = {},
+): pg.Pool {
   const schema = schemaFor(opts.namespace ?? "");
   return new pg.Pool({
     connectionString: databaseUrl,
     max: opts.max ?? 10,
+    // Names the service in pg_stat_activity and the server's log (%a): whose statement is slow.
+    ...(opts.applicationName ? { application_name: opts.applicationName } : {}),
     ...(schema === "public" ? {} : { options: `-c search_path=${schema}` }),
   });
 }

@@ -72,6 +72,7 @@ export async function bootService(
   const pool = createPool(config.DATABASE_URL, {
     max: opts.poolSize ?? 10,
     namespace: config.LOYALTY_NAMESPACE,
+    applicationName: config.SERVICE_NAME,
   });
   const redis = createRedis(config.REDIS_URL, config.LOYALTY_NAMESPACE);
   return { config, logger, kafka, topics, codec, producer, dlq, metrics, clock, pool, redis };
