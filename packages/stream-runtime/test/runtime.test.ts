@@ -8,6 +8,7 @@ import {
   WatermarkClock,
   backoffMs,
   baseConfigSchema,
+  consumedToEnd,
   deadLetterRecord,
   isRetriable,
   loadConfig,
@@ -123,6 +124,15 @@ describe("event-time watermark", () => {
     wall = 5_000; // partition 1 never delivered: empty, it no longer holds time
     d.observe("t", 0, 9000, true);
     expect(d.now()).toBe(9000);
+  });
+
+  it("takes a partition ending in a transaction's commit marker as consumed to its end", () => {
+    // offsetLag = high watermark - 1 - last offset; the marker after a transactional producer's
+    // last record is never delivered, so a quiet partition of such a topic stays at lag 1.
+    expect(consumedToEnd("0")).toBe(true);
+    expect(consumedToEnd("1")).toBe(true);
+    expect(consumedToEnd("2")).toBe(false);
+    expect(consumedToEnd("120")).toBe(false);
   });
 });
 

@@ -1,8 +1,9 @@
 // Points expiry and the API's notion of "now".
-// Event-time mode: the API consumes loyalty.purchases.v1 (its own group) only to advance a
-// watermark; after each batch and every second every lot with expires_at <= watermark is expired
-// (the rules engine may write a lot due by then after the last batch). Wall mode: the
-// same job on a timer. The time used is also stored (api_clock) so that a restarted API (before
+// Event-time mode: the API consumes loyalty.points.v1 (its own group) only to advance a
+// watermark that follows the rules engine's committed output; after each batch and every second
+// every lot with expires_at <= watermark is expired. The engine itself expires a member's due
+// lots before the member's next movement (ADR 13): this job covers members with none. Wall
+// mode: the same job on a timer. The time used is also stored (api_clock) so that a restarted API (before
 // its first batch) and the CLI's `member show` use the same "now" instead of the wall clock.
 import type { Pool } from "@loyalty/db";
 import type { Clock } from "@loyalty/stream-runtime";

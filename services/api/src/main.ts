@@ -1,5 +1,5 @@
 // Composition root of the member API: config, clients, the HTTP server, the outbox relay and
-// the expiry job (event time: a purchases consumer that only advances the watermark; wall
+// the expiry job (event time: a points consumer that only advances the watermark; wall
 // mode: a timer). Shutdown: stop accepting and finish in-flight requests, stop the consumer,
 // flush the outbox, close clients.
 import {
@@ -54,14 +54,15 @@ if (config.CLOCK_MODE === "event") {
     service: config.SERVICE_NAME,
     kafka: kit.kafka,
     groupId: groupIdFor(config, `${config.SERVICE_NAME}.clock`),
-    topics: [kit.topics.purchases.name],
+    // The rules engine's output, not its input: the job's watermark never passes what the engine
+    // has committed, so no lot expires ahead of a member's earlier refund (ADR 13).
+    topics: [kit.topics.points.name],
     // Nothing to apply: the runner observes the records' event times into the watermark.
     handler: async () => undefined,
     onTick: async () => {
       await expire();
     },
-    // On the timer too: a lot the rules engine writes after the last purchases batch (it lags the
-    // purchases topic, and waits for churn-alert in event time) must still expire once due.
+    // On the timer too: the watermark can pass a lot's expiry within a batch that is not the last.
     timerTicks: true,
     tickIntervalMs: Math.min(1000, config.POINTS_EXPIRY_CHECK_MS),
     producer: kit.producer,

@@ -5,6 +5,7 @@ export * from "./rules/index.ts";
 export { simulateDraft, type DraftRun } from "./engine/draft.ts";
 export { RuleSetRegistry, checksumOf } from "./engine/registry.ts";
 export { entryIdOf, programmeDay, stableId } from "./engine/process.ts";
+export { expirySourceOf } from "./engine/model.ts";
 export {
   DEFAULT_PROGRAMME,
   type ProgrammeFile,

@@ -3,15 +3,13 @@ import type {
   CampaignTriggered,
   ChurnAlert,
   MemberChanged,
-  PointsKind,
-  PointsMovement,
   PurchaseEvent,
   Topics,
 } from "@loyalty/contracts";
 import { frontierOf } from "@loyalty/contracts";
 import type { BatchHandler, ConsumedMessage } from "@loyalty/stream-runtime";
 import type { ChurnJoin } from "./churn-join.ts";
-import type { CampaignRow, EntryKind, EntryRow } from "./engine/model.ts";
+import { type CampaignRow, toMovement } from "./engine/model.ts";
 import type { EngineEvent } from "./engine/process.ts";
 import type { RulesFeed } from "./rulesets/feed.ts";
 import { toMs } from "./rulesets/topic.ts";
@@ -22,31 +20,7 @@ import type { LedgerStore } from "./store/ledger-store.ts";
 // frontier -> emit committed movements and campaigns. The runner then commits the outputs and the
 // offsets in one Kafka transaction.
 
-const KIND: Readonly<Record<EntryKind, PointsKind>> = {
-  earn: "EARNED",
-  reverse: "REVERSED",
-  redeem: "REDEEMED",
-  expire: "EXPIRED",
-  adjust: "ADJUSTED",
-};
-
-export function toMovement(e: EntryRow): PointsMovement {
-  return {
-    eventId: e.entryId,
-    memberId: e.memberId,
-    kind: KIND[e.kind],
-    points: e.points,
-    balanceAfter: e.balanceAfter,
-    ruleId: e.ruleId,
-    ruleVersion: e.ruleVersion,
-    ruleSetVersion: e.ruleSetVersion,
-    sourceEventId: e.sourceEventId,
-    orderId: e.orderId,
-    reason: e.reason,
-    eventTime: e.eventTime,
-    lotExpiresAt: e.lotExpiresAt,
-  };
-}
+export { toMovement };
 
 export function toCampaign(c: CampaignRow): CampaignTriggered {
   return {

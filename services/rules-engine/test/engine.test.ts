@@ -2,7 +2,8 @@ import type { ChurnAlert, PurchaseEvent } from "@loyalty/contracts";
 import { defaultTierConfig } from "@loyalty/tiers";
 import { describe, expect, it } from "vitest";
 import { emptyState } from "../src/engine/draft.ts";
-import { BatchProcessor, type EngineOptions, programmeDay } from "../src/engine/process.ts";
+import { expirySourceOf } from "../src/engine/model.ts";
+import { BatchProcessor, type EngineOptions, entryIdOf, programmeDay } from "../src/engine/process.ts";
 import { RuleSetRegistry, checksumOf, readsChurnFacts } from "../src/engine/registry.ts";
 import type { RuleSet } from "../src/rules/types.ts";
 import { PROGRAMME, loadStandard } from "./rules/helpers.ts";
@@ -235,5 +236,93 @@ describe("earning pipeline", () => {
     // 03:00 UTC on 10 March is still 9 March in New York.
     expect(programmeDay(Date.UTC(2024, 2, 10, 3), "America/New_York")).toBe("2024-03-09");
     expect(programmeDay(Date.UTC(2024, 2, 10, 12), "America/New_York")).toBe("2024-03-10");
+  });
+});
+
+describe("lots expire in the member's event order (ADR 13)", () => {
+  const YEAR_ON = Date.UTC(2025, 2, 10, 12); // A's lots, earned at T, expire 12 months on
+  const reg = registry({ version: 1, publishedAt: 0 });
+  const expiryId = (lotId: string) => entryIdOf(expirySourceOf(lotId, 0), null, "expire", "m");
+
+  /** A purchase at T (base 50 + first-purchase 100 points), each batch on the state the last left. */
+  function earnedAtT() {
+    const state = emptyState();
+    new BatchProcessor(state, reg, OPTS).run([
+      { kind: "purchase", event: order("m", 5_000, T, "PURCHASE", "A") },
+    ]);
+    const lots = (state.lots.get("m") ?? []).map((l) => ({ ...l }));
+    return { state, lots };
+  }
+
+  it("expires due lots before the member's next earn, dated at their expiry", () => {
+    const { state, lots } = earnedAtT();
+    expect(lots.map((l) => [l.points, l.expiresAt])).toEqual([
+      [50, YEAR_ON],
+      [100, YEAR_ON],
+    ]);
+    const b = order("m", 2_000, YEAR_ON + 86_400_000, "PURCHASE", "B");
+    const p = new BatchProcessor(state, reg, OPTS);
+    p.run([{ kind: "purchase", event: b }]);
+    const sorted = [...lots].sort((x, y) => (x.lotId < y.lotId ? -1 : 1));
+    expect(p.entries.map((e) => [e.kind, e.entryId, e.points, e.balanceAfter, e.eventTime])).toEqual([
+      [
+        "expire",
+        expiryId(sorted[0]?.lotId ?? ""),
+        -(sorted[0]?.points ?? 0),
+        150 - (sorted[0]?.points ?? 0),
+        YEAR_ON,
+      ],
+      ["expire", expiryId(sorted[1]?.lotId ?? ""), -(sorted[1]?.points ?? 0), 0, YEAR_ON],
+      ["earn", entryIdOf(b.eventId, "base-points", "earn", "m"), 20, 20, b.eventTime],
+    ]);
+    expect(p.expiries.map((e) => e.entryId)).toEqual(p.entries.slice(0, 2).map((e) => e.entryId));
+    expect(p.expiries[0]?.detail).toEqual({ lotId: sorted[0]?.lotId, expiry: 0 });
+    expect(p.movements.map((m) => [m.lotId, m.points])).toEqual(sorted.map((l) => [l.lotId, -l.points]));
+    expect(state.balances.get("m")?.balance).toBe(20);
+  });
+
+  it("leaves lots not yet due, and an earn at their expiry instant comes after it", () => {
+    const { state } = earnedAtT();
+    const before = new BatchProcessor(state, reg, OPTS);
+    before.run([{ kind: "purchase", event: order("m", 1_000, YEAR_ON - 1, "PURCHASE", "C") }]);
+    expect(before.expiries).toEqual([]);
+    const at = new BatchProcessor(state, reg, OPTS);
+    at.run([{ kind: "purchase", event: order("m", 1_000, YEAR_ON, "PURCHASE", "D") }]);
+    expect(at.entries.map((e) => e.kind)).toEqual(["expire", "expire", "earn"]);
+    // C's 10 points (earned a millisecond before) are still there.
+    expect(state.balances.get("m")?.balance).toBe(10 + 10);
+  });
+
+  it("a cancellation after the expiry reverses from the lots still open then, not the expired one", () => {
+    const { state } = earnedAtT();
+    const b = order("m", 2_000, T + 100 * 86_400_000, "PURCHASE", "B");
+    new BatchProcessor(state, reg, OPTS).run([{ kind: "purchase", event: b }]);
+    state.lotsLoadedFor.add("m");
+    const bLot = entryIdOf(b.eventId, "base-points", "earn", "m");
+    const cancel = order("m", 5_000, YEAR_ON + 1, "CANCELLATION", "A");
+    const q = new BatchProcessor(state, reg, OPTS);
+    q.run([{ kind: "purchase", event: cancel }]);
+    expect(q.entries.map((e) => [e.kind, e.balanceAfter])).toEqual([
+      ["expire", expect.any(Number)],
+      ["expire", 20],
+      ["reverse", 0],
+      ["reverse", 0],
+    ]);
+    // Only B's lot was open at the cancellation: the expired lots are not taken from again.
+    const reversals = new Set(q.entries.filter((e) => e.kind === "reverse").map((e) => e.entryId));
+    expect(q.movements.filter((m) => reversals.has(m.entryId)).map((m) => [m.lotId, m.points])).toEqual([
+      [bLot, -20],
+    ]);
+    expect(state.balances.get("m")).toMatchObject({ balance: 0, shortfall: 130 });
+  });
+
+  it("leaves a lot that expired once before (a cancelled redemption reopened it) to the API's job", () => {
+    const { state, lots } = earnedAtT();
+    const reopened = lots[0]?.lotId ?? "";
+    state.reopenedLots.add(reopened);
+    const p = new BatchProcessor(state, reg, OPTS);
+    p.run([{ kind: "purchase", event: order("m", 2_000, YEAR_ON + 1, "PURCHASE", "B") }]);
+    expect(p.expiries.map((e) => (e.detail as { lotId: string }).lotId)).toEqual([lots[1]?.lotId]);
+    expect(state.lots.get("m")?.find((l) => l.lotId === reopened)?.remaining).toBe(lots[0]?.points);
   });
 });

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 
 import { stableId } from "@loyalty/contracts";
 
-// Ledger entry ids are the rules engine's: both write the same ledger.
-export { entryIdOf } from "@loyalty/rules-engine";
+// Ledger entry ids are the rules engine's: both write the same ledger (both expire lots).
+export { entryIdOf, expirySourceOf } from "@loyalty/rules-engine";
 
 /** A redemption's id: from the caller's key and Idempotency-Key, so a retry names the same one. */
 export const redemptionIdOf = (keyId: string, idempotencyKey: string) =>
@@ -11,14 +11,6 @@ export const redemptionIdOf = (keyId: string, idempotencyKey: string) =>
 
 export const adjustmentIdOf = (keyId: string, idempotencyKey: string) =>
   stableId("adj", [keyId, idempotencyKey]);
-
-/**
- * Source event of the n-th expiry of a lot (n = 0 normally; a cancelled redemption can put
- * points back into an already expired lot, which then expires again). Derived from the lot id
- * only, so a re-run after a crash names the same entry id, which the primary key refuses twice.
- */
-export const expirySourceOf = (lotId: string, n: number) =>
-  n === 0 ? `expiry:${lotId}` : `expiry:${lotId}:${n}`;
 
 /** Canonical JSON (sorted keys) → sha256: "the same request" for idempotency. */
 export function requestHash(value: unknown): string {

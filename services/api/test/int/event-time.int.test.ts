@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 // Event-time mode with a real ledger: the rules engine earns points on canonical CDNOW purchases;
-// the API (its own consumer group on loyalty.purchases.v1) follows the watermark. A redemption
+// the API (its own consumer group on loyalty.points.v1) follows the engine's watermark. A redemption
 // is dated at the watermark; a purchase a year later moves the watermark past the lots' expiry
 // and the API expires them, with EXPIRED events whose ids derive from the lot ids.
 import { AvroCodec, type PointsMovement, namespacedTopics } from "@loyalty/contracts";

@@ -11,7 +11,7 @@ import { RuleSetRegistry, checksumOf } from "./registry.ts";
 
 export interface DraftRun {
   report: SimulationReport;
-  /** Points balance per member at the end (earned minus reversed). */
+  /** Points balance per member at the end (earned minus reversed and expired). */
   balances: Map<string, number>;
 }
 
@@ -21,6 +21,7 @@ export function emptyState(): LoadedState {
     balances: new Map(),
     lots: new Map(),
     lotsLoadedFor: new Set(),
+    reopenedLots: new Set(),
     orders: new Map(),
     usage: new Map(),
     budgets: new Map(),

@@ -1,3 +1,4 @@
+import type { PointsKind, PointsMovement } from "@loyalty/contracts";
 import type { TierState } from "@loyalty/tiers";
 import type { RecordedAward } from "../rules/clawback.ts";
 import type { AwardKind, LimitKind } from "../rules/evaluate.ts";
@@ -103,9 +104,36 @@ export interface EntryRow {
   orderId: string | null;
   reason: string | null;
   eventTime: number;
-  detail: EarnDetail | ReverseDetail | null;
+  detail: EarnDetail | ReverseDetail | ExpiryDetail | null;
   /** earn entries: expiry of the lot they created. */
   lotExpiresAt: number | null;
+}
+
+const KIND: Readonly<Record<EntryKind, PointsKind>> = {
+  earn: "EARNED",
+  reverse: "REVERSED",
+  redeem: "REDEEMED",
+  expire: "EXPIRED",
+  adjust: "ADJUSTED",
+};
+
+/** The PointsMovement of a ledger entry (its eventId is the entry id). */
+export function toMovement(e: EntryRow): PointsMovement {
+  return {
+    eventId: e.entryId,
+    memberId: e.memberId,
+    kind: KIND[e.kind],
+    points: e.points,
+    balanceAfter: e.balanceAfter,
+    ruleId: e.ruleId,
+    ruleVersion: e.ruleVersion,
+    ruleSetVersion: e.ruleSetVersion,
+    sourceEventId: e.sourceEventId,
+    orderId: e.orderId,
+    reason: e.reason,
+    eventTime: e.eventTime,
+    lotExpiresAt: e.lotExpiresAt,
+  };
 }
 
 export interface EarnDetail {
@@ -123,6 +151,21 @@ export interface ReverseDetail {
   /** claimed - reversed: what the balance could not cover. */
   shortfall: number;
 }
+
+export interface ExpiryDetail {
+  lotId: string;
+  /** The how-many-th expiry of the lot (0 normally; see expirySourceOf). */
+  expiry: number;
+}
+
+/**
+ * Source event of the n-th expiry of a lot (n = 0 normally; a cancelled redemption can put
+ * points back into an already expired lot, which then expires again). Derived from the lot id
+ * only: the engine and the API's expiry job name the same entry, which the primary key refuses
+ * twice.
+ */
+export const expirySourceOf = (lotId: string, n: number): string =>
+  n === 0 ? `expiry:${lotId}` : `expiry:${lotId}:${n}`;
 
 export interface LotMovement {
   entryId: string;

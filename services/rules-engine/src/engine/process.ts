@@ -30,6 +30,7 @@ import {
   churnFactsAt,
   emptyBalance,
   emptyMember,
+  expirySourceOf,
   orderKeyOf,
   usageKey,
 } from "./model.ts";
@@ -60,6 +61,11 @@ export interface LoadedState {
   /** Open lots of the members listed in lotsLoadedFor (all of their lots with remaining > 0). */
   lots: Map<string, LotRow[]>;
   lotsLoadedFor: Set<string>;
+  /**
+   * Loaded lots that expired once already (a cancelled redemption put points back into them):
+   * their next expiry is the API's job, dated when it runs.
+   */
+  reopenedLots: Set<string>;
   orders: Map<string, OrderRow>;
   usage: Map<string, number>;
   /** Points used per budgeted rule id. */
@@ -123,6 +129,8 @@ export class BatchProcessor {
   readonly entries: EntryRow[] = [];
   readonly movements: LotMovement[] = [];
   readonly newLots: LotRow[] = [];
+  /** Expiry entries: no input event owns them, so they go out through the ledger outbox. */
+  readonly expiries: EntryRow[] = [];
   readonly campaigns: CampaignRow[] = [];
   readonly priced: PricedEvent[] = [];
   readonly dirtyMembers = new Set<string>();
@@ -199,6 +207,49 @@ export class BatchProcessor {
       this.state.lots.set(memberId, lots);
     }
     return lots;
+  }
+
+  /**
+   * Expires the member's lots due at or before `t` before anything changes the balance at `t`:
+   * expiries and the member's events then take effect in event-time order, whichever runs first
+   * (this, or the API's expiry job, which stays behind the engine), with the same entries. The
+   * store loads every open lot due by the batch's last event time.
+   */
+  private expireDue(memberId: string, t: number): void {
+    const due = (this.state.lots.get(memberId) ?? [])
+      .filter((l) => l.remaining > 0 && l.expiresAt <= t && !this.state.reopenedLots.has(l.lotId))
+      .sort((a, b) => a.expiresAt - b.expiresAt || (a.lotId < b.lotId ? -1 : a.lotId > b.lotId ? 1 : 0));
+    if (due.length === 0) return;
+    const bal = this.balance(memberId);
+    for (const lot of due) {
+      const source = expirySourceOf(lot.lotId, 0);
+      const entryId = entryIdOf(source, null, "expire", memberId);
+      const points = lot.remaining;
+      lot.remaining = 0;
+      bal.balance -= points;
+      this.dirtyLots.add(lot.lotId);
+      this.movements.push({ entryId, lotId: lot.lotId, points: -points });
+      const entry: EntryRow = {
+        entryId,
+        memberId,
+        kind: "expire",
+        points: -points,
+        balanceAfter: bal.balance,
+        ruleId: null,
+        ruleVersion: null,
+        ruleSetId: null,
+        ruleSetVersion: null,
+        sourceEventId: source,
+        orderId: null,
+        reason: "expired",
+        // The lot's own expiry, as the API's job dates it.
+        eventTime: lot.expiresAt,
+        detail: { lotId: lot.lotId, expiry: 0 },
+        lotExpiresAt: lot.expiresAt,
+      };
+      this.entries.push(entry);
+      this.expiries.push(entry);
+    }
   }
 
   private tierState(m: MemberRow): TierState {
@@ -319,6 +370,7 @@ export class BatchProcessor {
     pv: PublishedVersion,
     src: { eventId: string; orderId: string | null; t: number },
   ): Omit<StoredAward, "reversedPoints"> {
+    this.expireDue(memberId, src.t);
     const entryId = entryIdOf(src.eventId, a.ruleId, "earn", memberId);
     const bal = this.balance(memberId);
     bal.balance += a.points;
@@ -408,6 +460,7 @@ export class BatchProcessor {
     src: { eventId: string; orderId: string; t: number; pv: { id: string; version: number } },
   ) {
     if (!this.state.lotsLoadedFor.has(memberId)) throw new Error(`lots of ${memberId} were not loaded`);
+    this.expireDue(memberId, src.t);
     const entryId = entryIdOf(src.eventId, award.ruleId, "reverse", memberId);
     const bal = this.balance(memberId);
     const lots = this.lotsOf(memberId).filter((l) => l.remaining > 0);

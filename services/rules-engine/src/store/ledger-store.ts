@@ -11,6 +11,7 @@ import {
   type RiskAlert,
   orderKeyOf,
   splitUsageKey,
+  toMovement,
   usageKey,
 } from "../engine/model.ts";
 import {
@@ -110,7 +111,9 @@ export class LedgerStore {
     const orderKeys: string[] = [];
     const refundMembers = new Set<string>();
     const days = new Set<string>();
+    let lastTime = Number.NEGATIVE_INFINITY;
     for (const e of events) {
+      lastTime = Math.max(lastTime, e.event.eventTime);
       days.add(programmeDay(e.event.eventTime, this.opts.programme.timeZone));
       if (e.kind !== "purchase") continue;
       orderKeys.push(orderKeyOf(e.event.source, e.event.orderId));
@@ -121,6 +124,7 @@ export class LedgerStore {
       balances: new Map(),
       lots: new Map(),
       lotsLoadedFor: new Set(refundMembers),
+      reopenedLots: new Set(),
       orders: new Map(),
       usage: new Map(),
       budgets: new Map(),
@@ -193,25 +197,37 @@ export class LedgerStore {
         state.orders.set(o.orderKey, o);
       }
     }
-    if (refundMembers.size > 0) {
-      const lots = await c.query(
-        `select lot_id, member_id, points, remaining, earned_at, expires_at
-           from ledger_lots where member_id = any($1) and remaining > 0 order by lot_id`,
-        [[...refundMembers]],
+    // Every open lot of a refunding member (a reversal may take from any), and of every member
+    // the lots due by the batch's last event (they expire before the member's next movement).
+    const lots = await c.query(
+      `select lot_id, member_id, points, remaining, earned_at, expires_at
+         from ledger_lots where member_id = any($1) and remaining > 0
+          and (expires_at <= $2 or member_id = any($3)) order by lot_id`,
+      [memberIds, iso(lastTime), [...refundMembers]],
+    );
+    const due: string[] = [];
+    for (const r of lots.rows) {
+      const lot: LotRow = {
+        lotId: r.lot_id,
+        memberId: r.member_id,
+        points: r.points,
+        remaining: r.remaining,
+        earnedAt: r.earned_at.getTime(),
+        expiresAt: r.expires_at.getTime(),
+      };
+      const list = state.lots.get(lot.memberId) ?? [];
+      list.push(lot);
+      state.lots.set(lot.memberId, list);
+      if (lot.expiresAt <= lastTime) due.push(lot.lotId);
+    }
+    if (due.length > 0) {
+      const reopened = await c.query<{ lot_id: string }>(
+        `select distinct m.lot_id from ledger_lot_movements m
+          where m.lot_id = any($1::text[])
+            and (select e.kind from ledger_entries e where e.entry_id = m.entry_id) = 'expire'`,
+        [due],
       );
-      for (const r of lots.rows) {
-        const lot: LotRow = {
-          lotId: r.lot_id,
-          memberId: r.member_id,
-          points: r.points,
-          remaining: r.remaining,
-          earnedAt: r.earned_at.getTime(),
-          expiresAt: r.expires_at.getTime(),
-        };
-        const list = state.lots.get(lot.memberId) ?? [];
-        list.push(lot);
-        state.lots.set(lot.memberId, list);
-      }
+      for (const r of reopened.rows) state.reopenedLots.add(r.lot_id);
     }
     const usage = await c.query(
       `select member_id, rule_id, scope, day, points from rules_usage
@@ -371,6 +387,23 @@ export class LedgerStore {
         `insert into ledger_lot_movements (entry_id, lot_id, points)
          select * from unnest($1::text[], $2::text[], $3::bigint[])`,
         [mv.map((m) => m.entryId), mv.map((m) => m.lotId), mv.map((m) => m.points)],
+      );
+    }
+    if (p.expiries.length > 0) {
+      // No input event owns an expiry, so a redelivered batch could not emit it again: it goes
+      // out through the ledger's outbox (relayed by the API), as the API's own expiries do.
+      await c.query(
+        `insert into api_outbox (event_id, member_id, event_time, payload)
+         select e, m, t, p
+           from rows from (jsonb_to_recordset($1::jsonb) as (e text, m text, t bigint, p jsonb))
+                with ordinality as u(e, m, t, p, ord)
+          order by ord
+         on conflict (event_id) do nothing`,
+        [
+          JSON.stringify(
+            p.expiries.map((e) => ({ e: e.entryId, m: e.memberId, t: e.eventTime, p: toMovement(e) })),
+          ),
+        ],
       );
     }
     const orders = [...p.dirtyOrders].map((k) => s.orders.get(k)).filter((o): o is OrderRow => !!o);
