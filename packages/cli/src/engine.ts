@@ -25,7 +25,8 @@ export const SERVICES: readonly ServiceSpec[] = [
   // It reads only the topic its metric needs: purchases for the default spend metric.
   { name: "tier-evaluator", group: "tier-evaluator", opsPort: 9103, input: ["purchases"] },
   { name: "churn-alert", group: "churn-alert", opsPort: 9104, input: ["purchases"] },
-  { name: "api", group: "api", opsPort: 9105, input: ["purchases"] },
+  // Its consumer only moves its clock (expiry), on the rules engine's output (ADR 13).
+  { name: "api", group: "api.clock", opsPort: 9105, input: ["points"] },
 ];
 
 export interface Running {
@@ -144,7 +145,7 @@ export class Completion {
   }
 }
 
-/** The stages an order passes through; the API only reads purchases for its clock. */
+/** The stages an order passes through; the API reads the points topic only for its clock. */
 export const PIPELINE = SERVICES.filter((s) => s.name !== "api");
 
 export function topicsFor(namespace: string): Topics {

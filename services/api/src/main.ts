@@ -62,7 +62,8 @@ if (config.CLOCK_MODE === "event") {
     onTick: async () => {
       await expire();
     },
-    // On the timer too: the watermark can pass a lot's expiry within a batch that is not the last.
+    // On the timer too: the watermark also moves with no batch (a quiet partition stops holding
+    // it back once idle), and the lots that then fall due must expire.
     timerTicks: true,
     tickIntervalMs: Math.min(1000, config.POINTS_EXPIRY_CHECK_MS),
     producer: kit.producer,

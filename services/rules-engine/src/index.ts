@@ -6,6 +6,7 @@ export { simulateDraft, type DraftRun } from "./engine/draft.ts";
 export { RuleSetRegistry, checksumOf } from "./engine/registry.ts";
 export { entryIdOf, programmeDay, stableId } from "./engine/process.ts";
 export { expirySourceOf } from "./engine/model.ts";
+export { enqueueMovements } from "./store/outbox.ts";
 export {
   DEFAULT_PROGRAMME,
   type ProgrammeFile,

@@ -1,25 +1,3 @@
-import type { PointsKind, PointsMovement } from "@loyalty/contracts";
-import type { PoolClient } from "@loyalty/db";
-
-export const KIND_OF: Record<string, PointsKind> = {
-  earn: "EARNED",
-  reverse: "REVERSED",
-  redeem: "REDEEMED",
-  expire: "EXPIRED",
-  adjust: "ADJUSTED",
-};
-
-/** Outbox rows are written in the caller's transaction: they exist iff the ledger rows do. */
-export async function enqueue(c: PoolClient, movements: readonly PointsMovement[]): Promise<void> {
-  if (movements.length === 0) return;
-  await c.query(
-    `insert into api_outbox (event_id, member_id, event_time, payload)
-     select e, m, t, p
-       from rows from (jsonb_to_recordset($1::jsonb) as (e text, m text, t bigint, p jsonb))
-            with ordinality as u(e, m, t, p, ord)
-      order by ord
-     on conflict (event_id) do nothing`,
-    // One JSON document rather than arrays of quoted JSON; in order (seq is the send order).
-    [JSON.stringify(movements.map((m) => ({ e: m.eventId, m: m.memberId, t: m.eventTime, p: m })))],
-  );
-}
+// The API writes the same ledger as the rules engine, and its movements go out through the same
+// outbox (the relay is the API's: src/outbox-relay.ts).
+export { enqueueMovements as enqueue } from "@loyalty/rules-engine";

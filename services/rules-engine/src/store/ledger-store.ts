@@ -24,6 +24,7 @@ import {
   programmeDay,
 } from "../engine/process.ts";
 import type { RuleSetRegistry } from "../engine/registry.ts";
+import { enqueueMovements } from "./outbox.ts";
 
 // PostgreSQL side of a batch: one transaction that loads (and locks) the rows the batch
 // needs with `= any($1)`, runs the pure processor, and writes everything back in bulk with
@@ -389,23 +390,8 @@ export class LedgerStore {
         [mv.map((m) => m.entryId), mv.map((m) => m.lotId), mv.map((m) => m.points)],
       );
     }
-    if (p.expiries.length > 0) {
-      // No input event owns an expiry, so a redelivered batch could not emit it again: it goes
-      // out through the ledger's outbox (relayed by the API), as the API's own expiries do.
-      await c.query(
-        `insert into api_outbox (event_id, member_id, event_time, payload)
-         select e, m, t, p
-           from rows from (jsonb_to_recordset($1::jsonb) as (e text, m text, t bigint, p jsonb))
-                with ordinality as u(e, m, t, p, ord)
-          order by ord
-         on conflict (event_id) do nothing`,
-        [
-          JSON.stringify(
-            p.expiries.map((e) => ({ e: e.entryId, m: e.memberId, t: e.eventTime, p: toMovement(e) })),
-          ),
-        ],
-      );
-    }
+    // No input event owns an expiry, so a redelivered batch could not emit it again.
+    await enqueueMovements(c, p.expiries.map(toMovement));
     const orders = [...p.dirtyOrders].map((k) => s.orders.get(k)).filter((o): o is OrderRow => !!o);
     if (orders.length > 0) {
       await c.query(
