@@ -63,6 +63,24 @@ export class WatermarkClock implements Clock {
     this.perPartition.delete(`${topic}/${partition}`);
   }
 
+  /**
+   * The minimum over owned partitions of the highest event time, with no idle rule: a partition
+   * that has not delivered holds it at -Infinity. For a reader that knows by other means when
+   * its upstream has caught up (the API's expiry, ADR 13). Not monotonic across rebalances.
+   */
+  strictMin(): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const p of this.perPartition.values()) if (p.maxEventTime < min) min = p.maxEventTime;
+    return min === Number.POSITIVE_INFINITY ? Number.NEGATIVE_INFINITY : min;
+  }
+
+  /** The highest event time seen in any owned partition. */
+  latest(): number {
+    let max = Number.NEGATIVE_INFINITY;
+    for (const p of this.perPartition.values()) if (p.maxEventTime > max) max = p.maxEventTime;
+    return max;
+  }
+
   now(): number {
     const wall = this.wall();
     let min = Number.POSITIVE_INFINITY;

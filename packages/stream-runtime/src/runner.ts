@@ -88,16 +88,6 @@ class Attempt implements BatchContext {
   }
 }
 
-/**
- * Whether a partition is consumed to its end, from kafkajs's offsetLag (high watermark - 1 - last
- * offset). A transactional producer ends a partition with a commit marker, one offset past its
- * last record, which no batch ever delivers: a lag of one is the end too. (Were it a record, it
- * would come in the next fetch, long before the clock's idle rule looks at the flag.)
- */
-export function consumedToEnd(offsetLag: string): boolean {
-  return offsetLag === "0" || offsetLag === "1";
-}
-
 export class ConsumerRunner {
   private consumer: Consumer | null = null;
   private healthy = false;
@@ -256,7 +246,7 @@ export class ConsumerRunner {
       this.o.afterCommit?.();
 
       const isLastChunk = heldAt === null && i + max >= all.length;
-      const caughtUp = isLastChunk && consumedToEnd(batch.offsetLag());
+      const caughtUp = isLastChunk && batch.offsetLag() === "0";
       let maxTs = Number.NEGATIVE_INFINITY;
       for (const m of chunk) if (m.timestamp > maxTs) maxTs = m.timestamp;
       this.o.clock.observe?.(batch.topic, batch.partition, maxTs, caughtUp);

@@ -8,7 +8,6 @@ import {
   WatermarkClock,
   backoffMs,
   baseConfigSchema,
-  consumedToEnd,
   deadLetterRecord,
   isRetriable,
   loadConfig,
@@ -126,13 +125,18 @@ describe("event-time watermark", () => {
     expect(d.now()).toBe(9000);
   });
 
-  it("takes a partition ending in a transaction's commit marker as consumed to its end", () => {
-    // offsetLag = high watermark - 1 - last offset; the marker after a transactional producer's
-    // last record is never delivered, so a quiet partition of such a topic stays at lag 1.
-    expect(consumedToEnd("0")).toBe(true);
-    expect(consumedToEnd("1")).toBe(true);
-    expect(consumedToEnd("2")).toBe(false);
-    expect(consumedToEnd("120")).toBe(false);
+  it("also gives the strict minimum (no idle rule) and the latest time of any partition", () => {
+    let wall = 0;
+    const c = new WatermarkClock(5_000, () => wall);
+    expect(c.strictMin()).toBe(Number.NEGATIVE_INFINITY);
+    c.assign("t", [0, 1]);
+    c.observe("t", 0, 9000, true);
+    expect(c.strictMin()).toBe(Number.NEGATIVE_INFINITY); // partition 1 has not delivered
+    c.observe("t", 1, 4000, true);
+    wall = 60_000; // both idle and caught up: now() moves on, the strict minimum does not
+    expect(c.now()).toBe(9000);
+    expect(c.strictMin()).toBe(4000);
+    expect(c.latest()).toBe(9000);
   });
 });
 

@@ -16,6 +16,9 @@ export const apiConfigSchema = baseConfigSchema.extend({
   POINTS_EXPIRY_CHECK_MS: z.coerce.number().int().min(100).default(60_000),
   // Expiry of the lot a positive manual adjustment creates (same default as the rules engine).
   POINTS_EXPIRY_MONTHS: z.coerce.number().int().min(1).max(120).default(12),
+  // Event-time mode: the rules engine's consumer group (before namespacing); expiry passes a
+  // time only the engine has passed, and the latest time seen once its group has caught up.
+  RULES_ENGINE_GROUP: z.string().min(1).default("rules-engine"),
   OUTBOX_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(500),
 });
 

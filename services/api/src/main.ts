@@ -12,6 +12,7 @@ import {
   tableMaintenance,
 } from "@loyalty/stream-runtime";
 import { apiConfigSchema } from "./config.ts";
+import { EngineProgress } from "./engine-progress.ts";
 import { ApiClock, expiryTick } from "./expiry.ts";
 import { MemoryRateLimiter, RedisRateLimiter } from "./http/rate-limit.ts";
 import { buildServer } from "./http/server.ts";
@@ -21,7 +22,18 @@ import { KeyStore } from "./store/keys.ts";
 const config = loadConfig(apiConfigSchema);
 const kit = await bootService(config, { poolSize: config.API_DB_POOL_SIZE });
 const { logger, pool } = kit;
-const clock = new ApiClock(kit.clock, pool);
+// Event mode: expiry follows the rules engine (ADR 13), which the admin client checks on.
+const admin = config.CLOCK_MODE === "event" ? kit.kafka.admin() : null;
+await admin?.connect();
+const engine =
+  admin === null
+    ? null
+    : new EngineProgress(admin, groupIdFor(config, config.RULES_ENGINE_GROUP), [
+        kit.topics.purchases.name,
+        kit.topics.memberChanges.name,
+        kit.topics.churnAlerts.name,
+      ]);
+const clock = new ApiClock(kit.clock, pool, engine);
 await clock.load();
 
 const relay = new OutboxRelay(kit.kafka, pool, kit.codec, kit.topics.points, logger);
@@ -43,7 +55,13 @@ const app = buildServer({
   logger,
 });
 
-const expire = () => expiryTick(pool, clock, () => relay.nudge());
+const expire = () =>
+  expiryTick(
+    pool,
+    clock,
+    () => relay.nudge(),
+    (err) => logger.warn({ err }, "could not read the rules engine's progress; expiry stays behind it"),
+  );
 // Every outbox row is updated once when sent; the ledger tables are the rules engine's to maintain.
 const vacuum = tableMaintenance(kit, ["api_outbox", "api_requests"]);
 let runner: ConsumerRunner | null = null;
@@ -62,8 +80,8 @@ if (config.CLOCK_MODE === "event") {
     onTick: async () => {
       await expire();
     },
-    // On the timer too: the watermark also moves with no batch (a quiet partition stops holding
-    // it back once idle), and the lots that then fall due must expire.
+    // On the timer too: time also moves with no batch (once the rules engine has caught up), and
+    // the lots that then fall due must expire.
     timerTicks: true,
     tickIntervalMs: Math.min(1000, config.POINTS_EXPIRY_CHECK_MS),
     producer: kit.producer,
@@ -94,6 +112,7 @@ installShutdown(
     close: async () => {
       await relay.drain();
       await relay.close();
+      await admin?.disconnect();
       await kit.producer.disconnect();
       await vacuum.idle();
       await pool.end();
