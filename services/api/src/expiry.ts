@@ -5,8 +5,9 @@
 // churn-alert), and the latest time of any partition once the engine's consumer group has
 // caught up. After each batch and every second every lot with expires_at <= now is expired. The
 // engine itself expires a member's due lots before the member's next movement (ADR 13): this job
-// covers members with none. Wall mode: the same job on a timer. The time used is also stored (api_clock) so that a restarted API (before
-// its first batch) and the CLI's `member show` use the same "now" instead of the wall clock.
+// covers members with none. Wall mode: the same job on a timer. The time used is also stored
+// (api_clock) so that a restarted API (before its first batch) and the CLI's `member show` use
+// the same "now" instead of the wall clock.
 import type { Pool } from "@loyalty/db";
 import { type Clock, WatermarkClock } from "@loyalty/stream-runtime";
 import type { EngineProgress } from "./engine-progress.ts";
