@@ -293,27 +293,69 @@ describe("lots expire in the member's event order (ADR 13)", () => {
     expect(state.balances.get("m")?.balance).toBe(10 + 10);
   });
 
-  it("a cancellation after the expiry reverses from the lots still open then, not the expired one", () => {
+  it("a cancellation after the expiry takes back nothing of what expired (ADR 14)", () => {
     const { state } = earnedAtT();
     const b = order("m", 2_000, T + 100 * 86_400_000, "PURCHASE", "B");
     new BatchProcessor(state, reg, OPTS).run([{ kind: "purchase", event: b }]);
     state.lotsLoadedFor.add("m");
-    const bLot = entryIdOf(b.eventId, "base-points", "earn", "m");
     const cancel = order("m", 5_000, YEAR_ON + 1, "CANCELLATION", "A");
     const q = new BatchProcessor(state, reg, OPTS);
     q.run([{ kind: "purchase", event: cancel }]);
-    expect(q.entries.map((e) => [e.kind, e.balanceAfter])).toEqual([
-      ["expire", expect.any(Number)],
-      ["expire", 20],
-      ["reverse", 0],
-      ["reverse", 0],
+    expect(q.entries.map((e) => [e.kind, e.points, e.balanceAfter, e.reason])).toEqual([
+      ["expire", expect.any(Number), expect.any(Number), "expired"],
+      ["expire", expect.any(Number), 20, "expired"],
+      ["reverse", 0, 20, "clawback-expired"],
+      ["reverse", 0, 20, "clawback-expired"],
     ]);
-    // Only B's lot was open at the cancellation: the expired lots are not taken from again.
+    expect(q.entries.filter((e) => e.kind === "reverse").map((e) => e.detail)).toEqual([
+      { awardEntryId: expect.any(String), claimed: 50, expired: 50, shortfall: 0 },
+      { awardEntryId: expect.any(String), claimed: 100, expired: 100, shortfall: 0 },
+    ]);
+    // B's lot, open at the cancellation, is not taken from: A's points were lost once already.
     const reversals = new Set(q.entries.filter((e) => e.kind === "reverse").map((e) => e.entryId));
-    expect(q.movements.filter((m) => reversals.has(m.entryId)).map((m) => [m.lotId, m.points])).toEqual([
-      [bLot, -20],
+    expect(q.movements.filter((m) => reversals.has(m.entryId))).toEqual([]);
+    expect(state.balances.get("m")).toMatchObject({ balance: 20, shortfall: 0 });
+  });
+
+  it("sets each expired point against one claim only: a refund before the expiry, the rest after", () => {
+    const { state } = earnedAtT();
+    state.lotsLoadedFor.add("m");
+    // 40 % refunded before the expiry: 20 of A's 50 base points come back from A's own lot.
+    const a = (id: string, cents: number, at: number, type: PurchaseEvent["type"]) =>
+      new BatchProcessor(state, reg, OPTS).run([
+        { kind: "purchase", event: order("m", cents, at, type, id) },
+      ]);
+    a("A", 2_000, T + 10 * 86_400_000, "REFUND");
+    expect(state.balances.get("m")?.balance).toBe(130);
+    a("B", 2_000, T + 100 * 86_400_000, "PURCHASE");
+    // A's 30 + 100 left expire before the cancellation of the rest: nothing more to take.
+    const q = new BatchProcessor(state, reg, OPTS);
+    q.run([{ kind: "purchase", event: order("m", 5_000, YEAR_ON + 1, "CANCELLATION", "A") }]);
+    expect(q.entries.filter((e) => e.kind === "reverse").map((e) => [e.points, e.detail])).toEqual([
+      [0, { awardEntryId: expect.any(String), claimed: 30, expired: 30, shortfall: 0 }],
+      [0, { awardEntryId: expect.any(String), claimed: 100, expired: 100, shortfall: 0 }],
     ]);
-    expect(state.balances.get("m")).toMatchObject({ balance: 0, shortfall: 130 });
+    expect(state.balances.get("m")).toMatchObject({ balance: 20, shortfall: 0 });
+  });
+
+  it("still claws back points the member spent before the rest expired", () => {
+    const { state, lots } = earnedAtT();
+    state.lotsLoadedFor.add("m");
+    // The member redeemed 30 of the 50 base points (the API takes them from the lot).
+    const base = lots.find((l) => l.points === 50)?.lotId;
+    for (const lot of state.lots.get("m") ?? []) if (lot.lotId === base) lot.remaining = 20;
+    (state.balances.get("m") as { balance: number }).balance = 120;
+    new BatchProcessor(state, reg, OPTS).run([
+      { kind: "purchase", event: order("m", 2_000, T + 100 * 86_400_000, "PURCHASE", "B") },
+    ]);
+    const q = new BatchProcessor(state, reg, OPTS);
+    q.run([{ kind: "purchase", event: order("m", 5_000, YEAR_ON + 1, "CANCELLATION", "A") }]);
+    // 20 of the base award expired; the 30 spent are owed, and B's 20 points cover 20 of them.
+    expect(q.entries.filter((e) => e.kind === "reverse").map((e) => [e.points, e.reason, e.detail])).toEqual([
+      [-20, "clawback-shortfall", { awardEntryId: base, claimed: 50, expired: 20, shortfall: 10 }],
+      [0, "clawback-expired", { awardEntryId: expect.any(String), claimed: 100, expired: 100, shortfall: 0 }],
+    ]);
+    expect(state.balances.get("m")).toMatchObject({ balance: 0, shortfall: 10 });
   });
 
   it("leaves a lot that expired once before (a cancelled redemption reopened it) to the API's job", () => {

@@ -22,6 +22,7 @@ export function emptyState(): LoadedState {
     lots: new Map(),
     lotsLoadedFor: new Set(),
     reopenedLots: new Set(),
+    lotsExpired: new Map(),
     orders: new Map(),
     usage: new Map(),
     budgets: new Map(),

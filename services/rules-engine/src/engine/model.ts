@@ -73,6 +73,11 @@ export interface LotRow {
 
 export interface StoredAward extends RecordedAward {
   entryId: string;
+  /**
+   * Points of the award's lot that had expired and were set against the claims of its
+   * reversals (ADR 14); absent: none yet.
+   */
+  expiredCredited?: number;
 }
 
 export interface OrderRow {
@@ -148,7 +153,9 @@ export interface ReverseDetail {
   awardEntryId: string;
   /** What clawback() asked for. */
   claimed: number;
-  /** claimed - reversed: what the balance could not cover. */
+  /** Of the claim, points of the award's lot that had expired: not taken again (ADR 14). */
+  expired: number;
+  /** claimed - expired - reversed: what the balance could not cover. */
   shortfall: number;
 }
 

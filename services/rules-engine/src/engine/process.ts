@@ -66,6 +66,12 @@ export interface LoadedState {
    * their next expiry is the API's job, dated when it runs.
    */
   reopenedLots: Set<string>;
+  /**
+   * Points expired so far from each lot an award of a refunded order created (lot id = the
+   * award's entry id), and from every lot expired in memory since: a clawback does not take
+   * them a second time (ADR 14).
+   */
+  lotsExpired: Map<string, number>;
   orders: Map<string, OrderRow>;
   usage: Map<string, number>;
   /** Points used per budgeted rule id. */
@@ -227,6 +233,7 @@ export class BatchProcessor {
       const points = lot.remaining;
       lot.remaining = 0;
       bal.balance -= points;
+      this.state.lotsExpired.set(lot.lotId, (this.state.lotsExpired.get(lot.lotId) ?? 0) + points);
       this.dirtyLots.add(lot.lotId);
       this.movements.push({ entryId, lotId: lot.lotId, points: -points });
       const entry: EntryRow = {
@@ -449,9 +456,11 @@ export class BatchProcessor {
   }
 
   /**
-   * Reverses `claimed` points of an award: from the lot the award created first, then from the
-   * member's other open lots, soonest expiring first. Without ALLOW_NEGATIVE_BALANCE only what
-   * the balance holds is reversed and the rest is recorded as shortfall.
+   * Reverses `claimed` points of an award. Points of the award's lot that expired count against
+   * the claim first: the member lost them once already (ADR 14). The rest comes from the lot the
+   * award created, then from the member's other open lots, soonest expiring first. Without
+   * ALLOW_NEGATIVE_BALANCE only what the balance holds is reversed and the rest is recorded as
+   * shortfall.
    */
   private reverse(
     memberId: string,
@@ -469,14 +478,20 @@ export class BatchProcessor {
       .filter((l) => l.lotId !== award.entryId)
       .sort((a, b) => a.expiresAt - b.expiresAt || (a.lotId < b.lotId ? -1 : a.lotId > b.lotId ? 1 : 0));
     const available = lots.reduce((s, l) => s + l.remaining, 0);
+    const expired = Math.min(
+      claimed,
+      Math.max(0, (this.state.lotsExpired.get(award.entryId) ?? 0) - (award.expiredCredited ?? 0)),
+    );
+    if (expired > 0) award.expiredCredited = (award.expiredCredited ?? 0) + expired;
+    const owed = claimed - expired;
     let reversed: number;
     let fromLots: number;
     if (this.opts.allowNegativeBalance) {
-      reversed = claimed;
-      fromLots = Math.min(claimed, available);
-      bal.debt += claimed - fromLots;
+      reversed = owed;
+      fromLots = Math.min(owed, available);
+      bal.debt += owed - fromLots;
     } else {
-      reversed = Math.min(claimed, available, Math.max(0, bal.balance));
+      reversed = Math.min(owed, available, Math.max(0, bal.balance));
       fromLots = reversed;
     }
     let left = fromLots;
@@ -488,7 +503,7 @@ export class BatchProcessor {
       this.dirtyLots.add(lot.lotId);
       this.movements.push({ entryId, lotId: lot.lotId, points: -take });
     }
-    const shortfall = claimed - reversed;
+    const shortfall = owed - reversed;
     bal.shortfall += shortfall;
     bal.balance -= reversed;
     award.reversedPoints += claimed;
@@ -504,9 +519,14 @@ export class BatchProcessor {
       ruleSetVersion: src.pv.version,
       sourceEventId: src.eventId,
       orderId: src.orderId,
-      reason: shortfall > 0 ? "clawback-shortfall" : "clawback",
+      reason:
+        shortfall > 0
+          ? "clawback-shortfall"
+          : reversed === 0 && expired > 0
+            ? "clawback-expired"
+            : "clawback",
       eventTime: src.t,
-      detail: { awardEntryId: award.entryId, claimed, shortfall },
+      detail: { awardEntryId: award.entryId, claimed, expired, shortfall },
       lotExpiresAt: null,
     };
     this.entries.push(entry);

@@ -111,14 +111,18 @@ export class LedgerStore {
     const memberIds = [...new Set(events.flatMap(membersOf))].sort();
     const orderKeys: string[] = [];
     const refundMembers = new Set<string>();
+    const refundOrders = new Set<string>();
     const days = new Set<string>();
     let lastTime = Number.NEGATIVE_INFINITY;
     for (const e of events) {
       lastTime = Math.max(lastTime, e.event.eventTime);
       days.add(programmeDay(e.event.eventTime, this.opts.programme.timeZone));
       if (e.kind !== "purchase") continue;
-      orderKeys.push(orderKeyOf(e.event.source, e.event.orderId));
-      if (e.event.type !== "PURCHASE") refundMembers.add(e.event.memberId);
+      const key = orderKeyOf(e.event.source, e.event.orderId);
+      orderKeys.push(key);
+      if (e.event.type === "PURCHASE") continue;
+      refundMembers.add(e.event.memberId);
+      refundOrders.add(key);
     }
     const state: LoadedState = {
       members: new Map(),
@@ -126,6 +130,7 @@ export class LedgerStore {
       lots: new Map(),
       lotsLoadedFor: new Set(refundMembers),
       reopenedLots: new Set(),
+      lotsExpired: new Map(),
       orders: new Map(),
       usage: new Map(),
       budgets: new Map(),
@@ -196,6 +201,20 @@ export class LedgerStore {
           awards: r.awards,
         };
         state.orders.set(o.orderKey, o);
+      }
+      // What expired from the lots of the awards a refund may reverse (ADR 14).
+      const awardLots = [...refundOrders].flatMap(
+        (k) => state.orders.get(k)?.awards.map((a) => a.entryId) ?? [],
+      );
+      if (awardLots.length > 0) {
+        const expired = await c.query<{ lot_id: string; points: number }>(
+          `select m.lot_id, (-sum(m.points))::bigint as points
+             from ledger_lot_movements m join ledger_entries e on e.entry_id = m.entry_id
+            where m.lot_id = any($1::text[]) and e.kind = 'expire'
+            group by m.lot_id`,
+          [awardLots],
+        );
+        for (const r of expired.rows) state.lotsExpired.set(r.lot_id, Number(r.points));
       }
     }
     // Every open lot of a refunding member (a reversal may take from any), and of every member

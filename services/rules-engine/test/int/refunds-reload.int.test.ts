@@ -218,4 +218,49 @@ describe("a running rules engine", () => {
       expect(await stopService(svc)).toBe(0);
     }
   }, 180_000);
+
+  it("does not claw back points that expired in an earlier batch (ADR 14)", async () => {
+    const inputs = new Inputs(stack, ns);
+    await inputs.prepare();
+    const svc = startService(stack, ns);
+    const priced = async () =>
+      (await pool.query("select count(*)::int as n from rules_priced_events where member_id = 'm3'")).rows[0]
+        .n as number;
+    try {
+      // Three years back in event time: E's lots expire 12 months on, before F. Each step waits,
+      // so that the expiry (written with F) is in the ledger before the cancellation is loaded.
+      const day = 86_400_000;
+      const t0 = Date.now() - 3 * 365 * day;
+      const e = purchase("m3", "E", 4_000, t0);
+      await inputs.produce(inputs.topics.purchases, [e]);
+      await waitFor("E", priced, (n) => n >= 1);
+      await inputs.produce(inputs.topics.purchases, [purchase("m3", "F", 3_000, t0 + 400 * day)]);
+      await waitFor("F", priced, (n) => n >= 2);
+      const before = await entries("m3");
+      const earnedE = before.filter((r) => r.kind === "earn" && r.source_event_id === e.eventId);
+      const expired = before.filter((r) => r.kind === "expire");
+      expect(expired.map((r) => r.points).sort()).toEqual(earnedE.map((r) => -r.points).sort());
+      const kept = await balance("m3");
+      expect(kept).toBeGreaterThan(0);
+
+      await inputs.produce(inputs.topics.purchases, [cancellationOf(e, t0 + 401 * day)]);
+      await waitFor("the cancellation", priced, (n) => n >= 3);
+      const reversals = (
+        await pool.query(
+          `select points, reason, detail from ledger_entries
+            where member_id = 'm3' and kind = 'reverse' order by seq`,
+        )
+      ).rows;
+      expect(reversals.map((r) => [r.points, r.reason, r.detail.expired, r.detail.shortfall])).toEqual(
+        earnedE.map((r) => [0, "clawback-expired", r.points, 0]),
+      );
+      // F's points stay: E's were lost once already, to the expiry.
+      expect(await balance("m3")).toBe(kept);
+      const shortfall = await pool.query("select shortfall from ledger_balances where member_id = 'm3'");
+      expect(shortfall.rows[0]?.shortfall).toBe(0);
+      expect(await ledgerCli(["verify"])).toBe(0);
+    } finally {
+      expect(await stopService(svc)).toBe(0);
+    }
+  }, 120_000);
 });
