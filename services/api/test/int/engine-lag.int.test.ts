@@ -32,18 +32,24 @@ afterAll(async () => {
   await pool?.end();
 });
 
-it("expires only up to the quiet partition's time while the engine has input left", async () => {
-  const purchases = `${ns}.engine-lag.purchases`;
-  const group = `${ns}.engine-lag.rules-engine`;
-  await createTopic(admin, purchases, 2);
+/** A topic with the given number of records in each partition (what they say does not matter). */
+async function topicWith(name: string, records: number[]): Promise<string> {
+  const topic = `${ns}.engine-lag.${name}`;
+  await createTopic(admin, topic, records.length);
   const producer = testKafka(stack.kafkaBrokers).producer();
   await producer.connect();
-  for (const partition of [0, 1])
+  for (const [partition, n] of records.entries())
     await producer.send({
-      topic: purchases,
-      messages: [0, 1, 2].map((i) => ({ partition, key: `k${i}`, value: `v${i}` })),
+      topic,
+      messages: Array.from({ length: n }, (_, i) => ({ partition, value: `r${i}` })),
     });
   await producer.disconnect();
+  return topic;
+}
+
+it("expires only up to the quiet partition's time while the engine has input left", async () => {
+  const purchases = await topicWith("purchases", [3, 3]);
+  const group = `${ns}.engine-lag.rules-engine`;
   const commit = (p1: number) =>
     admin.setOffsets({
       groupId: group,
@@ -91,13 +97,8 @@ it("expires only up to the quiet partition's time while the engine has input lef
 });
 
 it("takes a lag of one as a commit marker only once the offsets stand still", async () => {
-  const purchases = `${ns}.engine-lag.markers`;
+  const purchases = await topicWith("markers", [2]);
   const group = `${ns}.engine-lag.markers-engine`;
-  await createTopic(admin, purchases, 1);
-  const producer = testKafka(stack.kafkaBrokers).producer();
-  await producer.connect();
-  await producer.send({ topic: purchases, messages: [{ value: "a" }, { value: "b" }] });
-  await producer.disconnect();
   const progress = new EngineProgress(admin, group, [purchases]);
   const commit = (offset: number) =>
     admin.setOffsets({
