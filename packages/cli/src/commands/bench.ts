@@ -169,7 +169,8 @@ export async function run(args: string[]): Promise<number> {
         ...latency,
         cpuSeconds: Object.fromEntries(cpuLive.map(([k, v]) => [k, Number(v.toFixed(1))])),
       },
-      ...(profile ? { profile } : {}),
+      // Which service, and that it ran under the profiler (slower than an unprofiled run).
+      ...(profile ? { profile: { service: values.profile, selfTime: profile } } : {}),
     };
     mkdirSync(join(REPO_ROOT, "bench-results"), { recursive: true });
     const out = join(REPO_ROOT, "bench-results", `e2e-${result.at.slice(0, 19).replace(/[:T]/g, "-")}.json`);
