@@ -67,9 +67,9 @@ export interface LoadedState {
    */
   reopenedLots: Set<string>;
   /**
-   * Points expired so far from each lot an award of a refunded order created (lot id = the
-   * award's entry id), and from every lot expired in memory since: a clawback does not take
-   * them a second time (ADR 14).
+   * Points expired so far from the loaded due lots and from each lot an award of a refunded
+   * order created (lot id = the award's entry id), plus what expires in memory since: a
+   * clawback does not take them a second time (ADR 14).
    */
   lotsExpired: Map<string, number>;
   orders: Map<string, OrderRow>;

@@ -112,6 +112,7 @@ export class LedgerStore {
     const orderKeys: string[] = [];
     const refundMembers = new Set<string>();
     const refundOrders = new Set<string>();
+    const awardLots: string[] = [];
     const days = new Set<string>();
     let lastTime = Number.NEGATIVE_INFINITY;
     for (const e of events) {
@@ -202,20 +203,9 @@ export class LedgerStore {
         };
         state.orders.set(o.orderKey, o);
       }
-      // What expired from the lots of the awards a refund may reverse (ADR 14).
-      const awardLots = [...refundOrders].flatMap(
-        (k) => state.orders.get(k)?.awards.map((a) => a.entryId) ?? [],
-      );
-      if (awardLots.length > 0) {
-        const expired = await c.query<{ lot_id: string; points: number }>(
-          `select m.lot_id, (-sum(m.points))::bigint as points
-             from ledger_lot_movements m join ledger_entries e on e.entry_id = m.entry_id
-            where m.lot_id = any($1::text[]) and e.kind = 'expire'
-            group by m.lot_id`,
-          [awardLots],
-        );
-        for (const r of expired.rows) state.lotsExpired.set(r.lot_id, Number(r.points));
-      }
+      // The lots of the awards a refund may reverse: what expired from them is not taken again.
+      for (const k of refundOrders)
+        for (const a of state.orders.get(k)?.awards ?? []) awardLots.push(a.entryId);
     }
     // Every open lot of a refunding member (a reversal may take from any), and of every member
     // the lots due by the batch's last event (they expire before the member's next movement).
@@ -240,14 +230,21 @@ export class LedgerStore {
       state.lots.set(lot.memberId, list);
       if (lot.expiresAt <= lastTime) due.push(lot.lotId);
     }
-    if (due.length > 0) {
-      const reopened = await c.query<{ lot_id: string }>(
-        `select distinct m.lot_id from ledger_lot_movements m
+    // What expired before from the due lots (one that did was reopened by a cancelled
+    // redemption) and from the refunded awards' lots (ADR 14), in one look at their movements.
+    // Each movement's entry is looked up by its key: a join let the planner hash the whole
+    // ledger when its statistics were stale (as in the API's expiry).
+    const expiredOf = [...new Set([...due, ...awardLots])];
+    if (expiredOf.length > 0) {
+      const expired = await c.query<{ lot_id: string; points: number }>(
+        `select m.lot_id, (-sum(m.points))::bigint as points from ledger_lot_movements m
           where m.lot_id = any($1::text[])
-            and (select e.kind from ledger_entries e where e.entry_id = m.entry_id) = 'expire'`,
-        [due],
+            and (select e.kind from ledger_entries e where e.entry_id = m.entry_id) = 'expire'
+          group by m.lot_id`,
+        [expiredOf],
       );
-      for (const r of reopened.rows) state.reopenedLots.add(r.lot_id);
+      for (const r of expired.rows) state.lotsExpired.set(r.lot_id, Number(r.points));
+      for (const id of due) if (state.lotsExpired.has(id)) state.reopenedLots.add(id);
     }
     const usage = await c.query(
       `select member_id, rule_id, scope, day, points from rules_usage
