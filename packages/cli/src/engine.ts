@@ -8,9 +8,6 @@ import { type Topics, namespacedTopics } from "@loyalty/contracts";
 import { REPO_ROOT } from "@loyalty/local-stack";
 import type { Admin } from "kafkajs";
 
-/** The shared data sets (CDNOW), beside the repository unless LOYALTY_DATASETS says otherwise. */
-export const DATASETS = process.env.LOYALTY_DATASETS ?? join(REPO_ROOT, "..", "shared", "datasets");
-
 export interface ServiceSpec {
   name: string;
   /** Consumer group (before namespacing) whose lag says how far behind the service is. */

@@ -6,7 +6,8 @@
 //   cd /work/main && ./node_modules/.bin/tsx services/rules-engine/bench/rules.bench.ts
 //   options: --orders N (cap CDNOW orders), --jre N (orders for json-rules-engine, default 3000)
 
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { cdnow } from "@loyalty/datasets";
 import { Engine, type RuleProperties } from "json-rules-engine";
 import { candidates, compileRuleSet } from "../src/rules/compile.ts";
 import { evaluate } from "../src/rules/evaluate.ts";
@@ -15,7 +16,6 @@ import { EVENT_TIME_FACT, factNamesOf, flattenFacts, toJsonRulesEngineRule } fro
 import type { ProgrammeConfig } from "../src/rules/types.ts";
 import { validateRuleSet } from "../src/rules/validate.ts";
 
-const CDNOW = "/work/shared/datasets/cdnow/CDNOW_master.txt";
 const PROGRAMME: ProgrammeConfig = { baseCurrency: "USD", currencyExponent: 2, timeZone: "America/New_York" };
 
 function arg(name: string, dflt: number): number {
@@ -340,32 +340,19 @@ function pickWeighted(r: () => number): string {
 function loadOrders(limit: number): { orders: BenchOrder[]; source: string; factsSeconds: number } {
   const rand = prng(1997);
   const rows: Array<{ customer: string; ymd: string; cds: number; cents: number }> = [];
-  let source = "synthetic";
-  if (existsSync(CDNOW)) {
-    source = "CDNOW_master.txt";
-    const lines = readFileSync(CDNOW, "utf8").split(/\r?\n/);
-    for (let i = 1; i < lines.length && rows.length < limit; i++) {
-      const parts = (lines[i] ?? "").trim().split(/\s+/);
-      if (parts.length < 4) continue;
-      const [customer = "", ymd = "", cds = "0", dollars = "0"] = parts;
-      const [whole = "0", frac = ""] = dollars.split(".");
-      rows.push({
-        customer,
-        ymd,
-        cds: Number(cds),
-        cents: Number(whole) * 100 + Number((frac + "00").slice(0, 2)),
-      });
-    }
-  } else {
-    for (let i = 0; i < Math.min(limit, 70_000); i++) {
-      const d = new Date(Date.UTC(1997, 0, 1) + Math.floor(rand() * 540) * 86_400_000);
-      rows.push({
-        customer: String(1 + Math.floor(rand() * 23_000)),
-        ymd: d.toISOString().slice(0, 10).replaceAll("-", ""),
-        cds: 1 + Math.floor(rand() * 5),
-        cents: 500 + Math.floor(rand() * 10_000),
-      });
-    }
+  const source = "CDNOW_master.txt";
+  const lines = readFileSync(cdnow.master(), "utf8").split(/\r?\n/);
+  for (let i = 1; i < lines.length && rows.length < limit; i++) {
+    const parts = (lines[i] ?? "").trim().split(/\s+/);
+    if (parts.length < 4) continue;
+    const [customer = "", ymd = "", cds = "0", dollars = "0"] = parts;
+    const [whole = "0", frac = ""] = dollars.split(".");
+    rows.push({
+      customer,
+      ymd,
+      cds: Number(cds),
+      cents: Number(whole) * 100 + Number((frac + "00").slice(0, 2)),
+    });
   }
   // Member state evolves in file order (CDNOW is sorted by customer, then date).
   const state = new Map<string, { count: number; spend: number; last: string | null; enrolled: string }>();

@@ -1,12 +1,12 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { cdnow } from "@loyalty/datasets";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { diffRuleSets, run } from "../../../packages/cli/src/commands/rules.ts";
 import { mustValidate, rule, ruleSet } from "./rules/helpers.ts";
 
 const REPO = new URL("../../../", import.meta.url).pathname;
-const DATASETS = process.env.LOYALTY_DATASETS ?? `${REPO}../shared/datasets`;
 
 function capture() {
   const out: string[] = [];
@@ -48,7 +48,7 @@ describe("loyalty rules (offline commands)", () => {
       "--rules",
       `${REPO}rules/standard`,
       "--orders",
-      `${DATASETS}/cdnow/CDNOW_sample.txt`,
+      cdnow.sample(),
       "--limit",
       "500",
     ]);

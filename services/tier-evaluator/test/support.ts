@@ -30,22 +30,8 @@ import { toTierChanged } from "../src/domain/output.ts";
 
 export const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
-export function datasetFile(...parts: string[]): string {
-  let dir = process.env.LOYALTY_DATASETS;
-  if (!dir) {
-    let d = dirname(fileURLToPath(import.meta.url));
-    while (!existsSync(join(d, "pnpm-workspace.yaml"))) {
-      const parent = dirname(d);
-      if (parent === d) throw new Error("no pnpm-workspace.yaml above the test; set LOYALTY_DATASETS");
-      d = parent;
-    }
-    dir = resolve(d, "../shared/datasets");
-  }
-  const file = join(dir, ...parts);
-  if (!existsSync(file))
-    throw new Error(`dataset file ${file} is missing; set LOYALTY_DATASETS to the directory holding cdnow/`);
-  return file;
-}
+import { datasetFile } from "@loyalty/datasets";
+export { datasetFile };
 
 /** CDNOW_master.txt as canonical purchases (USD base, member id = customer id), in event-time order. */
 export function cdnowPurchases(): PurchaseEvent[] {

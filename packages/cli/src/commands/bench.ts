@@ -1,5 +1,3 @@
-// pnpm bench: the end-to-end benchmark on this machine (Kafka, registry, PostgreSQL, Redis and
-// every service), beside a raw kafkajs passthrough through the same broker as the ceiling.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -7,6 +5,9 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { AvroCodec, type PointsMovement } from "@loyalty/contracts";
+// pnpm bench: the end-to-end benchmark on this machine (Kafka, registry, PostgreSQL, Redis and
+// every service), beside a raw kafkajs passthrough through the same broker as the ceiling.
+import { cdnow } from "@loyalty/datasets";
 import { replayFile } from "@loyalty/ingestor";
 import { REPO_ROOT, endpointsFromEnv, stackUp } from "@loyalty/local-stack";
 import { createKafka, createLogger, ensureTopics } from "@loyalty/stream-runtime";
@@ -14,7 +15,6 @@ import type { Kafka } from "kafkajs";
 import { cpuSnapshot, cpuSpent } from "../cpu.ts";
 import {
   Completion,
-  DATASETS,
   PIPELINE,
   SERVICES,
   groupLag,
@@ -46,7 +46,7 @@ export async function run(args: string[]): Promise<number> {
   });
   const admin = kafka.admin();
   await admin.connect();
-  const file = join(DATASETS, "cdnow", "CDNOW_master.txt");
+  const file = cdnow.master();
   const limit = values.limit ? Number(values.limit) : undefined;
 
   // 1. Ceiling: consume and produce, no work, through the same broker.

@@ -1,17 +1,17 @@
-// `pnpm loyalty up`: the local stack, every service, and a replay of CDNOW as a demonstration
-// with a live view; then it keeps running for live events until Ctrl-C.
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+// `pnpm loyalty up`: the local stack, every service, and a replay of CDNOW as a demonstration
+// with a live view; then it keeps running for live events until Ctrl-C.
+import { cdnow } from "@loyalty/datasets";
 import { createPool } from "@loyalty/db";
 import { replayFile } from "@loyalty/ingestor";
 import { REPO_ROOT, endpointsFromEnv, stackPaths, stackUp } from "@loyalty/local-stack";
 import { createKafka, createLogger } from "@loyalty/stream-runtime";
 import {
   Completion,
-  DATASETS,
   type GroupProgress,
   PIPELINE,
   endOffsets,
@@ -84,7 +84,7 @@ export async function run(args: string[]): Promise<number> {
   await admin.connect();
   const pool = createPool(e.databaseUrl, { max: 2, namespace: ns });
 
-  const file = join(DATASETS, "cdnow", "CDNOW_master.txt");
+  const file = cdnow.master();
   if (!values["no-demo"]) {
     // The engine dedupes on event ids kept in PostgreSQL: in a namespace that has ingested before
     // (an earlier demo, or this clone's PostgreSQL state beside a fresh broker), a second replay
@@ -100,8 +100,6 @@ export async function run(args: string[]): Promise<number> {
         "\nFor a fresh demonstration, run it in a namespace of its own (topics, groups, schema and Redis keys):\n" +
           "  LOYALTY_NAMESPACE=demo2 bash infra/bin/run",
       );
-    } else if (!existsSync(file)) {
-      console.error(`demo: ${file} not found; set LOYALTY_DATASETS. Skipping the demo.`);
     } else {
       console.log(`demo: replaying ${file} into ${topics.orders.name}`);
       const t0 = Date.now();

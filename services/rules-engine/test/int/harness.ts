@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AvroCodec, type PurchaseEvent, type TopicSpec, namespacedTopics } from "@loyalty/contracts";
+import { cdnow } from "@loyalty/datasets";
 import { compileFx, normaliseOrder, orderEventId, parseText, validateOrder } from "@loyalty/ingestor";
 import { type TestStack, serviceEnv, testKafka } from "@loyalty/testkit";
 import type { Kafka } from "kafkajs";
@@ -12,19 +13,9 @@ import type { Kafka } from "kafkajs";
 export const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 export const REPO = new URL("../../../../", import.meta.url).pathname;
 
-function datasetsDir(): string {
-  return process.env.LOYALTY_DATASETS ?? new URL("../shared/datasets", `file://${REPO}`).pathname;
-}
-
 /** The first `lines` CDNOW master rows as canonical purchases (memberId = customer id). */
 export function cdnowPurchases(lines: number): PurchaseEvent[] {
-  const file = `${datasetsDir()}/cdnow/CDNOW_master.txt`;
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    throw new Error(`CDNOW data set not found at ${file}: set LOYALTY_DATASETS`);
-  }
+  const text = readFileSync(cdnow.master(), "utf8");
   const fx = compileFx({ baseCurrency: "USD", rates: [] });
   const out: PurchaseEvent[] = [];
   for (const r of parseText(
