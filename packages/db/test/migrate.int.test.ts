@@ -1,12 +1,12 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { probePostgres } from "@loyalty/local-stack";
+import { probePostgres, testEndpointsFromEnv } from "@loyalty/local-stack";
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureDatabase, loadMigrations, migrate } from "../src/index.ts";
 
-const server = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/loyalty_test";
+const server = testEndpointsFromEnv().databaseUrl;
 
 beforeAll(async () => {
   const p = await probePostgres(server);

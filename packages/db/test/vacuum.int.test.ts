@@ -1,8 +1,8 @@
-import { probePostgres } from "@loyalty/local-stack";
+import { probePostgres, testEndpointsFromEnv } from "@loyalty/local-stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Vacuumer, createPool } from "../src/index.ts";
+import { Vacuumer, createPool, ensureDatabase } from "../src/index.ts";
 
-const server = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/loyalty_test";
+const server = testEndpointsFromEnv().databaseUrl;
 const schema = `vac_${process.pid}`;
 let pool: ReturnType<typeof createPool>;
 
@@ -10,6 +10,8 @@ beforeAll(async () => {
   const p = await probePostgres(server);
   if (!p.ok)
     throw new Error(`PostgreSQL is unreachable at ${server} (${p.detail}): start it or set DATABASE_URL`);
+  // The test owns its set-up: on a server that has never seen the project the database is new.
+  await ensureDatabase(server);
   const admin = createPool(server, { max: 1 });
   await admin.query(`create schema if not exists ${schema}`);
   await admin.end();

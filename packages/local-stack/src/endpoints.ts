@@ -24,3 +24,11 @@ export function endpointsFromEnv(env: NodeJS.ProcessEnv = process.env): Endpoint
     redisUrl: env.REDIS_URL ?? DEFAULT_ENDPOINTS.redisUrl,
   };
 }
+
+/** The database tests use unless DATABASE_URL names another: never the demo's `loyalty`. */
+export const TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/loyalty_test";
+
+/** Endpoints for tests and benchmarks: as endpointsFromEnv, with the test database by default. */
+export function testEndpointsFromEnv(env: NodeJS.ProcessEnv = process.env): Endpoints {
+  return { ...endpointsFromEnv(env), databaseUrl: env.DATABASE_URL ?? TEST_DATABASE_URL };
+}

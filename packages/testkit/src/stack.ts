@@ -1,6 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { ensureDatabase } from "@loyalty/db";
-import { type Endpoints, endpointsFromEnv, probeAll, stackUp } from "@loyalty/local-stack";
+import {
+  type Endpoints,
+  endpointsFromEnv,
+  probeAll,
+  stackUp,
+  testEndpointsFromEnv,
+} from "@loyalty/local-stack";
 
 export interface TestStack extends Endpoints {
   via: "environment" | "local-scripts" | "testcontainers";
@@ -23,9 +29,8 @@ const HOW_TO =
   "SCHEMA_REGISTRY_URL, DATABASE_URL and REDIS_URL at a running stack.";
 
 async function resolveStack(): Promise<TestStack> {
-  const env = { ...process.env };
   // Tests get their own database so that they never touch the demo's ledger.
-  env.DATABASE_URL ??= "postgres://postgres@127.0.0.1:5432/loyalty_test";
+  const env = { ...process.env, DATABASE_URL: testEndpointsFromEnv().databaseUrl };
   let e = endpointsFromEnv(env);
   let probes = await probeAll(e);
   let via: TestStack["via"] = "environment";
@@ -91,6 +96,20 @@ export interface RunningService {
   kill(): Promise<void>;
 }
 
+// Services a test started and has not seen exit: killed when the test process exits, so that a
+// test that fails before its stop() leaves nothing running (the test command checks for strays).
+const live = new Set<import("node:child_process").ChildProcess>();
+let reaperInstalled = false;
+function track(child: import("node:child_process").ChildProcess): void {
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  process.once("exit", () => {
+    for (const c of live) c.kill("SIGKILL");
+  });
+}
+
 /** Runs a service's composition root as a child process (node + tsx, so signals reach it). */
 export async function spawnService(mainTs: string, env: NodeJS.ProcessEnv): Promise<RunningService> {
   const { spawn } = await import("node:child_process");
@@ -101,6 +120,7 @@ export async function spawnService(mainTs: string, env: NodeJS.ProcessEnv): Prom
     env,
     stdio: ["ignore", "inherit", "inherit"],
   });
+  track(child);
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   return {
     child,

@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { verifyLedger } from "@loyalty/rules-engine";
-import { type TestStack, testNamespace } from "@loyalty/testkit";
+import { type TestStack, testEndpointsFromEnv, testNamespace } from "@loyalty/testkit";
 import { ADMIN_KEY, DAY, call, namespacePool, seedLots, startApi } from "../test/int/helpers.ts";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -18,13 +18,7 @@ const LOAD = new URL("./load.ts", import.meta.url).pathname;
 // The running stack named by the environment (defaults: the local stack, the test database).
 // Not requireStack(): the bench must not depend on the shared public schema's migration state.
 const env = process.env;
-const stack: TestStack = {
-  kafkaBrokers: (env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","),
-  schemaRegistryUrl: env.SCHEMA_REGISTRY_URL ?? "http://127.0.0.1:8081/apis/ccompat/v7",
-  databaseUrl: env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/loyalty_test",
-  redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379/0",
-  via: "environment",
-};
+const stack: TestStack = { ...testEndpointsFromEnv(env), via: "environment" };
 const ns = testNamespace();
 const pool = await namespacePool(stack, ns);
 const members = Array.from({ length: memberCount }, (_, i) => `bench-${i}`);
