@@ -15,7 +15,8 @@ import {
 } from "@loyalty/testkit";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FUZZ_CURRENCIES, decodeJson, generateFuzz } from "../src/domain/index.ts";
+import { decodeJson } from "../src/domain/index.ts";
+import { FUZZ_CURRENCIES, generateFuzz } from "./support/fuzz.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 let stack: TestStack;

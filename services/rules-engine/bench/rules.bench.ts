@@ -12,9 +12,14 @@ import { Engine, type RuleProperties } from "json-rules-engine";
 import { candidates, compileRuleSet } from "../src/rules/compile.ts";
 import { evaluate } from "../src/rules/evaluate.ts";
 import { type MemberInput, type OrderFacts, type OrderInput, buildOrderFacts } from "../src/rules/facts.ts";
-import { EVENT_TIME_FACT, factNamesOf, flattenFacts, toJsonRulesEngineRule } from "../src/rules/interop.ts";
 import type { ProgrammeConfig } from "../src/rules/types.ts";
 import { validateRuleSet } from "../src/rules/validate.ts";
+import {
+  EVENT_TIME_FACT,
+  factNamesOf,
+  flattenFacts,
+  toJsonRulesEngineRule,
+} from "../test/support/interop.ts";
 
 const PROGRAMME: ProgrammeConfig = { baseCurrency: "USD", currencyExponent: 2, timeZone: "America/New_York" };
 

@@ -72,12 +72,3 @@ export {
   parseLine,
   parseText,
 } from "./replay-formats.ts";
-export {
-  FUZZ_CURRENCIES,
-  FUZZ_TIME_RANGE,
-  type FuzzExpectation,
-  type FuzzMessage,
-  type FuzzOptions,
-  Rng,
-  generateFuzz,
-} from "./fuzz.ts";

@@ -1,14 +1,7 @@
 import { TOPICS, avroTypeOf, schemaErrors } from "@loyalty/contracts";
 import { describe, expect, it } from "vitest";
-import {
-  FUZZ_CURRENCIES,
-  type FuzzMessage,
-  compileFx,
-  decodeJson,
-  generateFuzz,
-  normaliseOrder,
-  validateOrder,
-} from "../../src/domain/index.ts";
+import { compileFx, decodeJson, normaliseOrder, validateOrder } from "../../src/domain/index.ts";
+import { FUZZ_CURRENCIES, type FuzzMessage, generateFuzz } from "../support/fuzz.ts";
 
 const orderType = avroTypeOf(TOPICS.orders);
 const purchaseType = avroTypeOf(TOPICS.purchases);

@@ -1,7 +1,6 @@
 import { TOPICS, avroTypeOf, schemaErrors } from "@loyalty/contracts";
 import { describe, expect, it } from "vitest";
 import {
-  Rng,
   allocateConverted,
   autoEnrolment,
   compileFx,
@@ -16,6 +15,7 @@ import {
   rateAt,
   validateMember,
 } from "../../src/domain/index.ts";
+import { Rng } from "../support/fuzz.ts";
 import { order, unwrap } from "./helpers.ts";
 
 const purchaseType = avroTypeOf(TOPICS.purchases);

@@ -38,5 +38,4 @@ export type {
 } from "./facts.ts";
 export { buildMemberEventFacts, buildMemberFacts, buildOrderFacts } from "./facts.ts";
 export { FACTS, lookupFact } from "./catalogue.ts";
-export { factNamesOf, flattenFacts, toJsonRulesEngineRule } from "./interop.ts";
 export type * from "./types.ts";

@@ -2,9 +2,9 @@ import { Engine, type RuleProperties } from "json-rules-engine";
 import { describe, expect, it } from "vitest";
 import { compileCondition, compileRuleSet } from "../../src/rules/compile.ts";
 import { evaluate } from "../../src/rules/evaluate.ts";
-import { factNamesOf, flattenFacts, toJsonRulesEngineRule } from "../../src/rules/interop.ts";
 import type { Condition, Facts, Rule } from "../../src/rules/types.ts";
 import { validateRuleSet } from "../../src/rules/validate.ts";
+import { factNamesOf, flattenFacts, toJsonRulesEngineRule } from "../support/interop.ts";
 import { NOW, PROGRAMME } from "./helpers.ts";
 
 // Differential test: for random rule sets (nested all/any/not, every operator, paths on arrays,

@@ -1,12 +1,12 @@
 // Seeded generator of hostile upstream order messages interleaved with valid ones, for the
-// ingestion tests. Deterministic: the same seed gives the same bytes (no Math.random).
+// ingestion tests (test support, not production code). Deterministic: the same seed gives the same bytes (no Math.random).
 // Each hostile message is a valid order with exactly one defect, so its expected rejection
 // code is unambiguous.
 
 import type { DlqReasonCode } from "@loyalty/contracts";
-import { minorUnits } from "./currencies.ts";
-import { DEFAULT_DECODE_LIMITS } from "./decode.ts";
-import { MAX_EVENT_TIME } from "./timestamps.ts";
+import { minorUnits } from "../../src/domain/currencies.ts";
+import { DEFAULT_DECODE_LIMITS } from "../../src/domain/decode.ts";
+import { MAX_EVENT_TIME } from "../../src/domain/timestamps.ts";
 
 export type FuzzExpectation =
   | { readonly valid: true; readonly orderId: string }

@@ -1,6 +1,6 @@
-import { factGetter } from "./path.ts";
-import type { Condition, Facts, Rule } from "./types.ts";
-import { parseTimestamp } from "./validate.ts";
+import { factGetter } from "../../src/rules/path.ts";
+import type { Condition, Facts, Rule } from "../../src/rules/types.ts";
+import { parseTimestamp } from "../../src/rules/validate.ts";
 
 // The bridge to json-rules-engine, used by the differential test and the benchmark. Our
 // facts are nested objects resolved by dotted name; json-rules-engine sees each dotted name
