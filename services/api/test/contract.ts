@@ -48,6 +48,14 @@ export interface ObservedResponse {
   text: string;
 }
 
+/** A real response the OpenAPI document does not allow. */
+export class ContractViolation extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`the response breaks the OpenAPI contract:\n  ${problems.join("\n  ")}`);
+    this.name = "ContractViolation";
+  }
+}
+
 const pointerPart = (s: string) => s.replace(/~/g, "~0").replace(/\//g, "~1");
 
 /**
@@ -95,6 +103,12 @@ export class ResponseContract {
     if (!(key in responses))
       return [`${what}: status not documented for ${op.method} ${op.path} (has ${Object.keys(responses)})`];
     return this.body(what, `${base}/${key}`, res);
+  }
+
+  /** Throws ContractViolation unless the document allows the response. */
+  assert(res: ObservedResponse): void {
+    const problems = this.check(res);
+    if (problems.length > 0) throw new ContractViolation(problems);
   }
 
   /** Follows local $refs to the response object; returns its pointer. */
