@@ -29,13 +29,17 @@ function sourceFiles(dir: string, out: string[] = []): string[] {
 }
 
 describe("the topic contract", () => {
-  it("is an AsyncAPI 3 document that documents exactly the topics in code, with their schemas", () => {
+  // The parser, servers and topic = channel checks are in asyncapi.test.ts.
+  it("gives every topic's channel the Avro schema file of the catalogue", () => {
     expect(asyncapi.asyncapi).toMatch(/^3\./);
-    expect([...documented.keys()].sort()).toEqual(ALL_TOPICS.map((t) => t.name).sort());
     for (const t of ALL_TOPICS) {
-      const channel = asyncapi.channels[documented.get(t.name)!]!;
-      const ref = Object.values(channel.messages)[0]!.$ref.split("/").pop()!;
-      expect(asyncapi.components.messages[ref]!.payload.schema.$ref).toBe(`./avro/${t.schemaFile}`);
+      const id = documented.get(t.name);
+      const channel = id === undefined ? undefined : asyncapi.channels[id];
+      const ref =
+        Object.values(channel?.messages ?? {})[0]
+          ?.$ref.split("/")
+          .pop() ?? "";
+      expect(asyncapi.components.messages[ref]?.payload.schema.$ref, t.name).toBe(`./avro/${t.schemaFile}`);
     }
   });
 

@@ -1,5 +1,6 @@
 // The JSON schemas the routes validate (and serialise) with. The OpenAPI document is generated
 // from these same objects (openapi.ts), so the two cannot drift apart.
+import { ERROR_CODES } from "../domain/errors.ts";
 import type { Scope } from "../store/keys.ts";
 
 type Schema = Record<string, unknown>;
@@ -26,7 +27,10 @@ const POINTS_MAX = 1_000_000_000;
 export const errorSchema: Schema = obj({
   error: obj(
     {
-      code: str({ description: "Stable error code (see the service README)" }),
+      code: str({
+        enum: Object.keys(ERROR_CODES),
+        description: "Stable error code (see the service README)",
+      }),
       message: str(),
       field: str({
         description: "Where the problem is: body.points, params.memberId, headers.idempotency-key, ...",
@@ -127,7 +131,12 @@ const historyEntry = obj({
 });
 
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorSchema]));
+/** What every authenticated route can answer before its handler runs: bad params, no key, scope, rate. */
 const AUTH_ERRORS = [400, 401, 403, 429] as const;
+/** What a route with a body can answer while reading it: over 16 KiB, not JSON. */
+const BODY_ERRORS = [413, 415] as const;
+/** A handler's failure (500) or a transient database failure / shutdown (503). */
+const SERVER_ERRORS = [500, 503] as const;
 
 export interface RouteSpec {
   method: "GET" | "POST";
@@ -146,13 +155,47 @@ export interface RouteSpec {
 }
 
 export const ROUTES = {
+  openapi: {
+    method: "GET",
+    url: "/openapi.json",
+    operationId: "getOpenApiDocument",
+    summary: "This OpenAPI document (also committed as schemas/openapi.json)",
+    scope: null,
+    schema: {
+      response: {
+        200: {
+          type: "object",
+          additionalProperties: true,
+          properties: {
+            openapi: str(),
+            info: { type: "object", additionalProperties: true },
+            paths: { type: "object", additionalProperties: true },
+          },
+          required: ["openapi", "info", "paths"],
+          description: "An OpenAPI 3.1 document",
+        },
+        ...errors(503),
+      },
+    },
+  },
+  healthz: {
+    method: "GET",
+    url: "/healthz",
+    operationId: "getHealth",
+    summary: "Liveness: answers while the server accepts requests",
+    scope: null,
+    schema: { response: { 200: obj({ status: str({ enum: ["ok"] }) }), ...errors(503) } },
+  },
   summary: {
     method: "GET",
     url: "/v1/members/:memberId",
     operationId: "getMemberSummary",
     summary: "Tier, balance, points expiring in 30/60/90 days, churn card",
     scope: "read",
-    schema: { params: obj({ memberId }), response: { 200: summary, ...errors(...AUTH_ERRORS, 404) } },
+    schema: {
+      params: obj({ memberId }),
+      response: { 200: summary, ...errors(...AUTH_ERRORS, 404, ...SERVER_ERRORS) },
+    },
   },
   history: {
     method: "GET",
@@ -178,7 +221,7 @@ export const ROUTES = {
           entries: { type: "array", items: historyEntry },
           nextCursor: nullable(str()),
         }),
-        ...errors(...AUTH_ERRORS, 404),
+        ...errors(...AUTH_ERRORS, 404, ...SERVER_ERRORS),
       },
     },
   },
@@ -199,7 +242,10 @@ export const ROUTES = {
         },
         ["points"],
       ),
-      response: { 201: redemption, ...errors(...AUTH_ERRORS, 404, 409, 422) },
+      response: {
+        201: redemption,
+        ...errors(...AUTH_ERRORS, ...BODY_ERRORS, 404, 409, 422, ...SERVER_ERRORS),
+      },
     },
   },
   cancel: {
@@ -210,7 +256,7 @@ export const ROUTES = {
     scope: "redeem",
     schema: {
       params: obj({ memberId, redemptionId: str({ pattern: "^rdm-[0-9a-f]{32}$" }) }),
-      response: { 200: redemption, ...errors(...AUTH_ERRORS, 404) },
+      response: { 200: redemption, ...errors(...AUTH_ERRORS, ...BODY_ERRORS, 404, ...SERVER_ERRORS) },
     },
   },
   adjust: {
@@ -230,7 +276,10 @@ export const ROUTES = {
         },
         ["points", "reason"],
       ),
-      response: { 201: adjustment, ...errors(...AUTH_ERRORS, 404, 409, 422) },
+      response: {
+        201: adjustment,
+        ...errors(...AUTH_ERRORS, ...BODY_ERRORS, 404, 409, 422, ...SERVER_ERRORS),
+      },
     },
   },
   close: {
@@ -242,7 +291,7 @@ export const ROUTES = {
     schema: {
       params: obj({ memberId }),
       body: obj({ reason: str({ minLength: 3, maxLength: 500 }) }),
-      response: { 200: summary, ...errors(...AUTH_ERRORS, 404) },
+      response: { 200: summary, ...errors(...AUTH_ERRORS, ...BODY_ERRORS, 404, ...SERVER_ERRORS) },
     },
   },
   createKey: {
@@ -269,7 +318,7 @@ export const ROUTES = {
           scopes: { type: "array", items: str() },
           createdAt: isoTime,
         }),
-        ...errors(...AUTH_ERRORS),
+        ...errors(...AUTH_ERRORS, ...BODY_ERRORS, ...SERVER_ERRORS),
       },
     },
   },

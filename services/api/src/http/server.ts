@@ -11,7 +11,7 @@ import { ledgerHistory } from "../store/history.ts";
 import { type KeyStore, type Principal, type Scope, allows } from "../store/keys.ts";
 import { adjust, cancelRedemption, closeMember, redeem } from "../store/ledger.ts";
 import { memberSummary } from "../summary.ts";
-import { openApiDocument } from "./openapi.ts";
+import { API_VERSION, openApiDocument } from "./openapi.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { ROUTES } from "./schemas.ts";
 
@@ -40,6 +40,19 @@ export interface ApiDeps {
 type MemberParams = { memberId: string };
 type IdemHeaders = { "idempotency-key": string };
 
+/** A route as Fastify registered it: upper-case method, URL with `:param` segments. */
+export interface ServedRoute {
+  method: string;
+  url: string;
+}
+
+const served = new WeakMap<FastifyInstance, ServedRoute[]>();
+
+/** Every route the app serves, as its onRoute hook saw them (the contract test compares OpenAPI). */
+export function servedRoutes(app: FastifyInstance): readonly ServedRoute[] {
+  return served.get(app) ?? [];
+}
+
 function principalOf(req: FastifyRequest): Principal {
   if (!req.principal) throw new ApiError("AUTH_MISSING", "no API key");
   return req.principal;
@@ -50,12 +63,19 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     logger: false,
     bodyLimit: 16 * 1024,
     return503OnClosing: true,
+    // Only the routes below, each in the OpenAPI document: no implicit HEAD twin of every GET.
+    exposeHeadRoutes: false,
     ajv: {
       customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: false },
     },
   });
+  const routes: ServedRoute[] = [];
+  served.set(app, routes);
+  app.addHook("onRoute", (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+  });
   app.decorateRequest("principal", null);
-  const openapi = openApiDocument(deps.version ?? "0.1.0");
+  const openapi = openApiDocument(deps.version ?? API_VERSION);
 
   const summaryOrNotFound = async (memberId: string) => {
     const s = await memberSummary(deps.pool, memberId, deps.now());
@@ -96,10 +116,22 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       .send(new ApiError("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`).body()),
   );
 
-  app.get("/openapi.json", { config: { scope: null } }, async () => openapi);
-  app.get("/healthz", { config: { scope: null } }, async () => ({ status: "ok" }));
-
   const r = ROUTES;
+  app.route({
+    method: r.openapi.method,
+    url: r.openapi.url,
+    schema: r.openapi.schema,
+    config: { scope: r.openapi.scope },
+    handler: async () => openapi,
+  });
+  app.route({
+    method: r.healthz.method,
+    url: r.healthz.url,
+    schema: r.healthz.schema,
+    config: { scope: r.healthz.scope },
+    handler: async () => ({ status: "ok" }),
+  });
+
   app.route<{ Params: MemberParams }>({
     method: r.summary.method,
     url: r.summary.url,

@@ -1,8 +1,10 @@
 // The member API against the real stack (wall-clock mode): authentication and scopes, FIFO
 // redemption, idempotent retries, 50 concurrent redemptions on one balance, cancellation back
 // into the original lots, adjustments, closed and unknown members, expiry on the timer, the
-// outbox on loyalty.points.v1, `member show` = the API's summary, and `ledger verify`.
+// outbox on loyalty.points.v1, `member show` = the API's summary, and `ledger verify`. Every
+// answer is held to the OpenAPI document by `call` (helpers.ts).
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { AvroCodec, type PointsMovement, namespacedTopics } from "@loyalty/contracts";
 import { type Pool, createRedis } from "@loyalty/db";
@@ -17,7 +19,9 @@ import {
 } from "@loyalty/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { entryIdOf, expirySourceOf } from "../../src/domain/ids.ts";
+import { openApiDocument } from "../../src/http/openapi.ts";
 import { RedisRateLimiter } from "../../src/http/rate-limit.ts";
+import { ContractViolation, ResponseContract } from "../contract.ts";
 import {
   ADMIN_KEY,
   type Api,
@@ -334,6 +338,45 @@ describe("expiry and the points topic", () => {
     const report = await verifyLedger(pool);
     expect(report.differences).toEqual([]);
     expect(report.entries).toBeGreaterThan(50);
+  });
+});
+
+describe("the OpenAPI contract", () => {
+  it("serves the committed document, and answers 404, 413 and 415 in the documented shapes", async () => {
+    const served = await call(api.base, "GET", "/openapi.json");
+    expect(served.body).toEqual(JSON.parse(readFileSync(`${REPO}schemas/openapi.json`, "utf8")));
+    const tooLarge = await call(api.base, "POST", "/v1/members/auth1/adjustments", {
+      key: ADMIN_KEY,
+      body: { points: 1, reason: "x".repeat(17 * 1024) },
+      headers: { "idempotency-key": "too-large" },
+    });
+    expect([tooLarge.status, tooLarge.body.error.code]).toEqual([413, "PAYLOAD_TOO_LARGE"]);
+    const xml = await call(api.base, "POST", "/v1/keys", {
+      key: ADMIN_KEY,
+      raw: "<key name='x'/>",
+      headers: { "content-type": "application/xml" },
+    });
+    expect([xml.status, xml.body.error.code]).toEqual([415, "UNSUPPORTED_MEDIA_TYPE"]);
+    const nowhere = await call(api.base, "DELETE", "/v1/keys", { key: ADMIN_KEY });
+    expect([nowhere.status, nowhere.body.error.code]).toEqual([404, "NOT_FOUND"]);
+  });
+
+  it("an answer the document does not allow fails the call that received it", async () => {
+    const narrowed = structuredClone(openApiDocument()) as {
+      paths: Record<string, { get: { responses: Record<string, unknown> } }>;
+    };
+    const summary = narrowed.paths["/v1/members/{memberId}"];
+    if (!summary) throw new Error("the document lost GET /v1/members/{memberId}");
+    summary.get.responses = Object.fromEntries(
+      Object.entries(summary.get.responses).filter(([status]) => status !== "401"),
+    );
+    const strict = new ResponseContract(narrowed);
+    const refused = call(api.base, "GET", "/v1/members/auth1", { contract: strict });
+    await expect(refused).rejects.toThrow(ContractViolation);
+    await expect(refused).rejects.toThrow(/GET \/v1\/members\/auth1 → 401: status not documented/);
+    // The same request with a key passes the same narrowed contract.
+    const ok = await call(api.base, "GET", "/v1/members/auth1", { key: keys.read, contract: strict });
+    expect(ok.status).toBe(200);
   });
 });
 

@@ -1,10 +1,13 @@
 // Shared pieces of the API's integration tests: the service as a child process on a free port,
-// ledger seeding that follows the rules engine's invariants, and a small HTTP client.
+// ledger seeding that follows the rules engine's invariants, and a small HTTP client that holds
+// every answer to the OpenAPI document (status, content type, required headers, body).
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Pool, createPool, inTransaction, migrate } from "@loyalty/db";
 import { type RunningService, type TestStack, serviceEnv, spawnService } from "@loyalty/testkit";
 import { entryIdOf } from "../../src/domain/ids.ts";
+import { openApiDocument } from "../../src/http/openapi.ts";
+import { ResponseContract } from "../contract.ts";
 
 export const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 export const REPO = new URL("../../../../", import.meta.url).pathname;
@@ -46,10 +49,15 @@ export async function startApi(stack: TestStack, ns: string, env: Record<string,
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (service.child.exitCode !== null) throw new Error(`API exited with ${service.child.exitCode}`);
+    let up = false;
     try {
-      if ((await fetch(`${base}/healthz`)).ok) return { base, service };
+      up = (await fetch(`${base}/healthz`)).ok;
     } catch {
       // not listening yet
+    }
+    if (up) {
+      await call(base, "GET", "/healthz");
+      return { base, service };
     }
     if (Date.now() > deadline) throw new Error("API did not start within 60 s");
     await sleep(200);
@@ -63,12 +71,25 @@ export interface Res {
   body: any;
 }
 
-export async function call(
-  base: string,
-  method: string,
-  path: string,
-  opts: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
-): Promise<Res> {
+/** The document the API under test serves, built from the same route specs. */
+export const CONTRACT = new ResponseContract(openApiDocument());
+
+export interface CallOptions {
+  key?: string;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Sent as it is (set content-type in headers). */
+  raw?: string;
+  headers?: Record<string, string>;
+  /** The document to hold the answer to; the API's own unless a test shows a violation. */
+  contract?: ResponseContract;
+}
+
+/**
+ * One HTTP request to the API. Every answer is checked against the OpenAPI document before the
+ * test sees it: one the document does not allow throws ContractViolation.
+ */
+export async function call(base: string, method: string, path: string, opts: CallOptions = {}): Promise<Res> {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: {
@@ -77,8 +98,10 @@ export async function call(
       ...opts.headers,
     },
     ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+    ...(opts.raw !== undefined ? { body: opts.raw } : {}),
   });
   const text = await res.text();
+  (opts.contract ?? CONTRACT).assert({ method, path, status: res.status, headers: res.headers, text });
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
 }
 
