@@ -6,7 +6,7 @@ import {
   type TopicSpec,
 } from "@loyalty/contracts";
 import type { ConsumedMessage } from "./message.ts";
-import type { BatchingProducer } from "./producer.ts";
+import type { BatchingProducer, OutMessage } from "./producer.ts";
 
 export interface DeadLetterRequest {
   message: ConsumedMessage;
@@ -41,13 +41,18 @@ export class DeadLetterPublisher {
 
   /** Buffers the record; it is sent with the batch's other output, before offsets commit. */
   async add(req: DeadLetterRequest): Promise<void> {
+    this.producer.add(await this.toMessage(req));
+  }
+
+  /** The dead-letter record as an output message, for a caller that sends it itself. */
+  async toMessage(req: DeadLetterRequest): Promise<OutMessage> {
     const record = deadLetterRecord(this.service, req);
-    this.producer.add({
+    return {
       topic: this.topic.name,
       // Keyed by source position: a re-delivered poison message lands on the same key.
       key: `${record.sourceTopic}/${record.sourcePartition}/${record.sourceOffset}`,
       value: await this.codec.encode(this.topic, record),
       timestamp: record.sourceTimestamp,
-    });
+    };
   }
 }

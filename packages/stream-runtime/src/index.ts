@@ -12,3 +12,7 @@ export * from "./runner.ts";
 export * from "./http.ts";
 export * from "./shutdown.ts";
 export * from "./service.ts";
+export * from "./tasks/task.ts";
+export * from "./tasks/pending.ts";
+export * from "./tasks/progress-store.ts";
+export * from "./tasks/runner.ts";

@@ -21,6 +21,8 @@ export interface OffsetCommit {
   partition: number;
   /** The next offset to read (last processed + 1). */
   offset: string;
+  /** Stored with the committed offset (a task's batch sequence number, ADR 16). */
+  metadata?: string;
 }
 
 export class BatchingProducer {
@@ -70,6 +72,11 @@ export class BatchingProducer {
     this.buffer.push(msg);
   }
 
+  /** Drops what is buffered (a failed batch whose output will be recomputed or re-sent). */
+  discard(): void {
+    this.buffer = [];
+  }
+
   get pending(): number {
     return this.buffer.length;
   }
@@ -110,7 +117,11 @@ export class BatchingProducer {
             topic,
             partitions: offsets
               .filter((o) => o.topic === topic)
-              .map((o) => ({ partition: o.partition, offset: o.offset })),
+              .map((o) => ({
+                partition: o.partition,
+                offset: o.offset,
+                ...(o.metadata !== undefined ? { metadata: o.metadata } : {}),
+              })),
           })),
         });
       }

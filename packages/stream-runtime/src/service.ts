@@ -12,6 +12,7 @@ import { RuntimeMetrics } from "./metrics.ts";
 import { BatchingProducer } from "./producer.ts";
 import { type BatchContext, type BatchHandler, ConsumerRunner } from "./runner.ts";
 import { installShutdown } from "./shutdown.ts";
+import { TaskRunner, type TaskTopology } from "./tasks/runner.ts";
 
 export interface ServiceKit {
   config: BaseConfig;
@@ -147,6 +148,72 @@ export async function runService(kit: ServiceKit, opts: RunOptions): Promise<Con
   await runner.start();
   kit.logger.info({ groupId, topics: opts.topics, opsPort: ops.port, clock: kit.clock.mode }, "consuming");
   // A consumer that crashed for good stops the process with a failing exit code.
+  const watch = setInterval(() => {
+    if (runner.failure) void shutdown("consumer crashed", 1);
+  }, 1000);
+  watch.unref();
+  return runner;
+}
+
+export interface RunTasksOptions<S> {
+  group: string;
+  /** Co-partitioned input topics (same partition count, keyed alike), in tie-break order. */
+  topics: string[];
+  topology: TaskTopology<S>;
+  /** Wall mode: how often tasks punctuate. */
+  tickIntervalMs?: number;
+  /** Closed in the second shutdown phase, after the last batch has committed. */
+  close?: () => Promise<void>;
+  /** The service's update-heavy tables (see Vacuumer). */
+  vacuum?: readonly string[];
+  /** Crash tests: called after a batch's PostgreSQL commit, before its Kafka commit. */
+  afterStateCommit?: () => void;
+}
+
+/** A service whose state is owned by tasks (ADR 16); needs a kit booted with transactional: true. */
+export async function runTasks<S>(kit: ServiceKit, opts: RunTasksOptions<S>): Promise<TaskRunner<S>> {
+  const groupId = groupIdFor(kit.config, opts.group);
+  const vacuum = tableMaintenance(kit, [...(opts.vacuum ?? []), "stream_tasks"]);
+  const runner = new TaskRunner<S>({
+    service: kit.config.SERVICE_NAME,
+    kafka: kit.kafka,
+    groupId,
+    topics: opts.topics,
+    topology: opts.topology,
+    producer: kit.producer,
+    dlq: kit.dlq,
+    pool: kit.pool,
+    logger: kit.logger,
+    metrics: kit.metrics,
+    clockMode: kit.clock.mode,
+    sessionTimeoutMs: kit.config.CONSUMER_SESSION_TIMEOUT_MS,
+    ...(opts.tickIntervalMs ? { tickIntervalMs: opts.tickIntervalMs } : {}),
+    afterStateCommit: () => {
+      vacuum.kick();
+      opts.afterStateCommit?.();
+    },
+  });
+  const ops = await startOpsServer(kit.config.HTTP_PORT, kit.metrics, () => runner.isHealthy);
+  const shutdown = installShutdown(
+    kit.logger,
+    {
+      stop: () => runner.stop(),
+      close: async () => {
+        await kit.producer.disconnect();
+        await opts.close?.();
+        await vacuum.idle();
+        await kit.pool.end();
+        kit.redis.disconnect();
+        await new Promise<void>((r) => ops.server.close(() => r()));
+      },
+    },
+    kit.config.SHUTDOWN_TIMEOUT_MS,
+  );
+  await runner.start();
+  kit.logger.info(
+    { groupId, topics: opts.topics, opsPort: ops.port, clock: kit.clock.mode },
+    "consuming (tasks)",
+  );
   const watch = setInterval(() => {
     if (runner.failure) void shutdown("consumer crashed", 1);
   }, 1000);

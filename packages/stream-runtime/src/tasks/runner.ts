@@ -1,0 +1,462 @@
+// The task runner (ADR 16): what one fetch delivered for all assigned partitions is one batch;
+// each task decides on its records in memory, then one PostgreSQL transaction writes every
+// task's state with its progress and pending output, and one Kafka transaction sends the output
+// with every partition's offsets. A restart restores tasks from PostgreSQL and re-sends the
+// pending output of a batch whose Kafka transaction did not commit.
+import type { DlqReasonCode } from "@loyalty/contracts";
+import { type Pool, type PoolClient, inTransaction } from "@loyalty/db";
+import type { Admin, Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { DeadLetterPublisher } from "../dlq.ts";
+import { isRetriable } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { type ConsumedMessage, toConsumed } from "../message.ts";
+import type { RuntimeMetrics } from "../metrics.ts";
+import type { BatchingProducer, OffsetCommit, OutMessage } from "../producer.ts";
+import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../retry.ts";
+import { decodePending, encodePending } from "./pending.ts";
+import { type StoredTask, type TaskWrite, loadTasks, saveTasks } from "./progress-store.ts";
+import { NO_PROGRESS, type Task, type TaskOutput, type TaskProgress, advance, taskRecords } from "./task.ts";
+
+/** What a service provides: its state per partition, the pure decision, and how state is written. */
+export interface TaskTopology<S> {
+  /** The stored state of these partitions, from the service's own tables; absent ones start empty. */
+  restore(db: Pool, partitions: readonly number[]): Promise<Map<number, S>>;
+  /** The state of a partition with nothing stored. */
+  empty(partition: number): S;
+  /**
+   * Decide: applies the task's records (see taskRecords for their order) to `task.state` in
+   * memory and sends what follows to `out`. No I/O but the codec's; the same records on the same
+   * state give the same state and output, however they are split into calls.
+   */
+  process(task: Task<S>, records: readonly ConsumedMessage[], out: TaskOutput): Promise<void>;
+  /** Time-driven work at `now`: in event mode after records moved the task's stream time, in wall mode on the timer. */
+  punctuate?(task: Task<S>, now: number, out: TaskOutput): Promise<void>;
+  /** Writes what changed in these tasks since their last committed flush, in the runtime's transaction. */
+  flush(tx: PoolClient, tasks: readonly Task<S>[]): Promise<void>;
+  /** The transaction flush wrote in has committed. */
+  committed?(tasks: readonly Task<S>[]): void;
+}
+
+export interface TaskRunnerOptions<S> {
+  service: string;
+  kafka: Kafka;
+  groupId: string;
+  /** Co-partitioned input topics, in the order ties of timestamps are broken. */
+  topics: readonly string[];
+  topology: TaskTopology<S>;
+  producer: BatchingProducer;
+  dlq: DeadLetterPublisher;
+  pool: Pool;
+  logger: Logger;
+  metrics: RuntimeMetrics;
+  clockMode: "event" | "wall";
+  /** Wall mode: how often tasks punctuate. */
+  tickIntervalMs?: number;
+  retry?: RetryPolicy;
+  sessionTimeoutMs?: number;
+  /** Fault injection for crash tests: after the PostgreSQL commit, before the Kafka commit. */
+  afterStateCommit?: () => void;
+}
+
+class LiveTask<S> implements Task<S> {
+  constructor(
+    readonly partition: number,
+    public state: S,
+    public progress: TaskProgress,
+  ) {}
+  get streamTime(): number {
+    return this.progress.streamTime;
+  }
+}
+
+/** Collects a task's output in a batch; dead letters are encoded when the batch commits. */
+class Collector implements TaskOutput {
+  readonly out: OutMessage[] = [];
+  readonly dead: Array<{ message: ConsumedMessage; code: DlqReasonCode; reason?: string }> = [];
+  produce(msg: OutMessage): void {
+    this.out.push(msg);
+  }
+  deadLetter(message: ConsumedMessage, code: DlqReasonCode, reason?: string): void {
+    this.dead.push({ message, code, ...(reason !== undefined ? { reason } : {}) });
+  }
+  absorb(other: Collector): void {
+    this.out.push(...other.out);
+    this.dead.push(...other.dead);
+  }
+}
+
+interface Waiting {
+  payload: EachBatchPayload;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export class TaskRunner<S> {
+  private consumer: Consumer | null = null;
+  private admin: Admin | null = null;
+  private readonly tasks = new Map<number, LiveTask<S>>();
+  private gathering: Waiting[] = [];
+  private chain: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private healthy = false;
+  private crashed: Error | null = null;
+
+  constructor(private readonly o: TaskRunnerOptions<S>) {
+    if (!o.producer.transactional) throw new TypeError("TaskRunner needs a transactional producer");
+  }
+
+  get isHealthy(): boolean {
+    return this.healthy && this.crashed === null;
+  }
+
+  get failure(): Error | null {
+    return this.crashed;
+  }
+
+  /** The tasks this instance holds now (tests and diagnostics). */
+  get held(): ReadonlyMap<number, Task<S>> {
+    return this.tasks;
+  }
+
+  async start(): Promise<void> {
+    const { kafka, groupId, logger } = this.o;
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: this.o.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.min(3_000, Math.floor((this.o.sessionTimeoutMs ?? 30_000) / 3)),
+      maxBytesPerPartition: 1024 * 1024,
+      maxBytes: 8 * 1024 * 1024,
+      allowAutoTopicCreation: false,
+      readUncommitted: false,
+    });
+    this.consumer = consumer;
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.healthy = true;
+      const mine = new Set<number>();
+      for (const partitions of Object.values(e.payload.memberAssignment))
+        for (const p of partitions) mine.add(p);
+      // A task this instance no longer owns is dropped; if it comes back it is restored anew.
+      void this.serial(async () => {
+        for (const p of [...this.tasks.keys()]) if (!mine.has(p)) this.tasks.delete(p);
+      });
+      logger.info({ assignment: e.payload.memberAssignment }, "joined consumer group");
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      logger.error({ err: e.payload.error, restart: e.payload.restart }, "consumer crashed");
+      if (!e.payload.restart) {
+        this.crashed = e.payload.error;
+        this.healthy = false;
+      }
+    });
+    await this.o.producer.connect();
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...this.o.topics], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      // Every partition of a fetch is handed over at once, and gathered into one batch.
+      partitionsConsumedConcurrently: 1024,
+      eachBatch: (payload) => this.gather(payload),
+    });
+    if (this.o.clockMode === "wall" && this.o.topology.punctuate) {
+      this.timer = setInterval(() => {
+        void this.serial(() => this.punctuateAll(Date.now())).catch((err) =>
+          logger.error({ err }, "punctuation failed"),
+        );
+      }, this.o.tickIntervalMs ?? 1000);
+    }
+  }
+
+  /** First phase of shutdown: stop fetching and wait for the batch in flight to commit. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.consumer) await this.consumer.disconnect();
+    await this.chain.catch(() => undefined);
+    await this.admin?.disconnect();
+    this.healthy = false;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** kafkajs calls eachBatch for every partition of a fetch before any of them returns. */
+  private gather(payload: EachBatchPayload): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.gathering.push({ payload, resolve, reject });
+      if (this.gathering.length === 1) setImmediate(() => this.dispatch());
+    });
+  }
+
+  private dispatch(): void {
+    const group = this.gathering;
+    this.gathering = [];
+    // A batch that outlives the session would have its member evicted and its transaction fenced.
+    const beat = setInterval(() => {
+      group[0]?.payload.heartbeat().catch(() => undefined);
+    }, 1000);
+    this.serial(() => this.runBatch(group)).then(
+      () => {
+        clearInterval(beat);
+        for (const w of group) w.resolve();
+      },
+      (err: unknown) => {
+        clearInterval(beat);
+        for (const w of group) w.reject(err);
+      },
+    );
+  }
+
+  private async runBatch(group: Waiting[]): Promise<void> {
+    const live = group.filter((w) => w.payload.isRunning() && !w.payload.isStale());
+    if (live.length === 0) return;
+    const started = process.hrtime.bigint();
+    const byPartition = new Map<number, Map<string, ConsumedMessage[]>>();
+    for (const { payload } of live) {
+      const { topic, partition } = payload.batch;
+      let byTopic = byPartition.get(partition);
+      if (!byTopic) {
+        byTopic = new Map();
+        byPartition.set(partition, byTopic);
+      }
+      byTopic.set(
+        topic,
+        payload.batch.messages.map((m) => toConsumed(topic, partition, m)),
+      );
+    }
+    try {
+      await this.ensureTasks([...byPartition.keys()]);
+      const touched: Array<{ task: LiveTask<S>; next: TaskProgress; out: Collector }> = [];
+      let processed = 0;
+      for (const [partition, byTopic] of byPartition) {
+        const task = this.tasks.get(partition);
+        if (!task) throw new TypeError(`task ${partition} was not restored`);
+        const records = taskRecords(task.progress, byTopic, this.o.topics);
+        const out = new Collector();
+        if (records.length > 0) await this.processIsolated(task, records, out);
+        const next = advance(task.progress, byTopic, records, task.progress.seq + 1n);
+        if (
+          this.o.clockMode === "event" &&
+          next.streamTime > task.progress.streamTime &&
+          this.o.topology.punctuate
+        )
+          await this.o.topology.punctuate(view(task, next), next.streamTime, out);
+        touched.push({ task, next, out });
+        processed += records.length;
+        for (const [topic, list] of byTopic) this.o.metrics.processed.inc({ topic }, list.length);
+      }
+      await this.commit(touched);
+      for (const { payload } of live) {
+        const last = payload.batch.messages[payload.batch.messages.length - 1];
+        if (last) payload.resolveOffset(last.offset);
+        this.o.metrics.lag.set(
+          { topic: payload.batch.topic, partition: String(payload.batch.partition) },
+          Number(payload.batch.offsetLag()),
+        );
+      }
+      await live[0]?.payload.heartbeat();
+      this.o.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      this.o.metrics.watermark.set(this.lowestStreamTime());
+      this.o.logger.debug({ partitions: byPartition.size, processed }, "batch committed");
+    } catch (err) {
+      // The tasks in memory may be ahead of what is stored: restore them after the restart, and
+      // send what PostgreSQL holds as pending, not what was buffered for Kafka.
+      this.tasks.clear();
+      this.o.producer.discard();
+      this.o.metrics.failed.inc({ retriable: String(isRetriable(err)) });
+      throw err;
+    }
+  }
+
+  /** Time-driven work of every task at wall time `now` (wall mode). */
+  private async punctuateAll(now: number): Promise<void> {
+    const punctuate = this.o.topology.punctuate;
+    if (!punctuate || this.tasks.size === 0) return;
+    const touched: Array<{ task: LiveTask<S>; next: TaskProgress; out: Collector }> = [];
+    try {
+      for (const task of this.tasks.values()) {
+        // A task that has consumed nothing has no offset to carry its batch sequence.
+        if (task.progress.offsets.size === 0) continue;
+        const out = new Collector();
+        await punctuate(task, now, out);
+        // State changed without output is written with the task's next batch.
+        if (out.out.length > 0 || out.dead.length > 0)
+          touched.push({ task, next: { ...task.progress, seq: task.progress.seq + 1n }, out });
+      }
+      await this.commit(touched);
+    } catch (err) {
+      this.tasks.clear();
+      this.o.producer.discard();
+      throw err;
+    }
+  }
+
+  /**
+   * A task's records, with poison isolation: if deciding on them fails for good, the task is
+   * restored from PostgreSQL and its records are decided one at a time, those that fail going
+   * to the DLQ (ADR 4's guarantee: one bad record never blocks its partition).
+   */
+  private async processIsolated(task: LiveTask<S>, records: readonly ConsumedMessage[], out: Collector) {
+    const attempt = new Collector();
+    try {
+      await this.o.topology.process(task, records, attempt);
+      out.absorb(attempt);
+      return;
+    } catch (err) {
+      if (isRetriable(err)) throw err;
+    }
+    const good: ConsumedMessage[] = [];
+    task.state = await this.restoreState(task.partition);
+    for (const r of records) {
+      const one = new Collector();
+      try {
+        await this.o.topology.process(task, [r], one);
+        good.push(r);
+        out.absorb(one);
+      } catch (err) {
+        if (isRetriable(err)) throw err;
+        this.o.logger.warn(
+          { err, topic: r.topic, partition: r.partition, offset: r.offset },
+          "dead-lettering record",
+        );
+        out.deadLetter(r, "PROCESSING_FAILED", err instanceof Error ? err.message : String(err));
+        // The failed call may have changed the state part way: rebuild it from the good records.
+        task.state = await this.restoreState(task.partition);
+        if (good.length > 0) await this.o.topology.process(task, good, new Collector());
+      }
+    }
+  }
+
+  private async restoreState(partition: number): Promise<S> {
+    const states = await this.o.topology.restore(this.o.pool, [partition]);
+    return states.get(partition) ?? this.o.topology.empty(partition);
+  }
+
+  /** One PostgreSQL transaction for the tasks' state and progress, then one Kafka transaction. */
+  private async commit(
+    touched: Array<{ task: LiveTask<S>; next: TaskProgress; out: Collector }>,
+  ): Promise<void> {
+    if (touched.length === 0) return;
+    const outputs = new Map<number, OutMessage[]>();
+    for (const { task, out } of touched) {
+      const messages = [...out.out];
+      for (const d of out.dead) {
+        messages.push(await this.o.dlq.toMessage(d));
+        this.o.metrics.deadLettered.inc({ code: d.code });
+      }
+      outputs.set(task.partition, messages);
+    }
+    const writes: TaskWrite[] = touched.map(({ task, next }) => {
+      const messages = outputs.get(task.partition) ?? [];
+      return {
+        partition: task.partition,
+        progress: next,
+        expectedSeq: task.progress.seq,
+        pending: messages.length > 0 ? encodePending(messages) : null,
+      };
+    });
+    const views = touched.map(({ task, next }) => view(task, next));
+    const retry = this.o.retry ?? DEFAULT_RETRY;
+    await withRetry(
+      () =>
+        inTransaction(this.o.pool, async (tx) => {
+          await this.o.topology.flush(tx, views);
+          await saveTasks(tx, this.o.groupId, writes);
+        }),
+      retry,
+    );
+    for (const { task, next } of touched) task.progress = next;
+    this.o.topology.committed?.(views);
+    this.o.afterStateCommit?.();
+
+    const committing = process.hrtime.bigint();
+    for (const messages of outputs.values()) for (const m of messages) this.o.producer.add(m);
+    const offsets: OffsetCommit[] = [];
+    for (const { task, next } of touched)
+      for (const [topic, offset] of next.offsets)
+        offsets.push({
+          topic,
+          partition: task.partition,
+          offset: offset.toString(),
+          metadata: next.seq.toString(),
+        });
+    await withRetry(() => this.o.producer.commitWithOffsets(this.o.groupId, offsets), retry);
+    this.o.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - committing) / 1e9);
+  }
+
+  /** Restores the tasks of newly seen partitions and finishes a batch Kafka did not commit. */
+  private async ensureTasks(partitions: readonly number[]): Promise<void> {
+    const missing = partitions.filter((p) => !this.tasks.has(p));
+    if (missing.length === 0) return;
+    const stored = await loadTasks(this.o.pool, this.o.groupId, missing);
+    const states = await this.o.topology.restore(this.o.pool, missing);
+    await this.recover(stored);
+    for (const p of missing) {
+      const progress = stored.get(p)?.progress ?? NO_PROGRESS;
+      this.tasks.set(p, new LiveTask(p, states.get(p) ?? this.o.topology.empty(p), progress));
+    }
+    this.o.logger.info({ partitions: missing }, "tasks restored");
+  }
+
+  /**
+   * A stored task whose batch sequence Kafka does not have (its offset commit carries the seq
+   * as metadata) crashed between its two commits: its pending output and offsets are sent now.
+   */
+  private async recover(stored: Map<number, StoredTask>): Promise<void> {
+    if (stored.size === 0) return;
+    const admin = this.admin;
+    if (!admin) throw new TypeError("recover() before start()");
+    const committed = await admin.fetchOffsets({ groupId: this.o.groupId, topics: [...this.o.topics] });
+    const kafkaSeq = new Map<number, bigint>();
+    for (const t of committed)
+      for (const p of t.partitions) {
+        const meta = (p as { metadata?: string | null }).metadata;
+        const seq = meta && /^\d+$/.test(meta) ? BigInt(meta) : 0n;
+        const before = kafkaSeq.get(p.partition);
+        if (before === undefined || seq < before) kafkaSeq.set(p.partition, seq);
+      }
+    for (const [partition, { progress, pending }] of stored) {
+      if ((kafkaSeq.get(partition) ?? 0n) >= progress.seq) continue;
+      const messages = pending ? decodePending(pending) : [];
+      for (const m of messages) this.o.producer.add(m);
+      const offsets: OffsetCommit[] = [...progress.offsets].map(([topic, offset]) => ({
+        topic,
+        partition,
+        offset: offset.toString(),
+        metadata: progress.seq.toString(),
+      }));
+      await withRetry(
+        () => this.o.producer.commitWithOffsets(this.o.groupId, offsets),
+        this.o.retry ?? DEFAULT_RETRY,
+      );
+      this.o.logger.warn(
+        { partition, seq: progress.seq.toString(), records: messages.length },
+        "re-sent the output of a batch whose Kafka transaction had not committed",
+      );
+    }
+  }
+
+  private lowestStreamTime(): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const t of this.tasks.values()) if (t.streamTime < min) min = t.streamTime;
+    return Number.isFinite(min) ? min : 0;
+  }
+}
+
+/** The task as the service sees it during a batch: its stream time already includes the batch. */
+function view<S>(task: LiveTask<S>, next: TaskProgress): Task<S> {
+  return {
+    partition: task.partition,
+    get state() {
+      return task.state;
+    },
+    set state(s: S) {
+      task.state = s;
+    },
+    streamTime: next.streamTime,
+  };
+}

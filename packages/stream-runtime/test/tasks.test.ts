@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import {
+  NO_PROGRESS,
+  PendingOutputError,
+  advance,
+  decodePending,
+  encodePending,
+  taskRecords,
+} from "../src/index.ts";
+import type { ConsumedMessage } from "../src/message.ts";
+
+const rec = (topic: string, offset: number, timestamp: number): ConsumedMessage => ({
+  topic,
+  partition: 0,
+  offset: String(offset),
+  key: null,
+  value: Buffer.from(`${topic}@${offset}`),
+  headers: {},
+  timestamp,
+});
+
+describe("task records and progress", () => {
+  it("merges a task's topics by timestamp, ties in topic order, and leaves out what it has", () => {
+    const byTopic = new Map([
+      ["a", [rec("a", 10, 100), rec("a", 11, 300), rec("a", 12, 300)]],
+      ["b", [rec("b", 5, 200), rec("b", 6, 300)]],
+    ]);
+    const all = taskRecords(NO_PROGRESS, byTopic, ["a", "b"]);
+    expect(all.map((m) => `${m.topic}${m.offset}`)).toEqual(["a10", "b5", "a11", "a12", "b6"]);
+    const later = taskRecords({ ...NO_PROGRESS, offsets: new Map([["a", 12n]]) }, byTopic, ["b", "a"]);
+    expect(later.map((m) => `${m.topic}${m.offset}`)).toEqual(["b5", "b6", "a12"]);
+  });
+
+  it("advances offsets past every delivered record and never moves stream time back", () => {
+    const byTopic = new Map([["a", [rec("a", 3, 500), rec("a", 4, 100)]]]);
+    const p = advance(
+      { offsets: new Map([["a", 3n]]), streamTime: 400, seq: 7n },
+      byTopic,
+      byTopic.get("a") ?? [],
+      8n,
+    );
+    expect(p.offsets.get("a")).toBe(5n);
+    expect(p.streamTime).toBe(500);
+    expect(p.seq).toBe(8n);
+    const q = advance(p, new Map([["a", [rec("a", 5, 200)]]]), [rec("a", 5, 200)], 9n);
+    expect(q.streamTime).toBe(500);
+  });
+});
+
+describe("pending output", () => {
+  it("round-trips records byte for byte: keys, values, headers with several values, partitions, times", () => {
+    const messages = [
+      { topic: "t", key: "m1", value: Buffer.from([0, 1, 2, 255]), timestamp: 852076800000 },
+      { topic: "u", key: null, value: null, partition: 4, headers: { h: [Buffer.from("x"), "y"], one: "z" } },
+      { topic: "t", key: Buffer.from([9]), value: Buffer.alloc(0) },
+    ];
+    const back = decodePending(encodePending(messages));
+    expect(back).toEqual([
+      { topic: "t", key: Buffer.from("m1"), value: Buffer.from([0, 1, 2, 255]), timestamp: 852076800000 },
+      {
+        topic: "u",
+        key: null,
+        value: null,
+        partition: 4,
+        headers: { h: [Buffer.from("x"), Buffer.from("y")], one: Buffer.from("z") },
+      },
+      { topic: "t", key: Buffer.from([9]), value: Buffer.alloc(0) },
+    ]);
+  });
+
+  it("refuses truncated or foreign bytes with a clear error", () => {
+    const bytes = encodePending([{ topic: "t", key: "k", value: Buffer.from("v") }]);
+    expect(() => decodePending(bytes.subarray(0, bytes.length - 1))).toThrow(PendingOutputError);
+    expect(() => decodePending(Buffer.from([7, 0, 0, 0, 0]))).toThrow(/version 7/);
+    expect(() => decodePending(Buffer.concat([bytes, Buffer.from([0])]))).toThrow(/after its last record/);
+  });
+});
