@@ -27,6 +27,7 @@ export class BatchingProducer {
   private buffer: OutMessage[] = [];
   private readonly producer: Producer;
   private connected = false;
+  private readonly sentListeners: Array<(sent: readonly OutMessage[]) => void> = [];
   readonly transactional: boolean;
 
   /**
@@ -66,6 +67,22 @@ export class BatchingProducer {
     this.connected = true;
   }
 
+  /** Called with the records of each send the broker acknowledged (each committed transaction). */
+  onSent(listener: (sent: readonly OutMessage[]) => void): void {
+    this.sentListeners.push(listener);
+  }
+
+  private sent(out: readonly OutMessage[]): void {
+    if (out.length === 0) return;
+    for (const l of this.sentListeners) {
+      try {
+        l(out);
+      } catch {
+        // An observer (metrics) never turns a committed send into a failed one.
+      }
+    }
+  }
+
   add(msg: OutMessage): void {
     this.buffer.push(msg);
   }
@@ -89,6 +106,7 @@ export class BatchingProducer {
       this.buffer = out.concat(this.buffer);
       throw err;
     }
+    this.sent(out);
     return out.length;
   }
 
@@ -120,6 +138,7 @@ export class BatchingProducer {
       this.buffer = out.concat(this.buffer);
       throw err;
     }
+    this.sent(out);
     return out.length;
   }
 

@@ -67,6 +67,7 @@ export async function bootService(
       : {},
   );
   const metrics = new RuntimeMetrics(config.SERVICE_NAME);
+  producer.onSent((sent) => metrics.countProduced(sent));
   const dlq = new DeadLetterPublisher(config.SERVICE_NAME, codec, producer, topics.dlq);
   const clock = config.CLOCK_MODE === "event" ? new WatermarkClock() : new WallClock();
   const pool = createPool(config.DATABASE_URL, {
