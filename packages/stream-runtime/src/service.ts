@@ -128,7 +128,12 @@ export async function runService(kit: ServiceKit, opts: RunOptions): Promise<Con
     ...(opts.timerTicks ? { timerTicks: true } : {}),
     afterCommit: () => vacuum.kick(),
   });
-  const ops = await startOpsServer(kit.config.HTTP_PORT, kit.metrics, () => runner.isHealthy);
+  const ops = await startOpsServer(
+    kit.config.HTTP_PORT,
+    kit.metrics,
+    () => runner.isHealthy,
+    kit.config.HTTP_HOST,
+  );
   const shutdown = installShutdown(
     kit.logger,
     {

@@ -107,7 +107,12 @@ if (config.CLOCK_MODE === "event") {
   }, config.POINTS_EXPIRY_CHECK_MS);
 }
 
-const ops = await startOpsServer(config.HTTP_PORT, kit.metrics, () => runner?.isHealthy ?? true);
+const ops = await startOpsServer(
+  config.HTTP_PORT,
+  kit.metrics,
+  () => runner?.isHealthy ?? true,
+  config.HTTP_HOST,
+);
 installShutdown(
   logger,
   {
