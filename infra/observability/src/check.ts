@@ -11,7 +11,7 @@ import { SCRAPE_SERIES } from "./services.ts";
 export interface Panel {
   title?: string;
   type?: string;
-  targets?: Array<{ expr?: string; refId?: string }>;
+  targets?: Array<{ expr?: string; refId?: string; legendFormat?: string }>;
   panels?: Panel[];
 }
 
@@ -23,6 +23,7 @@ export interface Dashboard {
 export interface MetricUse {
   panel: string;
   expr: string;
+  legend: string;
   selector: Selector;
   services: string[];
 }
@@ -82,7 +83,7 @@ export function metricUses(
       for (const selector of selectors) {
         const services = servicesOf(selector, known);
         if (typeof services === "string") problems.push(`panel "${panel}": ${services}`);
-        else uses.push({ panel, expr: t.expr, selector, services });
+        else uses.push({ panel, expr: t.expr, legend: t.legendFormat ?? "", selector, services });
       }
     }
   }
@@ -129,6 +130,26 @@ export function checkDashboard(
       if (!samples.some((s) => m.label in s.labels))
         problems.push(`${where}: no sample has the label "${m.label}"`);
     }
+  }
+  // A legend's {{label}} must be a label of the query's series (Prometheus adds job and instance).
+  const byQuery = new Map<string, MetricUse[]>();
+  for (const u of uses)
+    byQuery.set(`${u.panel}\u0000${u.expr}`, [...(byQuery.get(`${u.panel}\u0000${u.expr}`) ?? []), u]);
+  for (const group of byQuery.values()) {
+    const { panel, legend } = group[0]!;
+    const labels = new Set(["job", "instance"]);
+    let missing = false; // reported above: its legend is not judged
+    for (const u of group)
+      for (const service of u.services) {
+        if (SCRAPE_SERIES.has(u.selector.metric)) continue;
+        const f = resolveMetric(scraped.get(service) ?? new Map(), u.selector.metric);
+        if (!f) missing = true;
+        for (const s of f?.samples ?? []) for (const l of Object.keys(s.labels)) labels.add(l);
+      }
+    if (missing) continue;
+    for (const [, l] of legend.matchAll(/\{\{\s*(\w+)\s*\}\}/g))
+      if (!labels.has(l!))
+        problems.push(`panel "${panel}": the legend's {{${l}}} is not a label of its series`);
   }
   // A variable's label_values(metric, label) must find values too.
   for (const v of d.templating?.list ?? []) {

@@ -20,7 +20,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { type Dashboard, checkDashboard, panelsOf } from "../src/check.ts";
-import { type Family, parseExposition } from "../src/exposition.ts";
+import { type Family, parseExposition, resolveMetric } from "../src/exposition.ts";
 import { SERVICES } from "../src/services.ts";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
@@ -68,9 +68,10 @@ async function scrapeAll(): Promise<Map<string, Map<string, Family>>> {
   return out;
 }
 
-/** Sum of a family's samples whose labels include `labels`. */
+/** Sum of the samples called `name` (a histogram's `_count` too) whose labels include `labels`. */
 function total(s: Map<string, Map<string, Family>>, service: string, name: string, labels = {}): number {
-  const samples = s.get(service)?.get(name)?.samples ?? [];
+  const families = s.get(service);
+  const samples = (families && resolveMetric(families, name)?.samples) ?? [];
   return samples
     .filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))
     .reduce((a, x) => a + x.value, 0);
@@ -256,17 +257,19 @@ describe("the Grafana dashboard against the services' real /metrics", () => {
     ]);
   });
 
-  it("reports a histogram used without its _bucket suffix, a wrong label and a wrong job", () => {
+  it("reports a histogram without its _bucket suffix, a wrong label, job and legend label", () => {
     const d = dashboard();
     const byTitle = (t: string) => panelsOf(d).find((p) => p.title === t)!.targets![0]!;
     byTitle("Batch duration p50 / p99").expr = 'sum(rate(loyalty_batch_duration_seconds{service="api"}[5m]))';
     byTitle("Tier changes").expr =
       'sum(rate(loyalty_tier_changes_total{service="tier-evaluator", tier="Gold"}[5m]))';
     byTitle("Targets up").expr = 'up{job="loyalty-engine"}';
+    byTitle("Dead letters by reason").legendFormat = "{{service}} {{reason}}";
     expect(checkDashboard(d, scraped, jobs)).toEqual([
       'panel "Batch duration p50 / p99": loyalty_batch_duration_seconds is not in the /metrics of api',
       'panel "Targets up": up: job "loyalty-engine" is not a job of the Prometheus config (loyalty, prometheus)',
       'panel "Tier changes": loyalty_tier_changes_total: no sample has the label "tier"',
+      'panel "Dead letters by reason": the legend\'s {{reason}} is not a label of its series',
     ]);
   });
 });

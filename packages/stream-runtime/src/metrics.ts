@@ -56,6 +56,8 @@ export class RuntimeMetrics {
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
     collectDefaultMetrics({ register: this.registry });
+    // Exported at 0 before the first failure: a dashboard's rate() has a series to start from.
+    for (const retriable of ["true", "false"]) this.failed.inc({ retriable }, 0);
   }
 
   /** Counts records a send or a transaction has committed to Kafka, per topic. */

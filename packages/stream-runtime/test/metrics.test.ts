@@ -22,6 +22,9 @@ describe("runtime metrics", () => {
     m.countProduced([]);
     const text = await m.registry.metrics();
     expect(value(text, "loyalty_messages_produced_total", { topic: "a", service: "svc-a" })).toBe(2);
+    // Failures are exported at 0 before the first one.
+    expect(value(text, "loyalty_batch_failures_total", { retriable: "true", service: "svc-a" })).toBe(0);
+    expect(value(text, "loyalty_batch_failures_total", { retriable: "false", service: "svc-a" })).toBe(0);
     expect(value(text, "loyalty_messages_produced_total", { topic: "b", service: "svc-a" })).toBe(1);
   });
 
