@@ -122,7 +122,13 @@ export class OutboxRelay {
       await c.query("delete from api_outbox where seq = any($1::bigint[])", [rows.rows.map((r) => r.seq)]);
       await c.query("commit");
       const sent = rows.rows.map((r) => r.payload);
-      for (const l of this.sentListeners) l(sent);
+      for (const l of this.sentListeners) {
+        try {
+          l(sent);
+        } catch {
+          // An observer (metrics) never turns a relayed pass into a failed one.
+        }
+      }
       return rows.rows.length;
     } catch (err) {
       await c.query("rollback").catch(() => undefined);

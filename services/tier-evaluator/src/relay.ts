@@ -133,7 +133,13 @@ export class OutboxRelay {
       this.position = last;
       sent += rows.rows.length;
       const changes = rows.rows.map((r) => r.payload);
-      for (const l of this.sentListeners) l(changes);
+      for (const l of this.sentListeners) {
+        try {
+          l(changes);
+        } catch {
+          // An observer (metrics) never turns a relayed pass into a failed one.
+        }
+      }
     }
     // Sent rows are only kept until the position is durable in Kafka; the copy in PostgreSQL
     // is a lower bound used if that offset ever expires.
