@@ -1,7 +1,7 @@
 // Checks a Grafana dashboard's PromQL against the services' real /metrics: every metric a panel
 // uses must be exported by each service the panel is about, with samples in at least one of
-// them (a panel that would stay empty is a problem too), and the labels its matchers name must
-// exist on those samples. The services a selector is about come from its `service` matcher:
+// them (a panel that would stay empty is a problem too), the labels its matchers and legends
+// name must exist on those samples, and its exact matchers' values on one of them. The services a selector is about come from its `service` matcher:
 // `service="api"` is the API, `service=~"rules-engine|api"` those two, `service=~"$service"`
 // (the dashboard's variable) or no matcher every service.
 import { type Family, resolveMetric } from "./exposition.ts";
@@ -125,11 +125,19 @@ export function checkDashboard(
       problems.push(`${where} has no sample in the /metrics of ${u.services.join(", ")}`);
       continue;
     }
+    let labelled = true;
     for (const m of matchers) {
       if (m.label === "service" || m.label === "le") continue;
-      if (!samples.some((s) => m.label in s.labels))
+      if (!samples.some((s) => m.label in s.labels)) {
         problems.push(`${where}: no sample has the label "${m.label}"`);
+        labelled = false;
+      }
     }
+    // Exact matchers name values a sample must have (a regex like status=~"5.." may match none
+    // in a healthy run, and is not judged).
+    const exact = matchers.filter((m) => m.op === "=" && m.label !== "service");
+    if (labelled && exact.length && !samples.some((s) => exact.every((m) => s.labels[m.label] === m.value)))
+      problems.push(`${where}: no sample has ${exact.map((m) => `${m.label}="${m.value}"`).join(", ")}`);
   }
   // A legend's {{label}} must be a label of the query's series (Prometheus adds job and instance).
   const byQuery = new Map<string, MetricUse[]>();

@@ -257,7 +257,7 @@ describe("the Grafana dashboard against the services' real /metrics", () => {
     ]);
   });
 
-  it("reports a histogram without its _bucket suffix, a wrong label, job and legend label", () => {
+  it("reports a histogram without its _bucket suffix, a wrong label, label value, job and legend", () => {
     const d = dashboard();
     const byTitle = (t: string) => panelsOf(d).find((p) => p.title === t)!.targets![0]!;
     byTitle("Batch duration p50 / p99").expr = 'sum(rate(loyalty_batch_duration_seconds{service="api"}[5m]))';
@@ -265,9 +265,11 @@ describe("the Grafana dashboard against the services' real /metrics", () => {
       'sum(rate(loyalty_tier_changes_total{service="tier-evaluator", tier="Gold"}[5m]))';
     byTitle("Targets up").expr = 'up{job="loyalty-engine"}';
     byTitle("Dead letters by reason").legendFormat = "{{service}} {{reason}}";
+    byTitle("Redemptions").expr = byTitle("Redemptions").expr!.replace('kind="REDEEMED"', 'kind="REDEEM"');
     expect(checkDashboard(d, scraped, jobs)).toEqual([
       'panel "Batch duration p50 / p99": loyalty_batch_duration_seconds is not in the /metrics of api',
       'panel "Targets up": up: job "loyalty-engine" is not a job of the Prometheus config (loyalty, prometheus)',
+      'panel "Redemptions": loyalty_ledger_movements_total: no sample has kind="REDEEM"',
       'panel "Tier changes": loyalty_tier_changes_total: no sample has the label "tier"',
       'panel "Dead letters by reason": the legend\'s {{reason}} is not a label of its series',
     ]);
