@@ -21,6 +21,8 @@ export const baseConfigSchema = z.object({
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   CLOCK_MODE: z.enum(["event", "wall"]).default("event"),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  // Address of the ops server (/healthz, /metrics): 0.0.0.0 where Prometheus scrapes from another host or container.
+  HTTP_HOST: z.string().min(1).default("127.0.0.1"),
   // Prefix of topics, consumer groups, PostgreSQL schema and Redis keys; empty in production.
   LOYALTY_NAMESPACE: z
     .string()

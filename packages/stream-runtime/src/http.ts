@@ -7,6 +7,7 @@ export async function startOpsServer(
   port: number,
   metrics: RuntimeMetrics,
   healthy: () => boolean,
+  host = "127.0.0.1",
 ): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     if (req.method !== "GET") {
@@ -31,7 +32,7 @@ export async function startOpsServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, "127.0.0.1", resolve);
+    server.listen(port, host, resolve);
   });
   return { server, port: (server.address() as AddressInfo).port };
 }

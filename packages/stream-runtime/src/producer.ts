@@ -29,6 +29,7 @@ export class BatchingProducer {
   private buffer: OutMessage[] = [];
   private readonly producer: Producer;
   private connected = false;
+  private readonly sentListeners: Array<(sent: readonly OutMessage[]) => void> = [];
   readonly transactional: boolean;
 
   /**
@@ -68,6 +69,22 @@ export class BatchingProducer {
     this.connected = true;
   }
 
+  /** Called with the records of each send the broker acknowledged (each committed transaction). */
+  onSent(listener: (sent: readonly OutMessage[]) => void): void {
+    this.sentListeners.push(listener);
+  }
+
+  private sent(out: readonly OutMessage[]): void {
+    if (out.length === 0) return;
+    for (const l of this.sentListeners) {
+      try {
+        l(out);
+      } catch {
+        // An observer (metrics) never turns a committed send into a failed one.
+      }
+    }
+  }
+
   add(msg: OutMessage): void {
     this.buffer.push(msg);
   }
@@ -96,6 +113,7 @@ export class BatchingProducer {
       this.buffer = out.concat(this.buffer);
       throw err;
     }
+    this.sent(out);
     return out.length;
   }
 
@@ -131,6 +149,7 @@ export class BatchingProducer {
       this.buffer = out.concat(this.buffer);
       throw err;
     }
+    this.sent(out);
     return out.length;
   }
 

@@ -68,6 +68,7 @@ export async function bootService(
       : {},
   );
   const metrics = new RuntimeMetrics(config.SERVICE_NAME);
+  producer.onSent((sent) => metrics.countProduced(sent));
   const dlq = new DeadLetterPublisher(config.SERVICE_NAME, codec, producer, topics.dlq);
   const clock = config.CLOCK_MODE === "event" ? new WatermarkClock() : new WallClock();
   const pool = createPool(config.DATABASE_URL, {
@@ -128,7 +129,12 @@ export async function runService(kit: ServiceKit, opts: RunOptions): Promise<Con
     ...(opts.timerTicks ? { timerTicks: true } : {}),
     afterCommit: () => vacuum.kick(),
   });
-  const ops = await startOpsServer(kit.config.HTTP_PORT, kit.metrics, () => runner.isHealthy);
+  const ops = await startOpsServer(
+    kit.config.HTTP_PORT,
+    kit.metrics,
+    () => runner.isHealthy,
+    kit.config.HTTP_HOST,
+  );
   const shutdown = installShutdown(
     kit.logger,
     {
@@ -193,7 +199,12 @@ export async function runTasks<S>(kit: ServiceKit, opts: RunTasksOptions<S>): Pr
       opts.afterStateCommit?.();
     },
   });
-  const ops = await startOpsServer(kit.config.HTTP_PORT, kit.metrics, () => runner.isHealthy);
+  const ops = await startOpsServer(
+    kit.config.HTTP_PORT,
+    kit.metrics,
+    () => runner.isHealthy,
+    kit.config.HTTP_HOST,
+  );
   const shutdown = installShutdown(
     kit.logger,
     {

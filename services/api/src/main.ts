@@ -4,6 +4,7 @@
 // flush the outbox, close clients.
 import {
   ConsumerRunner,
+  LedgerMetrics,
   bootService,
   groupIdFor,
   installShutdown,
@@ -14,6 +15,7 @@ import {
 import { apiConfigSchema } from "./config.ts";
 import { EngineProgress } from "./engine-progress.ts";
 import { ApiClock, expiryTick } from "./expiry.ts";
+import { instrumentHttp } from "./http-metrics.ts";
 import { MemoryRateLimiter, RedisRateLimiter } from "./http/rate-limit.ts";
 import { buildServer } from "./http/server.ts";
 import { OutboxRelay } from "./outbox-relay.ts";
@@ -37,6 +39,11 @@ const clock = new ApiClock(kit.clock, pool, engine);
 await clock.load();
 
 const relay = new OutboxRelay(kit.kafka, pool, kit.codec, kit.topics.points, logger);
+const ledgerMetrics = new LedgerMetrics(kit.metrics);
+relay.onSent((sent) => {
+  kit.metrics.countProduced(sent.map(() => ({ topic: kit.topics.points.name })));
+  ledgerMetrics.count(sent);
+});
 await relay.start(config.OUTBOX_RELAY_INTERVAL_MS);
 
 const rate = { rate: config.API_RATE_LIMIT_PER_SECOND, burst: config.API_RATE_BURST };
@@ -54,6 +61,7 @@ const app = buildServer({
   onCommitted: () => relay.nudge(),
   logger,
 });
+instrumentHttp(app, kit.metrics);
 
 const expire = () =>
   expiryTick(
@@ -99,7 +107,12 @@ if (config.CLOCK_MODE === "event") {
   }, config.POINTS_EXPIRY_CHECK_MS);
 }
 
-const ops = await startOpsServer(config.HTTP_PORT, kit.metrics, () => runner?.isHealthy ?? true);
+const ops = await startOpsServer(
+  config.HTTP_PORT,
+  kit.metrics,
+  () => runner?.isHealthy ?? true,
+  config.HTTP_HOST,
+);
 installShutdown(
   logger,
   {

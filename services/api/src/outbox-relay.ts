@@ -18,6 +18,7 @@ export class OutboxRelay {
   private pending = false;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly sentListeners: Array<(sent: readonly PointsMovement[]) => void> = [];
 
   constructor(
     kafka: Kafka,
@@ -35,6 +36,11 @@ export class OutboxRelay {
       // The idempotent producer must retry until the broker answers (kafkajs warns otherwise).
       retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5_000 },
     });
+  }
+
+  /** Called with the movements of each pass the broker acknowledged and the outbox let go (metrics). */
+  onSent(listener: (sent: readonly PointsMovement[]) => void): void {
+    this.sentListeners.push(listener);
   }
 
   async start(intervalMs: number): Promise<void> {
@@ -115,6 +121,14 @@ export class OutboxRelay {
       // A delete, not a "sent" mark: no new row version and index entries per row sent.
       await c.query("delete from api_outbox where seq = any($1::bigint[])", [rows.rows.map((r) => r.seq)]);
       await c.query("commit");
+      const sent = rows.rows.map((r) => r.payload);
+      for (const l of this.sentListeners) {
+        try {
+          l(sent);
+        } catch {
+          // An observer (metrics) never turns a relayed pass into a failed one.
+        }
+      }
       return rows.rows.length;
     } catch (err) {
       await c.query("rollback").catch(() => undefined);

@@ -15,6 +15,13 @@ const alerts = kit.topics.churnAlerts.name;
 const meta = await admin.fetchTopicMetadata({ topics: [input, alerts] });
 const partitionsOf = (topic: string) =>
   meta.topics.find((t) => t.name === topic)?.partitions.length ?? config.LOYALTY_PARTITIONS;
+// Alerts are counted once their Kafka transaction committed (frontier markers have no value).
+const churnAlerts = kit.metrics.counter("loyalty_churn_alerts_total", "Churn alerts sent");
+kit.producer.onSent((sent) => {
+  let n = 0;
+  for (const m of sent) if (m.topic === alerts && m.value !== null) n++;
+  if (n > 0) churnAlerts.inc(n);
+});
 const pipeline = createPipeline(
   kit,
   settings,

@@ -1,10 +1,10 @@
 // Composition root of the rules engine: config, clients, the rules feed, the ledger store and
 // the earning pipeline. Domain logic lives in src/rules (rule format) and src/engine (earning).
-import { bootService, groupIdFor, loadConfig, runService } from "@loyalty/stream-runtime";
+import { LedgerMetrics, bootService, groupIdFor, loadConfig, runService } from "@loyalty/stream-runtime";
 import { ChurnJoin } from "./churn-join.ts";
 import { rulesEngineConfigSchema } from "./config.ts";
 import { RuleSetRegistry } from "./engine/registry.ts";
-import { earningHandler } from "./pipeline.ts";
+import { earningHandler, toMovement } from "./pipeline.ts";
 import { RulesFeed } from "./rulesets/feed.ts";
 import { LedgerStore } from "./store/ledger-store.ts";
 
@@ -42,6 +42,8 @@ if (kit.clock.mode === "event" && config.CHURN_JOIN === "event-time") {
   await join.start();
 }
 let batches = 0;
+const ledgerMetrics = new LedgerMetrics(kit.metrics);
+const campaigns = kit.metrics.counter("loyalty_campaigns_triggered_total", "Campaign triggers written");
 const runner = await runService(kit, {
   group: config.SERVICE_NAME,
   // The ledger tables are shared with the API; this service, their main writer, maintains them.
@@ -62,6 +64,10 @@ const runner = await runService(kit, {
     feed,
     store,
     join,
+    onWritten: (w) => {
+      ledgerMetrics.count(w.entries.map(toMovement));
+      campaigns.inc(w.campaigns.length);
+    },
     afterCommit: () => {
       batches++;
       if (batches === config.FAULT_KILL_AFTER_BATCH) process.kill(process.pid, "SIGKILL");

@@ -13,7 +13,7 @@ import { type CampaignRow, toMovement } from "./engine/model.ts";
 import type { EngineEvent } from "./engine/process.ts";
 import type { RulesFeed } from "./rulesets/feed.ts";
 import { toMs } from "./rulesets/topic.ts";
-import type { LedgerStore } from "./store/ledger-store.ts";
+import type { BatchOutputs, LedgerStore } from "./store/ledger-store.ts";
 
 // The named steps of a batch: decode -> rules fresh up to the batch's event time -> hold what must
 // wait for churn alerts -> ledger transaction (load, price, write) -> record churn-alert's
@@ -91,6 +91,8 @@ export interface EarningDeps {
   join?: ChurnJoin | null;
   /** Called after the ledger commit, before the handler returns (tests' fault injection). */
   afterCommit?: () => void;
+  /** Called after the ledger commit with what it wrote for fresh events (metrics). */
+  onWritten?: (written: BatchOutputs["written"]) => void;
 }
 
 export function earningHandler(d: EarningDeps): BatchHandler {
@@ -131,7 +133,10 @@ export function earningHandler(d: EarningDeps): BatchHandler {
       } else events.push(e);
     }
     const out = events.length > 0 ? await d.store.applyBatch(events) : null;
-    if (out !== null) d.afterCommit?.();
+    if (out !== null) {
+      d.onWritten?.(out.written);
+      d.afterCommit?.();
+    }
     // Only now: the alerts before these markers are in the ledger.
     if (join !== null) await join.advance(marks);
     const held = messages[end];

@@ -30,6 +30,15 @@ const pipeline = new TierPipeline(
   { config: tierConfig, mode: config.CLOCK_MODE, maxFutureMs: config.TIER_MAX_FUTURE_MS },
   kit.logger,
 );
+const tierChanges = kit.metrics.counter(
+  "loyalty_tier_changes_total",
+  "Tier changes sent to the tiers topic, by direction and new tier",
+  ["direction", "to_tier"],
+);
+relay.onSent((changes) => {
+  kit.metrics.countProduced(changes.map(() => ({ topic: kit.topics.tiers.name })));
+  for (const c of changes) tierChanges.inc({ direction: c.direction, to_tier: c.toTier });
+});
 await store.saveSettings(tierConfig, config.CLOCK_MODE, pipeline.inputTopic);
 await relay.start();
 kit.logger.info(

@@ -31,6 +31,7 @@ export class OutboxRelay {
   private lockClient: PoolClient | null = null;
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
+  private readonly sentListeners: Array<(sent: readonly TierChanged[]) => void> = [];
 
   constructor(
     private readonly kafka: Kafka,
@@ -51,6 +52,11 @@ export class OutboxRelay {
       allowAutoTopicCreation: false,
       retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5_000 },
     });
+  }
+
+  /** Called with the changes of each committed relay transaction (metrics): each change once. */
+  onSent(listener: (sent: readonly TierChanged[]) => void): void {
+    this.sentListeners.push(listener);
   }
 
   /** Connecting fences an earlier incarnation with the same transactional id. */
@@ -126,6 +132,14 @@ export class OutboxRelay {
       }
       this.position = last;
       sent += rows.rows.length;
+      const changes = rows.rows.map((r) => r.payload);
+      for (const l of this.sentListeners) {
+        try {
+          l(changes);
+        } catch {
+          // An observer (metrics) never turns a relayed pass into a failed one.
+        }
+      }
     }
     // Sent rows are only kept until the position is durable in Kafka; the copy in PostgreSQL
     // is a lower bound used if that offset ever expires.

@@ -35,6 +35,8 @@ export interface BatchOutputs {
   bySource: Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>;
   fresh: number;
   replayed: number;
+  /** The fresh events' outputs alone: written by this transaction, so counted once (metrics). */
+  written: { entries: EntryRow[]; campaigns: CampaignRow[] };
 }
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -68,13 +70,18 @@ export class LedgerStore {
       fresh.push(e);
     }
     const bySource = new Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>();
+    const written: BatchOutputs["written"] = { entries: [], campaigns: [] };
     if (seen.size > 0) await this.loadOutputs(c, [...seen], bySource);
     if (fresh.length > 0) {
       const p = await this.process(c, fresh);
       await this.write(c, p);
-      for (const [id, o] of p.bySource) bySource.set(id, o);
+      for (const [id, o] of p.bySource) {
+        bySource.set(id, o);
+        written.entries.push(...o.entries);
+        written.campaigns.push(...o.campaigns);
+      }
     }
-    return { bySource, fresh: fresh.length, replayed: seen.size };
+    return { bySource, fresh: fresh.length, replayed: seen.size, written };
   }
 
   private async process(c: PoolClient, events: EngineEvent[]): Promise<BatchProcessor> {
