@@ -8,7 +8,8 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 
-const root = new URL("../..", import.meta.url).pathname;
+// LOYALTY_TEST_ROOT: the workspace to report on (its own tests point it at a made-up one).
+const root = process.env.LOYALTY_TEST_ROOT ?? new URL("../..", import.meta.url).pathname;
 const reportsDir = process.env.LOYALTY_TEST_REPORTS;
 const runId = process.env.LOYALTY_TEST_RUN;
 if (!reportsDir || !runId) {
