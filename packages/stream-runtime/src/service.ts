@@ -107,6 +107,53 @@ export interface RunOptions {
   vacuum?: readonly string[];
 }
 
+/** What runService and runTasks share: the ops server, two-phase shutdown, the crash watch. */
+async function operate(
+  kit: ServiceKit,
+  runner: {
+    start(): Promise<void>;
+    stop(): Promise<void>;
+    readonly isHealthy: boolean;
+    readonly failure: Error | null;
+  },
+  vacuum: Vacuumer,
+  opts: { groupId: string; topics: string[]; close?: () => Promise<void> },
+): Promise<void> {
+  const ops = await startOpsServer(
+    kit.config.HTTP_PORT,
+    kit.metrics,
+    () => runner.isHealthy,
+    kit.config.HTTP_HOST,
+  );
+  const shutdown = installShutdown(
+    kit.logger,
+    {
+      stop: () => runner.stop(),
+      close: async () => {
+        // A transactional producer has nothing buffered after the last commit; flush() is a no-op then.
+        await kit.producer.flush();
+        await kit.producer.disconnect();
+        await opts.close?.();
+        await vacuum.idle();
+        await kit.pool.end();
+        kit.redis.disconnect();
+        await new Promise<void>((r) => ops.server.close(() => r()));
+      },
+    },
+    kit.config.SHUTDOWN_TIMEOUT_MS,
+  );
+  await runner.start();
+  kit.logger.info(
+    { groupId: opts.groupId, topics: opts.topics, opsPort: ops.port, clock: kit.clock.mode },
+    "consuming",
+  );
+  // A consumer that crashed for good stops the process with a failing exit code.
+  const watch = setInterval(() => {
+    if (runner.failure) void shutdown("consumer crashed", 1);
+  }, 1000);
+  watch.unref();
+}
+
 export async function runService(kit: ServiceKit, opts: RunOptions): Promise<ConsumerRunner> {
   const groupId = groupIdFor(kit.config, opts.group);
   const vacuum = tableMaintenance(kit, opts.vacuum ?? []);
@@ -129,35 +176,11 @@ export async function runService(kit: ServiceKit, opts: RunOptions): Promise<Con
     ...(opts.timerTicks ? { timerTicks: true } : {}),
     afterCommit: () => vacuum.kick(),
   });
-  const ops = await startOpsServer(
-    kit.config.HTTP_PORT,
-    kit.metrics,
-    () => runner.isHealthy,
-    kit.config.HTTP_HOST,
-  );
-  const shutdown = installShutdown(
-    kit.logger,
-    {
-      stop: () => runner.stop(),
-      close: async () => {
-        await kit.producer.flush();
-        await kit.producer.disconnect();
-        await opts.close?.();
-        await vacuum.idle();
-        await kit.pool.end();
-        kit.redis.disconnect();
-        await new Promise<void>((r) => ops.server.close(() => r()));
-      },
-    },
-    kit.config.SHUTDOWN_TIMEOUT_MS,
-  );
-  await runner.start();
-  kit.logger.info({ groupId, topics: opts.topics, opsPort: ops.port, clock: kit.clock.mode }, "consuming");
-  // A consumer that crashed for good stops the process with a failing exit code.
-  const watch = setInterval(() => {
-    if (runner.failure) void shutdown("consumer crashed", 1);
-  }, 1000);
-  watch.unref();
+  await operate(kit, runner, vacuum, {
+    groupId,
+    topics: opts.topics,
+    ...(opts.close ? { close: opts.close } : {}),
+  });
   return runner;
 }
 
@@ -199,35 +222,10 @@ export async function runTasks<S>(kit: ServiceKit, opts: RunTasksOptions<S>): Pr
       opts.afterStateCommit?.();
     },
   });
-  const ops = await startOpsServer(
-    kit.config.HTTP_PORT,
-    kit.metrics,
-    () => runner.isHealthy,
-    kit.config.HTTP_HOST,
-  );
-  const shutdown = installShutdown(
-    kit.logger,
-    {
-      stop: () => runner.stop(),
-      close: async () => {
-        await kit.producer.disconnect();
-        await opts.close?.();
-        await vacuum.idle();
-        await kit.pool.end();
-        kit.redis.disconnect();
-        await new Promise<void>((r) => ops.server.close(() => r()));
-      },
-    },
-    kit.config.SHUTDOWN_TIMEOUT_MS,
-  );
-  await runner.start();
-  kit.logger.info(
-    { groupId, topics: opts.topics, opsPort: ops.port, clock: kit.clock.mode },
-    "consuming (tasks)",
-  );
-  const watch = setInterval(() => {
-    if (runner.failure) void shutdown("consumer crashed", 1);
-  }, 1000);
-  watch.unref();
+  await operate(kit, runner, vacuum, {
+    groupId,
+    topics: opts.topics,
+    ...(opts.close ? { close: opts.close } : {}),
+  });
   return runner;
 }
