@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cdnow } from "@loyalty/datasets";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { diffRuleSets, run } from "../../../packages/cli/src/commands/rules.ts";
-import { mustValidate, rule, ruleSet } from "./rules/helpers.ts";
+import { diffRuleSets, run } from "../src/commands/rules.ts";
+import { mustValidate, rule, ruleSet } from "../../../services/rules-engine/test/rules/helpers.ts";
 
 const REPO = new URL("../../../", import.meta.url).pathname;
 
