@@ -1,24 +1,29 @@
-// `pnpm loyalty churn …`: the churn model as the churn-alert service fitted it (from PostgreSQL).
-//   churn model [--json] [--all]                  fits stored by the service, the one in force first
-//   churn model --refit --as-of YYYY-MM-DD [--json] fit as of the end of that day from members' state
-//   churn model --refit [--json]                  ask the running service to refit at its frontier
-//   churn report [--json]                         members by segment and alerts, at the frontier
+// `loyalty churn model|report`: the churn model as the churn-alert service fitted it (PostgreSQL).
 import {
+  type ChurnSettings,
   type FitRecord,
   churnConfigSchema,
   fitAsOf,
   listFits,
-  populationReport,
   requestRefit,
   settingsFrom,
 } from "@loyalty/churn-alert";
-import { createPool, migrate } from "@loyalty/db";
 import { loadConfig } from "@loyalty/stream-runtime";
-
-const USAGE = `usage: loyalty churn model [--json] [--all] [--refit [--as-of YYYY-MM-DD]]
-       loyalty churn report [--json]`;
+import { withPool } from "../connections.ts";
+import { type CliContext, printJson } from "../context.ts";
+import { EXIT, UsageError } from "../errors.ts";
+import { type ChurnFigures, churnFigures } from "../figures.ts";
 
 const iso = (t: number) => new Date(t).toISOString().replace(".000Z", "Z");
+
+/** The churn-alert service's settings (threshold, horizon...) from the same variables it reads. */
+export function churnSettings(ctx: CliContext): ChurnSettings {
+  try {
+    return settingsFrom(loadConfig(churnConfigSchema, ctx.env));
+  } catch (err) {
+    throw new UsageError(`churn settings: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
 
 function describeFit(f: FitRecord, inForce: boolean): string {
   const p = f.bgnbd;
@@ -34,65 +39,58 @@ function describeFit(f: FitRecord, inForce: boolean): string {
   ].join("\n");
 }
 
-export async function run(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  const flags = new Set(rest.filter((a) => a.startsWith("--")));
-  const json = flags.has("--json");
-  const asOfIdx = rest.indexOf("--as-of");
-  const asOfText = asOfIdx >= 0 ? rest[asOfIdx + 1] : undefined;
-  if ((sub !== "model" && sub !== "report") || (asOfIdx >= 0 && asOfText === undefined)) {
-    console.error(USAGE);
-    return 2;
-  }
-  const config = loadConfig(churnConfigSchema);
-  const settings = settingsFrom(config);
-  await migrate(config.DATABASE_URL, undefined, config.LOYALTY_NAMESPACE);
-  const pool = createPool(config.DATABASE_URL, { max: 2, namespace: config.LOYALTY_NAMESPACE });
-  try {
-    if (sub === "report") {
-      const r = await populationReport(pool, settings);
-      if (json) console.log(JSON.stringify(r, null, 2));
-      else {
-        console.log(`as of ${r.asOf === null ? "-" : iso(r.asOf)}, model ${r.modelVersion ?? "none"}`);
-        console.log(`${r.members} members, ${r.belowThreshold} with P(alive) < ${settings.threshold}`);
-        for (const [s, n] of Object.entries(r.segments).sort((p, q) => q[1] - p[1]))
-          console.log(`  ${s.padEnd(20)} ${n}`);
-        console.log(`${r.alerts} alerts: ${JSON.stringify(r.alertsByActionLevel)}`);
-      }
-      return 0;
+export function formatChurn(r: ChurnFigures, settings: ChurnSettings): string {
+  const lines = [
+    `as of ${r.asOf === null ? "-" : iso(r.asOf)}, model ${r.modelVersion ?? "none"}`,
+    `${r.members} members, ${r.belowThreshold} with P(alive) < ${settings.threshold}`,
+  ];
+  for (const [s, n] of Object.entries(r.segments).sort((p, q) => q[1] - p[1]))
+    lines.push(`  ${s.padEnd(20)} ${n}`);
+  lines.push(`${r.alerts} alerts: ${JSON.stringify(r.alertsByActionLevel)}`);
+  return lines.join("\n");
+}
+
+export async function report(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
+  const settings = churnSettings(ctx);
+  const r = await withPool(ctx, (pool) => churnFigures(pool, settings));
+  if (opts.json) printJson(ctx, r);
+  else ctx.out(formatChurn(r, settings));
+  return EXIT.ok;
+}
+
+export async function model(
+  ctx: CliContext,
+  opts: { json?: boolean; all?: boolean; refit?: boolean; asOf?: number },
+): Promise<number> {
+  if (opts.asOf !== undefined && !opts.refit)
+    throw new UsageError(
+      "--as-of goes with --refit (a fit as of that day); without --refit it means nothing",
+    );
+  const settings = churnSettings(ctx);
+  return withPool(ctx, async (pool) => {
+    if (opts.refit && opts.asOf !== undefined) {
+      const fit = await fitAsOf(pool, opts.asOf, settings);
+      ctx.out(opts.json ? JSON.stringify(fit, null, 2) : describeFit(fit, false));
+      return EXIT.ok;
     }
-    if (flags.has("--refit")) {
-      if (asOfText !== undefined) {
-        if (!/^\d{4}-\d{2}-\d{2}$/.test(asOfText) || Number.isNaN(Date.parse(`${asOfText}T00:00:00Z`))) {
-          console.error(`--as-of wants a date YYYY-MM-DD, got '${asOfText}'`);
-          return 2;
-        }
-        const fit = await fitAsOf(pool, Date.parse(`${asOfText}T00:00:00Z`), settings);
-        console.log(json ? JSON.stringify(fit, null, 2) : describeFit(fit, false));
-        return 0;
-      }
+    if (opts.refit) {
       const id = await requestRefit(pool);
-      console.log(
-        json
-          ? JSON.stringify({ requested: id })
-          : `refit #${id} requested: the service refits at its event-time frontier on its next step`,
-      );
-      return 0;
+      if (opts.json) printJson(ctx, { requested: id });
+      else ctx.out(`refit #${id} requested: the service refits at its event-time frontier on its next step`);
+      return EXIT.ok;
     }
     const engine = await pool.query<{ model_version: string | null }>(
       "select model_version from churn_engine",
     );
     const inForce = engine.rows[0]?.model_version ?? null;
-    const fits = await listFits(pool, flags.has("--all") ? 100_000 : 20);
+    const fits = await listFits(pool, opts.all ? 100_000 : 20);
     const ordered = [
       ...fits.filter((f) => f.modelVersion === inForce),
       ...fits.filter((f) => f.modelVersion !== inForce),
     ];
-    if (json) console.log(JSON.stringify({ inForce, fits: ordered }, null, 2));
-    else if (ordered.length === 0) console.log("no churn model fitted yet");
-    else console.log(ordered.map((f) => describeFit(f, f.modelVersion === inForce)).join("\n\n"));
-    return 0;
-  } finally {
-    await pool.end();
-  }
+    if (opts.json) printJson(ctx, { inForce, fits: ordered });
+    else if (ordered.length === 0) ctx.out("no churn model fitted yet");
+    else ctx.out(ordered.map((f) => describeFit(f, f.modelVersion === inForce)).join("\n\n"));
+    return EXIT.ok;
+  });
 }

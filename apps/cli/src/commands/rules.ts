@@ -1,17 +1,14 @@
-// `pnpm loyalty rules validate|publish|list|diff|simulate`: the rule-set lifecycle.
-//   validate DIR|FILE                 every error as `ruleId path problem`; exit 1 on errors
-//   publish DIR|FILE                  validate, then publish to loyalty.rules.v1 (version must grow)
-//   list                              published versions (the compacted topic)
-//   diff DIR|FILE                     draft vs published: added / removed / changed rules
-//   simulate --rules DIR --orders FILE [--limit N] [--json]
-//                                     price a file of orders (CDNOW or JSON Lines) with a draft;
-//                                     writes nothing
-// LOYALTY_NAMESPACE selects the engine's namespace; endpoints come from KAFKA_BROKERS,
-// SCHEMA_REGISTRY_URL (defaults: the local stack).
+// `loyalty rules validate|publish|list|diff|simulate`: the rule-set lifecycle.
+//   validate PATH      every error as `ruleId path problem`; exit 1 on errors
+//   publish PATH       validate, then publish to loyalty.rules.v1 (the version must grow)
+//   list               published versions (the compacted topic)
+//   diff PATH          draft vs published: added / removed / changed rules
+//   simulate           price a file of orders (CDNOW or JSON Lines) with a draft; writes nothing
+// LOYALTY_NAMESPACE selects the engine's namespace; KAFKA_BROKERS, SCHEMA_REGISTRY_URL the stack.
 import { readFileSync } from "node:fs";
-import { AvroCodec, type PurchaseEvent, namespacedTopics } from "@loyalty/contracts";
+import { resolve } from "node:path";
+import { AvroCodec, type PurchaseEvent, type RuleSetPublished } from "@loyalty/contracts";
 import { type ReplayRecord, compileFx, normaliseOrder, parseText, validateOrder } from "@loyalty/ingestor";
-import { endpointsFromEnv } from "@loyalty/local-stack";
 import {
   type Rule,
   type RuleSet,
@@ -23,64 +20,242 @@ import {
   simulateDraft,
   validateRuleSet,
 } from "@loyalty/rules-engine";
-import { createKafka, createLogger, ensureTopics } from "@loyalty/stream-runtime";
+import { ensureTopics } from "@loyalty/stream-runtime";
 import { Partitioners } from "kafkajs";
+import { topics, withAdmin } from "../connections.ts";
+import { type CliContext, endpointsOf, printJson } from "../context.ts";
+import { CheckFailedError, EXIT, UsageError } from "../errors.ts";
 
-const USAGE = `usage: pnpm loyalty rules <command>
-  validate DIR|FILE
-  publish DIR|FILE
-  list
-  diff DIR|FILE
-  simulate --rules DIR --orders FILE [--limit N] [--json]`;
-
-function option(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
+interface ValidationError {
+  ruleId: string | null;
+  path: string;
+  problem: string;
 }
 
-function connect() {
-  const e = endpointsFromEnv();
-  const ns = process.env.LOYALTY_NAMESPACE ?? "";
-  const topics = namespacedTopics(ns);
-  const kafka = createKafka({
-    clientId: "loyalty-cli-rules",
-    brokers: e.kafkaBrokers,
-    logger: createLogger("cli", "warn"),
-    level: "warn",
-  });
-  const codec = new AvroCodec(e.schemaRegistryUrl);
-  return { kafka, codec, topics };
-}
-
-/** Validates a draft; prints every error. Returns the rule set or null. */
-function validated(path: string): RuleSet | null {
-  const src = readRuleSetSource(path);
-  const v = validateRuleSet(src.json);
-  if (!v.ok) {
-    for (const e of v.errors) console.log(`${e.ruleId ?? "-"} ${e.path} ${e.problem}`);
-    console.error(`${src.path}: ${v.errors.length} error(s)`);
-    return null;
-  }
-  return v.ruleSet;
-}
-
-async function published(conn: ReturnType<typeof connect>) {
-  const admin = conn.kafka.admin();
-  await admin.connect();
+/** Reads and validates a draft (a ruleset.json or a folder holding one). */
+function readDraft(
+  ctx: CliContext,
+  path: string,
+): { path: string; ruleSet: RuleSet | null; errors: ValidationError[] } {
+  let src: ReturnType<typeof readRuleSetSource>;
   try {
-    await ensureTopics(admin, {
-      partitions: Number(process.env.LOYALTY_PARTITIONS ?? 6),
-      replication: Number(process.env.LOYALTY_REPLICATION ?? 1),
-      topics: [conn.topics.rules],
-    });
-  } finally {
-    await admin.disconnect();
+    src = readRuleSetSource(resolve(ctx.cwd, path));
+  } catch (err) {
+    // A missing file or a file that is not JSON: what the user typed is wrong.
+    throw new UsageError(`rule set ${path}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return readPublications(conn.kafka, conn.codec, conn.topics.rules.name);
+  const v = validateRuleSet(src.json);
+  return v.ok
+    ? { path: src.path, ruleSet: v.ruleSet, errors: [] }
+    : { path: src.path, ruleSet: null, errors: v.errors };
 }
 
-function rulesOf(json: string): RuleSet {
-  return JSON.parse(json) as RuleSet;
+/** The draft, or the check fails after printing every error (as text, or in the JSON document). */
+function validDraft(ctx: CliContext, path: string, json: boolean | undefined): RuleSet {
+  const d = readDraft(ctx, path);
+  if (d.ruleSet) return d.ruleSet;
+  if (json) printJson(ctx, { ok: false, path: d.path, errors: d.errors });
+  else for (const e of d.errors) ctx.out(`${e.ruleId ?? "-"} ${e.path} ${e.problem}`);
+  throw new CheckFailedError(`${d.path}: ${d.errors.length} error(s)`);
+}
+
+function partitions(ctx: CliContext): { partitions: number; replication: number } {
+  return {
+    partitions: Number(ctx.env.LOYALTY_PARTITIONS ?? 6),
+    replication: Number(ctx.env.LOYALTY_REPLICATION ?? 1),
+  };
+}
+
+/** Every publication on the namespace's rules topic (created if missing, as the services would). */
+async function published(ctx: CliContext): Promise<RuleSetPublished[]> {
+  const rules = topics(ctx).rules;
+  return withAdmin(ctx, "loyalty-cli-rules", async (admin, kafka) => {
+    await ensureTopics(admin, { ...partitions(ctx), topics: [rules] });
+    return readPublications(kafka, new AvroCodec(endpointsOf(ctx).schemaRegistryUrl), rules.name);
+  });
+}
+
+function rulesOf(p: RuleSetPublished): RuleSet {
+  return JSON.parse(p.ruleSetJson) as RuleSet;
+}
+
+export async function validate(ctx: CliContext, path: string, opts: { json?: boolean }): Promise<number> {
+  const rs = validDraft(ctx, path, opts.json);
+  if (opts.json)
+    printJson(ctx, { ok: true, id: rs.id, version: rs.version, rules: rs.rules.length, errors: [] });
+  else ctx.out(`ok: ${rs.id} v${rs.version}, ${rs.rules.length} rule(s)`);
+  return EXIT.ok;
+}
+
+export async function publish(ctx: CliContext, path: string, opts: { json?: boolean }): Promise<number> {
+  const rs = validDraft(ctx, path, opts.json);
+  const current = latestById(await published(ctx)).get(rs.id);
+  if (current && rs.version <= current.version)
+    throw new CheckFailedError(
+      `refused: ${rs.id} v${rs.version} is not greater than the published v${current.version}`,
+    );
+  const rules = topics(ctx).rules;
+  const codec = new AvroCodec(endpointsOf(ctx).schemaRegistryUrl);
+  await codec.register(rules);
+  const p = publication(rs, Date.now());
+  await withAdmin(ctx, "loyalty-cli-rules", async (_admin, kafka) => {
+    const producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      idempotent: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    try {
+      await sendPublication(producer, codec, rules, p);
+    } finally {
+      await producer.disconnect();
+    }
+  });
+  const out = {
+    id: rs.id,
+    version: rs.version,
+    rules: rs.rules.length,
+    topic: rules.name,
+    publishedAt: new Date(p.publishedAt).toISOString(),
+    checksum: p.checksum,
+  };
+  if (opts.json) printJson(ctx, out);
+  else
+    ctx.out(
+      `published ${out.id} v${out.version} (${out.rules} rules) to ${out.topic} at ${out.publishedAt}, sha256 ${out.checksum.slice(0, 12)}`,
+    );
+  return EXIT.ok;
+}
+
+export async function list(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
+  const pubs = (await published(ctx)).sort(
+    (a, b) => a.ruleSetId.localeCompare(b.ruleSetId) || a.version - b.version,
+  );
+  const rows = pubs.map((p) => {
+    const rs = rulesOf(p);
+    return {
+      id: p.ruleSetId,
+      version: p.version,
+      publishedAt: new Date(p.publishedAt).toISOString(),
+      rules: rs.rules.length,
+      active: rs.rules.filter((r) => r.status === "active").length,
+      checksum: p.checksum,
+    };
+  });
+  if (opts.json) printJson(ctx, { topic: topics(ctx).rules.name, published: rows });
+  else if (rows.length === 0) ctx.out(`nothing published on ${topics(ctx).rules.name}`);
+  else
+    for (const r of rows)
+      ctx.out(
+        `${r.id}  v${r.version}  ${r.publishedAt}  ${r.rules} rules (${r.active} active)  sha256 ${r.checksum.slice(0, 12)}`,
+      );
+  return EXIT.ok;
+}
+
+export async function diff(ctx: CliContext, path: string, opts: { json?: boolean }): Promise<number> {
+  const rs = validDraft(ctx, path, opts.json);
+  const current = latestById(await published(ctx)).get(rs.id);
+  const d = diffRuleSets(rs, current ? rulesOf(current) : null);
+  const changed = d.changed.map((c) => ({
+    id: c.after.id,
+    from: c.before.version,
+    to: c.after.version,
+    keys: changedKeys(c.before, c.after),
+    versionUnchanged: c.before.version === c.after.version,
+  }));
+  if (opts.json) {
+    printJson(ctx, {
+      id: rs.id,
+      draftVersion: rs.version,
+      publishedVersion: current?.version ?? null,
+      added: d.added.map((r) => ({ id: r.id, version: r.version, type: r.event.type, status: r.status })),
+      removed: d.removed.map((r) => ({ id: r.id, version: r.version })),
+      changed,
+    });
+    return EXIT.ok;
+  }
+  ctx.out(
+    `${rs.id}: draft v${rs.version} vs ${current ? `published v${current.version}` : "nothing published"}`,
+  );
+  for (const r of d.added) ctx.out(`+ ${r.id} v${r.version} (${r.event.type}, ${r.status})`);
+  for (const r of d.removed) ctx.out(`- ${r.id} v${r.version}`);
+  for (const c of changed)
+    ctx.out(
+      `~ ${c.id} v${c.from} -> v${c.to}: ${c.keys.join(", ")}${c.versionUnchanged ? "  (WARNING: content changed, version did not)" : ""}`,
+    );
+  if (d.added.length + d.removed.length + d.changed.length === 0) ctx.out("no rule differences");
+  return EXIT.ok;
+}
+
+export async function simulate(
+  ctx: CliContext,
+  opts: { rules: string; orders: string; limit?: number; json?: boolean },
+): Promise<number> {
+  const ruleSet = validDraft(ctx, opts.rules, opts.json);
+  const { programme } = readRuleSetSource(resolve(ctx.cwd, opts.rules));
+  let text: string;
+  try {
+    text = readFileSync(resolve(ctx.cwd, opts.orders), "utf8");
+  } catch (err) {
+    throw new UsageError(`--orders ${opts.orders}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const { purchases, rejected } = purchasesFromText(text, opts.limit);
+  const started = process.hrtime.bigint();
+  const { report } = simulateDraft(ruleSet, programme, purchases);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (opts.json) {
+    printJson(ctx, report);
+    return EXIT.ok;
+  }
+  const members = new Set(purchases.map((p) => p.memberId)).size;
+  ctx.out(
+    `simulated ${ruleSet.id} v${ruleSet.version} over ${purchases.length} orders of ${members} members` +
+      `${rejected ? ` (${rejected} rejected lines)` : ""} in ${seconds.toFixed(2)} s; nothing was written`,
+  );
+  const w = Math.max(4, ...report.byRule.map((r) => r.ruleId.length));
+  ctx.out(
+    `${"rule".padEnd(w)}  ${"ver".padStart(3)}  ${"matched".padStart(8)}  ${"awards".padStart(8)}  ${"points".padStart(10)}  ${"members".padStart(8)}  ${"denied".padStart(6)}  ${"suppr.".padStart(6)}  ${"campaigns".padStart(9)}`,
+  );
+  for (const r of report.byRule)
+    ctx.out(
+      `${r.ruleId.padEnd(w)}  ${r.versions.join(",").padStart(3)}  ${String(r.matched).padStart(8)}  ${String(r.awards).padStart(8)}  ${String(r.points).padStart(10)}  ${String(r.membersReached).padStart(8)}  ${String(r.denied).padStart(6)}  ${String(r.suppressed).padStart(6)}  ${String(r.campaigns).padStart(9)}`,
+    );
+  const exp = programme.currencyExponent;
+  const major = (report.liabilityMinor / 10 ** exp).toFixed(exp);
+  ctx.out(
+    `total points ${report.totalPoints}; liability ${major} ${report.currency} (${report.liabilityMinor} minor units at ${programme.pointValueMinor} per point)`,
+  );
+  return EXIT.ok;
+}
+
+/** Canonical purchases from a CDNOW or JSON Lines file, as the ingestor would publish them. */
+export function purchasesFromText(
+  text: string,
+  limit = Number.POSITIVE_INFINITY,
+): { purchases: PurchaseEvent[]; rejected: number } {
+  const fx = compileFx({ baseCurrency: "USD", rates: [] });
+  const purchases: PurchaseEvent[] = [];
+  let rejected = 0;
+  for (const rec of parseText(text) as ReplayRecord[]) {
+    if (purchases.length >= limit) break;
+    const value = rec.kind === "order" ? rec.order : rec.kind === "json" ? rec.value : undefined;
+    if (value === undefined) {
+      rejected++;
+      continue;
+    }
+    const order = validateOrder(value);
+    if (!order.ok) {
+      rejected++;
+      continue;
+    }
+    const p = normaliseOrder(order.value, { memberId: order.value.customerId, fx });
+    if (!p.ok) {
+      rejected++;
+      continue;
+    }
+    purchases.push(p.value);
+  }
+  return { purchases, rejected };
 }
 
 function deepSorted(v: unknown): unknown {
@@ -119,180 +294,4 @@ function changedKeys(a: Rule, b: Rule): string[] {
     if (x !== y) out.push(k);
   }
   return out;
-}
-
-/** Canonical purchases from a CDNOW or JSON Lines file, as the ingestor would publish them. */
-export function purchasesFromText(
-  text: string,
-  limit = Number.POSITIVE_INFINITY,
-): {
-  purchases: PurchaseEvent[];
-  rejected: number;
-} {
-  const fx = compileFx({ baseCurrency: "USD", rates: [] });
-  const purchases: PurchaseEvent[] = [];
-  let rejected = 0;
-  for (const rec of parseText(text) as ReplayRecord[]) {
-    if (purchases.length >= limit) break;
-    const value = rec.kind === "order" ? rec.order : rec.kind === "json" ? rec.value : undefined;
-    if (value === undefined) {
-      rejected++;
-      continue;
-    }
-    const order = validateOrder(value);
-    if (!order.ok) {
-      rejected++;
-      continue;
-    }
-    const p = normaliseOrder(order.value, { memberId: order.value.customerId, fx });
-    if (!p.ok) {
-      rejected++;
-      continue;
-    }
-    purchases.push(p.value);
-  }
-  return { purchases, rejected };
-}
-
-async function simulateCmd(args: string[]): Promise<number> {
-  const rulesDir = option(args, "rules");
-  const ordersFile = option(args, "orders");
-  const limitText = option(args, "limit");
-  if (!rulesDir || !ordersFile) {
-    console.error(USAGE);
-    return 2;
-  }
-  const limit = limitText === undefined ? Number.POSITIVE_INFINITY : Number(limitText);
-  if (!(limit > 0)) {
-    console.error("--limit must be a positive number");
-    return 2;
-  }
-  const ruleSet = validated(rulesDir);
-  if (!ruleSet) return 1;
-  const { programme } = readRuleSetSource(rulesDir);
-  const { purchases, rejected } = purchasesFromText(readFileSync(ordersFile, "utf8"), limit);
-  const started = process.hrtime.bigint();
-  const { report } = simulateDraft(ruleSet, programme, purchases);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (args.includes("--json")) {
-    console.log(JSON.stringify(report, null, 2));
-    return 0;
-  }
-  const members = new Set(purchases.map((p) => p.memberId)).size;
-  console.log(
-    `simulated ${ruleSet.id} v${ruleSet.version} over ${purchases.length} orders of ${members} members` +
-      `${rejected ? ` (${rejected} rejected lines)` : ""} in ${seconds.toFixed(2)} s; nothing was written`,
-  );
-  const w = Math.max(4, ...report.byRule.map((r) => r.ruleId.length));
-  console.log(
-    `${"rule".padEnd(w)}  ${"ver".padStart(3)}  ${"matched".padStart(8)}  ${"awards".padStart(8)}  ${"points".padStart(10)}  ${"members".padStart(8)}  ${"denied".padStart(6)}  ${"suppr.".padStart(6)}  ${"campaigns".padStart(9)}`,
-  );
-  for (const r of report.byRule) {
-    console.log(
-      `${r.ruleId.padEnd(w)}  ${r.versions.join(",").padStart(3)}  ${String(r.matched).padStart(8)}  ${String(r.awards).padStart(8)}  ${String(r.points).padStart(10)}  ${String(r.membersReached).padStart(8)}  ${String(r.denied).padStart(6)}  ${String(r.suppressed).padStart(6)}  ${String(r.campaigns).padStart(9)}`,
-    );
-  }
-  const exp = programme.currencyExponent;
-  const major = (report.liabilityMinor / 10 ** exp).toFixed(exp);
-  console.log(
-    `total points ${report.totalPoints}; liability ${major} ${report.currency} (${report.liabilityMinor} minor units at ${programme.pointValueMinor} per point)`,
-  );
-  return 0;
-}
-
-export async function run(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  try {
-    switch (sub) {
-      case "validate": {
-        const path = rest[0];
-        if (!path) break;
-        const rs = validated(path);
-        if (!rs) return 1;
-        console.log(`ok: ${rs.id} v${rs.version}, ${rs.rules.length} rule(s)`);
-        return 0;
-      }
-      case "publish": {
-        const path = rest[0];
-        if (!path) break;
-        const rs = validated(path);
-        if (!rs) return 1;
-        const conn = connect();
-        const current = latestById(await published(conn)).get(rs.id);
-        if (current && rs.version <= current.version) {
-          console.error(
-            `refused: ${rs.id} v${rs.version} is not greater than the published v${current.version}`,
-          );
-          return 1;
-        }
-        await conn.codec.register(conn.topics.rules);
-        const producer = conn.kafka.producer({
-          allowAutoTopicCreation: false,
-          idempotent: false,
-          createPartitioner: Partitioners.DefaultPartitioner,
-        });
-        await producer.connect();
-        try {
-          const p = publication(rs, Date.now());
-          await sendPublication(producer, conn.codec, conn.topics.rules, p);
-          console.log(
-            `published ${rs.id} v${rs.version} (${rs.rules.length} rules) to ${conn.topics.rules.name} at ${new Date(p.publishedAt).toISOString()}, sha256 ${p.checksum.slice(0, 12)}`,
-          );
-        } finally {
-          await producer.disconnect();
-        }
-        return 0;
-      }
-      case "list": {
-        const conn = connect();
-        const pubs = await published(conn);
-        if (pubs.length === 0) {
-          console.log(`nothing published on ${conn.topics.rules.name}`);
-          return 0;
-        }
-        for (const p of pubs.sort(
-          (a, b) => a.ruleSetId.localeCompare(b.ruleSetId) || a.version - b.version,
-        )) {
-          const rs = rulesOf(p.ruleSetJson);
-          const active = rs.rules.filter((r) => r.status === "active").length;
-          console.log(
-            `${p.ruleSetId}  v${p.version}  ${new Date(p.publishedAt).toISOString()}  ${rs.rules.length} rules (${active} active)  sha256 ${p.checksum.slice(0, 12)}`,
-          );
-        }
-        return 0;
-      }
-      case "diff": {
-        const path = rest[0];
-        if (!path) break;
-        const rs = validated(path);
-        if (!rs) return 1;
-        const conn = connect();
-        const current = latestById(await published(conn)).get(rs.id);
-        const before = current ? rulesOf(current.ruleSetJson) : null;
-        const d = diffRuleSets(rs, before);
-        console.log(
-          `${rs.id}: draft v${rs.version} vs ${current ? `published v${current.version}` : "nothing published"}`,
-        );
-        for (const r of d.added) console.log(`+ ${r.id} v${r.version} (${r.event.type}, ${r.status})`);
-        for (const r of d.removed) console.log(`- ${r.id} v${r.version}`);
-        for (const c of d.changed) {
-          const keys = changedKeys(c.before, c.after);
-          const warn =
-            c.before.version === c.after.version ? "  (WARNING: content changed, version did not)" : "";
-          console.log(
-            `~ ${c.after.id} v${c.before.version} -> v${c.after.version}: ${keys.join(", ")}${warn}`,
-          );
-        }
-        if (d.added.length + d.removed.length + d.changed.length === 0) console.log("no rule differences");
-        return 0;
-      }
-      case "simulate":
-        return await simulateCmd(rest);
-    }
-  } catch (err) {
-    console.error(`loyalty rules ${sub}: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
-  }
-  console.error(USAGE);
-  return 2;
 }

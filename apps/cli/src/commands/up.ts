@@ -1,254 +1,334 @@
+// `loyalty up` and `loyalty demo`: the local stack, every service, and a replay of CDNOW as a
+// demonstration with a progress bar and a summary. `up` then keeps the engine running for live
+// events until Ctrl-C; `demo` stops it and exits. `--fresh` picks a namespace of its own.
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
-// `pnpm loyalty up`: the local stack, every service, and a replay of CDNOW as a demonstration
-// with a live view; then it keeps running for live events until Ctrl-C.
 import { cdnow } from "@loyalty/datasets";
-import { createPool } from "@loyalty/db";
-import { replayFile } from "@loyalty/ingestor";
-import { REPO_ROOT, endpointsFromEnv, stackPaths, stackUp } from "@loyalty/local-stack";
-import { createKafka, createLogger } from "@loyalty/stream-runtime";
-import {
-  Completion,
-  type GroupProgress,
-  PIPELINE,
-  endOffsets,
-  groupLag,
-  startServices,
-  stopServices,
-  topicsFor,
-  waitHealthy,
-} from "../engine.ts";
-import { provision } from "./provision.ts";
+import { type Pool, createPool } from "@loyalty/db";
+import { type ReplayProgress, orderEventId, parseText, replayFile, validateOrder } from "@loyalty/ingestor";
+import { stackPaths, stackUp } from "@loyalty/local-stack";
+import { SingleBar } from "cli-progress";
+import type { Admin, Kafka } from "kafkajs";
+import { kafkaClient, namespace, translateDbError } from "../connections.ts";
+import { type CliContext, endpointsOf, printJson } from "../context.ts";
+import { formatHints, hints } from "../demo/hints.ts";
+import { type EngineFigures, type ReplayFigures, engineFigures, formatFigures } from "../demo/summary.ts";
+import { PipelineWatch, type Poll, ordersThrough } from "../demo/watch.ts";
+import { type Running, startServices, stopServices, topicsFor, waitHealthy } from "../engine.ts";
+import { CheckFailedError, EXIT, InterruptedError, ServiceFailedError } from "../errors.ts";
+import { churnSettings } from "./churn.ts";
+import { provision } from "./migrate.ts";
 
-export async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { "no-demo": { type: "boolean", default: false }, rate: { type: "string" } },
-  });
-  const ns = process.env.LOYALTY_NAMESPACE ?? "";
-  const e = endpointsFromEnv();
-  const up = await stackUp({ log: (l) => console.log(`stack: ${l}`) });
-  console.log(`stack: ready in ${up.seconds.toFixed(1)} s`);
-  await provision([]);
-
-  const stateDir = stackPaths().stateDir;
-  const keyFile = join(stateDir, "api-admin-key");
-  const adminKey =
-    process.env.API_ADMIN_KEY ??
-    (existsSync(keyFile) ? readFileSync(keyFile, "utf8").trim() : randomBytes(24).toString("hex"));
-  if (!process.env.API_ADMIN_KEY) writeFileSync(keyFile, adminKey, { mode: 0o600 });
-  const env = {
-    ...process.env,
-    API_ADMIN_KEY: adminKey,
-    API_PORT: process.env.API_PORT ?? "8080",
-    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
-  };
-  const logDir = join(stateDir, "logs");
-  const services = startServices(env, logDir);
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    console.log("\nstopping services (finishing in-flight batches)...");
-    const codes = await stopServices(services);
-    console.log(
-      `stopped: ${Object.entries(codes)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(" ")}`,
-    );
-    process.exit(code);
-  };
-  process.once("SIGINT", () => void stop(0));
-  process.once("SIGTERM", () => void stop(0));
-  for (const s of services)
-    s.child.once(
-      "exit",
-      (c) =>
-        !stopping &&
-        console.error(`\n${s.spec.name} exited (${c}); its log: ${join(logDir, `${s.spec.name}.log`)}`),
-    );
-  await waitHealthy(services);
-  console.log(`services: ${services.map((s) => s.spec.name).join(", ")} running; logs in ${logDir}`);
-
-  const topics = topicsFor(ns);
-  const kafka = createKafka({
-    clientId: "loyalty-up",
-    brokers: e.kafkaBrokers,
-    logger: createLogger("up", "warn"),
-    level: "warn",
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  const pool = createPool(e.databaseUrl, { max: 2, namespace: ns });
-
-  const file = cdnow.master();
-  if (!values["no-demo"]) {
-    // The engine dedupes on event ids kept in PostgreSQL: in a namespace that has ingested before
-    // (an earlier demo, or this clone's PostgreSQL state beside a fresh broker), a second replay
-    // of the same file would be dropped as duplicates and its "end to end" time would mean nothing.
-    const held = (await pgNumber(pool, "select count(*) as n from ingest_events")) ?? 0;
-    if (held > 0) {
-      console.log(
-        `demo: namespace '${ns}' already holds ${held} ingested events, so a second replay of CDNOW would be ` +
-          "dropped as duplicates; not replaying. What the engine holds:",
-      );
-      await report(admin, pool, ns, null, null);
-      console.log(
-        "\nFor a fresh demonstration, run it in a namespace of its own (topics, groups, schema and Redis keys):\n" +
-          "  LOYALTY_NAMESPACE=demo2 bash infra/bin/run",
-      );
-    } else {
-      console.log(`demo: replaying ${file} into ${topics.orders.name}`);
-      const t0 = Date.now();
-      const view = liveView(admin, pool, ns, t0);
-      const rate = values.rate ? Number(values.rate) : undefined;
-      const sent = await replayFile({ kafka, topic: topics.orders.name, file, ...(rate ? { rate } : {}) });
-      await view.untilIdle(sent.sent);
-      await report(admin, pool, ns, t0, sent.sent);
-    }
-  }
-
-  const b = e.kafkaBrokers[0];
-  console.log(`
-The engine keeps running for live events (Ctrl-C stops it cleanly).
-  send an order:    pnpm loyalty replay my-orders.jsonl --format jsonl
-                    echo 'c-1	{"source":"pos","type":"ORDER_PLACED","orderId":"o-1","customerId":"c-1","occurredAt":"${new Date().toISOString()}","currency":"USD","totalMinor":2500,"lines":[]}' | kcat -P -b ${b} -t ${topics.orders.name} -K '\\t'
-  watch the output: kcat -C -b ${b} -t ${topics.points.name} -s value=avro -r ${e.schemaRegistryUrl.replace(/\/apis\/ccompat\/v7$/, "/apis/ccompat/v7")}
-                    (also ${topics.purchases.name}, ${topics.tiers.name}, ${topics.churnAlerts.name}, ${topics.campaigns.name}, ${topics.dlq.name})
-  a member:         pnpm loyalty member show <member id>    (API on http://127.0.0.1:${env.API_PORT}, admin key in ${keyFile})
-  tiers:            pnpm loyalty tiers stats
-`);
-  await new Promise(() => undefined);
-  return 0;
-}
-
-interface Snapshot {
-  at: number;
-  stages: Record<string, GroupProgress>;
-}
-
-async function snapshot(admin: import("kafkajs").Admin, ns: string): Promise<Snapshot> {
-  const topics = topicsFor(ns);
-  const stages: Snapshot["stages"] = {};
-  for (const s of PIPELINE) {
-    const groupId = ns ? `${ns}.${s.group}` : s.group;
-    stages[s.name] = await groupLag(
-      admin,
-      groupId,
-      s.input.map((t) => topics[t].name),
-    );
-  }
-  return { at: Date.now(), stages };
-}
-
-async function pgNumber(pool: import("pg").Pool, sql: string): Promise<number | null> {
-  try {
-    const r = await pool.query<{ n: number | string | null }>(sql);
-    return r.rows[0]?.n === null || r.rows[0]?.n === undefined ? 0 : Number(r.rows[0].n);
-  } catch {
-    return null; // that service's tables are not there (yet)
-  }
-}
-
-async function tierDistribution(pool: import("pg").Pool): Promise<string> {
-  try {
-    const r = await pool.query<{ tier: string; n: number }>(
-      "select tier, count(*)::int as n from tier_members group by 1 order by 2 desc",
-    );
-    return r.rows.map((x) => `${x.tier} ${x.n}`).join(", ") || "-";
-  } catch {
-    return "-";
-  }
+export interface EngineOpts {
+  fresh?: boolean;
+  limit?: number;
+  rate?: number;
+  json?: boolean;
 }
 
 /** How long the demo waits for churn-alert's tail once everything else is idle (its idle time is 2 s). */
 const TAIL_PATIENCE_MS = 60_000;
+const POLL_MS = 500;
 
-function liveView(admin: import("kafkajs").Admin, pool: import("pg").Pool, ns: string, t0: number) {
-  let prev: Snapshot | null = null;
-  const completion = new Completion();
-  const tty = process.stdout.isTTY;
-  let lines = 0;
-  const draw = async (): Promise<Snapshot> => {
-    const s = await snapshot(admin, ns);
-    const points = await pgNumber(pool, "select sum(points) as n from ledger_entries where points > 0");
-    const alerts = await pgNumber(pool, "select count(*) as n from churn_alerts");
-    const dlq = [...(await endOffsets(admin, topicsFor(ns).dlq.name)).values()].reduce((a, b) => a + b, 0);
-    const tiers = await tierDistribution(pool);
-    const out = [`elapsed ${((Date.now() - t0) / 1000).toFixed(1)} s`];
-    for (const [name, st] of Object.entries(s.stages)) {
-      const rate = prev
-        ? ((st.committed - (prev.stages[name]?.committed ?? 0)) * 1000) / Math.max(1, s.at - prev.at)
-        : 0;
-      out.push(
-        `  ${name.padEnd(15)} ${String(st.committed).padStart(8)} offsets  ${String(Math.round(rate)).padStart(6)}/s  lag ${st.lagBeyondMarkers}`,
-      );
-    }
-    out.push(`  points issued ${points ?? "-"}   churn alerts ${alerts ?? "-"}   dead letters ${dlq}`);
-    out.push(`  tiers: ${tiers}`);
-    if (tty && lines) process.stdout.write(`\x1b[${lines}A\x1b[J`);
-    process.stdout.write(`${out.join("\n")}\n`);
-    lines = out.length;
-    prev = s;
-    return s;
-  };
-  return {
-    /**
-     * Redraws every second until every service has consumed everything the replay sent and the
-     * churn engine has released the replay's tail (it does once its input has stood idle, then
-     * the rules engine consumes those alerts): all of it seen at two polls in a row.
-     */
-    async untilIdle(sent: number): Promise<void> {
-      let quietPolls = 0;
-      let idleSince: number | null = null;
-      for (;;) {
-        const s = await draw();
-        const ingested = s.stages.ingestor?.committed ?? 0;
-        const idle = ingested >= sent && Object.entries(s.stages).every(([n, st]) => completion.done(n, st));
-        const behind = await pgNumber(
-          pool,
-          `select count(*) as n from churn_source_clocks s, churn_engine e
-            where e.frontier is null or s.max_event_time > e.frontier`,
-        );
-        quietPolls = idle && behind === 0 ? quietPolls + 1 : 0;
-        if (quietPolls >= 2) return;
-        idleSince = idle ? (idleSince ?? Date.now()) : null;
-        // The tail normally follows within seconds; never wait for it for ever.
-        if (idleSince !== null && Date.now() - idleSince > TAIL_PATIENCE_MS) {
-          console.log(
-            `churn-alert has not released the replay's tail ${TAIL_PATIENCE_MS / 1000} s after the input went idle: reporting without it`,
-          );
-          return;
-        }
-        await sleep(tty ? 1000 : 5000);
-      }
-    },
-  };
+/** A namespace no engine has used: demo_<UTC date>_<time>_<random>. */
+export function freshNamespace(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "_").slice(0, 15).toLowerCase();
+  return `demo_${stamp}_${randomBytes(2).toString("hex")}`;
 }
 
-async function report(
-  admin: import("kafkajs").Admin,
-  pool: import("pg").Pool,
-  ns: string,
-  t0: number | null,
-  sent: number | null,
-): Promise<void> {
-  const topics = topicsFor(ns);
-  const count = async (t: string) => [...(await endOffsets(admin, t)).values()].reduce((a, b) => a + b, 0);
-  let replayed = "";
-  if (t0 !== null && sent !== null) {
-    const seconds = (Date.now() - t0) / 1000;
-    replayed = `\n  orders replayed         ${sent} in ${seconds.toFixed(1)} s end to end (${Math.round(sent / seconds)} orders/s)`;
+export async function demo(ctx: CliContext, opts: EngineOpts): Promise<number> {
+  return session(ctx, { ...opts, replay: true, keepRunning: false });
+}
+
+export async function up(ctx: CliContext, opts: EngineOpts & { demo?: boolean }): Promise<number> {
+  return session(ctx, { ...opts, replay: opts.demo !== false, keepRunning: true });
+}
+
+interface Session extends EngineOpts {
+  replay: boolean;
+  keepRunning: boolean;
+}
+
+async function session(ctx: CliContext, opts: Session): Promise<number> {
+  const ns = opts.fresh ? freshNamespace() : namespace(ctx);
+  const env: NodeJS.ProcessEnv = { ...ctx.env, LOYALTY_NAMESPACE: ns };
+  const ectx: CliContext = { ...ctx, env };
+  if (opts.fresh)
+    ctx.err(`demo: fresh namespace ${ns} (LOYALTY_NAMESPACE=${ns} selects it in later commands)`);
+  const stack = await stackUp({ env, log: (l) => ctx.err(`stack: ${l}`) });
+  ctx.err(`stack: ready in ${stack.seconds.toFixed(1)} s`);
+  await provision(ectx);
+
+  const stateDir = stackPaths(env).stateDir;
+  const keyFile = join(stateDir, "api-admin-key");
+  const adminKey =
+    env.API_ADMIN_KEY ??
+    (existsSync(keyFile) ? readFileSync(keyFile, "utf8").trim() : randomBytes(24).toString("hex"));
+  if (!env.API_ADMIN_KEY) writeFileSync(keyFile, adminKey, { mode: 0o600 });
+  const serviceEnv: NodeJS.ProcessEnv = {
+    ...env,
+    API_ADMIN_KEY: adminKey,
+    API_PORT: env.API_PORT ?? "8080",
+    LOG_LEVEL: env.LOG_LEVEL ?? "info",
+  };
+  const logDir = join(stateDir, "logs", ns === "" ? "default" : ns);
+  const services = startServices(serviceEnv, logDir);
+  let stopped: Promise<Record<string, number | null>> | null = null;
+  const stop = () => {
+    stopped ??= stopServices(services);
+    return stopped;
+  };
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = resolve;
+  });
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  const kafka = kafkaClient(ectx, "loyalty-up");
+  const admin = kafka.admin();
+  const pool = createPool(endpointsOf(ectx).databaseUrl, {
+    max: 2,
+    namespace: ns,
+    applicationName: "loyalty-up",
+  });
+  pool.on("error", () => undefined);
+  const serviceFailure = failedService(services, logDir);
+  serviceFailure.catch(() => undefined);
+
+  const work = async (): Promise<{ refused: string | null }> => {
+    await Promise.race([waitHealthy(services), serviceFailure]);
+    ctx.err(
+      `services: ${services.map((s) => `${s.spec.name} (:${s.port})`).join(", ")} running; logs in ${logDir}`,
+    );
+    await admin.connect();
+    let figures: EngineFigures | null = null;
+    let replay: (ReplayFigures & { lastEventTime: number | null }) | null = null;
+    let refused: string | null = null;
+    if (opts.replay) {
+      const file = cdnow.master();
+      const orders = ordersOf(file, opts.limit);
+      const held = await heldCount(pool, orders.ids, ectx);
+      if (held > 0) {
+        // The engine dedupes on event ids kept in PostgreSQL: replayed again, these orders would
+        // be dropped as duplicates and the demo's figures would mean nothing.
+        refused =
+          `namespace '${ns || "(default)"}' has already ingested ${held} of the ${orders.ids.length} CDNOW orders ` +
+          "a demo would send: replayed again they would be dropped as duplicates, so nothing was replayed. " +
+          "For a new demonstration: pnpm loyalty demo --fresh (or pnpm loyalty up --fresh)";
+        ctx.err(`demo: ${refused}`);
+      } else {
+        replay = await replayWatched(ctx, {
+          kafka,
+          admin,
+          pool,
+          ns,
+          file,
+          total: orders.ids.length,
+          opts,
+          services,
+          serviceFailure,
+        });
+      }
+      figures = await engineFigures(pool, admin, ns, churnSettings(ectx)).catch((err: unknown) => {
+        throw translateDbError(err, endpointsOf(ectx).databaseUrl, ns);
+      });
+    }
+    const h = hints(env, {
+      member: figures?.topMember ?? null,
+      live: opts.keepRunning,
+      occurredAt: replay?.lastEventTime ?? null,
+    });
+    if (opts.json)
+      printJson(ctx, { namespace: ns, fresh: opts.fresh === true, refused, replay, figures, hints: h });
+    else {
+      if (figures) ctx.out(formatFigures(figures, replay));
+      ctx.out(`\nNext (each works as printed, from the repository root):\n${formatHints(h)}`);
+    }
+    return { refused };
+  };
+
+  try {
+    const interrupted = signalled.then((signal) => {
+      throw new InterruptedError(signal);
+    });
+    interrupted.catch(() => undefined);
+    const { refused } = await Promise.race([work(), interrupted]);
+    if (opts.keepRunning) {
+      ctx.err(
+        `\nThe engine keeps running for live events (Ctrl-C stops it cleanly); API on http://127.0.0.1:${serviceEnv.API_PORT}, admin key in ${keyFile}`,
+      );
+      await Promise.race([signalled, serviceFailure]);
+      ctx.err("\nstopping services (finishing in-flight batches)...");
+    }
+    const codes = await stop();
+    const unclean = Object.entries(codes).filter(([, c]) => c !== 0);
+    if (unclean.length)
+      throw new ServiceFailedError(
+        `services did not stop cleanly: ${unclean.map(([k, v]) => `${k}=${v}`).join(" ")}; logs in ${logDir}`,
+      );
+    if (refused && !opts.keepRunning) throw new CheckFailedError("demo: nothing replayed");
+    return EXIT.ok;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await stop();
+    await admin.disconnect().catch(() => undefined);
+    await pool.end();
   }
-  console.log(`
-demo report${replayed}
-  members                 ${(await pgNumber(pool, "select count(*) as n from ingest_members")) ?? "-"}
-  ledger entries          ${(await pgNumber(pool, "select count(*) as n from ledger_entries")) ?? "-"}
-  points outstanding      ${(await pgNumber(pool, "select sum(balance) as n from ledger_balances")) ?? "-"}
-  tiers                   ${await tierDistribution(pool)}
-  churn alerts            ${(await pgNumber(pool, "select count(*) as n from churn_alerts")) ?? "-"}
-  dead letters (offsets)  ${await count(topics.dlq.name)}`);
+}
+
+/** Rejects as soon as a service exits on its own. */
+function failedService(services: Running[], logDir: string): Promise<never> {
+  return new Promise((_, reject) => {
+    for (const s of services) {
+      const fail = () =>
+        reject(
+          new ServiceFailedError(
+            `${s.spec.name} exited (code ${s.child.exitCode ?? s.child.signalCode}); its log: ${join(logDir, `${s.spec.name}.log`)}`,
+          ),
+        );
+      if (s.child.exitCode !== null) fail();
+      else s.child.once("exit", fail);
+    }
+  });
+}
+
+/** The orders a replay of `file` (CDNOW, in event-time order as replayFile sends them) would send. */
+function ordersOf(file: string, limit: number | undefined): { ids: string[] } {
+  const records = parseText(readFileSync(file, "utf8"))
+    .flatMap((r, i) => (r.kind === "order" ? [{ order: r.order, i }] : []))
+    .sort((a, b) => a.order.occurredAt - b.order.occurredAt || a.i - b.i)
+    .slice(0, limit ?? Number.POSITIVE_INFINITY);
+  const ids: string[] = [];
+  for (const r of records) {
+    const v = validateOrder(r.order);
+    if (v.ok) ids.push(orderEventId(v.value));
+  }
+  return { ids };
+}
+
+async function heldCount(pool: Pool, ids: string[], ctx: CliContext): Promise<number> {
+  try {
+    const r = await pool.query<{ n: number }>(
+      "select count(*)::int as n from ingest_events where event_id = any($1)",
+      [ids],
+    );
+    return r.rows[0]?.n ?? 0;
+  } catch (err) {
+    throw translateDbError(err, endpointsOf(ctx).databaseUrl, namespace(ctx));
+  }
+}
+
+interface ReplayArgs {
+  kafka: Kafka;
+  admin: Admin;
+  pool: Pool;
+  ns: string;
+  file: string;
+  total: number;
+  opts: EngineOpts;
+  services: Running[];
+  serviceFailure: Promise<never>;
+}
+
+const SHORT: Record<string, string> = {
+  ingestor: "ing",
+  "rules-engine": "rules",
+  "tier-evaluator": "tiers",
+  "churn-alert": "churn",
+  api: "api",
+};
+
+/** Replays the file while a progress bar shows orders/s, ETA and each service's lag. */
+async function replayWatched(
+  ctx: CliContext,
+  a: ReplayArgs,
+): Promise<ReplayFigures & { lastEventTime: number | null }> {
+  const watch = new PipelineWatch(a.admin, a.pool, a.ns);
+  const inputStart = await watch.inputEnd();
+  ctx.err(`demo: replaying ${a.total} orders of ${a.file} into ${topicsFor(a.ns).orders.name}`);
+  const bar = new SingleBar({
+    format:
+      "demo [{bar}] {percentage}% | {value}/{total} orders | {speed} orders/s | ETA {eta_formatted} | lag {lags}",
+    stream: process.stderr,
+    hideCursor: true,
+    noTTYOutput: true,
+    notTTYSchedule: 5000,
+    etaBuffer: 20,
+  });
+  const t0 = Date.now();
+  bar.start(a.total, 0, { speed: 0, etaText: "-", lags: "-" });
+  // Set by the replay as it ends (a holder: TypeScript does not follow assignments in callbacks).
+  const outcome: { sent: ReplayProgress | null; error: unknown } = { sent: null, error: null };
+  const replaying = replayFile({
+    kafka: a.kafka,
+    topic: topicsFor(a.ns).orders.name,
+    file: a.file,
+    ...(a.opts.rate ? { rate: a.opts.rate } : {}),
+    ...(a.opts.limit !== undefined ? { limit: a.opts.limit } : {}),
+  }).then(
+    (r) => {
+      outcome.sent = r;
+    },
+    (err: unknown) => {
+      outcome.error = err ?? new Error("replay failed");
+    },
+  );
+  let note: string | null = null;
+  let idleSince: number | null = null;
+  let last: Poll;
+  try {
+    for (;;) {
+      if (a.services.some((s) => s.child.exitCode !== null)) await a.serviceFailure;
+      if (outcome.error !== null) throw outcome.error;
+      last = await watch.poll();
+      const through = ordersThrough(last, inputStart, a.total);
+      const speed = through / Math.max(0.001, (last.at - t0) / 1000);
+      bar.update(through, {
+        speed: Math.round(speed),
+        etaText: speed >= 1 ? `${Math.ceil((a.total - through) / speed)} s` : "-",
+        lags: Object.entries(last.stages)
+          .map(([n, g]) => `${SHORT[n] ?? n} ${g.lagBeyondMarkers}`)
+          .join(" "),
+      });
+      const done = outcome.sent;
+      if (done !== null) {
+        const target = inputStart + done.sent;
+        if (watch.settled(last, target)) {
+          bar.update(a.total, { etaText: "0 s" });
+          break;
+        }
+        idleSince = watch.idle(last, target) ? (idleSince ?? Date.now()) : null;
+        // The tail normally follows within seconds; never wait for it for ever.
+        if (idleSince !== null && Date.now() - idleSince > TAIL_PATIENCE_MS) {
+          note = `churn-alert had not released the replay's tail ${TAIL_PATIENCE_MS / 1000} s after its input went idle: figures without it`;
+          break;
+        }
+      }
+      await sleep(POLL_MS);
+    }
+  } finally {
+    bar.stop();
+  }
+  await replaying;
+  const r = outcome.sent;
+  if (r === null) throw outcome.error ?? new Error("replay did not finish");
+  const caught = watch.caughtUp();
+  const seconds = Math.max(0.001, (caught.at - t0) / 1000);
+  return {
+    file: a.file,
+    sent: r.sent,
+    seconds,
+    ordersPerSecond: r.sent / seconds,
+    publishSeconds: r.elapsedMs / 1000,
+    lastToCatchUp: caught.last,
+    caughtUpAtSeconds: Object.fromEntries(
+      Object.entries(caught.perStage).map(([k, v]) => [k, Math.max(0, (v - t0) / 1000)]),
+    ),
+    note,
+    lastEventTime: r.lastEventTime,
+  };
 }
