@@ -2,8 +2,7 @@
 // their failures translated into the CLI's typed errors (unreachable, no such state).
 import { NAMESPACE_PATTERN, type Topics, namespacedTopics } from "@loyalty/contracts";
 import { type Pool, createPool } from "@loyalty/db";
-import { createKafka, createLogger } from "@loyalty/stream-runtime";
-import type { Admin, Kafka } from "kafkajs";
+import { type Admin, Kafka, logLevel } from "kafkajs";
 import { type CliContext, endpointsOf } from "./context.ts";
 import {
   NotFoundError,
@@ -77,12 +76,17 @@ export function translateDbError(err: unknown, url: string, ns: string): unknown
   return err;
 }
 
+/**
+ * A Kafka client whose own log lines (errors only) go to the context's stderr: stdout is the
+ * command's output, one JSON document with --json.
+ */
 export function kafkaClient(ctx: CliContext, clientId: string): Kafka {
-  return createKafka({
+  return new Kafka({
     clientId,
     brokers: endpointsOf(ctx).kafkaBrokers,
-    logger: createLogger(clientId, "error"),
-    level: "error",
+    logLevel: logLevel.ERROR,
+    logCreator: () => (entry) => ctx.err(`${clientId}: kafka: ${entry.log.message}`),
+    retry: { initialRetryTime: 100, retries: 10 },
   });
 }
 

@@ -9,8 +9,9 @@ import { AvroCodec, type PointsMovement } from "@loyalty/contracts";
 import { cdnow } from "@loyalty/datasets";
 import { replayFile } from "@loyalty/ingestor";
 import { REPO_ROOT, stackUp } from "@loyalty/local-stack";
-import { createKafka, createLogger, ensureTopics } from "@loyalty/stream-runtime";
-import type { Kafka } from "kafkajs";
+import { ensureTopics } from "@loyalty/stream-runtime";
+import { type Kafka, Partitioners } from "kafkajs";
+import { kafkaClient } from "../connections.ts";
 import { type CliContext, endpointsOf, printJson } from "../context.ts";
 import { cpuSnapshot, cpuSpent } from "../cpu.ts";
 import {
@@ -46,12 +47,7 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
   const e = endpointsOf(ctx);
   const log = (l: string) => (values.json ? ctx.err(l) : ctx.out(l));
   await stackUp({ env: ctx.env, log: (l) => ctx.err(`stack: ${l}`) });
-  const kafka = createKafka({
-    clientId: "bench",
-    brokers: e.kafkaBrokers,
-    logger: createLogger("bench", "warn"),
-    level: "warn",
-  });
+  const kafka = kafkaClient(ctx, "bench");
   const admin = kafka.admin();
   await admin.connect();
   const file = cdnow.master();
@@ -73,7 +69,8 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
       tA.purchases.name,
       `${nsA}.pt`,
     ],
-    { cwd: REPO_ROOT, stdio: "inherit" },
+    // Its output goes to stderr: stdout is the result (one JSON document with --json).
+    { cwd: REPO_ROOT, stdio: ["ignore", 2, 2] },
   );
   const ceiling = await timeUntil(
     async () => (await groupLag(admin, `${nsA}.pt`, [tA.orders.name])).committed >= loaded.sent,
@@ -298,7 +295,7 @@ async function steadyLatency(
     },
   });
   await sleep(3000); // the consumer's first assignment
-  const producer = kafka.producer();
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const total = rate * seconds;
   const start = Date.now();

@@ -313,6 +313,7 @@ async function replayWatched(
   } finally {
     bar.stop();
   }
+  const noticed = Date.now();
   await replaying;
   const r = outcome.sent;
   if (r === null) throw outcome.error ?? new Error("replay did not finish");
@@ -325,6 +326,7 @@ async function replayWatched(
     ordersPerSecond: r.sent / seconds,
     publishSeconds: r.elapsedMs / 1000,
     lastToCatchUp: caught.last,
+    noticedAtSeconds: (noticed - t0) / 1000,
     caughtUpAtSeconds: Object.fromEntries(
       Object.entries(caught.perStage).map(([k, v]) => [k, Math.max(0, (v - t0) / 1000)]),
     ),

@@ -50,6 +50,8 @@ export interface ReplayFigures {
   publishSeconds: number;
   /** The service (or state) that caught up last, and when each did, seconds from the start. */
   lastToCatchUp: string;
+  /** When the polling loop was sure nothing more would move (after its quiet polls): later than `seconds`. */
+  noticedAtSeconds: number;
   caughtUpAtSeconds: Record<string, number>;
   /** Set when churn-alert's tail was not released within the demo's patience. */
   note: string | null;
