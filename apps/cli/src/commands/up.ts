@@ -242,6 +242,11 @@ const SHORT: Record<string, string> = {
   api: "api",
 };
 
+function formatSeconds(s: number): string {
+  const t = Math.ceil(s);
+  return t >= 60 ? `${Math.floor(t / 60)}m${String(t % 60).padStart(2, "0")}s` : `${t}s`;
+}
+
 /** Replays the file while a progress bar shows orders/s, ETA and each service's lag. */
 async function replayWatched(
   ctx: CliContext,
@@ -252,7 +257,7 @@ async function replayWatched(
   ctx.err(`demo: replaying ${a.total} orders of ${a.file} into ${topicsFor(a.ns).orders.name}`);
   const bar = new SingleBar({
     format:
-      "demo [{bar}] {percentage}% | {value}/{total} orders | {speed} orders/s | ETA {eta_formatted} | lag {lags}",
+      "demo [{bar}] {percentage}% | {value}/{total} orders | {speed} orders/s | ETA {etaText} | lag {lags}",
     stream: process.stderr,
     hideCursor: true,
     noTTYOutput: true,
@@ -279,17 +284,20 @@ async function replayWatched(
   );
   let note: string | null = null;
   let idleSince: number | null = null;
+  let through = 0;
   let last: Poll;
   try {
     for (;;) {
       if (a.services.some((s) => s.child.exitCode !== null)) await a.serviceFailure;
       if (outcome.error !== null) throw outcome.error;
       last = await watch.poll();
-      const through = ordersThrough(last, inputStart, a.total);
+      // Never backwards: the API's and the tier evaluator's input (points) grows as the rules
+      // engine catches up, which would lower the estimate for a while.
+      through = Math.max(through, ordersThrough(last, inputStart, a.total));
       const speed = through / Math.max(0.001, (last.at - t0) / 1000);
       bar.update(through, {
         speed: Math.round(speed),
-        etaText: speed >= 1 ? `${Math.ceil((a.total - through) / speed)} s` : "-",
+        etaText: speed >= 1 ? formatSeconds((a.total - through) / speed) : "-",
         lags: Object.entries(last.stages)
           .map(([n, g]) => `${SHORT[n] ?? n} ${g.lagBeyondMarkers}`)
           .join(" "),
@@ -298,7 +306,7 @@ async function replayWatched(
       if (done !== null) {
         const target = inputStart + done.sent;
         if (watch.settled(last, target)) {
-          bar.update(a.total, { etaText: "0 s" });
+          bar.update(a.total, { etaText: "0s" });
           break;
         }
         idleSince = watch.idle(last, target) ? (idleSince ?? Date.now()) : null;
