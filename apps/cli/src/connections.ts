@@ -48,8 +48,9 @@ export async function withPool<T>(ctx: CliContext, fn: (pool: Pool, ns: string) 
   const ns = namespace(ctx);
   const url = endpointsOf(ctx).databaseUrl;
   const pool = createPool(url, { max: 2, namespace: ns, applicationName: "loyalty-cli" });
-  // An idle client's error (the server going away) must not crash the process unhandled.
-  pool.on("error", () => undefined);
+  // An idle client's error (the server going away) must not crash the process unhandled; the
+  // next query fails with it and is translated below. Said on stderr meanwhile.
+  pool.on("error", (err) => ctx.err(`PostgreSQL: idle connection lost: ${err.message}`));
   try {
     return await fn(pool, ns);
   } catch (err) {

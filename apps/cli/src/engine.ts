@@ -2,6 +2,7 @@
 // PostgreSQL: shared by `loyalty up` (the demo) and `loyalty bench e2e`.
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Topics, namespacedTopics } from "@loyalty/contracts";
@@ -74,6 +75,26 @@ export function startServices(
     closeSync(log);
     return { spec, child, port };
   });
+}
+
+/** Whether nothing listens on 127.0.0.1:port (we could bind it). */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The ports the services would listen on that are taken: another engine's (another demo, a test)
+ * would answer the health checks for ours. Checked before they start.
+ */
+export async function busyPorts(env: NodeJS.ProcessEnv, only?: string[]): Promise<number[]> {
+  const ports = SERVICES.filter((s) => !only || only.includes(s.name)).map((s) => opsPort(s, env));
+  const busy: number[] = [];
+  for (const port of ports) if (!(await portFree(port))) busy.push(port);
+  return busy;
 }
 
 /** Healthy = its /healthz answers 200 (it has joined its consumer group). */

@@ -74,6 +74,18 @@ export class ServiceFailedError extends CliError {
   }
 }
 
+/** A port the engine needs is taken (another engine runs): wait for it, or move ours. */
+export class PortBusyError extends CliError {
+  readonly exitCode = EXIT.failure;
+  readonly retriable = true;
+  constructor(readonly ports: number[]) {
+    super(
+      `port(s) ${ports.join(", ")} already in use (another engine running?): stop it, wait, or set LOYALTY_OPS_PORT_BASE / API_PORT`,
+    );
+    this.name = "PortBusyError";
+  }
+}
+
 /** Ctrl-C or SIGTERM arrived while the command was working; what it started has been stopped. */
 export class InterruptedError extends CliError {
   readonly exitCode = EXIT.interrupted;

@@ -18,13 +18,14 @@ import {
   Completion,
   PIPELINE,
   SERVICES,
+  busyPorts,
   groupLag,
   startServices,
   stopServices,
   topicsFor,
   waitHealthy,
 } from "../engine.ts";
-import { UsageError } from "../errors.ts";
+import { PortBusyError, UsageError } from "../errors.ts";
 
 const ns = (tag: string) => `b${tag}${Date.now().toString(36)}`;
 
@@ -46,6 +47,9 @@ const STAGES = PIPELINE.filter((s) => s.name !== "api");
 export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
   const e = endpointsOf(ctx);
   const log = (l: string) => (values.json ? ctx.err(l) : ctx.out(l));
+  // Before anything runs: another engine on these ports would answer our health checks.
+  const busy = await busyPorts(ctx.env);
+  if (busy.length) throw new PortBusyError(busy);
   await stackUp({ env: ctx.env, log: (l) => ctx.err(`stack: ${l}`) });
   const kafka = kafkaClient(ctx, "bench");
   const admin = kafka.admin();

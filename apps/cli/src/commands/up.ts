@@ -16,8 +16,16 @@ import { type CliContext, endpointsOf, printJson } from "../context.ts";
 import { formatHints, hints } from "../demo/hints.ts";
 import { type EngineFigures, type ReplayFigures, engineFigures, formatFigures } from "../demo/summary.ts";
 import { PipelineWatch, type Poll, ordersThrough } from "../demo/watch.ts";
-import { type Running, startServices, stopServices, topicsFor, waitHealthy } from "../engine.ts";
-import { CheckFailedError, EXIT, InterruptedError, ServiceFailedError } from "../errors.ts";
+import {
+  type Running,
+  busyPorts,
+  portFree,
+  startServices,
+  stopServices,
+  topicsFor,
+  waitHealthy,
+} from "../engine.ts";
+import { CheckFailedError, EXIT, InterruptedError, PortBusyError, ServiceFailedError } from "../errors.ts";
 import { churnSettings } from "./churn.ts";
 import { provision } from "./migrate.ts";
 
@@ -74,6 +82,9 @@ async function session(ctx: CliContext, opts: Session): Promise<number> {
     LOG_LEVEL: env.LOG_LEVEL ?? "info",
   };
   const logDir = join(stateDir, "logs", ns === "" ? "default" : ns);
+  const busy = await busyPorts(serviceEnv);
+  const apiPort = Number(serviceEnv.API_PORT);
+  if (busy.length || !(await portFree(apiPort))) throw new PortBusyError(busy.length ? busy : [apiPort]);
   const services = startServices(serviceEnv, logDir);
   let stopped: Promise<Record<string, number | null>> | null = null;
   const stop = () => {
@@ -94,8 +105,9 @@ async function session(ctx: CliContext, opts: Session): Promise<number> {
     namespace: ns,
     applicationName: "loyalty-up",
   });
-  pool.on("error", () => undefined);
+  pool.on("error", (err) => ctx.err(`PostgreSQL: idle connection lost: ${err.message}`));
   const serviceFailure = failedService(services, logDir);
+  // Awaited in races below; this handler only keeps an early failure from being "unhandled".
   serviceFailure.catch(() => undefined);
 
   const work = async (): Promise<{ refused: string | null }> => {
@@ -175,7 +187,11 @@ async function session(ctx: CliContext, opts: Session): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await stop();
-    await admin.disconnect().catch(() => undefined);
+    await admin
+      .disconnect()
+      .catch((err: unknown) =>
+        ctx.err(`kafka: disconnect: ${err instanceof Error ? err.message : String(err)}`),
+      );
     await pool.end();
   }
 }
