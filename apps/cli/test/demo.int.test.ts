@@ -230,6 +230,35 @@ describe("loyalty demo", () => {
     if (m.inForce !== null) expect(m.fits[0]?.modelVersion).toBe(m.inForce);
   });
 
+  it("churn model --refit asks the service (a request row); --refit --as-of fits here and stores the fit", async () => {
+    const req = await cli(["churn", "model", "--refit", "--json"], env);
+    expect(req.code).toBe(0);
+    const { requested } = JSON.parse(req.stdout) as { requested: number };
+    const row = await db.query("select 1 from churn_refit_requests where id = $1", [requested]);
+    expect(row.rowCount).toBe(1);
+
+    const asOf = await cli(["churn", "model", "--refit", "--as-of", "1997-01-05", "--json"], env);
+    expect(asOf.code).toBe(0);
+    const fit = JSON.parse(asOf.stdout) as { modelVersion: string; trigger: string; members: number };
+    expect(fit.trigger).toBe("as-of");
+    const stored = await db.query<{ trigger: string }>(
+      "select trigger from churn_fits where model_version = $1",
+      [fit.modelVersion],
+    );
+    expect(stored.rows).toEqual([{ trigger: "as-of" }]);
+  });
+
+  it("member show --at shows the member as of that instant; ledger balance of a stranger exits 1", async () => {
+    const member = first.figures.topMember;
+    if (!member) throw new Error("no member");
+    const r = await cli(["member", "show", member, "--at", "1997-01-03T00:00:00Z", "--json"], env);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { asOf: string }).asOf).toBe("1997-01-03T00:00:00.000Z");
+    const stranger = await cli(["ledger", "balance", "no-such-member"], env);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toMatch(/no-such-member has no ledger balance/);
+  });
+
   it("a second demo in the same namespace is refused (exit 1) and reports what the engine holds", async () => {
     const r = await cliProcess(["demo", "--limit", String(LIMIT), "--json"], { env, timeoutMs: 300_000 });
     expect(r.code).toBe(1);
