@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Topics, namespacedTopics } from "@loyalty/contracts";
 import { REPO_ROOT } from "@loyalty/local-stack";
 import type { Admin } from "kafkajs";
+import { UsageError } from "./errors.ts";
 
 export interface ServiceSpec {
   name: string;
@@ -43,7 +44,7 @@ export function opsPort(spec: ServiceSpec, env: NodeJS.ProcessEnv): number {
   if (base === undefined || base === "") return spec.opsPort;
   const n = Number(base);
   if (!Number.isInteger(n) || n < 1024 || n > 65_000)
-    throw new Error(`LOYALTY_OPS_PORT_BASE must be a port number 1024-65000, got ${base}`);
+    throw new UsageError(`LOYALTY_OPS_PORT_BASE must be a port number 1024-65000, got ${base}`);
   return n + (spec.opsPort - 9101);
 }
 

@@ -72,6 +72,17 @@ describe("usage errors", () => {
     expect(r.stderr).toMatch(/LOYALTY_NAMESPACE must match .* got Bad-Name/);
   });
 
+  it("a malformed port variable stops demo, up and bench before anything starts", async () => {
+    const demo = await cli(["demo", "--fresh"], { LOYALTY_OPS_PORT_BASE: "ninety" });
+    expect(demo.code).toBe(2);
+    expect(demo.stderr).toMatch(/LOYALTY_OPS_PORT_BASE must be a port number 1024-65000, got ninety/);
+    const up = await cli(["up", "--no-demo"], { API_PORT: "-1" });
+    expect(up.code).toBe(2);
+    expect(up.stderr).toMatch(/API_PORT must be a port number, got -1/);
+    const bench = await cli(["bench", "e2e"], { LOYALTY_OPS_PORT_BASE: "80" });
+    expect(bench.code).toBe(2);
+  });
+
   it("the real binary: `replay --rate -5` exits 2 with the flag named (it said 'argument is ambiguous')", async () => {
     const r = await cliProcess(["replay", "x.jsonl", "--rate", "-5"]);
     expect(r.code).toBe(2);

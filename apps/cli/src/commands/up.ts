@@ -18,14 +18,23 @@ import { type EngineFigures, type ReplayFigures, engineFigures, formatFigures } 
 import { PipelineWatch, type Poll, ordersThrough } from "../demo/watch.ts";
 import {
   type Running,
+  SERVICES,
   busyPorts,
+  opsPort,
   portFree,
   startServices,
   stopServices,
   topicsFor,
   waitHealthy,
 } from "../engine.ts";
-import { CheckFailedError, EXIT, InterruptedError, PortBusyError, ServiceFailedError } from "../errors.ts";
+import {
+  CheckFailedError,
+  EXIT,
+  InterruptedError,
+  PortBusyError,
+  ServiceFailedError,
+  UsageError,
+} from "../errors.ts";
 import { churnSettings } from "./churn.ts";
 import { provision } from "./migrate.ts";
 
@@ -60,6 +69,11 @@ interface Session extends EngineOpts {
 }
 
 async function session(ctx: CliContext, opts: Session): Promise<number> {
+  // The environment's own mistakes are usage errors, found before anything starts.
+  const apiPort = Number(ctx.env.API_PORT ?? "8080");
+  if (!Number.isInteger(apiPort) || apiPort < 1 || apiPort > 65_535)
+    throw new UsageError(`API_PORT must be a port number, got ${ctx.env.API_PORT}`);
+  for (const s of SERVICES) opsPort(s, ctx.env);
   const ns = opts.fresh ? freshNamespace() : namespace(ctx);
   const env: NodeJS.ProcessEnv = { ...ctx.env, LOYALTY_NAMESPACE: ns };
   const ectx: CliContext = { ...ctx, env };
@@ -78,12 +92,11 @@ async function session(ctx: CliContext, opts: Session): Promise<number> {
   const serviceEnv: NodeJS.ProcessEnv = {
     ...env,
     API_ADMIN_KEY: adminKey,
-    API_PORT: env.API_PORT ?? "8080",
+    API_PORT: String(apiPort),
     LOG_LEVEL: env.LOG_LEVEL ?? "info",
   };
   const logDir = join(stateDir, "logs", ns === "" ? "default" : ns);
   const busy = await busyPorts(serviceEnv);
-  const apiPort = Number(serviceEnv.API_PORT);
   if (busy.length || !(await portFree(apiPort))) throw new PortBusyError(busy.length ? busy : [apiPort]);
   const services = startServices(serviceEnv, logDir);
   let stopped: Promise<Record<string, number | null>> | null = null;
