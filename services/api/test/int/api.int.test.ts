@@ -5,14 +5,7 @@
 import { AvroCodec, type PointsMovement, namespacedTopics } from "@loyalty/contracts";
 import { type Pool, createRedis } from "@loyalty/db";
 import { verifyLedger } from "@loyalty/rules-engine";
-import {
-  type TestStack,
-  readTopic,
-  requireStack,
-  serviceEnv,
-  testKafka,
-  testNamespace,
-} from "@loyalty/testkit";
+import { type TestStack, readTopic, requireStack, testKafka, testNamespace } from "@loyalty/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { entryIdOf, expirySourceOf } from "../../src/domain/ids.ts";
 import { RedisRateLimiter } from "../../src/http/rate-limit.ts";
