@@ -38,7 +38,7 @@ describe("Prometheus scrape configs", () => {
 
   it("the ports are those `pnpm loyalty up` gives the services", async () => {
     // Read through a variable: the CLI is not a dependency of this package.
-    const cli = "../../../packages/cli/src/engine.ts";
+    const cli = "../../../apps/cli/src/engine.ts";
     const { SERVICES: up } = (await import(cli)) as { SERVICES: Array<{ name: string; opsPort: number }> };
     expect(up.map((s) => ({ name: s.name, opsPort: s.opsPort }))).toEqual(SERVICES);
   });

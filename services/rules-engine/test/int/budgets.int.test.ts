@@ -9,7 +9,6 @@ import { createPool, migrate } from "@loyalty/db";
 import { type TestStack, requireStack, testNamespace } from "@loyalty/testkit";
 import type { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run as rulesCli } from "../../../../packages/cli/src/commands/rules.ts";
 import { Inputs, startService, stopService, waitFor } from "./harness.ts";
 
 const BUDGET = 1_000;
@@ -104,7 +103,7 @@ describe("budgets and caps with two instances consuming together", () => {
   it("never exceed the budget and use it exactly when demand exceeds it", async () => {
     const inputs = new Inputs(stack, ns);
     await inputs.prepare(3);
-    expect(await rulesCli(["publish", ruleSetDir()])).toBe(0);
+    await inputs.publishRuleSet(ruleSetDir());
     const env = { RULE_SET_ID: "budgeted", RULES_BOOTSTRAP_DIR: "", CONSUMER_MAX_BATCH: "40" };
     const a = startService(stack, ns, { ...env, INSTANCE_ID: "a" });
     const b = startService(stack, ns, { ...env, INSTANCE_ID: "b" });

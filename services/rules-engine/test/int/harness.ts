@@ -4,11 +4,18 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { AvroCodec, type PurchaseEvent, type TopicSpec, namespacedTopics } from "@loyalty/contracts";
+import {
+  AvroCodec,
+  type PurchaseEvent,
+  type RuleSetPublished,
+  type TopicSpec,
+  namespacedTopics,
+} from "@loyalty/contracts";
 import { cdnow } from "@loyalty/datasets";
 import { compileFx, normaliseOrder, orderEventId, parseText, validateOrder } from "@loyalty/ingestor";
 import { type TestStack, serviceEnv, testKafka } from "@loyalty/testkit";
 import type { Kafka } from "kafkajs";
+import { publication, readRuleSetSource, sendPublication, validateRuleSet } from "../../src/index.ts";
 
 export const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 export const REPO = new URL("../../../../", import.meta.url).pathname;
@@ -119,6 +126,24 @@ export class Inputs {
         );
         await producer.send({ topic: topic.name, acks: -1, messages });
       }
+    } finally {
+      await producer.disconnect();
+    }
+  }
+  /**
+   * Validates a rule-set draft and publishes it on the namespace's rules topic, as
+   * `loyalty rules publish` does (the CLI app is tested in apps/cli; services do not import it).
+   */
+  async publishRuleSet(pathOrDir: string): Promise<RuleSetPublished> {
+    await this.prepare();
+    const v = validateRuleSet(readRuleSetSource(pathOrDir).json);
+    if (!v.ok) throw new Error(`${pathOrDir}: ${v.errors.map((e) => `${e.path} ${e.problem}`).join("; ")}`);
+    const producer = this.kafka.producer();
+    await producer.connect();
+    try {
+      const p = publication(v.ruleSet, Date.now());
+      await sendPublication(producer, this.codec, this.topics.rules, p);
+      return p;
     } finally {
       await producer.disconnect();
     }

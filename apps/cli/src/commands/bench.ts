@@ -1,53 +1,61 @@
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
 import { AvroCodec, type PointsMovement } from "@loyalty/contracts";
 // pnpm bench: the end-to-end benchmark on this machine (Kafka, registry, PostgreSQL, Redis and
 // every service), beside a raw kafkajs passthrough through the same broker as the ceiling.
 import { cdnow } from "@loyalty/datasets";
 import { replayFile } from "@loyalty/ingestor";
-import { REPO_ROOT, endpointsFromEnv, stackUp } from "@loyalty/local-stack";
-import { createKafka, createLogger, ensureTopics } from "@loyalty/stream-runtime";
-import type { Kafka } from "kafkajs";
+import { REPO_ROOT, stackUp } from "@loyalty/local-stack";
+import { ensureTopics } from "@loyalty/stream-runtime";
+import { type Kafka, Partitioners } from "kafkajs";
+import { kafkaClient } from "../connections.ts";
+import { type CliContext, endpointsOf, printJson } from "../context.ts";
 import { cpuSnapshot, cpuSpent } from "../cpu.ts";
 import {
   Completion,
   PIPELINE,
   SERVICES,
+  busyPorts,
   groupLag,
   startServices,
   stopServices,
   topicsFor,
   waitHealthy,
 } from "../engine.ts";
+import { PortBusyError, UsageError } from "../errors.ts";
 
 const ns = (tag: string) => `b${tag}${Date.now().toString(36)}`;
 
-export async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: args[0] === "e2e" ? args.slice(1) : args,
-    options: {
-      limit: { type: "string" },
-      rate: { type: "string", default: "1000" },
-      seconds: { type: "string", default: "20" },
-      profile: { type: "string" },
-    },
-  });
-  const e = endpointsFromEnv();
-  await stackUp({ log: (l) => console.log(`stack: ${l}`) });
-  const kafka = createKafka({
-    clientId: "bench",
-    brokers: e.kafkaBrokers,
-    logger: createLogger("bench", "warn"),
-    level: "warn",
-  });
+export const PROFILABLE = SERVICES.map((s) => s.name);
+
+export interface BenchOpts {
+  limit?: number;
+  rate: number;
+  seconds: number;
+  profile?: string;
+  /** Where the result file goes (default: bench-results/ at the repository root). */
+  out?: string;
+  json?: boolean;
+}
+
+/** The stages timed by the benchmark: as in its recorded results, the API's clock is not one. */
+const STAGES = PIPELINE.filter((s) => s.name !== "api");
+
+export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
+  const e = endpointsOf(ctx);
+  const log = (l: string) => (values.json ? ctx.err(l) : ctx.out(l));
+  // Before anything runs: another engine on these ports would answer our health checks.
+  const busy = await busyPorts(ctx.env);
+  if (busy.length) throw new PortBusyError(busy);
+  await stackUp({ env: ctx.env, log: (l) => ctx.err(`stack: ${l}`) });
+  const kafka = kafkaClient(ctx, "bench");
   const admin = kafka.admin();
   await admin.connect();
   const file = cdnow.master();
-  const limit = values.limit ? Number(values.limit) : undefined;
+  const limit = values.limit;
 
   // 1. Ceiling: consume and produce, no work, through the same broker.
   const nsA = ns("a");
@@ -65,29 +73,31 @@ export async function run(args: string[]): Promise<number> {
       tA.purchases.name,
       `${nsA}.pt`,
     ],
-    { cwd: REPO_ROOT, stdio: "inherit" },
+    // Its output goes to stderr: stdout is the result (one JSON document with --json).
+    { cwd: REPO_ROOT, stdio: ["ignore", 2, 2] },
   );
   const ceiling = await timeUntil(
     async () => (await groupLag(admin, `${nsA}.pt`, [tA.orders.name])).committed >= loaded.sent,
   );
   pt.kill("SIGTERM");
-  console.log(`ceiling: ${loaded.sent} records in ${ceiling.toFixed(2)} s`);
+  log(`ceiling: ${loaded.sent} records in ${ceiling.toFixed(2)} s`);
 
   // 2. The whole pipeline, replaying CDNOW as fast as it goes.
   const nsB = ns("b");
   const profileDir = join(REPO_ROOT, ".stack", "profiles", nsB);
   const env = {
-    ...process.env,
+    ...ctx.env,
     LOYALTY_NAMESPACE: nsB,
     LOG_LEVEL: "warn",
     API_ADMIN_KEY: "bench-admin-key-0123456789abcdef",
-    API_PORT: "18080",
+    API_PORT: ctx.env.API_PORT ?? "18080",
   };
   const services = startServices(env, join(REPO_ROOT, ".stack", "logs", nsB));
   if (values.profile) {
     // Restart the profiled service with V8's sampling profiler; the profile is written at exit.
     const victim = services.find((s) => s.spec.name === values.profile);
-    if (!victim) throw new Error(`--profile names no service: ${SERVICES.map((s) => s.name).join(", ")}`);
+    if (!victim)
+      throw new UsageError(`--profile must be one of ${PROFILABLE.join(", ")}, got ${values.profile}`);
     await stopServices([victim]);
     mkdirSync(profileDir, { recursive: true });
     const [again] = startServices(
@@ -96,7 +106,8 @@ export async function run(args: string[]): Promise<number> {
       [victim.spec.name],
       ["--cpu-prof", `--cpu-prof-dir=${profileDir}`],
     );
-    services.splice(services.indexOf(victim), 1, again!);
+    if (!again) throw new Error(`${victim.spec.name} did not restart under the profiler`);
+    services.splice(services.indexOf(victim), 1, again);
   }
   try {
     return await measurePipeline();
@@ -118,7 +129,7 @@ export async function run(args: string[]): Promise<number> {
     const completion = new Completion();
     await waitFor(async () => {
       let all = true;
-      for (const s of PIPELINE) {
+      for (const s of STAGES) {
         const lag = await groupLag(
           admin,
           `${nsB}.${s.group}`,
@@ -134,7 +145,7 @@ export async function run(args: string[]): Promise<number> {
     }, 900_000);
     const wall = (Date.now() - t0) / 1000;
     const cpu = cpuSpent(cpuBefore, cpuSnapshot(pids));
-    console.log(`pipeline: ${sent.sent} orders end to end in ${wall.toFixed(2)} s`);
+    log(`pipeline: ${sent.sent} orders end to end in ${wall.toFixed(2)} s`);
     const batches = await batchFigures(services);
 
     // 3. Latency from an order's publication to its points event under a steady load.
@@ -143,7 +154,14 @@ export async function run(args: string[]): Promise<number> {
     // service live through 28 years of event time (weekly churn refits, expiries) meanwhile.
     const liveFrom = (sent.lastEventTime ?? Date.now()) + 86_400_000;
     const cpuLiveBefore = cpuSnapshot(pids);
-    const latency = await steadyLatency(kafka, tB, Number(values.rate), Number(values.seconds), liveFrom);
+    const latency = await steadyLatency(
+      kafka,
+      tB,
+      values.rate,
+      values.seconds,
+      liveFrom,
+      e.schemaRegistryUrl,
+    );
     const cpuLive = cpuSpent(cpuLiveBefore, cpuSnapshot(pids));
     // The profile is written when the profiled service exits.
     await stopServices(services);
@@ -172,10 +190,15 @@ export async function run(args: string[]): Promise<number> {
       // Which service, and that it ran under the profiler (slower than an unprofiled run).
       ...(profile ? { profile: { service: values.profile, selfTime: profile } } : {}),
     };
-    mkdirSync(join(REPO_ROOT, "bench-results"), { recursive: true });
-    const out = join(REPO_ROOT, "bench-results", `e2e-${result.at.slice(0, 19).replace(/[:T]/g, "-")}.json`);
+    const outDir = values.out ? resolve(ctx.cwd, values.out) : join(REPO_ROOT, "bench-results");
+    mkdirSync(outDir, { recursive: true });
+    const out = join(outDir, `e2e-${result.at.slice(0, 19).replace(/[:T]/g, "-")}.json`);
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`
+    if (values.json) {
+      printJson(ctx, { ...result, file: out });
+      return 0;
+    }
+    ctx.out(`
 end-to-end benchmark (${result.machine.cores} cores, ${sent.sent} CDNOW orders)
   raw kafkajs passthrough (ceiling)   ${ceiling.toFixed(2).padStart(8)} s  ${Math.round(result.ceiling.ordersPerSecond).toString().padStart(7)} orders/s
   whole pipeline, first publish → last commit in every service
@@ -199,10 +222,10 @@ end-to-end benchmark (${result.machine.cores} cores, ${sent.sent} CDNOW orders)
 }
 
 /** Each service's batch count and mean size and duration so far, from its /metrics. */
-async function batchFigures(services: Array<{ spec: { name: string; opsPort: number } }>) {
+async function batchFigures(services: Array<{ spec: { name: string }; port: number }>) {
   const out: Record<string, { count: number; meanSize: number; meanMs: number; meanCommitMs: number }> = {};
   for (const s of services) {
-    const text = await fetch(`http://127.0.0.1:${s.spec.opsPort}/metrics`).then((r) => r.text());
+    const text = await fetch(`http://127.0.0.1:${s.port}/metrics`).then((r) => r.text());
     const sum = (name: string) =>
       [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "gm"))].reduce(
         (n, m) => n + Number(m[1]),
@@ -252,8 +275,9 @@ async function steadyLatency(
   rate: number,
   seconds: number,
   eventTimeFrom: number,
+  registryUrl: string,
 ) {
-  const codec = new AvroCodec(endpointsFromEnv().schemaRegistryUrl);
+  const codec = new AvroCodec(registryUrl);
   const publishedAt = new Map<string, number>();
   const latencies: number[] = [];
   const consumer = kafka.consumer({ groupId: `${topics.points.name}.latency`, maxWaitTimeInMs: 50 });
@@ -263,17 +287,19 @@ async function steadyLatency(
     eachBatch: async ({ batch }) => {
       const now = Date.now();
       for (const m of batch.messages) {
-        const p = await codec.decode<PointsMovement>(m.value!);
-        const t = p.orderId ? publishedAt.get(p.orderId) : undefined;
-        if (t !== undefined && p.kind === "EARNED") {
+        if (!m.value) continue;
+        const p = await codec.decode<PointsMovement>(m.value);
+        const orderId = p.orderId;
+        const t = orderId ? publishedAt.get(orderId) : undefined;
+        if (orderId && t !== undefined && p.kind === "EARNED") {
           latencies.push(now - t);
-          publishedAt.delete(p.orderId!);
+          publishedAt.delete(orderId);
         }
       }
     },
   });
   await sleep(3000); // the consumer's first assignment
-  const producer = kafka.producer();
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const total = rate * seconds;
   const start = Date.now();

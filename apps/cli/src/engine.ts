@@ -2,11 +2,13 @@
 // PostgreSQL: shared by `loyalty up` (the demo) and `loyalty bench e2e`.
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Topics, namespacedTopics } from "@loyalty/contracts";
 import { REPO_ROOT } from "@loyalty/local-stack";
 import type { Admin } from "kafkajs";
+import { UsageError } from "./errors.ts";
 
 export interface ServiceSpec {
   name: string;
@@ -16,19 +18,40 @@ export interface ServiceSpec {
   input: Array<keyof Topics>;
 }
 
+/** Each service's consumer group and every topic it subscribes to (its lag covers all of them). */
 export const SERVICES: readonly ServiceSpec[] = [
   { name: "ingestor", group: "ingestor", opsPort: 9101, input: ["orders", "members"] },
-  { name: "rules-engine", group: "rules-engine", opsPort: 9102, input: ["purchases"] },
-  // It reads only the topic its metric needs: purchases for the default spend metric.
-  { name: "tier-evaluator", group: "tier-evaluator", opsPort: 9103, input: ["purchases"] },
+  // Churn alerts come back into the rules engine (the win-back join, ADR 12) in the same group.
+  {
+    name: "rules-engine",
+    group: "rules-engine",
+    opsPort: 9102,
+    input: ["purchases", "memberChanges", "churnAlerts"],
+  },
+  // It subscribes to both metric topics and skips the one its metric does not use.
+  { name: "tier-evaluator", group: "tier-evaluator", opsPort: 9103, input: ["purchases", "points"] },
   { name: "churn-alert", group: "churn-alert", opsPort: 9104, input: ["purchases"] },
   // Its consumer only moves its clock (expiry), on the rules engine's output (ADR 13).
   { name: "api", group: "api.clock", opsPort: 9105, input: ["points"] },
 ];
 
+/**
+ * The ops (health, metrics) port of a service: 9101-9105 by default; LOYALTY_OPS_PORT_BASE moves
+ * the five together so that two engines (a test's and a demo's) can run on one machine.
+ */
+export function opsPort(spec: ServiceSpec, env: NodeJS.ProcessEnv): number {
+  const base = env.LOYALTY_OPS_PORT_BASE;
+  if (base === undefined || base === "") return spec.opsPort;
+  const n = Number(base);
+  if (!Number.isInteger(n) || n < 1024 || n > 65_000)
+    throw new UsageError(`LOYALTY_OPS_PORT_BASE must be a port number 1024-65000, got ${base}`);
+  return n + (spec.opsPort - 9101);
+}
+
 export interface Running {
   spec: ServiceSpec;
   child: ChildProcess;
+  port: number;
 }
 
 export function startServices(
@@ -39,19 +62,40 @@ export function startServices(
 ): Running[] {
   mkdirSync(logDir, { recursive: true });
   return SERVICES.filter((s) => !only || only.includes(s.name)).map((spec) => {
+    const port = opsPort(spec, env);
     const log = openSync(join(logDir, `${spec.name}.log`), "a");
     const child = spawn(
       process.execPath,
       [...nodeArgs, "--import", "tsx", join(REPO_ROOT, "services", spec.name, "src", "main.ts")],
       {
         cwd: REPO_ROOT,
-        env: { ...env, SERVICE_NAME: spec.name, HTTP_PORT: String(spec.opsPort) },
+        env: { ...env, SERVICE_NAME: spec.name, HTTP_PORT: String(port) },
         stdio: ["ignore", log, log],
       },
     );
     closeSync(log);
-    return { spec, child };
+    return { spec, child, port };
   });
+}
+
+/** Whether nothing listens on 127.0.0.1:port (we could bind it). */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The ports the services would listen on that are taken: another engine's (another demo, a test)
+ * would answer the health checks for ours. Checked before they start.
+ */
+export async function busyPorts(env: NodeJS.ProcessEnv, only?: string[]): Promise<number[]> {
+  const ports = SERVICES.filter((s) => !only || only.includes(s.name)).map((s) => opsPort(s, env));
+  const busy: number[] = [];
+  for (const port of ports) if (!(await portFree(port))) busy.push(port);
+  return busy;
 }
 
 /** Healthy = its /healthz answers 200 (it has joined its consumer group). */
@@ -61,7 +105,7 @@ export async function waitHealthy(services: Running[], timeoutMs = 180_000): Pro
     for (;;) {
       if (s.child.exitCode !== null)
         throw new Error(`${s.spec.name} exited with code ${s.child.exitCode}; see its log`);
-      const ok = await fetch(`http://127.0.0.1:${s.spec.opsPort}/healthz`, {
+      const ok = await fetch(`http://127.0.0.1:${s.port}/healthz`, {
         signal: AbortSignal.timeout(1000),
       })
         .then((r) => r.ok)
@@ -142,8 +186,11 @@ export class Completion {
   }
 }
 
-/** The stages an order passes through; the API reads the points topic only for its clock. */
-export const PIPELINE = SERVICES.filter((s) => s.name !== "api");
+/**
+ * The stages an order passes through. The API reads the points topic only for its clock, but it
+ * expires lots by it, so the ledger has settled only once it has caught up too.
+ */
+export const PIPELINE = SERVICES;
 
 export function topicsFor(namespace: string): Topics {
   return namespacedTopics(namespace);

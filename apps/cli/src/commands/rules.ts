@@ -1,0 +1,297 @@
+// `loyalty rules validate|publish|list|diff|simulate`: the rule-set lifecycle.
+//   validate PATH      every error as `ruleId path problem`; exit 1 on errors
+//   publish PATH       validate, then publish to loyalty.rules.v1 (the version must grow)
+//   list               published versions (the compacted topic)
+//   diff PATH          draft vs published: added / removed / changed rules
+//   simulate           price a file of orders (CDNOW or JSON Lines) with a draft; writes nothing
+// LOYALTY_NAMESPACE selects the engine's namespace; KAFKA_BROKERS, SCHEMA_REGISTRY_URL the stack.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { AvroCodec, type PurchaseEvent, type RuleSetPublished } from "@loyalty/contracts";
+import { type ReplayRecord, compileFx, normaliseOrder, parseText, validateOrder } from "@loyalty/ingestor";
+import {
+  type Rule,
+  type RuleSet,
+  latestById,
+  publication,
+  readPublications,
+  readRuleSetSource,
+  sendPublication,
+  simulateDraft,
+  validateRuleSet,
+} from "@loyalty/rules-engine";
+import { ensureTopics } from "@loyalty/stream-runtime";
+import { Partitioners } from "kafkajs";
+import { topics, withAdmin } from "../connections.ts";
+import { type CliContext, endpointsOf, printJson } from "../context.ts";
+import { CheckFailedError, EXIT, UsageError } from "../errors.ts";
+
+interface ValidationError {
+  ruleId: string | null;
+  path: string;
+  problem: string;
+}
+
+/** Reads and validates a draft (a ruleset.json or a folder holding one). */
+function readDraft(
+  ctx: CliContext,
+  path: string,
+): { path: string; ruleSet: RuleSet | null; errors: ValidationError[] } {
+  let src: ReturnType<typeof readRuleSetSource>;
+  try {
+    src = readRuleSetSource(resolve(ctx.cwd, path));
+  } catch (err) {
+    // A missing file or a file that is not JSON: what the user typed is wrong.
+    throw new UsageError(`rule set ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const v = validateRuleSet(src.json);
+  return v.ok
+    ? { path: src.path, ruleSet: v.ruleSet, errors: [] }
+    : { path: src.path, ruleSet: null, errors: v.errors };
+}
+
+/** The draft, or the check fails after printing every error (as text, or in the JSON document). */
+function validDraft(ctx: CliContext, path: string, json: boolean | undefined): RuleSet {
+  const d = readDraft(ctx, path);
+  if (d.ruleSet) return d.ruleSet;
+  if (json) printJson(ctx, { ok: false, path: d.path, errors: d.errors });
+  else for (const e of d.errors) ctx.out(`${e.ruleId ?? "-"} ${e.path} ${e.problem}`);
+  throw new CheckFailedError(`${d.path}: ${d.errors.length} error(s)`);
+}
+
+function partitions(ctx: CliContext): { partitions: number; replication: number } {
+  return {
+    partitions: Number(ctx.env.LOYALTY_PARTITIONS ?? 6),
+    replication: Number(ctx.env.LOYALTY_REPLICATION ?? 1),
+  };
+}
+
+/** Every publication on the namespace's rules topic (created if missing, as the services would). */
+async function published(ctx: CliContext): Promise<RuleSetPublished[]> {
+  const rules = topics(ctx).rules;
+  return withAdmin(ctx, "loyalty-cli-rules", async (admin, kafka) => {
+    await ensureTopics(admin, { ...partitions(ctx), topics: [rules] });
+    return readPublications(kafka, new AvroCodec(endpointsOf(ctx).schemaRegistryUrl), rules.name);
+  });
+}
+
+function rulesOf(p: RuleSetPublished): RuleSet {
+  return JSON.parse(p.ruleSetJson) as RuleSet;
+}
+
+export async function validate(ctx: CliContext, path: string, opts: { json?: boolean }): Promise<number> {
+  const rs = validDraft(ctx, path, opts.json);
+  if (opts.json)
+    printJson(ctx, { ok: true, id: rs.id, version: rs.version, rules: rs.rules.length, errors: [] });
+  else ctx.out(`ok: ${rs.id} v${rs.version}, ${rs.rules.length} rule(s)`);
+  return EXIT.ok;
+}
+
+export async function publish(ctx: CliContext, path: string, opts: { json?: boolean }): Promise<number> {
+  const rs = validDraft(ctx, path, opts.json);
+  const current = latestById(await published(ctx)).get(rs.id);
+  if (current && rs.version <= current.version)
+    throw new CheckFailedError(
+      `refused: ${rs.id} v${rs.version} is not greater than the published v${current.version}`,
+    );
+  const rules = topics(ctx).rules;
+  const codec = new AvroCodec(endpointsOf(ctx).schemaRegistryUrl);
+  await codec.register(rules);
+  const p = publication(rs, Date.now());
+  await withAdmin(ctx, "loyalty-cli-rules", async (_admin, kafka) => {
+    const producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      idempotent: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    try {
+      await sendPublication(producer, codec, rules, p);
+    } finally {
+      await producer.disconnect();
+    }
+  });
+  const out = {
+    id: rs.id,
+    version: rs.version,
+    rules: rs.rules.length,
+    topic: rules.name,
+    publishedAt: new Date(p.publishedAt).toISOString(),
+    checksum: p.checksum,
+  };
+  if (opts.json) printJson(ctx, out);
+  else
+    ctx.out(
+      `published ${out.id} v${out.version} (${out.rules} rules) to ${out.topic} at ${out.publishedAt}, sha256 ${out.checksum.slice(0, 12)}`,
+    );
+  return EXIT.ok;
+}
+
+export async function list(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
+  const pubs = (await published(ctx)).sort(
+    (a, b) => a.ruleSetId.localeCompare(b.ruleSetId) || a.version - b.version,
+  );
+  const rows = pubs.map((p) => {
+    const rs = rulesOf(p);
+    return {
+      id: p.ruleSetId,
+      version: p.version,
+      publishedAt: new Date(p.publishedAt).toISOString(),
+      rules: rs.rules.length,
+      active: rs.rules.filter((r) => r.status === "active").length,
+      checksum: p.checksum,
+    };
+  });
+  if (opts.json) printJson(ctx, { topic: topics(ctx).rules.name, published: rows });
+  else if (rows.length === 0) ctx.out(`nothing published on ${topics(ctx).rules.name}`);
+  else
+    for (const r of rows)
+      ctx.out(
+        `${r.id}  v${r.version}  ${r.publishedAt}  ${r.rules} rules (${r.active} active)  sha256 ${r.checksum.slice(0, 12)}`,
+      );
+  return EXIT.ok;
+}
+
+export async function diff(ctx: CliContext, path: string, opts: { json?: boolean }): Promise<number> {
+  const rs = validDraft(ctx, path, opts.json);
+  const current = latestById(await published(ctx)).get(rs.id);
+  const d = diffRuleSets(rs, current ? rulesOf(current) : null);
+  const changed = d.changed.map((c) => ({
+    id: c.after.id,
+    from: c.before.version,
+    to: c.after.version,
+    keys: changedKeys(c.before, c.after),
+    versionUnchanged: c.before.version === c.after.version,
+  }));
+  if (opts.json) {
+    printJson(ctx, {
+      id: rs.id,
+      draftVersion: rs.version,
+      publishedVersion: current?.version ?? null,
+      added: d.added.map((r) => ({ id: r.id, version: r.version, type: r.event.type, status: r.status })),
+      removed: d.removed.map((r) => ({ id: r.id, version: r.version })),
+      changed,
+    });
+    return EXIT.ok;
+  }
+  ctx.out(
+    `${rs.id}: draft v${rs.version} vs ${current ? `published v${current.version}` : "nothing published"}`,
+  );
+  for (const r of d.added) ctx.out(`+ ${r.id} v${r.version} (${r.event.type}, ${r.status})`);
+  for (const r of d.removed) ctx.out(`- ${r.id} v${r.version}`);
+  for (const c of changed)
+    ctx.out(
+      `~ ${c.id} v${c.from} -> v${c.to}: ${c.keys.join(", ")}${c.versionUnchanged ? "  (WARNING: content changed, version did not)" : ""}`,
+    );
+  if (d.added.length + d.removed.length + d.changed.length === 0) ctx.out("no rule differences");
+  return EXIT.ok;
+}
+
+export async function simulate(
+  ctx: CliContext,
+  opts: { rules: string; orders: string; limit?: number; json?: boolean },
+): Promise<number> {
+  const ruleSet = validDraft(ctx, opts.rules, opts.json);
+  const { programme } = readRuleSetSource(resolve(ctx.cwd, opts.rules));
+  let text: string;
+  try {
+    text = readFileSync(resolve(ctx.cwd, opts.orders), "utf8");
+  } catch (err) {
+    throw new UsageError(`--orders ${opts.orders}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const { purchases, rejected } = purchasesFromText(text, opts.limit);
+  const started = process.hrtime.bigint();
+  const { report } = simulateDraft(ruleSet, programme, purchases);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (opts.json) {
+    printJson(ctx, report);
+    return EXIT.ok;
+  }
+  const members = new Set(purchases.map((p) => p.memberId)).size;
+  ctx.out(
+    `simulated ${ruleSet.id} v${ruleSet.version} over ${purchases.length} orders of ${members} members` +
+      `${rejected ? ` (${rejected} rejected lines)` : ""} in ${seconds.toFixed(2)} s; nothing was written`,
+  );
+  const w = Math.max(4, ...report.byRule.map((r) => r.ruleId.length));
+  ctx.out(
+    `${"rule".padEnd(w)}  ${"ver".padStart(3)}  ${"matched".padStart(8)}  ${"awards".padStart(8)}  ${"points".padStart(10)}  ${"members".padStart(8)}  ${"denied".padStart(6)}  ${"suppr.".padStart(6)}  ${"campaigns".padStart(9)}`,
+  );
+  for (const r of report.byRule)
+    ctx.out(
+      `${r.ruleId.padEnd(w)}  ${r.versions.join(",").padStart(3)}  ${String(r.matched).padStart(8)}  ${String(r.awards).padStart(8)}  ${String(r.points).padStart(10)}  ${String(r.membersReached).padStart(8)}  ${String(r.denied).padStart(6)}  ${String(r.suppressed).padStart(6)}  ${String(r.campaigns).padStart(9)}`,
+    );
+  const exp = programme.currencyExponent;
+  const major = (report.liabilityMinor / 10 ** exp).toFixed(exp);
+  ctx.out(
+    `total points ${report.totalPoints}; liability ${major} ${report.currency} (${report.liabilityMinor} minor units at ${programme.pointValueMinor} per point)`,
+  );
+  return EXIT.ok;
+}
+
+/** Canonical purchases from a CDNOW or JSON Lines file, as the ingestor would publish them. */
+export function purchasesFromText(
+  text: string,
+  limit = Number.POSITIVE_INFINITY,
+): { purchases: PurchaseEvent[]; rejected: number } {
+  const fx = compileFx({ baseCurrency: "USD", rates: [] });
+  const purchases: PurchaseEvent[] = [];
+  let rejected = 0;
+  for (const rec of parseText(text) as ReplayRecord[]) {
+    if (purchases.length >= limit) break;
+    const value = rec.kind === "order" ? rec.order : rec.kind === "json" ? rec.value : undefined;
+    if (value === undefined) {
+      rejected++;
+      continue;
+    }
+    const order = validateOrder(value);
+    if (!order.ok) {
+      rejected++;
+      continue;
+    }
+    const p = normaliseOrder(order.value, { memberId: order.value.customerId, fx });
+    if (!p.ok) {
+      rejected++;
+      continue;
+    }
+    purchases.push(p.value);
+  }
+  return { purchases, rejected };
+}
+
+function deepSorted(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(deepSorted);
+  if (v !== null && typeof v === "object") {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) out[k] = deepSorted((v as Record<string, unknown>)[k]);
+    return out;
+  }
+  return v;
+}
+
+export function diffRuleSets(
+  draft: RuleSet,
+  current: RuleSet | null,
+): { added: Rule[]; removed: Rule[]; changed: Array<{ before: Rule; after: Rule }> } {
+  const before = new Map((current?.rules ?? []).map((r) => [r.id, r]));
+  const after = new Map(draft.rules.map((r) => [r.id, r]));
+  const added = draft.rules.filter((r) => !before.has(r.id));
+  const removed = (current?.rules ?? []).filter((r) => !after.has(r.id));
+  const changed: Array<{ before: Rule; after: Rule }> = [];
+  for (const r of draft.rules) {
+    const b = before.get(r.id);
+    if (b && JSON.stringify(deepSorted(b)) !== JSON.stringify(deepSorted(r)))
+      changed.push({ before: b, after: r });
+  }
+  return { added, removed, changed };
+}
+
+function changedKeys(a: Rule, b: Rule): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  const out: string[] = [];
+  for (const k of [...keys].sort()) {
+    const x = JSON.stringify(deepSorted((a as unknown as Record<string, unknown>)[k]));
+    const y = JSON.stringify(deepSorted((b as unknown as Record<string, unknown>)[k]));
+    if (x !== y) out.push(k);
+  }
+  return out;
+}

@@ -1,0 +1,44 @@
+// `loyalty bench e2e` on a tiny replay: the result file it writes holds the figures it measured.
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type TestStack, requireStack } from "@loyalty/testkit";
+import { beforeAll, describe, expect, it } from "vitest";
+import { cliProcess, stackEnv } from "./helpers.ts";
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await requireStack();
+});
+
+describe("loyalty bench e2e", () => {
+  it("--limit 300 --rate 20 --seconds 2: every stage done, a latency sample, the file under --out", async () => {
+    const out = mkdtempSync(join(tmpdir(), "loyalty-bench-"));
+    const r = await cliProcess(
+      ["bench", "e2e", "--limit", "300", "--rate", "20", "--seconds", "2", "--out", out, "--json"],
+      {
+        env: stackEnv(stack, "", { LOYALTY_OPS_PORT_BASE: "19541", API_PORT: "18541" }),
+        timeoutMs: 300_000,
+      },
+    );
+    if (r.code !== 0) throw new Error(`bench exited ${r.code}: ${r.stderr}`);
+    const files = readdirSync(out);
+    expect(files).toHaveLength(1);
+    const result = JSON.parse(readFileSync(join(out, files[0] ?? ""), "utf8")) as {
+      orders: number;
+      ceiling: { seconds: number };
+      pipeline: { seconds: number; doneAtSeconds: Record<string, number> };
+      latency: { rate: number; seconds: number; samples: number; missing: number };
+    };
+    expect(JSON.parse(r.stdout)).toMatchObject({ orders: 300, file: join(out, files[0] ?? "") });
+    expect(result.orders).toBe(300);
+    expect(result.ceiling.seconds).toBeGreaterThan(0);
+    expect(Object.keys(result.pipeline.doneAtSeconds).sort()).toEqual(
+      ["churn-alert", "ingestor", "rules-engine", "tier-evaluator"].sort(),
+    );
+    for (const t of Object.values(result.pipeline.doneAtSeconds))
+      expect(t).toBeLessThanOrEqual(result.pipeline.seconds);
+    expect(result.latency).toMatchObject({ rate: 20, seconds: 2 });
+    expect(result.latency.samples + result.latency.missing).toBe(40);
+  }, 300_000);
+});
