@@ -243,25 +243,52 @@ export class Engine {
     return Promise.all(msgs.map((m) => this.codec.decode<TierChanged>(m.value!)));
   }
 
-  /** The processed-input count, to know when the service has read everything. */
+  /** The service's consumer group (its stream_tasks rows and Kafka offsets). */
+  get groupId(): string {
+    return `${this.ns}.tier-evaluator`;
+  }
+
+  /** Inputs whose effects are in PostgreSQL: the offsets of the group's tasks (ADR 16). */
   async processedCount(): Promise<number> {
     const r = await this.pool.query<{ n: number }>(
-      "select count(*)::int as n from processed_events where consumer = 'tier-evaluator'",
+      `select coalesce(sum(o.value::bigint), 0)::int as n
+         from stream_tasks, jsonb_each_text(offsets) as o
+        where group_id = $1`,
+      [this.groupId],
     );
     return r.rows[0]!.n;
   }
 
-  async outboxPending(): Promise<number> {
-    const r = await this.pool.query<{ n: number }>("select count(*)::int as n from tier_outbox");
-    return r.rows[0]!.n;
+  /** Inputs whose output is committed in Kafka: the group's committed offsets. */
+  async committedCount(): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const topics = [this.topics.purchases.name, this.topics.points.name];
+      const offs = await admin.fetchOffsets({ groupId: this.groupId, topics });
+      let n = 0;
+      for (const t of offs) for (const p of t.partitions) if (Number(p.offset) > 0) n += Number(p.offset);
+      return n;
+    } finally {
+      await admin.disconnect();
+    }
   }
 
-  /** Waits until `n` inputs are applied and every change has been relayed. */
+  /** The stream time of each of the group's tasks (the evaluator's clock per partition). */
+  async streamTimes(): Promise<Map<number, number>> {
+    const r = await this.pool.query<{ partition: number; stream_time: number }>(
+      "select partition, stream_time from stream_tasks where group_id = $1",
+      [this.groupId],
+    );
+    return new Map(r.rows.map((x) => [x.partition, Number(x.stream_time)]));
+  }
+
+  /** Waits until `n` inputs are applied in PostgreSQL and their output committed in Kafka. */
   async waitProcessed(n: number, timeoutMs = 180_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const done = await this.processedCount();
-      if (done >= n && (await this.outboxPending()) === 0) return;
+      if (done >= n && (await this.committedCount()) >= n) return;
       if (Date.now() > deadline)
         throw new Error(`only ${done} of ${n} inputs processed after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 250));
@@ -331,13 +358,7 @@ export async function expectedChanges(
   engine: Engine,
   events: PurchaseEvent[],
 ): Promise<Map<string, TierChanged[]>> {
-  const clocks = new Map(
-    (
-      await engine.pool.query<{ partition: number; clock: number }>(
-        "select partition, clock from tier_partitions",
-      )
-    ).rows.map((r) => [r.partition, r.clock]),
-  );
+  const clocks = await engine.streamTimes();
   const partitionOf = new Map(
     (
       await engine.pool.query<{ member_id: string; partition: number }>(
