@@ -148,10 +148,10 @@ describe("tasks (ADR 16)", () => {
 
   it("a record the decision cannot take goes to the DLQ with its bytes; the rest count once", async () => {
     const { input, output, service, env } = await setup();
-    const values = Array.from({ length: 300 }, (_, i) => ({
-      key: "one",
-      value: JSON.stringify({ key: "one" }),
-    }));
+    const values: Array<{ key: string; value: string; timestamp?: string }> = Array.from(
+      { length: 300 },
+      () => ({ key: "one", value: JSON.stringify({ key: "one" }) }),
+    );
     // Dated 2100: a dead letter does not move the task's stream time.
     values.splice(150, 0, { key: "one", value: "boom", timestamp: String(Date.UTC(2100, 0, 1)) });
     await produce(input, values);

@@ -315,27 +315,46 @@ export function groupByMember(changes: TierChanged[]): Map<string, TierChanged[]
   return out;
 }
 
+/** How a replay is interrupted: SIGKILL once this many inputs are applied, or by the service itself after its k-th PostgreSQL commit, before that batch's Kafka commit. */
+export type Interruption = { killAfterApplied: number } | { crashAfterCommits: number };
+
 /**
- * A fresh namespace, every event published, the service run until all are applied and relayed
- * (optionally SIGKILLed once `killAfter` inputs are applied, then restarted).
+ * A fresh namespace, every event published, the service run until all are applied and their
+ * output committed (optionally interrupted once, then restarted).
  */
 export async function replayInto(
   stack: TestStack,
   events: PurchaseEvent[],
   batch: string,
-  killAfter?: number,
+  interrupt?: Interruption,
 ) {
   const engine = await Engine.create(stack, testNamespace(), 3);
   await engine.publishPurchases(events);
   const t0 = Date.now();
-  let svc = await engine.start({ CONSUMER_MAX_BATCH: batch });
   let killedAt: number | null = null;
-  if (killAfter !== undefined) {
-    const deadline = Date.now() + 120_000;
-    while ((await engine.processedCount()) < killAfter && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
-    await svc.kill();
+  let kafkaAtKill: number | null = null;
+  let svc: RunningService;
+  if (interrupt && "crashAfterCommits" in interrupt) {
+    svc = await engine.start({
+      CONSUMER_MAX_BATCH: batch,
+      TIER_CRASH_AFTER_COMMITS: String(interrupt.crashAfterCommits),
+    });
+    const child = svc.child;
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once("exit", r));
+    if (child.signalCode !== "SIGKILL")
+      throw new Error(`expected a SIGKILL, the service exited with ${child.exitCode}`);
+  } else {
+    svc = await engine.start({ CONSUMER_MAX_BATCH: batch });
+    if (interrupt) {
+      const deadline = Date.now() + 120_000;
+      while ((await engine.processedCount()) < interrupt.killAfterApplied && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      await svc.kill();
+    }
+  }
+  if (interrupt) {
     killedAt = await engine.processedCount();
+    kafkaAtKill = await engine.committedCount();
     svc = await engine.start({ CONSUMER_MAX_BATCH: batch });
   }
   let code: number | null;
@@ -347,7 +366,7 @@ export async function replayInto(
   if (code !== 0) throw new Error(`the tier evaluator exited with ${code} on SIGTERM`);
   const elapsedMs = Date.now() - t0;
   const msgs = await engine.readTiers();
-  return { engine, msgs, elapsedMs, killedAt };
+  return { engine, msgs, elapsedMs, killedAt, kafkaAtKill };
 }
 
 /**
