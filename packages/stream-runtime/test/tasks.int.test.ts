@@ -43,7 +43,7 @@ async function stop(child: ChildProcess): Promise<number | null> {
   return (await done).code;
 }
 
-async function produce(topic: string, values: Array<{ key: string; value: string }>) {
+async function produce(topic: string, values: Array<{ key: string; value: string; timestamp?: string }>) {
   const producer = testKafka(stack.kafkaBrokers).producer();
   await producer.connect();
   for (let i = 0; i < values.length; i += 500)
@@ -148,11 +148,12 @@ describe("tasks (ADR 16)", () => {
 
   it("a record the decision cannot take goes to the DLQ with its bytes; the rest count once", async () => {
     const { input, output, service, env } = await setup();
-    const values = Array.from({ length: 300 }, (_, i) => ({
-      key: "one",
-      value: JSON.stringify({ key: "one" }),
-    }));
-    values.splice(150, 0, { key: "one", value: "boom" });
+    const values: Array<{ key: string; value: string; timestamp?: string }> = Array.from(
+      { length: 300 },
+      () => ({ key: "one", value: JSON.stringify({ key: "one" }) }),
+    );
+    // Dated 2100: a dead letter does not move the task's stream time.
+    values.splice(150, 0, { key: "one", value: "boom", timestamp: String(Date.UTC(2100, 0, 1)) });
     await produce(input, values);
     const child = start(env);
     const kafka = testKafka(stack.kafkaBrokers);
@@ -177,6 +178,11 @@ describe("tasks (ADR 16)", () => {
         service,
       ]);
       expect(counts.rows.map((r) => r.n)).toEqual([300]);
+      const times = await pool.query<{ t: string | null }>(
+        "select max(stream_time)::text as t from stream_tasks where group_id = $1",
+        [`${ns}.${service}`],
+      );
+      expect(Number(times.rows[0]?.t)).toBeLessThan(Date.UTC(2100, 0, 1));
     } finally {
       expect(await stop(child)).toBe(0);
     }

@@ -9,8 +9,10 @@ export const tierEvaluatorConfigSchema = baseConfigSchema.extend({
   TIER_CONFIG_FILE: z.string().min(1).optional(),
   /** Wall-clock mode: how often due evaluations run. */
   TIER_TICK_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
-  /** Event-time mode: event times further than this ahead of the wall clock do not move a partition's clock. */
+  /** Event-time mode: record times further than this ahead of the wall clock do not move the evaluation clock. */
   TIER_MAX_FUTURE_MS: z.coerce.number().int().min(0).default(86_400_000),
+  /** Tests only: SIGKILL after this many state commits, before their Kafka commit (0: never). */
+  TIER_CRASH_AFTER_COMMITS: z.coerce.number().int().min(0).default(0),
 });
 
 export type TierEvaluatorConfig = z.infer<typeof tierEvaluatorConfigSchema>;

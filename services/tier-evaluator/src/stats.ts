@@ -20,6 +20,8 @@ export interface TierStatsReport {
 interface Settings {
   config: TierConfig;
   clockMode: "event" | "wall";
+  /** The evaluator's consumer group (absent in settings written before ADR 16). */
+  groupId?: string;
 }
 
 async function settings(pool: Pool): Promise<Settings | null> {
@@ -28,8 +30,8 @@ async function settings(pool: Pool): Promise<Settings | null> {
 }
 
 /**
- * The distribution at `at` (default: the evaluator's clock: in event-time mode the latest
- * event time it has processed, in wall-clock mode now). Uses the policy's stats(): members
+ * The distribution at `at` (default: the evaluator's clock: in event-time mode the highest
+ * stream time of its tasks, in wall-clock mode now). Uses the policy's stats(): members
  * behind `at` are advanced in memory (due downgrades counted), earlier times come from each
  * member's recorded history (tierAt).
  */
@@ -43,7 +45,11 @@ export async function readTierStats(pool: Pool, at?: number, pageSize = 5000): P
       when = Date.now();
       atSource = "wall-clock";
     } else {
-      const c = await pool.query<{ clock: number | null }>("select max(clock) as clock from tier_partitions");
+      // The evaluator's clock is its tasks' stream time (ADR 16), kept by the stream runtime.
+      const c = await pool.query<{ clock: number | null }>(
+        "select max(stream_time) as clock from stream_tasks where group_id = $1",
+        [s?.groupId ?? "tier-evaluator"],
+      );
       when = c.rows[0]?.clock ?? Date.now();
       atSource = c.rows[0]?.clock == null ? "wall-clock" : "evaluator-clock";
     }

@@ -243,25 +243,52 @@ export class Engine {
     return Promise.all(msgs.map((m) => this.codec.decode<TierChanged>(m.value!)));
   }
 
-  /** The processed-input count, to know when the service has read everything. */
+  /** The service's consumer group (its stream_tasks rows and Kafka offsets). */
+  get groupId(): string {
+    return `${this.ns}.tier-evaluator`;
+  }
+
+  /** Inputs whose effects are in PostgreSQL: the offsets of the group's tasks (ADR 16). */
   async processedCount(): Promise<number> {
     const r = await this.pool.query<{ n: number }>(
-      "select count(*)::int as n from processed_events where consumer = 'tier-evaluator'",
+      `select coalesce(sum(o.value::bigint), 0)::int as n
+         from stream_tasks, jsonb_each_text(offsets) as o
+        where group_id = $1`,
+      [this.groupId],
     );
     return r.rows[0]!.n;
   }
 
-  async outboxPending(): Promise<number> {
-    const r = await this.pool.query<{ n: number }>("select count(*)::int as n from tier_outbox");
-    return r.rows[0]!.n;
+  /** Inputs whose output is committed in Kafka: the group's committed offsets. */
+  async committedCount(): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const topics = [this.topics.purchases.name, this.topics.points.name];
+      const offs = await admin.fetchOffsets({ groupId: this.groupId, topics });
+      let n = 0;
+      for (const t of offs) for (const p of t.partitions) if (Number(p.offset) > 0) n += Number(p.offset);
+      return n;
+    } finally {
+      await admin.disconnect();
+    }
   }
 
-  /** Waits until `n` inputs are applied and every change has been relayed. */
+  /** The stream time of each of the group's tasks (the evaluator's clock per partition). */
+  async streamTimes(): Promise<Map<number, number>> {
+    const r = await this.pool.query<{ partition: number; stream_time: number }>(
+      "select partition, stream_time from stream_tasks where group_id = $1",
+      [this.groupId],
+    );
+    return new Map(r.rows.map((x) => [x.partition, Number(x.stream_time)]));
+  }
+
+  /** Waits until `n` inputs are applied in PostgreSQL and their output committed in Kafka. */
   async waitProcessed(n: number, timeoutMs = 180_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const done = await this.processedCount();
-      if (done >= n && (await this.outboxPending()) === 0) return;
+      if (done >= n && (await this.committedCount()) >= n) return;
       if (Date.now() > deadline)
         throw new Error(`only ${done} of ${n} inputs processed after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 250));
@@ -288,27 +315,46 @@ export function groupByMember(changes: TierChanged[]): Map<string, TierChanged[]
   return out;
 }
 
+/** How a replay is interrupted: SIGKILL once this many inputs are applied, or by the service itself after its k-th PostgreSQL commit, before that batch's Kafka commit. */
+export type Interruption = { killAfterApplied: number } | { crashAfterCommits: number };
+
 /**
- * A fresh namespace, every event published, the service run until all are applied and relayed
- * (optionally SIGKILLed once `killAfter` inputs are applied, then restarted).
+ * A fresh namespace, every event published, the service run until all are applied and their
+ * output committed (optionally interrupted once, then restarted).
  */
 export async function replayInto(
   stack: TestStack,
   events: PurchaseEvent[],
   batch: string,
-  killAfter?: number,
+  interrupt?: Interruption,
 ) {
   const engine = await Engine.create(stack, testNamespace(), 3);
   await engine.publishPurchases(events);
   const t0 = Date.now();
-  let svc = await engine.start({ CONSUMER_MAX_BATCH: batch });
   let killedAt: number | null = null;
-  if (killAfter !== undefined) {
-    const deadline = Date.now() + 120_000;
-    while ((await engine.processedCount()) < killAfter && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
-    await svc.kill();
+  let kafkaAtKill: number | null = null;
+  let svc: RunningService;
+  if (interrupt && "crashAfterCommits" in interrupt) {
+    svc = await engine.start({
+      CONSUMER_MAX_BATCH: batch,
+      TIER_CRASH_AFTER_COMMITS: String(interrupt.crashAfterCommits),
+    });
+    const child = svc.child;
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once("exit", r));
+    if (child.signalCode !== "SIGKILL")
+      throw new Error(`expected a SIGKILL, the service exited with ${child.exitCode}`);
+  } else {
+    svc = await engine.start({ CONSUMER_MAX_BATCH: batch });
+    if (interrupt) {
+      const deadline = Date.now() + 120_000;
+      while ((await engine.processedCount()) < interrupt.killAfterApplied && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      await svc.kill();
+    }
+  }
+  if (interrupt) {
     killedAt = await engine.processedCount();
+    kafkaAtKill = await engine.committedCount();
     svc = await engine.start({ CONSUMER_MAX_BATCH: batch });
   }
   let code: number | null;
@@ -320,7 +366,7 @@ export async function replayInto(
   if (code !== 0) throw new Error(`the tier evaluator exited with ${code} on SIGTERM`);
   const elapsedMs = Date.now() - t0;
   const msgs = await engine.readTiers();
-  return { engine, msgs, elapsedMs, killedAt };
+  return { engine, msgs, elapsedMs, killedAt, kafkaAtKill };
 }
 
 /**
@@ -331,13 +377,7 @@ export async function expectedChanges(
   engine: Engine,
   events: PurchaseEvent[],
 ): Promise<Map<string, TierChanged[]>> {
-  const clocks = new Map(
-    (
-      await engine.pool.query<{ partition: number; clock: number }>(
-        "select partition, clock from tier_partitions",
-      )
-    ).rows.map((r) => [r.partition, r.clock]),
-  );
+  const clocks = await engine.streamTimes();
   const partitionOf = new Map(
     (
       await engine.pool.query<{ member_id: string; partition: number }>(

@@ -238,7 +238,12 @@ export class TaskRunner<S> {
         const records = taskRecords(task.progress, byTopic, this.o.topics);
         const out = new Collector();
         if (records.length > 0) await this.processIsolated(task, records, out);
-        const next = advance(task.progress, byTopic, records, task.progress.seq + 1n);
+        // Dead-lettered records do not move stream time, as Kafka Streams drops records it cannot
+        // deserialize before they reach partition time: the timestamp of a malformed record
+        // (often its producer's wall clock) must not carry a replayed partition to today.
+        const dead = new Set(out.dead.map((d) => d.message));
+        const timed = dead.size > 0 ? records.filter((r) => !dead.has(r)) : records;
+        const next = advance(task.progress, byTopic, timed, task.progress.seq + 1n);
         if (
           this.o.clockMode === "event" &&
           next.streamTime > task.progress.streamTime &&

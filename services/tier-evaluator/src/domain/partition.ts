@@ -6,15 +6,19 @@
 // every member of the partition due strictly before C is advanced to C - 1 before the message is
 // applied. Because the positions at which evaluations run depend only on the partition's content,
 // the same partition gives the same tier changes whatever the batch boundaries, the speed, the
-// other partitions' progress, a rebalance or a crash and restart (the clock is stored with the
-// state it produced). Pure: no I/O, no wall clock.
+// other partitions' progress, a rebalance or a crash and restart (the clock is the task's stream
+// time, stored with the state it produced: ADR 16). Pure: no I/O, no wall clock.
 import { type TierChange, type TierConfig, nextDueAt } from "@loyalty/tiers";
+import { DueHeap } from "./due.ts";
 import type { TierInput } from "./inputs.ts";
 import { type MemberRecord, advanceRecord, applyInput, newRecord } from "./member.ts";
 
 export type PartitionItem =
-  /** A new input to apply. */
-  | { kind: "apply"; input: TierInput }
+  /**
+   * A new input to apply. `at`: its place in stream time (the record's timestamp, which the
+   * stream runtime's task stream time follows); default: the input's event time.
+   */
+  | { kind: "apply"; input: TierInput; at?: number }
   /** An input already applied (a redelivery or an upstream duplicate): it only moves the clock. */
   | { kind: "seen"; eventTime: number };
 
@@ -44,50 +48,9 @@ export interface PartitionResult {
   changes: TierChange[];
 }
 
-/** Minimal binary heap on [due, memberId], ordered by due then member id (a total order). */
-class DueHeap {
-  private readonly a: [number, string][] = [];
-  get size(): number {
-    return this.a.length;
-  }
-  peek(): [number, string] | undefined {
-    return this.a[0];
-  }
-  push(due: number, member: string): void {
-    const a = this.a;
-    a.push([due, member]);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!less(a[i]!, a[p]!)) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
-      i = p;
-    }
-  }
-  pop(): [number, string] | undefined {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last !== undefined) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && less(a[l]!, a[m]!)) m = l;
-        if (r < a.length && less(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
-function less(x: [number, string], y: [number, string]): boolean {
-  return x[0] < y[0] || (x[0] === y[0] && x[1] < y[1]);
+/** Where an item sits in stream time: what moves the clock. */
+export function itemTime(item: PartitionItem): number {
+  return item.kind === "apply" ? (item.at ?? item.input.eventTime) : item.eventTime;
 }
 
 export function processPartition(b: PartitionBatch): PartitionResult {
@@ -135,7 +98,7 @@ export function processPartition(b: PartitionBatch): PartitionResult {
   };
 
   for (const item of b.items) {
-    const t = item.kind === "apply" ? item.input.eventTime : item.eventTime;
+    const t = itemTime(item);
     if (drive && (ceiling === null || t <= ceiling) && (clock === null || t > clock)) {
       clock = t;
       drain();
