@@ -28,8 +28,9 @@ export const SERVICES: readonly ServiceSpec[] = [
     opsPort: 9102,
     input: ["purchases", "memberChanges", "churnAlerts"],
   },
-  // It subscribes to both metric topics and skips the one its metric does not use.
-  { name: "tier-evaluator", group: "tier-evaluator", opsPort: 9103, input: ["purchases", "points"] },
+  // It subscribes only to the topic of its programme's metric (ADR 16): purchases for the
+  // default spend metric, as the demo and the bench run it.
+  { name: "tier-evaluator", group: "tier-evaluator", opsPort: 9103, input: ["purchases"] },
   { name: "churn-alert", group: "churn-alert", opsPort: 9104, input: ["purchases"] },
   // Its consumer only moves its clock (expiry), on the rules engine's output (ADR 13).
   { name: "api", group: "api.clock", opsPort: 9105, input: ["points"] },
