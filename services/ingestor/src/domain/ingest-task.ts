@@ -229,7 +229,8 @@ export function ingestRecord(
   }
 
   const key = orderKey(order.source, order.orderId);
-  const t = applyOrderEvent(state.slots.get(key) ?? emptySlot(order.source, order.orderId), order, now);
+  const slot = state.slots.get(key) ?? emptySlot(order.source, order.orderId);
+  const t = applyOrderEvent(slot, order, now, parsed.eventId);
   setSlot(state, key, t.slot);
   const due = nextExpiry(t.slot, rules.holdMs);
   if (due !== null && due < state.nextDue) state.nextDue = due;
