@@ -416,16 +416,18 @@ export class TaskRunner<S> {
     const admin = this.admin;
     if (!admin) throw new TypeError("recover() before start()");
     const committed = await admin.fetchOffsets({ groupId: this.o.groupId, topics: [...this.o.topics] });
-    const kafkaSeq = new Map<number, bigint>();
-    for (const t of committed)
-      for (const p of t.partitions) {
-        const meta = (p as { metadata?: string | null }).metadata;
-        const seq = meta && /^\d+$/.test(meta) ? BigInt(meta) : 0n;
-        const before = kafkaSeq.get(p.partition);
-        if (before === undefined || seq < before) kafkaSeq.set(p.partition, seq);
-      }
     for (const [partition, { progress, pending }] of stored) {
-      if ((kafkaSeq.get(partition) ?? 0n) >= progress.seq) continue;
+      // Every commit of a task carries all the topics it has offsets for; an input topic it has
+      // never had a record of has no commit in Kafka and says nothing about its batches.
+      let kafkaSeq: bigint | undefined;
+      for (const t of committed) {
+        if (!progress.offsets.has(t.topic)) continue;
+        const p = t.partitions.find((x) => x.partition === partition);
+        const meta = (p as { metadata?: string | null } | undefined)?.metadata;
+        const seq = meta && /^\d+$/.test(meta) ? BigInt(meta) : 0n;
+        if (kafkaSeq === undefined || seq < kafkaSeq) kafkaSeq = seq;
+      }
+      if ((kafkaSeq ?? 0n) >= progress.seq) continue;
       const messages = pending ? decodePending(pending) : [];
       for (const m of messages) this.o.producer.add(m);
       const offsets: OffsetCommit[] = [...progress.offsets].map(([topic, offset]) => ({

@@ -72,3 +72,18 @@ export {
   parseLine,
   parseText,
 } from "./replay-formats.ts";
+export {
+  type IngestChanges,
+  type IngestCounts,
+  type IngestRules,
+  type IngestState,
+  type MemberRow,
+  type Output,
+  type Parsed,
+  type SourceRecord,
+  expireHolds,
+  ingestRecord,
+  ingestState,
+  noChanges,
+  noCounts,
+} from "./ingest-task.ts";

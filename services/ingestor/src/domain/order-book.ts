@@ -112,16 +112,25 @@ const rejected = (event: OrderEvent, eventId: string, code: DlqReasonCode, reaso
   reason,
 });
 
-/** Any order event: placements go to applyPlaced, the rest to applyRefund. */
-export function applyOrderEvent(slot: OrderSlot, event: OrderEvent, now: number): Transition {
-  return event.type === "ORDER_PLACED" ? applyPlaced(slot, event) : applyRefund(slot, event, now);
+/**
+ * Any order event: placements go to applyPlaced, the rest to applyRefund. `eventId` is the
+ * event's orderEventId, when the caller has it already (it is a sha256).
+ */
+export function applyOrderEvent(
+  slot: OrderSlot,
+  event: OrderEvent,
+  now: number,
+  eventId = orderEventId(event),
+): Transition {
+  return event.type === "ORDER_PLACED"
+    ? applyPlaced(slot, event, eventId)
+    : applyRefund(slot, event, now, eventId);
 }
 
 /** Records a placement, then applies whatever was held for it. */
-export function applyPlaced(slot: OrderSlot, event: OrderEvent): Transition {
+export function applyPlaced(slot: OrderSlot, event: OrderEvent, eventId = orderEventId(event)): Transition {
   checkSlot(slot, event);
   if (event.type !== "ORDER_PLACED") throw new Error(`applyPlaced got ${event.type}`);
-  const eventId = orderEventId(event);
   const lines = event.lines.map((l) => ({ lineId: l.lineId, totalMinor: l.lineTotalMinor, refunded: false }));
   const prev = slot.order;
   if (prev === null) {
@@ -180,10 +189,14 @@ export function applyPlaced(slot: OrderSlot, event: OrderEvent): Transition {
 }
 
 /** Applies a refund or cancellation, or holds it when the order has never been seen. */
-export function applyRefund(slot: OrderSlot, event: OrderEvent, now: number): Transition {
+export function applyRefund(
+  slot: OrderSlot,
+  event: OrderEvent,
+  now: number,
+  eventId = orderEventId(event),
+): Transition {
   checkSlot(slot, event);
   if (event.type === "ORDER_PLACED") throw new Error("applyRefund got ORDER_PLACED");
-  const eventId = orderEventId(event);
   if (slot.order === null) {
     const twin = slot.held.find((h) => sameRefund(h.event, event));
     if (twin) {
