@@ -1,0 +1,114 @@
+// One client, one round: (a) produce, (b) passthrough, (c) transactional, in a process of its
+// own (so no client's threads, buffers or garbage weigh on another's figures). Prints one line,
+// "RESULT <json>", for main.ts.
+import type { BenchClient, ClientSettings, ConsumeResult } from "./clients/types.ts";
+import { CDNOW_MASTER_ORDERS, cdnowOrders } from "./orders.ts";
+
+export type ClientName = "kafkajs" | "confluent" | "platformatic";
+
+export interface WorkerJob {
+  client: ClientName;
+  brokers: string[];
+  prefix: string;
+  topics: { input: string; passthrough: string; transactional: string };
+  confluentDir?: string;
+  batch: number;
+}
+
+export interface PhaseResult {
+  seconds: number;
+  ordersPerSecond: number;
+  /** CPU seconds of the client's process (user + system, every thread: librdkafka's too). */
+  cpuSeconds: number;
+  requests?: number;
+  commits?: number;
+  /** Start to first record handed over (connect, group join, first fetch); inside `seconds`. */
+  firstRecordSeconds?: number;
+}
+
+export interface WorkerResult {
+  client: string;
+  version: string;
+  node: string;
+  produce: PhaseResult;
+  passthrough: PhaseResult;
+  transactional: PhaseResult;
+}
+
+async function makeClient(job: WorkerJob): Promise<BenchClient> {
+  const s: ClientSettings = { brokers: job.brokers, clientId: job.prefix };
+  switch (job.client) {
+    case "kafkajs":
+      return (await import("./clients/kafkajs.ts")).kafkajsClient(s);
+    case "confluent":
+      if (!job.confluentDir) throw new Error("confluent: no install folder");
+      return (await import("./clients/confluent.ts")).confluentClient(s, job.confluentDir);
+    case "platformatic":
+      return (await import("./clients/platformatic.ts")).platformaticClient(s);
+  }
+}
+
+async function timed<T>(n: number, fn: () => Promise<T>): Promise<{ value: T; phase: PhaseResult }> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const value = await fn();
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return {
+    value,
+    phase: { seconds, ordersPerSecond: n / seconds, cpuSeconds: (used.user + used.system) / 1e6 },
+  };
+}
+
+const consumed = (r: { value: ConsumeResult; phase: PhaseResult }, expected: number): PhaseResult => {
+  if (r.value.consumed !== expected)
+    throw new Error(`consumed ${r.value.consumed} records, expected ${expected}`);
+  return { ...r.phase, commits: r.value.commits, firstRecordSeconds: r.value.firstRecordMs / 1000 };
+};
+
+async function main(): Promise<void> {
+  const job = JSON.parse(process.argv[2] ?? "") as WorkerJob;
+  const records = cdnowOrders();
+  if (records.length !== CDNOW_MASTER_ORDERS)
+    throw new Error(`CDNOW master: ${records.length} orders, expected ${CDNOW_MASTER_ORDERS}`);
+  const client = await makeClient(job);
+  const n = records.length;
+
+  const produced = await timed(n, () => client.produce(job.topics.input, records, job.batch));
+  const pass = await timed(n, () =>
+    client.passthrough({
+      from: job.topics.input,
+      to: job.topics.passthrough,
+      groupId: `${job.prefix}_pass`,
+      expected: n,
+      maxBatch: job.batch,
+    }),
+  );
+  const txn = await timed(n, () =>
+    client.transactional({
+      from: job.topics.input,
+      to: job.topics.transactional,
+      groupId: `${job.prefix}_txn`,
+      transactionalId: `${job.prefix}_txn`,
+      expected: n,
+      maxBatch: job.batch,
+    }),
+  );
+  const result: WorkerResult = {
+    client: client.name,
+    version: client.version,
+    node: process.version,
+    produce: { ...produced.phase, requests: produced.value },
+    passthrough: consumed(pass, n),
+    transactional: consumed(txn, n),
+  };
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
