@@ -46,6 +46,14 @@ interface Variant {
   confluentDir: string | undefined;
 }
 
+interface FailedRound {
+  round: number;
+  position: number;
+  variant: string;
+  loadAvg1mBefore: number;
+  failure: string;
+}
+
 interface RoundResult {
   round: number;
   position: number;
@@ -63,23 +71,35 @@ function git(...args: string[]): string {
   }
 }
 
-function runWorker(v: Variant, job: WorkerJob): Promise<WorkerResult> {
-  return new Promise((resolveResult, reject) => {
+/** Runs one round of one client; a failure (error, stall, exit) is returned, not thrown. */
+function runWorker(v: Variant, job: WorkerJob): Promise<WorkerResult | { failure: string }> {
+  return new Promise((resolveResult) => {
     const child = spawn(v.node, ["--import", "tsx", join(HERE, "worker.ts"), JSON.stringify(job)], {
       cwd: ROOT,
-      stdio: ["ignore", "pipe", "inherit"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
+    let err = "";
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
     });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10 * 60_000);
-    child.on("error", reject);
-    child.on("exit", (code) => {
+    child.stderr.on("data", (d: Buffer) => {
+      process.stderr.write(d);
+      err = (err + d.toString()).slice(-4000);
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5 * 60_000);
+    child.on("error", (e) => resolveResult({ failure: String(e) }));
+    child.on("exit", (code, signal) => {
       clearTimeout(timer);
-      const line = out.split("\n").find((l) => l.startsWith("RESULT "));
-      if (code !== 0 || !line) reject(new Error(`${v.id} worker exited with ${code}: ${out.slice(-2000)}`));
-      else resolveResult(JSON.parse(line.slice(7)) as WorkerResult);
+      const line = (prefix: string) => out.split("\n").find((l) => l.startsWith(prefix));
+      const result = line("RESULT ");
+      if (code === 0 && result) return resolveResult(JSON.parse(result.slice(7)) as WorkerResult);
+      const stall = line("STALL ");
+      resolveResult({
+        failure: stall
+          ? `stalled: ${stall.slice(6)}`
+          : `exited with ${code ?? signal}: ${err.trim().split("\n").slice(-3).join(" | ")}`,
+      });
     });
   });
 }
@@ -184,6 +204,7 @@ async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   const results: RoundResult[] = [];
+  const failures: FailedRound[] = [];
   const startedAt = new Date();
   const loadBefore = loadavg();
   try {
@@ -211,7 +232,13 @@ async function main(): Promise<void> {
             batch: 2000,
             ...(v.confluentDir ? { confluentDir: v.confluentDir } : {}),
           };
-          const result = await runWorker(v, job);
+          const outcome = await runWorker(v, job);
+          if ("failure" in outcome) {
+            failures.push({ round: r, position, variant: v.id, loadAvg1mBefore, failure: outcome.failure });
+            console.log(`round ${r + 1}/${rounds} ${v.id.padEnd(16)} FAILED: ${outcome.failure}`);
+            continue;
+          }
+          const result = outcome;
           const committed = await countCommitted(kafka, topics.transactional, `${prefix}_verify`);
           const check = {
             input: await countRecords(kafka, topics.input),
@@ -245,6 +272,8 @@ async function main(): Promise<void> {
   const summary = Object.fromEntries(
     variants.map((v) => {
       const mine = results.filter((x) => x.variant === v.id);
+      const failed = failures.filter((x) => x.variant === v.id).length;
+      if (mine.length === 0) return [v.id, { failedRounds: failed }];
       const first = mine[0]!.result;
       const phases = Object.fromEntries(
         PHASES.map((p: Phase) => [
@@ -256,7 +285,10 @@ async function main(): Promise<void> {
           },
         ]),
       );
-      return [v.id, { client: first.client, version: first.version, node: first.node, ...phases }];
+      return [
+        v.id,
+        { client: first.client, version: first.version, node: first.node, failedRounds: failed, ...phases },
+      ];
     }),
   );
 
@@ -283,6 +315,7 @@ async function main(): Promise<void> {
     seconds: (at.getTime() - startedAt.getTime()) / 1000,
     summary,
     rounds: results,
+    failures,
   };
   const file = join(
     ROOT,
@@ -298,8 +331,14 @@ async function main(): Promise<void> {
     const s = summary[v.id] as unknown as Record<
       Phase,
       Record<"seconds" | "ordersPerSecond" | "cpuSeconds", ReturnType<typeof stats>>
-    > & { version: string; node: string };
-    console.log(`${v.id}: ${s.version} on ${s.node}`);
+    > & { version?: string; node?: string; failedRounds: number };
+    if (!s.version) {
+      console.log(`${v.id}: every round failed`);
+      continue;
+    }
+    console.log(
+      `${v.id}: ${s.version} on ${s.node}${s.failedRounds ? `, ${s.failedRounds} round(s) failed` : ""}`,
+    );
     for (const p of PHASES)
       console.log(
         `  ${p.padEnd(14)} ${fmt(s[p].ordersPerSecond).padEnd(22)} ${fmt(s[p].seconds, 2).padEnd(22)} cpu ${fmt(s[p].cpuSeconds, 2)}`,

@@ -1,7 +1,7 @@
 // One client, one round: (a) produce, (b) passthrough, (c) transactional, in a process of its
 // own (so no client's threads, buffers or garbage weigh on another's figures). Prints one line,
 // "RESULT <json>", for main.ts.
-import type { BenchClient, ClientSettings, ConsumeResult } from "./clients/types.ts";
+import { type BenchClient, type ClientSettings, type ConsumeResult, progress } from "./clients/types.ts";
 import { CDNOW_MASTER_ORDERS, cdnowOrders } from "./orders.ts";
 
 export type ClientName = "kafkajs" | "confluent" | "platformatic";
@@ -48,7 +48,17 @@ async function makeClient(job: WorkerJob): Promise<BenchClient> {
   }
 }
 
-async function timed<T>(n: number, fn: () => Promise<T>): Promise<{ value: T; phase: PhaseResult }> {
+/** A phase with no acknowledged output for this long has stalled: the round fails, and says where. */
+const STALL_MS = 90_000;
+
+async function timed<T>(
+  name: string,
+  n: number,
+  fn: () => Promise<T>,
+): Promise<{ value: T; phase: PhaseResult }> {
+  progress.phase = name;
+  progress.records = 0;
+  progress.at = performance.now();
   const cpu = process.cpuUsage();
   const started = performance.now();
   const value = await fn();
@@ -73,9 +83,17 @@ async function main(): Promise<void> {
     throw new Error(`CDNOW master: ${records.length} orders, expected ${CDNOW_MASTER_ORDERS}`);
   const client = await makeClient(job);
   const n = records.length;
+  const watchdog = setInterval(() => {
+    if (performance.now() - progress.at < STALL_MS) return;
+    process.stdout.write(
+      `STALL ${JSON.stringify({ phase: progress.phase, records: progress.records, of: n, quietSeconds: STALL_MS / 1000 })}\n`,
+    );
+    process.exit(3);
+  }, 1_000);
+  watchdog.unref();
 
-  const produced = await timed(n, () => client.produce(job.topics.input, records, job.batch));
-  const pass = await timed(n, () =>
+  const produced = await timed("produce", n, () => client.produce(job.topics.input, records, job.batch));
+  const pass = await timed("passthrough", n, () =>
     client.passthrough({
       from: job.topics.input,
       to: job.topics.passthrough,
@@ -84,7 +102,7 @@ async function main(): Promise<void> {
       maxBatch: job.batch,
     }),
   );
-  const txn = await timed(n, () =>
+  const txn = await timed("transactional", n, () =>
     client.transactional({
       from: job.topics.input,
       to: job.topics.transactional,

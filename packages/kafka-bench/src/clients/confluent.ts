@@ -15,6 +15,7 @@ import {
   type ConsumeJob,
   type ConsumeResult,
   Countdown,
+  advanced,
   chunks,
 } from "./types.ts";
 
@@ -168,6 +169,7 @@ export function confluentClient(s: ClientSettings, packageDir: string): BenchCli
         for (const part of chunks(records, batch)) {
           await producer.send({ topic, messages: part });
           requests++;
+          advanced(part.length);
         }
       } finally {
         await producer.disconnect();

@@ -15,6 +15,7 @@ import {
   type ConsumeJob,
   type ConsumeResult,
   Countdown,
+  advanced,
   chunks,
 } from "./types.ts";
 
@@ -26,7 +27,7 @@ export function kafkajsClient(s: ClientSettings): BenchClient {
     brokers: s.brokers,
     // The transactional producer meets CONCURRENT_TRANSACTIONS right after each commit and
     // retries it (see the runtime's producer.ts): kafkajs logs each retry as an error.
-    logLevel: logLevel.NOTHING,
+    logLevel: process.env.KBENCH_KAFKAJS_LOG === "warn" ? logLevel.WARN : logLevel.NOTHING,
     retry: { initialRetryTime: 100, retries: 10 },
   });
 
@@ -109,6 +110,7 @@ export function kafkajsClient(s: ClientSettings): BenchClient {
         for (const part of chunks(records, batch)) {
           await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages: part });
           requests++;
+          advanced(part.length);
         }
       } finally {
         await producer.disconnect();

@@ -14,6 +14,7 @@ import {
   type ClientSettings,
   type ConsumeJob,
   type ConsumeResult,
+  advanced,
   chunks,
 } from "./types.ts";
 
@@ -71,6 +72,7 @@ export function platformaticClient(s: ClientSettings): BenchClient {
             await handle(chunk, consumer);
             commits++;
             consumed += chunk.length;
+            advanced(chunk.length);
           }
         }
         if (consumed >= job.expected) break;
@@ -110,6 +112,7 @@ export function platformaticClient(s: ClientSettings): BenchClient {
             })),
           });
           requests++;
+          advanced(part.length);
         }
       } finally {
         await producer.close();

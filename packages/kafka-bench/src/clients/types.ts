@@ -54,6 +54,7 @@ export class Countdown {
   }
   add(n: number): void {
     this.count += n;
+    advanced(n);
     if (this.count >= this.target) this.resolveDone();
   }
   fail(err: unknown): void {
@@ -65,4 +66,15 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/**
+ * Progress of the phase running in this process: the adapters count records as their output is
+ * acknowledged, and the worker's watchdog ends a phase that stopped moving (see worker.ts).
+ */
+export const progress = { phase: "", records: 0, at: 0 };
+
+export function advanced(records: number): void {
+  progress.records += records;
+  progress.at = performance.now();
 }
