@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Kafka, logLevel } from "kafkajs";
+import { type Admin, Kafka, logLevel } from "kafkajs";
 import {
   type InstallRecord,
   type NodeRuntime,
@@ -102,6 +102,34 @@ function runWorker(v: Variant, job: WorkerJob): Promise<WorkerResult | { failure
       });
     });
   });
+}
+
+/**
+ * Creates the round's topics and waits until every partition has a leader. kafkajs' own leader
+ * wait can meet UNKNOWN_TOPIC_OR_PARTITION when its metadata request beats the new topic to the
+ * broker's cache (the runtime's ensureTopics handles the same race): then poll the metadata.
+ */
+async function createTopics(admin: Admin, topics: string[]): Promise<void> {
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map((topic) => ({ topic, numPartitions: 6, replicationFactor: 1 })),
+    });
+    return;
+  } catch (err) {
+    if ((err as { type?: unknown }).type !== "UNKNOWN_TOPIC_OR_PARTITION") throw err;
+  }
+  for (let attempt = 0; attempt < 100; attempt++) {
+    await new Promise((r) => setTimeout(r, 100));
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics });
+      if (meta.topics.every((t) => t.partitions.length === 6 && t.partitions.every((p) => p.leader >= 0)))
+        return;
+    } catch {
+      // not in the broker's metadata yet
+    }
+  }
+  throw new Error(`topics ${topics.join(", ")}: no leaders after 10 s`);
 }
 
 /** Records in a non-transactional topic: high minus low watermark, summed over partitions. */
@@ -218,10 +246,7 @@ async function main(): Promise<void> {
           passthrough: `${prefix}_pass`,
           transactional: `${prefix}_txn`,
         };
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 6, replicationFactor: 1 })),
-        });
+        await createTopics(admin, Object.values(topics));
         const loadAvg1mBefore = loadavg()[0]!;
         try {
           const job: WorkerJob = {
