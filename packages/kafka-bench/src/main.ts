@@ -2,7 +2,8 @@
 // measured in one run on the same broker, alternating (round r starts with a different client),
 // each round in a fresh process per client. Phases per client and round: (a) produce the 69,659
 // CDNOW master orders to a 6-partition topic (idempotent, acks=all, batches of 2000, each awaited,
-// like the replay); (b) consume them and pass them through to a second topic (output acknowledged,
+// like the replay); (a') the same, all sends started at once (librdkafka's recommended mode);
+// (b) consume them and pass them through to a second topic (output acknowledged,
 // then offsets committed: the runner's non-transactional path); (c) consume them again and write
 // each chunk of up to 2000 in a transaction with its offsets (the runner's exactly-once path).
 // Checks: the input and passthrough topics hold 69,659 records, and the transactional output holds
@@ -31,7 +32,7 @@ import type { ClientName, PhaseResult, WorkerJob, WorkerResult } from "./worker.
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../../..");
 const CACHE = join(ROOT, ".cache/kafka-bench");
-const PHASES = ["produce", "passthrough", "transactional"] as const;
+const PHASES = ["produce", "producePipelined", "passthrough", "transactional"] as const;
 type Phase = (typeof PHASES)[number];
 
 const arg = (name: string): string | undefined =>
@@ -60,7 +61,13 @@ interface RoundResult {
   variant: string;
   loadAvg1mBefore: number;
   result: WorkerResult;
-  check: { input: number; passthrough: number; transactionalCommitted: number; distinctOrders: number };
+  check: {
+    input: number;
+    pipelined: number;
+    passthrough: number;
+    transactionalCommitted: number;
+    distinctOrders: number;
+  };
 }
 
 function git(...args: string[]): string {
@@ -243,6 +250,7 @@ async function main(): Promise<void> {
         const prefix = `kbench_${run}_${v.id.replace(/[^a-z0-9]/g, "")}_r${r}`;
         const topics = {
           input: `${prefix}_orders`,
+          pipelined: `${prefix}_orders_pipelined`,
           passthrough: `${prefix}_pass`,
           transactional: `${prefix}_txn`,
         };
@@ -267,12 +275,14 @@ async function main(): Promise<void> {
           const committed = await countCommitted(kafka, topics.transactional, `${prefix}_verify`);
           const check = {
             input: await countRecords(kafka, topics.input),
+            pipelined: await countRecords(kafka, topics.pipelined),
             passthrough: await countRecords(kafka, topics.passthrough),
             transactionalCommitted: committed.records,
             distinctOrders: committed.distinct,
           };
           if (
             check.input !== CDNOW_MASTER_ORDERS ||
+            check.pipelined !== CDNOW_MASTER_ORDERS ||
             check.transactionalCommitted !== CDNOW_MASTER_ORDERS ||
             check.distinctOrders !== CDNOW_MASTER_ORDERS
           )
@@ -280,7 +290,7 @@ async function main(): Promise<void> {
           results.push({ round: r, position, variant: v.id, loadAvg1mBefore, result, check });
           const f = (p: PhaseResult) => `${p.seconds.toFixed(2)} s ${Math.round(p.ordersPerSecond)}/s`;
           console.log(
-            `round ${r + 1}/${rounds} ${v.id.padEnd(16)} produce ${f(result.produce)} | passthrough ${f(result.passthrough)} | transactional ${f(result.transactional)} | committed ${check.transactionalCommitted} (load ${loadAvg1mBefore.toFixed(1)})`,
+            `round ${r + 1}/${rounds} ${v.id.padEnd(16)} produce ${f(result.produce)} | pipelined ${f(result.producePipelined)} | passthrough ${f(result.passthrough)} | transactional ${f(result.transactional)} | committed ${check.transactionalCommitted} (load ${loadAvg1mBefore.toFixed(1)})`,
           );
         } finally {
           await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);

@@ -10,7 +10,7 @@ export interface WorkerJob {
   client: ClientName;
   brokers: string[];
   prefix: string;
-  topics: { input: string; passthrough: string; transactional: string };
+  topics: { input: string; pipelined: string; passthrough: string; transactional: string };
   confluentDir?: string;
   batch: number;
 }
@@ -31,6 +31,7 @@ export interface WorkerResult {
   version: string;
   node: string;
   produce: PhaseResult;
+  producePipelined: PhaseResult;
   passthrough: PhaseResult;
   transactional: PhaseResult;
 }
@@ -93,6 +94,9 @@ async function main(): Promise<void> {
   watchdog.unref();
 
   const produced = await timed("produce", n, () => client.produce(job.topics.input, records, job.batch));
+  const pipelined = await timed("producePipelined", n, () =>
+    client.producePipelined(job.topics.pipelined, records, job.batch),
+  );
   const pass = await timed("passthrough", n, () =>
     client.passthrough({
       from: job.topics.input,
@@ -117,6 +121,7 @@ async function main(): Promise<void> {
     version: client.version,
     node: process.version,
     produce: { ...produced.phase, requests: produced.value },
+    producePipelined: { ...pipelined.phase, requests: pipelined.value },
     passthrough: consumed(pass, n),
     transactional: consumed(txn, n),
   };

@@ -42,6 +42,7 @@ interface KSendable {
 }
 interface KProducer extends KSendable {
   connect(): Promise<void>;
+  flush(o: { timeout: number }): Promise<void>;
   disconnect(): Promise<void>;
   transaction(): Promise<KTransaction>;
 }
@@ -175,6 +176,23 @@ export function confluentClient(s: ClientSettings, packageDir: string): BenchCli
         await producer.disconnect();
       }
       return requests;
+    },
+
+    async producePipelined(topic: string, records: readonly BenchRecord[], batch: number): Promise<number> {
+      const producer = idempotentProducer();
+      await producer.connect();
+      try {
+        const parts = chunks(records, batch);
+        const sent = parts.map(async (part) => {
+          await producer.send({ topic, messages: part });
+          advanced(part.length);
+        });
+        await producer.flush({ timeout: 60_000 });
+        await Promise.all(sent);
+        return parts.length;
+      } finally {
+        await producer.disconnect();
+      }
     },
 
     async passthrough(job: ConsumeJob): Promise<ConsumeResult> {

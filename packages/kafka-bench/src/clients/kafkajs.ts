@@ -118,6 +118,28 @@ export function kafkajsClient(s: ClientSettings): BenchClient {
       return requests;
     },
 
+    async producePipelined(topic: string, records: readonly BenchRecord[], batch: number): Promise<number> {
+      const producer = kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: false,
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
+      await producer.connect();
+      try {
+        const parts = chunks(records, batch);
+        await Promise.all(
+          parts.map(async (part) => {
+            await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages: part });
+            advanced(part.length);
+          }),
+        );
+        return parts.length;
+      } finally {
+        await producer.disconnect();
+      }
+    },
+
     async passthrough(job: ConsumeJob): Promise<ConsumeResult> {
       const producer = kafka.producer({
         createPartitioner: Partitioners.DefaultPartitioner,

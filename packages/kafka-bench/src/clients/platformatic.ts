@@ -120,6 +120,29 @@ export function platformaticClient(s: ClientSettings): BenchClient {
       return requests;
     },
 
+    async producePipelined(topic: string, records: readonly BenchRecord[], batch: number): Promise<number> {
+      const producer = idempotentProducer();
+      try {
+        const parts = chunks(records, batch);
+        await Promise.all(
+          parts.map(async (part) => {
+            await producer.send({
+              messages: part.map((r) => ({
+                topic,
+                key: Buffer.from(r.key),
+                value: Buffer.from(r.value),
+                timestamp: BigInt(r.timestamp),
+              })),
+            });
+            advanced(part.length);
+          }),
+        );
+        return parts.length;
+      } finally {
+        await producer.close();
+      }
+    },
+
     async passthrough(job: ConsumeJob): Promise<ConsumeResult> {
       const producer = idempotentProducer();
       try {

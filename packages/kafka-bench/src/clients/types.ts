@@ -34,6 +34,11 @@ export interface BenchClient {
   readonly version: string;
   /** (a) Idempotent producer, acks=all, batches of `batch` records, each awaited (like the replay). */
   produce(topic: string, records: readonly BenchRecord[], batch: number): Promise<number>;
+  /**
+   * (a') The same records, every send started at once and awaited together (for the confluent
+   * client: then flush()), the mode librdkafka's docs recommend. Not the runtime's pattern today.
+   */
+  producePipelined(topic: string, records: readonly BenchRecord[], batch: number): Promise<number>;
   /** (b) Consume, produce each chunk to `to` (idempotent, acks=all), then commit its offsets. */
   passthrough(job: ConsumeJob): Promise<ConsumeResult>;
   /** (c) Consume; per chunk one transaction: produce + sendOffsets + commit (exactly-once). */
