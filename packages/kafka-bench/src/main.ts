@@ -120,7 +120,15 @@ async function createTopics(admin: Admin, topics: string[]): Promise<void> {
   try {
     await admin.createTopics({
       waitForLeaders: true,
-      topics: topics.map((topic) => ({ topic, numPartitions: 6, replicationFactor: 1 })),
+      // CDNOW's record times are from 1997-98: under the broker's default retention (7 days) a
+      // retention check deletes the segments in the middle of a round (consumers then jump to
+      // the new log start and wait for records that are gone). Keep them for the round.
+      topics: topics.map((topic) => ({
+        topic,
+        numPartitions: 6,
+        replicationFactor: 1,
+        configEntries: [{ name: "retention.ms", value: "-1" }],
+      })),
     });
     return;
   } catch (err) {
