@@ -82,16 +82,25 @@ if (process.env.LOYALTY_SQL_PROFILE === "1") {
     const text = typeof first === "string" ? first : ((first as { text?: string })?.text ?? "?");
     const key = text.replace(/\s+/g, " ").slice(0, 90);
     const t0 = performance.now();
-    const out = original.apply(this, args);
-    if (out && typeof (out as Promise<unknown>).then === "function") {
-      const done = () => {
-        const s = totals.get(key) ?? { n: 0, ms: 0 };
-        s.n++;
-        s.ms += performance.now() - t0;
-        totals.set(key, s);
+    const done = () => {
+      const s = totals.get(key) ?? { n: 0, ms: 0 };
+      s.n++;
+      s.ms += performance.now() - t0;
+      totals.set(key, s);
+    };
+    // pg's Pool.query passes a callback and gets no promise back: time the callback too.
+    const last = args[args.length - 1];
+    if (typeof last === "function") {
+      const callback = last as (...a: unknown[]) => unknown;
+      args[args.length - 1] = function (this: unknown, ...cbArgs: unknown[]) {
+        done();
+        return callback.apply(this, cbArgs);
       };
-      (out as Promise<unknown>).then(done, done);
+      return original.apply(this, args);
     }
+    const out = original.apply(this, args);
+    if (out && typeof (out as Promise<unknown>).then === "function")
+      (out as Promise<unknown>).then(done, done);
     return out;
   };
   process.on("exit", () => {
