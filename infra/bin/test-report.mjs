@@ -36,6 +36,13 @@ function testedPackages() {
 
 let passed = 0;
 let failed = 0;
+/** The first non-blank line of a message, cut to 400 characters. */
+const firstLine = (message) =>
+  (
+    String(message ?? "")
+      .split("\n")
+      .find((l) => l.trim() !== "") ?? "(no message)"
+  ).slice(0, 400);
 let skipped = 0;
 const problems = [];
 for (const pkg of testedPackages()) {
@@ -53,23 +60,22 @@ for (const pkg of testedPackages()) {
   for (const f of report.testResults) {
     const where = relative(root, f.name);
     let failedHere = 0;
+    const why = [];
     for (const a of f.assertionResults) {
       if (a.status === "passed") passed += 1;
       else if (a.status === "failed") {
         failed += 1;
         failedHere += 1;
+        // CI keeps only the tail of the log: the first line of each failure goes in it.
+        why.push(`  ${a.fullName ?? a.title}: ${firstLine((a.failureMessages ?? [])[0])}`);
       } else skipped += 1;
     }
     if (f.status === "failed" && failedHere === 0) {
       // Failed to load (import error, syntax) or a beforeAll/afterAll failed: no test says so.
       failed += 1;
-      const first =
-        String(f.message ?? "")
-          .split("\n")
-          .find((l) => l.trim() !== "") ?? "(no message)";
-      problems.push(`${where}: the file failed outside its tests: ${first}`);
+      problems.push(`${where}: the file failed outside its tests: ${firstLine(f.message)}`);
     } else if (failedHere > 0) {
-      problems.push(`${where}: ${failedHere} failed`);
+      problems.push(`${where}: ${failedHere} failed`, ...why);
     }
   }
 }

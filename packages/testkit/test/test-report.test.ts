@@ -30,7 +30,12 @@ const file = (name: string, status: "passed" | "failed", assertions: string[], m
   name,
   status,
   message,
-  assertionResults: assertions.map((s, i) => ({ title: `t${i}`, status: s })),
+  assertionResults: assertions.map((s, i) => ({
+    title: `t${i}`,
+    fullName: `suite t${i}`,
+    status: s,
+    failureMessages: s === "failed" ? [`AssertionError: expected ${i} to be 7\n    at one.test.ts:3:1`] : [],
+  })),
 });
 
 async function report(root: string, reports: string, runId: string) {
@@ -87,6 +92,9 @@ describe("the test command's closing report", () => {
     expect(r.out.trim().split("\n").at(-1)).toBe("4 passed, 5 failed, 2 skipped");
     expect(r.out).toMatch(/broken\.test\.ts: the file failed outside its tests: SyntaxError/);
     expect(r.out).toMatch(/packages\/b: wrote no test report/);
+    // A failed test's name and the first line of its failure, not the stack.
+    expect(r.out).toMatch(/one\.test\.ts: 1 failed\n {2}suite t1: AssertionError: expected 1 to be 7\n/);
+    expect(r.out).not.toMatch(/at one\.test\.ts:3:1/);
     expect(r.code).toBe(1);
   });
 

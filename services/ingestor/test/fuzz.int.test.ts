@@ -82,7 +82,15 @@ describe("10,000 malformed and hostile messages interleaved with valid orders", 
     }).producer();
     await producer.connect();
     // Batches stay under the broker's 1 MiB record-batch limit: some payloads are huge on purpose.
-    let chunk: Array<{ value: Buffer; headers: Record<string, string> }> = [];
+    // Keyed as orders.v1's contract says (customer id; a bad message by its index): kafkajs
+    // re-partitions keyless messages when it retries a send, so a keyless copy could land in
+    // another partition, whose task has not seen it (deduplication is per task, ADR 16).
+    const upstreamKey = (i: number) => {
+      const d = messages[i]!.expect.valid ? decodeJson(messages[i]!.bytes) : undefined;
+      const customerId = d?.ok ? (d.value as { customerId?: unknown }).customerId : undefined;
+      return typeof customerId === "string" ? customerId : `fuzz-${i}`;
+    };
+    let chunk: Array<{ key: string; value: Buffer; headers: Record<string, string> }> = [];
     let bytes = 0;
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]!;
@@ -91,7 +99,7 @@ describe("10,000 malformed and hostile messages interleaved with valid orders", 
         chunk = [];
         bytes = 0;
       }
-      chunk.push({ value: m.bytes, headers: { "fuzz-index": String(i) } });
+      chunk.push({ key: upstreamKey(i), value: m.bytes, headers: { "fuzz-index": String(i) } });
       bytes += m.bytes.length;
     }
     await producer.send({ topic: topics.orders.name, messages: chunk });
