@@ -15,13 +15,14 @@ import {
   type MemberEvent,
   type MemberFeatures,
   type MemberState,
+  type ModelNumericError,
   type RfmSegment,
   applyEvent,
   createMemberState,
   decideAlert,
   expectedAverageValue,
   probabilityAlive,
-  scoreMember,
+  tryScoreMember,
   wallClockMs,
 } from "../model/index.ts";
 import { nextGridAfter } from "./grid.ts";
@@ -135,6 +136,20 @@ export interface MemberScoreAt {
   readonly purchaseIntervalDays: number | null;
   readonly rfm: { readonly r: number; readonly f: number; readonly m: number };
   readonly segment: RfmSegment;
+  /**
+   * Null when eq. 10 was evaluated. Otherwise why it could not be (`kind`, message, `cause`), and
+   * pAlive, expectedPurchases and expectedValueMinor are the bounded fallback (see boundedScore).
+   */
+  readonly modelError: ModelNumericError | null;
+}
+
+/** Callbacks of the scoring path, e.g. for metrics. */
+export interface ScoreHooks {
+  /**
+   * Called once per score that fell back because the model could not be evaluated (the error's
+   * `kind` labels it). Must not throw.
+   */
+  readonly onModelError?: (error: ModelNumericError) => void;
 }
 
 export function rfmValuesAt(s: MemberSummary, t: number, settings: ChurnSettings) {
@@ -145,32 +160,39 @@ export function rfmValuesAt(s: MemberSummary, t: number, settings: ChurnSettings
   };
 }
 
+/**
+ * The member's score at t under the model. Never throws for numeric reasons: where the model cannot
+ * be evaluated the result carries `modelError` and the bounded fallback, and `hooks.onModelError` is
+ * called with the error.
+ */
 export function scoreAt(
   s: MemberSummary,
   t: number,
   model: ActiveModel,
   settings: ChurnSettings,
+  hooks?: ScoreHooks,
 ): MemberScoreAt {
   const f = featuresAt(s, t, settings);
   const periods = Math.max(1, Math.round(settings.horizonDays / settings.periodDays));
-  let score: ReturnType<typeof scoreMember>;
-  try {
-    score = scoreMember(f, model.bg, model.gg, {
-      horizonDays: settings.horizonDays,
-      clv: {
-        periodLength: (settings.horizonDays * DAY_MS) / periods / settings.unitMs,
-        periods,
-        discountRate: settings.discountRate,
-      },
-    });
-    if (!Number.isFinite(score.expectedPurchases) || !Number.isSafeInteger(score.expectedValueMinor)) {
-      score = boundedScore(f, model, settings);
-    }
-  } catch {
+  const result = tryScoreMember(f, model.bg, model.gg, {
+    horizonDays: settings.horizonDays,
+    clv: {
+      periodLength: (settings.horizonDays * DAY_MS) / periods / settings.unitMs,
+      periods,
+      discountRate: settings.discountRate,
+    },
+  });
+  let score: Omit<MemberScoreAt, "rfm" | "segment" | "modelError">;
+  let modelError: ModelNumericError | null = null;
+  if (result.ok) {
+    score = result.score;
+  } else {
+    modelError = result.error;
+    hooks?.onModelError?.(modelError);
     score = boundedScore(f, model, settings);
   }
   const rfm = scoreRfmBy(model.rfm, rfmValuesAt(s, t, settings));
-  return { ...score, rfm: { r: rfm.r, f: rfm.f, m: rfm.m }, segment: rfm.segment };
+  return { ...score, rfm: { r: rfm.r, f: rfm.f, m: rfm.m }, segment: rfm.segment, modelError };
 }
 
 /**
@@ -259,10 +281,11 @@ export function fireDue(
   t: number,
   model: ActiveModel | null,
   settings: ChurnSettings,
+  hooks?: ScoreHooks,
 ): { row: MemberRow; alert: ChurnAlertRecord | null } {
   const s = summarise(row.state);
   if (model === null || s === null) return { row: { ...row, dueAt: null }, alert: null };
-  const score = scoreAt(s, t, model, settings);
+  const score = scoreAt(s, t, model, settings, hooks);
   const decision = decideAlert(
     row.alert,
     {
@@ -327,7 +350,7 @@ export function applyTimed(
 
 /**
  * Advances one member through its events (sorted by time, then id) and its due times up to
- * `limit` (inclusive or not), under one model.
+ * `limit` (inclusive or not), under one model. `hooks` go to every score (see scoreAt).
  */
 export function advanceMember(
   row: MemberRow,
@@ -336,13 +359,14 @@ export function advanceMember(
   settings: ChurnSettings,
   limit: number,
   inclusive: boolean,
+  hooks?: ScoreHooks,
 ): { row: MemberRow; alerts: ChurnAlertRecord[] } {
   const alerts: ChurnAlertRecord[] = [];
   const within = (t: number) => (inclusive ? t <= limit : t < limit);
   let r = row;
   const fireUntil = (bound: (t: number) => boolean) => {
     for (let guard = 0; r.dueAt !== null && bound(r.dueAt) && guard < 10_000; guard++) {
-      const fired = fireDue(r, r.dueAt, model, settings);
+      const fired = fireDue(r, r.dueAt, model, settings, hooks);
       r = fired.row;
       if (fired.alert !== null) alerts.push(fired.alert);
     }

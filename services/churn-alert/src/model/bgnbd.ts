@@ -3,13 +3,14 @@
 // after each repeat purchase the member drops out with probability p ~ Beta(a, b).
 // Inputs per member: x repeat purchase days, recency t_x and age T in one time unit (weeks by default).
 
+import { ModelNumericError } from "./errors.ts";
 import {
   type LogParameterFitOptions,
   type Objective,
   fitLogParameters,
   logParameterObjective,
 } from "./optimize.ts";
-import { hyp2f1, logAddExp, logistic } from "./special.ts";
+import { logAddExp, logistic } from "./special.ts";
 
 export interface BgNbdParams {
   readonly r: number;
@@ -312,39 +313,220 @@ export function fitBgNbd(observations: Iterable<BgNbdObservation>, options: BgNb
 /**
  * P(alive | x, t_x, T) = 1 / (1 + [x>0] · a/(b+x−1) · ((α+T)/(α+t_x))^(r+x)) (Fader, Hardie & Lee,
  * note 021). A member with no repeat purchase cannot have dropped out yet under the model: 1.
+ * In logs, with ln((α+T)/(α+t_x)) as log1p((T−t_x)/(α+t_x)), so a → 0, b → ∞ and T close to t_x
+ * lose nothing to rounding. NaN (never a throw) for parameters outside the model.
  */
 export function probabilityAlive(p: BgNbdParams, x: number, tx: number, T: number): number {
   if (x === 0) return 1;
-  const logOdds = Math.log(p.a / (p.b + x - 1)) + (p.r + x) * Math.log((p.alpha + T) / (p.alpha + tx));
+  const logOdds = Math.log(p.a) - Math.log(p.b + x - 1) + (p.r + x) * Math.log1p((T - tx) / (p.alpha + tx));
   return logistic(-logOdds);
 }
 
+export interface ExpectedPurchasesOptions {
+  /** Cap on series terms before ModelNumericError `no-convergence`. */
+  readonly maxTerms?: number;
+}
+
+const EP_REL_TOL = 1e-16;
+// Sums are rescaled by 2^−600 when they pass 2^600 (their log scale is kept apart).
+const BIG = 2 ** 600;
+const TINY = 2 ** -600;
+const LOG_BIG = 600 * Math.LN2;
+
 /**
  * E[Y(t) | x, t_x, T]: expected repeat purchases in the next t units (paper, eq. 10):
- *   (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x−1; z)] · P(alive),
- *   z = t/(α+T+t).
- * Like `lifetimes` we use Euler's transformation 2F1(A,B;C;z) = (1−z)^(C−A−B) 2F1(C−A, C−B; C; z), here
- * always: the bracket becomes 1 − (1−z)^(a−1) · 2F1(a+b−1−r, a−1; a+b+x−1; z), whose parameters do not
- * grow with x, so the series neither overflows for heavy buyers nor needs many terms to get started.
+ *   (a+b+x−1)/(a−1) · [1 − (1−z)^(r+x) · 2F1(r+x, b+x; a+b+x−1; z)] · P(alive),  z = t/(α+T+t).
+ *
+ * The bracket is a difference of two numbers close to 1 where the fit of an early replay goes
+ * (a → 0, b → ∞: the bracket is O(1/b) and the prefactor O(b), so the plain form loses log10(b)
+ * digits), and the prefactor is 0/0 at a = 1. Both go away by subtracting the series that the
+ * bracket's leading part sums to, in closed form, term by term; what remains is a series of positive
+ * terms, with γ = a+b+x−1:
+ *
+ * (E) from Euler's form 2F1(A, a−1; γ; z)(1−z)^(a−1) with A = a+b−1−r, d = γ−A = r+x and
+ *     Σ (a−1)_n z^n/n! = (1−z)^(1−a):
+ *       E = (1−z)^(a−1) · Σ_{n≥1} (a)_(n−1)/n! · z^n · M_n · P(alive),
+ *       M_n = γ·(1 − (A)_n/(γ)_n),  M_1 = d,  M_(n+1) = (M_n·(A+n) + γ·d)/(γ+n).
+ *     Terms do not grow with x; all positive when A > −1 and γ > 0.
+ * (O) from the original form with Σ (r+x)_n z^n/n! = (1−z)^(−r−x):
+ *       E = (1−z)^(r+x) · Σ_{n≥1} (r+x)_n/n! · z^n · H_n · P(alive),
+ *       H_n = γ·((b+x)_n/(γ)_n − 1)/(1−a),  H_1 = 1,  H_(n+1) = (H_n·(b+x+n) + γ)/(γ+n).
+ *     All positive for any valid parameters; used where (E) is not (r >= a+b, or γ <= 0), or has
+ *     more transient terms (a > max(1, r+x)).
+ *
+ * (E) has a split form for frequent buyers (A <= γ/2, see eulerSplit) whose terms fall faster.
+ * Each series stops when a bound on its remaining tail (see the loops) is below 1e−16 of the sum.
+ * Throws ModelNumericError (`domain`, `no-convergence`, `overflow`); never a plain RangeError.
  */
-export function expectedPurchases(p: BgNbdParams, t: number, x: number, tx: number, T: number): number {
-  if (!(t >= 0)) throw new RangeError(`horizon must be >= 0, got ${t}`);
+export function expectedPurchases(
+  p: BgNbdParams,
+  t: number,
+  x: number,
+  tx: number,
+  T: number,
+  options: ExpectedPurchasesOptions = {},
+): number {
+  const { r, alpha, a, b } = p;
+  if (
+    !(
+      r > 0 &&
+      alpha > 0 &&
+      a > 0 &&
+      b > 0 &&
+      r < Number.POSITIVE_INFINITY &&
+      alpha < Number.POSITIVE_INFINITY &&
+      a < Number.POSITIVE_INFINITY &&
+      b < Number.POSITIVE_INFINITY
+    )
+  ) {
+    throw new ModelNumericError("domain", `expectedPurchases: invalid parameters ${JSON.stringify(p)}`);
+  }
+  if (!(t >= 0 && t < Number.POSITIVE_INFINITY))
+    throw new ModelNumericError("domain", `horizon must be finite and >= 0, got ${t}`);
+  if (
+    !(
+      x >= 0 &&
+      tx >= 0 &&
+      T >= 0 &&
+      x < Number.POSITIVE_INFINITY &&
+      tx < Number.POSITIVE_INFINITY &&
+      T < Number.POSITIVE_INFINITY
+    )
+  ) {
+    throw new ModelNumericError("domain", `expectedPurchases: invalid member x=${x}, tx=${tx}, T=${T}`);
+  }
   if (t === 0) return 0;
-  // The formula is 0/0 at a = 1; the limit is approached symmetrically.
-  if (Math.abs(p.a - 1) < 1e-7) {
-    const h = 1e-5;
-    return (
-      (expectedPurchases({ ...p, a: 1 + h }, t, x, tx, T) +
-        expectedPurchases({ ...p, a: 1 - h }, t, x, tx, T)) /
-      2
+  const maxTerms = options.maxTerms ?? 1_000_000;
+  const z = t / (alpha + T + t);
+  const g = a + b + x - 1;
+  const d = r + x;
+  const A = g - d;
+  const log1mz = Math.log1p(-z);
+  const pAlive = probabilityAlive(p, x, tx, T);
+  let value: number;
+  if (A >= 0 && A <= g / 2 && a <= Math.max(1, d)) {
+    value = Math.exp((a - 1) * log1mz) * g * eulerSplit(a, A, g, z, log1mz, maxTerms) * pAlive;
+  } else if (A > -1 && g > 0 && a <= Math.max(1, d)) {
+    const [sum, logScale] = eulerSeries(a, A, g, d, z, maxTerms);
+    value = Math.exp((a - 1) * log1mz + logScale) * sum * pAlive;
+  } else {
+    const [sum, logScale] = originalSeries(b + x, g, d, z, maxTerms);
+    value = Math.exp(d * log1mz + logScale) * sum * pAlive;
+  }
+  if (!Number.isFinite(value)) {
+    throw new ModelNumericError(
+      "overflow",
+      `expectedPurchases: not finite for ${JSON.stringify(p)}, t=${t}, x=${x}`,
     );
   }
-  const { r, alpha, a, b } = p;
-  const z = t / (alpha + T + t);
-  const c = a + b + x - 1;
-  const series = hyp2f1(a + b - 1 - r, a - 1, c, z);
-  const bracket = 1 - Math.exp((a - 1) * Math.log1p(-z)) * series;
-  return (c / (a - 1)) * bracket * probabilityAlive(p, x, tx, T);
+  return value;
+}
+
+function notFinite(n: number, z: number): ModelNumericError {
+  return new ModelNumericError("overflow", `expectedPurchases: series not finite after ${n} terms (z=${z})`);
+}
+
+function noConvergence(form: string, maxTerms: number, z: number): ModelNumericError {
+  return new ModelNumericError(
+    "no-convergence",
+    `expectedPurchases: series (${form}) did not converge within ${maxTerms} terms (z=${z})`,
+  );
+}
+
+/**
+ * Σ_{n≥1} (a)_(n−1)/n! · z^n · (1 − q_n), q_n = (A)_n/(γ)_n, as U − Q with U = Σ (a)_(n−1)/n! z^n in
+ * closed form, ((1−z)^(1−a) − 1)/(a−1) (−ln(1−z) at a = 1), and Q = Σ (a)_(n−1)/n! z^n q_n summed. For
+ * 0 <= A <= γ/2, q_n <= 1/2 so Q <= U/2 (at most one bit lost in U − Q), and Q's terms fall faster
+ * than the (E) series' by (A)_n/(γ)_n ~ n^−(r+x): the form for frequent buyers. Tail bound: the term
+ * ratio z(a+n−1)/(n+1)·(A+n)/(γ+n) is at most ρ = z·max(1, (a+n−1)/(n+1)) from n on (A < γ).
+ */
+function eulerSplit(a: number, A: number, g: number, z: number, log1mz: number, maxTerms: number): number {
+  // U = −ln(1−z) · expm1(y)/y, y = (1−a)·ln(1−z): no 0/0 at a = 1.
+  const y = (1 - a) * log1mz;
+  const U = -log1mz * (y === 0 ? 1 : Math.expm1(y) / y);
+  let term = (z * A) / g;
+  let Q = term;
+  const zq = z / (1 - z);
+  for (let n = 1; n < maxTerms; n++) {
+    const q = a <= 2 ? zq : rhoOver(z * Math.max(1, (a + n - 1) / (n + 1)));
+    if (term === 0 || (q >= 0 && term * q <= EP_REL_TOL * (U - Q))) return U - Q;
+    term *= ((z * (a + n - 1)) / (n + 1)) * ((A + n) / (g + n));
+    Q += term;
+  }
+  throw noConvergence("Euler, split", maxTerms, z);
+}
+
+/**
+ * Σ_{n≥1} (a)_(n−1)/n! · z^n · M_n as [sum, ln scale]; needs A > −1 and γ > 0, so that A+n, γ+n > 0 for
+ * n >= 1. Tail bound after term N: u_(m+1)/u_m = z(a+m−1)/(m+1) is monotone in m towards z, so
+ * u_m <= u_N ρ^(m−N) with ρ = z·max(1, (a+N−1)/(N+1)); M grows by (γ−M_m)·d/(γ+m) per step, which
+ * (when positive) does not increase with m, so M_m <= M_N + (m−N)Δ, Δ = max(0, (γ−M_N)·d/(γ+N)). Then
+ *   tail <= u_N · (M_N ρ/(1−ρ) + Δ ρ/(1−ρ)²).
+ */
+function eulerSeries(
+  a: number,
+  A: number,
+  g: number,
+  d: number,
+  z: number,
+  maxTerms: number,
+): [number, number] {
+  let u = z;
+  let M = d;
+  let sum = u * M;
+  let logScale = 0;
+  // For a <= 2, (a+n−1)/(n+1) <= 1 for all n >= 1 and ρ is z throughout.
+  const zq = z / (1 - z);
+  for (let n = 1; n < maxTerms; n++) {
+    // M_(n+1) − M_n; added directly while M rises (no cancellation), else by the product form.
+    const step = ((g - M) * d) / (g + n);
+    const q = a <= 2 ? zq : rhoOver(z * Math.max(1, (a + n - 1) / (n + 1)));
+    if (q >= 0 && u * (M * q + Math.max(0, step) * q * (1 + q)) <= EP_REL_TOL * sum) return [sum, logScale];
+    u *= (z * (a + n - 1)) / (n + 1);
+    M = step >= 0 ? M + step : (M * (A + n) + g * d) / (g + n);
+    sum += u * M;
+    if (sum > BIG) {
+      sum *= TINY;
+      u *= TINY;
+      logScale += LOG_BIG;
+    }
+    if (!(sum < Number.POSITIVE_INFINITY)) throw notFinite(n, z);
+  }
+  throw noConvergence("Euler", maxTerms, z);
+}
+
+/** ρ/(1−ρ) for ρ < 1, else −1 (no bound yet). */
+const rhoOver = (rho: number): number => (rho < 1 ? rho / (1 - rho) : -1);
+
+/**
+ * Σ_{n≥1} (d)_n/n! · z^n · H_n as [sum, ln scale], β = b+x. Tail bound after term N: w_(m+1)/w_m =
+ * z(d+m)/(m+1) is monotone in m towards z; H_(m+1)/H_m = ((β+m) + γ/H_m)/(γ+m) does not increase with
+ * m (H rises for γ > 0; for γ <= 0 it is below (β+m)/(γ+m), which falls), so every later term ratio
+ * is at most ρ = z·max(1, (d+N)/(N+1))·max(1, H_(N+1)/H_N) (for γ <= 0: (β+N)/(γ+N) for the latter),
+ * and tail <= term_(N+1) · ρ/(1−ρ).
+ */
+function originalSeries(beta: number, g: number, d: number, z: number, maxTerms: number): [number, number] {
+  let w = d * z;
+  let H = 1;
+  let sum = w;
+  let logScale = 0;
+  for (let n = 1; n < maxTerms; n++) {
+    const next = (H * (beta + n) + g) / (g + n);
+    const hRatio = g > 0 ? next / H : (beta + n) / (g + n);
+    w *= (z * (d + n)) / (n + 1);
+    H = next;
+    const term = w * H;
+    sum += term;
+    if (sum > BIG) {
+      sum *= TINY;
+      w *= TINY;
+      logScale += LOG_BIG;
+    }
+    if (!(sum < Number.POSITIVE_INFINITY)) throw notFinite(n, z);
+    const rho = z * Math.max(1, (d + n) / (n + 1)) * Math.max(1, hRatio);
+    if (rho < 1 && (w * H * rho) / (1 - rho) <= EP_REL_TOL * sum) return [sum, logScale];
+  }
+  throw noConvergence("original", maxTerms, z);
 }
 
 /** E[X(t)] for a member just acquired (paper, eq. 9): the conditional formula at x = t_x = T = 0. */

@@ -16,6 +16,7 @@ export {
   type BgNbdFitOptions,
   type BgNbdObservation,
   type BgNbdParams,
+  type ExpectedPurchasesOptions,
   type WeightedObservation,
   bgNbdLogLikelihood,
   expectedPurchases,
@@ -24,6 +25,12 @@ export {
   groupObservations,
   probabilityAlive,
 } from "./bgnbd.ts";
+export {
+  MODEL_ERROR_KINDS,
+  type ModelErrorKind,
+  ModelNumericError,
+  asModelNumericError,
+} from "./errors.ts";
 export { DAY_MS, WEEK_MS, dayIndexAt, dayKeyAt, wallClockMs } from "./calendar.ts";
 export {
   type ClvMember,
@@ -75,5 +82,11 @@ export {
   rfmSegment,
   scoreRfm,
 } from "./rfm.ts";
-export { digamma, hyp2f1, lbeta, lgamma, logAddExp, logistic } from "./special.ts";
-export { type MemberScore, type MemberScoreOptions, scoreMember } from "./score.ts";
+export { type Hyp2f1Options, digamma, hyp2f1, lbeta, lgamma, logAddExp, logistic } from "./special.ts";
+export {
+  type MemberScore,
+  type MemberScoreOptions,
+  type MemberScoreResult,
+  scoreMember,
+  tryScoreMember,
+} from "./score.ts";

@@ -1,5 +1,7 @@
 // Special functions needed by the BTYD models. Plain double precision, no dependencies.
 
+import { ModelNumericError } from "./errors.ts";
+
 const LANCZOS_G = 7;
 const LANCZOS = [
   0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
@@ -76,36 +78,87 @@ export function logistic(u: number): number {
 }
 
 export interface Hyp2f1Options {
-  /** Hard cap on series terms; z close to 1 needs about ln(eps)/ln(z) terms. */
+  /** Hard cap on series terms; z close to 1 needs about ln(relTol)/ln(z) terms. */
   readonly maxTerms?: number;
+  /** Bound on the truncation error relative to the sum (the rounding of the sum comes on top). */
   readonly relTol?: number;
 }
 
 /**
- * Gauss hypergeometric 2F1(a, b; c; z) by its power series, for −1 < z < 1 (c not a non-positive
- * integer). Stops once a geometric bound on the remaining tail is below relTol·|sum|; the bound uses
- * max(|ratio|, |z|) because the term ratio tends to z; no stop while n is below the parameters. Throws if the cap is reached, rather than
- * returning a truncated value.
+ * Gauss hypergeometric 2F1(a, b; c; z) for real z < 1 (c not a non-positive integer).
+ *
+ * For 0 <= z < 1 the power series is summed directly; for z < 0 Pfaff's transformation
+ *   2F1(a, b; c; z) = (1−z)^(−a) · 2F1(a, c−b; c; z/(z−1))   (or the same with a and b swapped)
+ * moves the argument to w = z/(z−1) in (0, 1) (for −1 <= z < 0 into (0, 1/2]), where the terms no
+ * longer alternate in sign through z.
+ *
+ * Stopping rule: once n is past every sign change of a+n, b+n, c+n, each of (a+m)/(c+m) and
+ * (b+m)/(1+m) is monotone in m and tends to 1, so all later term ratios are at most
+ *   ρ = |z| · max(1, (a+n)/(c+n)) · max(1, (b+n)/(n+1))
+ * (or the same with a and b swapped, whichever is smaller),
+ * and with ρ < 1 the tail after the current term is at most |term|·ρ/(1−ρ). The series ends when that
+ * bound is below relTol·|sum|: on relative contribution, so terms that underflow (to a subnormal or
+ * to 0) end it too, and huge parameters cost nothing when their ratios are already below |z|.
+ * Throws ModelNumericError: `domain` (z >= 1, NaN, c a pole), `overflow`, `no-convergence` (cap).
  */
 export function hyp2f1(a: number, b: number, c: number, z: number, options: Hyp2f1Options = {}): number {
   const maxTerms = options.maxTerms ?? 2_000_000;
-  const relTol = options.relTol ?? 1e-15;
-  if (!(z > -1 && z < 1)) throw new RangeError(`hyp2f1: series needs |z| < 1, got z=${z}`);
-  if (c <= 0 && Number.isInteger(c)) throw new RangeError("hyp2f1: c must not be a non-positive integer");
-  if (z === 0) return 1;
+  const relTol = options.relTol ?? 1e-16;
+  if (!(Number.isFinite(a) && Number.isFinite(b) && Number.isFinite(c))) {
+    throw new ModelNumericError("domain", `hyp2f1: parameters must be finite (a=${a}, b=${b}, c=${c})`);
+  }
+  if (!(z < 1) || Number.isNaN(z) || z === Number.NEGATIVE_INFINITY) {
+    throw new ModelNumericError("domain", `hyp2f1: needs finite z < 1, got z=${z}`);
+  }
+  if (c <= 0 && Number.isInteger(c)) {
+    throw new ModelNumericError("domain", `hyp2f1: c must not be a non-positive integer (c=${c})`);
+  }
+  if (z === 0 || a === 0 || b === 0) return 1;
+  if (z >= 0) return hyp2f1Series(a, b, c, z, maxTerms, relTol);
+  // Pfaff: of the two forms take the one whose new parameter is smaller (fewer transient terms).
+  const w = z / (z - 1);
+  const swap = Math.abs(c - a) + Math.abs(b) < Math.abs(c - b) + Math.abs(a);
+  const [p, q] = swap ? [b, c - a] : [a, c - b];
+  const series = hyp2f1Series(p, q, c, w, maxTerms, relTol);
+  const scale = Math.exp(-p * Math.log1p(-z));
+  const value = scale * series;
+  if (!Number.isFinite(value)) {
+    throw new ModelNumericError("overflow", `hyp2f1: result overflows (a=${a}, b=${b}, c=${c}, z=${z})`);
+  }
+  return value;
+}
+
+/** The power series for 0 <= z < 1 (see hyp2f1). */
+function hyp2f1Series(a: number, b: number, c: number, z: number, maxTerms: number, relTol: number): number {
   let term = 1;
   let sum = 1;
-  const absZ = Math.abs(z);
-  // Before n passes the parameters the ratios can still grow (e.g. after a + n crosses 0).
-  const transient = Math.max(Math.abs(a), Math.abs(b), Math.abs(c));
+  // Past this index a+n, b+n and c+n keep their signs (all positive).
+  const settled = Math.max(0, -a, -b, -c);
   for (let n = 0; n < maxTerms; n++) {
-    const ratio = (((a + n) * (b + n)) / ((c + n) * (n + 1))) * z;
-    term *= ratio;
-    sum += term;
+    term *= (((a + n) * (b + n)) / ((c + n) * (n + 1))) * z;
     if (term === 0) return sum;
-    if (!Number.isFinite(sum)) throw new RangeError("hyp2f1: series overflowed");
-    const rho = Math.max(Math.abs(ratio), absZ);
-    if (n >= transient && rho < 1 && (Math.abs(term) * rho) / (1 - rho) <= relTol * Math.abs(sum)) return sum;
+    sum += term;
+    if (!Number.isFinite(sum)) {
+      throw new ModelNumericError("overflow", `hyp2f1: series overflowed (a=${a}, b=${b}, c=${c}, z=${z})`);
+    }
+    // `term` is term m = n+1; the ratios still to come are those of m, m+1, …
+    const m = n + 1;
+    if (m > settled) {
+      // Either pairing of the numerator's factors with (c+m) and (1+m) gives a bound; take the tighter.
+      const rho =
+        z *
+        Math.min(
+          Math.max(1, (a + m) / (c + m)) * Math.max(1, (b + m) / (m + 1)),
+          Math.max(1, (b + m) / (c + m)) * Math.max(1, (a + m) / (m + 1)),
+        );
+      if (rho < 1) {
+        const tail = (Math.abs(term) * rho) / (1 - rho);
+        if (tail <= relTol * Math.abs(sum) || tail < Number.MIN_VALUE) return sum;
+      }
+    }
   }
-  throw new RangeError(`hyp2f1: no convergence within ${maxTerms} terms (a=${a}, b=${b}, c=${c}, z=${z})`);
+  throw new ModelNumericError(
+    "no-convergence",
+    `hyp2f1: no convergence within ${maxTerms} terms (a=${a}, b=${b}, c=${c}, z=${z})`,
+  );
 }

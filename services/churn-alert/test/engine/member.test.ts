@@ -9,11 +9,13 @@ import {
   dueTime,
   featuresAt,
   newMemberRow,
+  scoreAt,
   summarise,
 } from "../../src/engine/member.ts";
 import { boundariesOf, rfmReference, scoreBy } from "../../src/engine/rfm-reference.ts";
 import {
   DAY_MS,
+  type ModelNumericError,
   applyEvents,
   createMemberState,
   probabilityAlive,
@@ -158,5 +160,63 @@ describe("RFM reference", () => {
     const b = boundariesOf(values);
     const q = quintileScores(values);
     values.forEach((v, i) => expect(scoreBy(b, v)).toBe(q[i]));
+  });
+});
+
+describe("scoreAt when the model cannot be evaluated", () => {
+  const state = applyEvents(
+    createMemberState(),
+    [buy(0), buy(6), buy(13)].map((e) => e.event),
+  );
+  const s = summarise(state);
+  const at = t0 + 27 * DAY_MS;
+
+  it("scores the degenerate fit of a replay's first weeks (b > 2e6 used to throw) by eq. 10", () => {
+    if (s === null) throw new Error("no summary");
+    const errors: ModelNumericError[] = [];
+    const degenerate = { ...model, bg: { r: 0.3, alpha: 6, a: 3.6e-7, b: 3e6 } };
+    const score = scoreAt(s, at, degenerate, settings, { onModelError: (e) => errors.push(e) });
+    expect(errors).toEqual([]);
+    expect(score.modelError).toBeNull();
+    // With dropout out of reach, E[Y] is close to the Poisson-Gamma (r+x)·t/(α+T)·P(alive).
+    const f = featuresAt(s, at, settings);
+    const horizon = (settings.horizonDays * DAY_MS) / settings.unitMs;
+    const limit = ((0.3 + f.x) * horizon * score.pAlive) / (6 + f.T);
+    expect(Math.abs(score.expectedPurchases / limit - 1)).toBeLessThan(1e-5);
+  });
+
+  it("falls back to the bound, says why and calls the hook once, instead of throwing", () => {
+    if (s === null) throw new Error("no summary");
+    const errors: ModelNumericError[] = [];
+    const broken = { ...model, bg: { ...model.bg, b: Number.POSITIVE_INFINITY } };
+    const score = scoreAt(s, at, broken, settings, { onModelError: (e) => errors.push(e) });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.kind).toBe("domain");
+    expect(errors[0]?.retriable).toBe(false);
+    expect(score.modelError).toBe(errors[0]);
+    expect(Number.isFinite(score.expectedPurchases)).toBe(true);
+    expect(Number.isSafeInteger(score.expectedValueMinor)).toBe(true);
+    // Without hooks the same result, still no throw.
+    expect(scoreAt(s, at, broken, settings)).toEqual(score);
+  });
+
+  it("passes the hook through advanceMember to each score it fires", () => {
+    const kinds: string[] = [];
+    // a = ∞: P(alive) is 0 after a repeat purchase, so scores are due, and eq. 10 is undefined.
+    const broken = { ...model, bg: { ...model.bg, a: Number.POSITIVE_INFINITY } };
+    const events = [buy(0), buy(3), buy(9)];
+    const plain = advanceMember(newMemberRow("m9", "UTC"), events, broken, settings, t0 + 400 * DAY_MS, true);
+    const hooked = advanceMember(
+      newMemberRow("m9", "UTC"),
+      events,
+      broken,
+      settings,
+      t0 + 400 * DAY_MS,
+      true,
+      { onModelError: (e) => kinds.push(e.kind) },
+    );
+    expect(hooked).toEqual(plain);
+    expect(kinds.length).toBeGreaterThan(0);
+    expect(new Set(kinds)).toEqual(new Set(["domain"]));
   });
 });

@@ -3,6 +3,7 @@ import {
   type AlertConfig,
   DAY_MS,
   INITIAL_ALERT_STATE,
+  ModelNumericError,
   type PurchaseEvent,
   applyEvents,
   createMemberState,
@@ -12,6 +13,7 @@ import {
   memberFeatures,
   probabilityAlive,
   scoreMember,
+  tryScoreMember,
 } from "../../src/model/index.ts";
 
 const bg = { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
@@ -70,5 +72,39 @@ describe("scoreMember", () => {
     expect(late?.reason).toMatch(
       /^P\(alive\) 0\.\d\d below 0\.30 after 212 days without a purchase; used to buy every ~35 days; /,
     );
+  });
+});
+
+describe("tryScoreMember", () => {
+  const state = applyEvents(createMemberState(), [buy(1, 0, 3000), buy(2, 20, 2500)]);
+  const f = memberFeatures(state, Date.UTC(2024, 0, 1) + 30 * DAY_MS);
+
+  it("is scoreMember's score where the model can be evaluated", () => {
+    if (f === null) throw new Error("no features");
+    expect(tryScoreMember(f, bg, gg, { horizonDays: 91 })).toEqual({
+      ok: true,
+      score: scoreMember(f, bg, gg, { horizonDays: 91 }),
+    });
+  });
+
+  it("returns the typed error where scoreMember throws it", () => {
+    if (f === null) throw new Error("no features");
+    const broken = { ...bg, r: Number.NaN };
+    expect(() => scoreMember(f, broken, gg, { horizonDays: 91 })).toThrow(ModelNumericError);
+    const res = tryScoreMember(f, broken, gg, { horizonDays: 91 });
+    expect(res.ok).toBe(false);
+    if (res.ok) return;
+    expect(res.error.kind).toBe("domain");
+    expect(res.error.retriable).toBe(false);
+  });
+
+  it("reports other failures as `unexpected`, with the error as cause", () => {
+    if (f === null) throw new Error("no features");
+    // q <= 1: the spend model's mean is undefined (RangeError from gamma-gamma).
+    const res = tryScoreMember(f, bg, { ...gg, q: 0.5 }, { horizonDays: 91 });
+    expect(res.ok).toBe(false);
+    if (res.ok) return;
+    expect(res.error.kind).toBe("unexpected");
+    expect(res.error.cause).toBeInstanceOf(RangeError);
   });
 });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { digamma, hyp2f1, lbeta, lgamma, logAddExp, logistic } from "../../src/model/index.ts";
+import {
+  ModelNumericError,
+  digamma,
+  hyp2f1,
+  lbeta,
+  lgamma,
+  logAddExp,
+  logistic,
+} from "../../src/model/index.ts";
 
 describe("lgamma", () => {
   it("matches exact values", () => {
@@ -102,8 +110,45 @@ describe("hyp2f1", () => {
     }
   });
 
-  it("refuses arguments outside the series' disc", () => {
-    expect(() => hyp2f1(1, 1, 2, 1)).toThrow(RangeError);
-    expect(() => hyp2f1(1, 1, -3, 0.5)).toThrow(RangeError);
+  it("refuses arguments outside its domain with a typed, non-retriable error", () => {
+    const kindOf = (f: () => number): string | null => {
+      try {
+        f();
+        return null;
+      } catch (err) {
+        expect(err).toBeInstanceOf(ModelNumericError);
+        expect((err as ModelNumericError).retriable).toBe(false);
+        return (err as ModelNumericError).kind;
+      }
+    };
+    expect(kindOf(() => hyp2f1(1, 1, 2, 1))).toBe("domain");
+    expect(kindOf(() => hyp2f1(1, 1, 2, Number.NaN))).toBe("domain");
+    expect(kindOf(() => hyp2f1(1, 1, -3, 0.5))).toBe("domain");
+    expect(kindOf(() => hyp2f1(1, Number.POSITIVE_INFINITY, 2, 0.5))).toBe("domain");
+    expect(kindOf(() => hyp2f1(1, 1, 2, 0.999999, { maxTerms: 1000 }))).toBe("no-convergence");
+  });
+
+  it("ends on relative contribution for z >= 0.5 with huge parameters (terms that go subnormal)", () => {
+    // The old rule waited for n to pass max(|a|, |b|, |c|): 8.45e5 terms here, and a throw past 2e6.
+    for (const b of [8.45e5, 3e6, 1e7]) {
+      for (const z of [0.5, 0.6, 0.9]) {
+        // 2F1(a, b; b; z) = (1−z)^−a, with the big parameter on either side.
+        expect(hyp2f1(0.37, b, b, z, { maxTerms: 5000 }) / (1 - z) ** -0.37).toBeCloseTo(1, 13);
+        expect(hyp2f1(b, 0.37, b, z, { maxTerms: 5000 }) / (1 - z) ** -0.37).toBeCloseTo(1, 13);
+        // Euler's form of eq. 10 at the degenerate fit: 2F1(a+b−1−r, a−1; a+b+x−1; z).
+        const [a, r, x] = [3.6e-7, 0.3, 1];
+        expect(Number.isFinite(hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z, { maxTerms: 5000 }))).toBe(
+          true,
+        );
+      }
+    }
+  });
+
+  it("extends to z <= −1 by Pfaff's transformation", () => {
+    for (const z of [-1, -3, -50]) {
+      // 2F1(1, 1; 2; z) = ln(1−z)/(−z) and 2F1(a, b; b; z) = (1−z)^−a hold for all z < 1.
+      expect(hyp2f1(1, 1, 2, z) / (-Math.log1p(-z) / z)).toBeCloseTo(1, 13);
+      expect(hyp2f1(0.37, 2.2, 2.2, z) / (1 - z) ** -0.37).toBeCloseTo(1, 13);
+    }
   });
 });
