@@ -7,7 +7,7 @@ type Avro = string | AvroObject | Avro[];
 interface AvroObject {
   type: Avro;
   name?: string;
-  fields?: Array<{ name: string; type: Avro; doc?: string }>;
+  fields?: Array<{ name: string; type: Avro; doc?: string; default?: unknown; tsOptional?: boolean }>;
   symbols?: string[];
   items?: Avro;
   values?: Avro;
@@ -63,7 +63,11 @@ export function generateTypes(): string {
     seen.add(name);
     const body = (r.fields ?? []).map((f) => {
       const doc = f.doc ? `  /** ${f.doc} */\n` : "";
-      return `${doc}  ${f.name}: ${typeOf(f.type)};`;
+      // `"tsOptional": true` (Avro metadata, ignored by readers and the registry) on a field with a
+      // default: writers may omit it (avsc writes the default), readers always get it. For fields
+      // added to a contract whose existing writers do not set them yet.
+      const optional = f.tsOptional === true && f.default !== undefined ? "?" : "";
+      return `${doc}  ${f.name}${optional}: ${typeOf(f.type)};`;
     });
     const doc = r.doc ? `/** ${r.doc} */\n` : "";
     out.push(`${doc}export interface ${name} {\n${body.join("\n")}\n}\n`);

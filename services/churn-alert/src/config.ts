@@ -9,6 +9,10 @@ const isoDay = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date YYYY-MM-DD")
   .transform((s) => Date.parse(`${s}T00:00:00Z`));
+/** Defaults of the fit guards (see README, "Rejected fits"). */
+export const MIN_REPEAT_BUYERS = 200;
+export const MIN_HISTORY_DAYS = 56;
+
 const optionalMinor = z.coerce.number().int().min(0).optional();
 
 export const churnConfigSchema = baseConfigSchema.extend({
@@ -36,6 +40,14 @@ export const churnConfigSchema = baseConfigSchema.extend({
   /** Discount rate per 30-day period for the expected value. */
   CHURN_DISCOUNT_RATE: z.coerce.number().min(0).max(1).default(0.01),
   CHURN_MIN_FIT_MEMBERS: z.coerce.number().int().min(2).default(100),
+  /**
+   * A fit drives alerts only when at least this many members of the fit have a repeat purchase
+   * (x > 0): with fewer, nobody has visibly dropped out and the dropout parameters (a, b) are not
+   * identified.
+   */
+  CHURN_MIN_REPEAT_BUYERS: z.coerce.number().int().min(0).default(MIN_REPEAT_BUYERS),
+  /** …and the population's history (first purchase to the calibration end) spans this many days. */
+  CHURN_MIN_HISTORY_DAYS: z.coerce.number().int().min(0).max(3650).default(MIN_HISTORY_DAYS),
   CHURN_PENALIZER: z.coerce.number().min(0).default(0),
   CHURN_TIME_ZONE: z.string().min(1).default("UTC"),
   /**
@@ -65,6 +77,10 @@ export interface ChurnSettings {
   readonly periodDays: number;
   readonly discountRate: number;
   readonly minFitMembers: number;
+  /** A fit with fewer repeat buyers is stored but rejected (does not drive alerts). */
+  readonly minRepeatBuyers: number;
+  /** A fit whose population history is shorter (days) is stored but rejected. */
+  readonly minHistoryDays: number;
   readonly penalizer: number;
   readonly timeZone: string;
   readonly currency: string;
@@ -80,6 +96,8 @@ export const DEFAULT_SETTINGS: ChurnSettings = {
   periodDays: 30,
   discountRate: 0.01,
   minFitMembers: 100,
+  minRepeatBuyers: MIN_REPEAT_BUYERS,
+  minHistoryDays: MIN_HISTORY_DAYS,
   penalizer: 0,
   timeZone: "UTC",
   currency: "USD",
@@ -99,6 +117,8 @@ export function settingsFrom(c: ChurnConfig): ChurnSettings {
     periodDays: 30,
     discountRate: c.CHURN_DISCOUNT_RATE,
     minFitMembers: c.CHURN_MIN_FIT_MEMBERS,
+    minRepeatBuyers: c.CHURN_MIN_REPEAT_BUYERS,
+    minHistoryDays: c.CHURN_MIN_HISTORY_DAYS,
     penalizer: c.CHURN_PENALIZER,
     timeZone: c.CHURN_TIME_ZONE,
     currency: c.CHURN_CURRENCY,

@@ -46,6 +46,12 @@ const timeThenId = (t: number, id: string, u: number, jd: string) =>
 const byTimeThenId = (p: ChurnAlertRecord, q: ChurnAlertRecord) =>
   timeThenId(p.eventTime, p.eventId, q.eventTime, q.eventId);
 
+/** The alert with the BG/NBD parameters of the model that raised it. */
+export function withModel(alert: ChurnAlertRecord, model: ActiveModel): ChurnAlertRecord {
+  const { r, alpha, a, b } = model.bg;
+  return { ...alert, modelVersion: model.version, bgnbd: { r, alpha, a, b } };
+}
+
 /**
  * Events not yet in member state: those in the table after `after`, and `late` ones (recorded
  * in this transaction at or before the frontier). Taken segment by segment: `after` moves to
@@ -102,6 +108,8 @@ async function processSegment(
     changed.push(due !== null && due >= horizon ? { ...out.row, dueAt: null } : out.row);
     alerts.push(...out.alerts);
   }
+  // Alerts come only from a model in force, i.e. an accepted fit; each names its parameters.
+  if (model !== null) for (let i = 0; i < alerts.length; i++) alerts[i] = withModel(alerts[i]!, model);
   await saveMembers(c, changed);
   cache?.saved(changed);
   alerts.sort(byTimeThenId);
@@ -112,7 +120,9 @@ async function processSegment(
 /**
  * Fits the population as it stands (all applied events) at event time `at`, stores the fit and
  * recomputes every member's due time for grid points after `dueAfter`. Null when there are too
- * few members to fit (or the fit fails): the model in force stays.
+ * few members to fit, the fit fails or it is rejected (`judgeFit`: not converged, a parameter at
+ * the optimiser's cap, too few repeat buyers or too little history): the model in force stays.
+ * A rejected fit is stored with `accepted = false` and its reason, and never comes in force.
  *
  * Only due times before `horizon` (the next scheduled refit) are stored: that refit recomputes
  * every one of them before anything at its instant fires, so a later one would be overwritten
@@ -138,10 +148,20 @@ export async function refitAt(
       const version = modelVersionFor(at, trigger);
       await insertFit(c, version, trigger, at, settings.unitMs, fit);
       fitted = activeModelOf(version, fit);
-      log?.info(
-        { modelVersion: version, members: fit.bg.members, params: fit.bg.params, ll: fit.bg.logLikelihood },
-        "churn model refitted",
-      );
+      const facts = {
+        modelVersion: version,
+        members: fit.bg.members,
+        ...fit.population,
+        converged: fit.bg.converged,
+        params: fit.bg.params,
+        ll: fit.bg.logLikelihood,
+      };
+      if (fitted !== null) log?.info(facts, "churn model refitted");
+      else
+        log?.warn(
+          { ...facts, rejectedReason: fit.verdict.rejectedReason, inForce: inForce?.version ?? null },
+          "churn fit rejected; the model in force stays",
+        );
     }
   } catch (err) {
     log?.warn({ err, at: new Date(at).toISOString() }, "churn model fit failed; the model in force stays");

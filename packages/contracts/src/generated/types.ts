@@ -13,6 +13,14 @@ export interface CampaignTriggered {
   rewardJson: string;
 }
 
+/** BG/NBD parameters of the fit that raised the alert (time unit: the service's CHURN_UNIT_DAYS). */
+export interface ChurnModelParams {
+  r: number;
+  alpha: number;
+  a: number;
+  b: number;
+}
+
 /** A member at risk of churning (loyalty.churn-alerts.v1), key = member id. */
 export interface ChurnAlert {
   eventId: string;
@@ -27,7 +35,10 @@ export interface ChurnAlert {
   /** high-value-at-risk, at-risk or low-value-at-risk. */
   actionLevel: string;
   reason: string;
+  /** The fit that raised the alert (churn_fits.model_version); always an accepted fit. */
   modelVersion: string;
+  /** BG/NBD parameters of modelVersion; null on alerts raised before they were recorded. */
+  bgnbd?: null | ChurnModelParams;
 }
 
 /** Rejected input (loyalty.dlq.v1), key = source topic/partition/offset. */

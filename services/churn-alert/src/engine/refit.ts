@@ -4,12 +4,14 @@
 import type { ChurnSettings } from "../config.ts";
 import {
   type BgNbdFit,
+  type BgNbdParams,
   DAY_MS,
   type GammaGammaFit,
   fitBgNbd,
   fitGammaGamma,
   wallClockMs,
 } from "../model/index.ts";
+import { LOG_PARAMETER_REACH } from "../model/optimize.ts";
 import { type ActiveModel, type MemberSummary, rfmValuesAt } from "./member.ts";
 import { type RfmReference, rfmReference } from "./rfm-reference.ts";
 
@@ -19,6 +21,61 @@ export interface PopulationFit {
   readonly rfm: RfmReference;
   /** Start of the last observed day (wall ms): T runs to it, as in the BTYD calibration convention. */
   readonly calibrationEnd: number;
+  /** What the acceptance decision looked at besides the fit itself. */
+  readonly population: FitPopulationStats;
+  /** Whether the fit may drive alerts (see `judgeFit`). */
+  readonly verdict: FitVerdict;
+}
+
+export interface FitPopulationStats {
+  /** Members of the fit with at least one repeat purchase day (x > 0). */
+  readonly repeatBuyers: number;
+  /** Days from the population's first purchase day to the calibration end, both included. */
+  readonly historyDays: number;
+}
+
+export type FitVerdict =
+  | { readonly accepted: true; readonly rejectedReason: null }
+  | { readonly accepted: false; readonly rejectedReason: string };
+
+/**
+ * A parameter this close to the optimiser's reach (a factor e^15 from the start at 1, in either
+ * direction) sits at a cap, not at an interior optimum: within a factor 10 of e^±15, i.e. outside
+ * about [3.1e-6, 3.3e5]. The degenerate early fit of a CDNOW master replay (a = 3.6e-7,
+ * b = 8.45e5: "nobody drops out") lands there; published fits are of order 0.1 to 10.
+ */
+export const PARAMETER_CAP_MARGIN = Math.log(10);
+
+/** Names of the parameters at a cap (or not finite and positive), in r, alpha, a, b order. */
+export function parametersAtCap(params: BgNbdParams): Array<keyof BgNbdParams> {
+  const limit = LOG_PARAMETER_REACH - PARAMETER_CAP_MARGIN;
+  return (["r", "alpha", "a", "b"] as const).filter((k) => !(Math.abs(Math.log(params[k])) < limit));
+}
+
+const g3 = (v: number) => Number(v.toPrecision(3)).toString();
+
+/**
+ * Pure acceptance decision: a fit drives alerts only when the optimiser converged, no BG/NBD
+ * parameter sits at its cap, and the population has enough repeat buyers and history. The reason
+ * names every failed test, in this order.
+ */
+export function judgeFit(
+  bg: Pick<BgNbdFit, "params" | "converged">,
+  population: FitPopulationStats,
+  settings: Pick<ChurnSettings, "minRepeatBuyers" | "minHistoryDays">,
+): FitVerdict {
+  const reasons: string[] = [];
+  if (!bg.converged) reasons.push("not converged");
+  const capped = parametersAtCap(bg.params);
+  if (capped.length > 0)
+    reasons.push(`at the optimiser's cap: ${capped.map((k) => `${k} = ${g3(bg.params[k])}`).join(", ")}`);
+  if (population.repeatBuyers < settings.minRepeatBuyers)
+    reasons.push(`${population.repeatBuyers} repeat buyers < ${settings.minRepeatBuyers}`);
+  if (population.historyDays < settings.minHistoryDays)
+    reasons.push(`${population.historyDays} days of history < ${settings.minHistoryDays}`);
+  return reasons.length === 0
+    ? { accepted: true, rejectedReason: null }
+    : { accepted: false, rejectedReason: reasons.join("; ") };
 }
 
 /**
@@ -57,11 +114,30 @@ export function fitPopulation(
   } catch {
     gg = null; // nobody with a paid repeat purchase yet
   }
-  return { bg, gg, rfm: rfmReference(rows.map((s) => rfmValuesAt(s, at, settings))), calibrationEnd };
+  let firstDay = calibrationEnd;
+  let repeatBuyers = 0;
+  for (const s of rows) {
+    if (s.firstDay < firstDay) firstDay = s.firstDay;
+    if (s.x > 0) repeatBuyers++;
+  }
+  // Both are wall-clock day starts: whole multiples of a day apart.
+  const population = { repeatBuyers, historyDays: Math.round((calibrationEnd - firstDay) / DAY_MS) + 1 };
+  return {
+    bg,
+    gg,
+    rfm: rfmReference(rows.map((s) => rfmValuesAt(s, at, settings))),
+    calibrationEnd,
+    population,
+    verdict: judgeFit(bg, population, settings),
+  };
 }
 
-/** The spend model is usable only with q > 1 (the expected spend is undefined otherwise). */
-export function activeModelOf(version: string, fit: PopulationFit): ActiveModel {
+/**
+ * The model a fit puts in force; null when the fit was rejected (the model in force stays). The
+ * spend model is usable only with q > 1 (the expected spend is undefined otherwise).
+ */
+export function activeModelOf(version: string, fit: PopulationFit): ActiveModel | null {
+  if (!fit.verdict.accepted) return null;
   const gg = fit.gg !== null && fit.gg.params.q > 1 ? fit.gg.params : null;
   return { version, bg: fit.bg.params, gg, rfm: fit.rfm };
 }

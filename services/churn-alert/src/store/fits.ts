@@ -1,4 +1,5 @@
-// Fitted models: every fit is kept (parameters, log-likelihood, members, event time, version).
+// Fitted models: every fit is kept (parameters, log-likelihood, members, event time, version),
+// rejected ones too, with the reason they may not drive alerts (migration 407).
 
 import type { PoolClient } from "@loyalty/db";
 import type { Pool } from "pg";
@@ -31,6 +32,10 @@ export interface FitRecord {
     readonly members: number;
   } | null;
   readonly rfm: RfmReference;
+  /** May drive alerts; a rejected fit never comes in force. */
+  readonly accepted: boolean;
+  /** Why not, when rejected (null when accepted). */
+  readonly rejectedReason: string | null;
 }
 
 export async function insertFit(
@@ -45,15 +50,17 @@ export async function insertFit(
   await c.query(
     `insert into churn_fits (model_version, trigger, fitted_at, calibration_end, unit_ms, r, alpha, a, b,
        log_likelihood, members, groups, converged, iterations, gg_p, gg_q, gg_gamma, gg_log_likelihood,
-       gg_members, rfm)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+       gg_members, rfm, accepted, rejected_reason)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+       $22)
      on conflict (model_version) do update set fitted_at = excluded.fitted_at,
        calibration_end = excluded.calibration_end, unit_ms = excluded.unit_ms, r = excluded.r,
        alpha = excluded.alpha, a = excluded.a, b = excluded.b, log_likelihood = excluded.log_likelihood,
        members = excluded.members, groups = excluded.groups, converged = excluded.converged,
        iterations = excluded.iterations, gg_p = excluded.gg_p, gg_q = excluded.gg_q,
        gg_gamma = excluded.gg_gamma, gg_log_likelihood = excluded.gg_log_likelihood,
-       gg_members = excluded.gg_members, rfm = excluded.rfm, created_at = now()`,
+       gg_members = excluded.gg_members, rfm = excluded.rfm, accepted = excluded.accepted,
+       rejected_reason = excluded.rejected_reason, created_at = now()`,
     [
       version,
       trigger,
@@ -75,6 +82,8 @@ export async function insertFit(
       gg?.logLikelihood ?? null,
       gg?.members ?? null,
       JSON.stringify(fit.rfm),
+      fit.verdict.accepted,
+      fit.verdict.rejectedReason,
     ],
   );
 }
@@ -100,6 +109,8 @@ interface FitDbRow {
   gg_log_likelihood: number | null;
   gg_members: number | null;
   rfm: RfmReference;
+  accepted: boolean;
+  rejected_reason: string | null;
 }
 
 function toRecord(f: FitDbRow): FitRecord {
@@ -126,6 +137,8 @@ function toRecord(f: FitDbRow): FitRecord {
             members: f.gg_members ?? 0,
           },
     rfm: f.rfm,
+    accepted: f.accepted,
+    rejectedReason: f.rejected_reason,
   };
 }
 
