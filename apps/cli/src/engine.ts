@@ -62,6 +62,10 @@ export function startServices(
   nodeArgs: string[] = [],
 ): Running[] {
   mkdirSync(logDir, { recursive: true });
+  // The API forwards GET /v1/churn/calibration to churn-alert's ops server.
+  const churn = SERVICES.find((s) => s.name === "churn-alert");
+  const churnAlertUrl =
+    env.CHURN_ALERT_URL ?? (churn === undefined ? undefined : `http://127.0.0.1:${opsPort(churn, env)}`);
   return SERVICES.filter((s) => !only || only.includes(s.name)).map((spec) => {
     const port = opsPort(spec, env);
     const log = openSync(join(logDir, `${spec.name}.log`), "a");
@@ -70,7 +74,12 @@ export function startServices(
       [...nodeArgs, "--import", "tsx", join(REPO_ROOT, "services", spec.name, "src", "main.ts")],
       {
         cwd: REPO_ROOT,
-        env: { ...env, SERVICE_NAME: spec.name, HTTP_PORT: String(port) },
+        env: {
+          ...env,
+          SERVICE_NAME: spec.name,
+          HTTP_PORT: String(port),
+          ...(churnAlertUrl === undefined ? {} : { CHURN_ALERT_URL: churnAlertUrl }),
+        },
         stdio: ["ignore", log, log],
       },
     );

@@ -2,4 +2,9 @@
 // may leave a timer behind, and the exit code is the command's contract (README: Exit codes).
 import { runCli } from "./program.ts";
 
-process.exit(await runCli(process.argv.slice(2)));
+const code = await runCli(process.argv.slice(2));
+// On a pipe, stdout is written asynchronously: a large document (churn calibrate --json) would be
+// cut short by exiting now. A write's callback runs once every earlier write has gone out.
+const flushed = (s: NodeJS.WriteStream) => new Promise<void>((resolve) => s.write("", () => resolve()));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(code);

@@ -323,6 +323,34 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
     .addOption(json())
     .addHelpText("after", example("pnpm loyalty churn report --json"))
     .action(act(async (o: { json?: boolean }) => (await import("./commands/churn.ts")).report(ctx, o)));
+  churn
+    .command("calibrate")
+    .summary("fit on a calibration period, compare predicted with actual purchases in the holdout after it")
+    .description(
+      "Fit BG/NBD on the purchases up to and including --calibration-end (from the members' state in\n" +
+        "PostgreSQL, as `churn model --refit --as-of` does, without storing the fit), then compare its\n" +
+        "expected repeat purchases in the holdout (calibration end, holdout end] with the actual ones, in\n" +
+        "total and by the members' repeat purchases in calibration (0..7+). --json adds every member.",
+    )
+    .requiredOption(
+      "--calibration-end <day>",
+      "last day of the calibration period, YYYY-MM-DD",
+      day("--calibration-end"),
+    )
+    .requiredOption("--holdout-end <day>", "last day of the holdout period, YYYY-MM-DD", day("--holdout-end"))
+    .addOption(json())
+    .addHelpText(
+      "after",
+      example(
+        "pnpm loyalty churn calibrate --calibration-end 1997-09-30 --holdout-end 1998-06-30",
+        "pnpm loyalty churn calibrate --calibration-end 1997-09-30 --holdout-end 1998-06-30 --json | jq .totals",
+      ),
+    )
+    .action(
+      act(async (o: { calibrationEnd: number; holdoutEnd: number; json?: boolean }) =>
+        (await import("./commands/churn.ts")).calibrate(ctx, o),
+      ),
+    );
 
   // member
   const member = program

@@ -53,6 +53,7 @@ describe("loyalty --help", () => {
       "tiers stats",
       "churn model",
       "churn report",
+      "churn calibrate",
       "member show",
       "bench e2e",
     ])

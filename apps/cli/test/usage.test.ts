@@ -28,6 +28,21 @@ const cases: Array<[string, string[], RegExp]> = [
   ],
   ["--as-of without --refit", ["churn", "model", "--as-of", "1997-12-31"], /--as-of goes with --refit/],
   [
+    "calibrate without --holdout-end",
+    ["churn", "calibrate", "--calibration-end", "1997-09-30"],
+    /required option '--holdout-end <day>' not specified/,
+  ],
+  [
+    "calibrate with a bad day",
+    ["churn", "calibrate", "--calibration-end", "1997-09-31", "--holdout-end", "1998-06-30"],
+    /--calibration-end must be a date YYYY-MM-DD, got 1997-09-31/,
+  ],
+  [
+    "calibrate with the holdout before the calibration end",
+    ["churn", "calibrate", "--calibration-end", "1997-09-30", "--holdout-end", "1997-09-30"],
+    /--holdout-end \(1997-09-30\) must come after --calibration-end \(1997-09-30\)/,
+  ],
+  [
     "simulate without --orders",
     ["rules", "simulate", "--rules", "rules/standard"],
     /required option '--orders <file>' not specified/,

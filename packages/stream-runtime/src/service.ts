@@ -5,7 +5,7 @@ import type { Kafka } from "kafkajs";
 import { type StreamClock, WallClock, WatermarkClock } from "./clock.ts";
 import type { BaseConfig } from "./config.ts";
 import { DeadLetterPublisher } from "./dlq.ts";
-import { startOpsServer } from "./http.ts";
+import { type OpsRoute, startOpsServer } from "./http.ts";
 import { createKafka, ensureTopics } from "./kafka.ts";
 import { type Logger, createLogger } from "./logger.ts";
 import { RuntimeMetrics } from "./metrics.ts";
@@ -105,6 +105,8 @@ export interface RunOptions {
   close?: () => Promise<void>;
   /** The service's update-heavy tables, checked every DB_VACUUM_INTERVAL_MS (see Vacuumer). */
   vacuum?: readonly string[];
+  /** Read-only JSON routes the ops server serves beside /healthz and /metrics. */
+  routes?: readonly OpsRoute[];
 }
 
 /** What runService and runTasks share: the ops server, two-phase shutdown, the crash watch. */
@@ -117,13 +119,20 @@ async function operate(
     readonly failure: Error | null;
   },
   vacuum: Vacuumer,
-  opts: { groupId: string; topics: string[]; close?: () => Promise<void> },
+  opts: {
+    groupId: string;
+    topics: string[];
+    close?: () => Promise<void>;
+    routes?: readonly OpsRoute[];
+  },
 ): Promise<void> {
   const ops = await startOpsServer(
     kit.config.HTTP_PORT,
     kit.metrics,
     () => runner.isHealthy,
     kit.config.HTTP_HOST,
+    opts.routes ?? [],
+    (err, path) => kit.logger.error({ err, path }, "ops route failed"),
   );
   const shutdown = installShutdown(
     kit.logger,
@@ -180,6 +189,7 @@ export async function runService(kit: ServiceKit, opts: RunOptions): Promise<Con
     groupId,
     topics: opts.topics,
     ...(opts.close ? { close: opts.close } : {}),
+    ...(opts.routes ? { routes: opts.routes } : {}),
   });
   return runner;
 }
@@ -195,6 +205,8 @@ export interface RunTasksOptions<S> {
   close?: () => Promise<void>;
   /** The service's update-heavy tables (see Vacuumer). */
   vacuum?: readonly string[];
+  /** Read-only JSON routes the ops server serves beside /healthz and /metrics. */
+  routes?: readonly OpsRoute[];
   /** Crash tests: called after a batch's PostgreSQL commit, before its Kafka commit. */
   afterStateCommit?: () => void;
 }
@@ -226,6 +238,7 @@ export async function runTasks<S>(kit: ServiceKit, opts: RunTasksOptions<S>): Pr
     groupId,
     topics: opts.topics,
     ...(opts.close ? { close: opts.close } : {}),
+    ...(opts.routes ? { routes: opts.routes } : {}),
   });
   return runner;
 }

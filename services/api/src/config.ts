@@ -20,6 +20,11 @@ export const apiConfigSchema = baseConfigSchema.extend({
   // time only the engine has passed, and the latest time seen once its group has caught up.
   RULES_ENGINE_GROUP: z.string().min(1).default("rules-engine"),
   OUTBOX_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(500),
+  // churn-alert's ops server (its HTTP_PORT), which GET /v1/churn/calibration forwards to; unset:
+  // that route answers 503. `loyalty up` sets it.
+  CHURN_ALERT_URL: z.string().url().optional(),
+  // The report refits BG/NBD over every member: allow it time.
+  CHURN_ALERT_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
 });
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;

@@ -60,6 +60,7 @@ const app = buildServer({
   expiryMonths: config.POINTS_EXPIRY_MONTHS,
   onCommitted: () => relay.nudge(),
   logger,
+  churnAlert: { url: config.CHURN_ALERT_URL ?? null, timeoutMs: config.CHURN_ALERT_TIMEOUT_MS },
 });
 instrumentHttp(app, kit.metrics);
 

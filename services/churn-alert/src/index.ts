@@ -15,3 +15,22 @@ export {
   requestRefit,
 } from "./queries.ts";
 export { type FitRecord, listFits, loadFit } from "./store/fits.ts";
+export {
+  type CalibrationPeriods,
+  type CalibrationReport,
+  CalibrationRequestError,
+  calibrationReport,
+  calibrationRoute,
+  checkPeriods,
+} from "./calibration.ts";
+export {
+  type CalibrationFigures,
+  type CalibrationMember,
+  type CalibrationOptions,
+  type CalibrationTotals,
+  type FrequencyBucket,
+  type MemberCalibration,
+  calibrationFigures,
+  holdoutPurchaseDays,
+  instantOfWallClock,
+} from "./model/calibration.ts";

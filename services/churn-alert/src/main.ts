@@ -1,5 +1,6 @@
 // Composition root of churn-alert: loyalty.purchases.v1 in, loyalty.churn-alerts.v1 out.
 import { bootService, loadConfig, runService } from "@loyalty/stream-runtime";
+import { calibrationRoute } from "./calibration.ts";
 import { churnConfigSchema, settingsFrom } from "./config.ts";
 import { createPipeline } from "./pipeline.ts";
 
@@ -46,4 +47,6 @@ await runService(kit, {
   tickIntervalMs: kit.clock.mode === "wall" ? 1000 : Math.max(100, Math.floor(config.CHURN_IDLE_MS / 2)),
   // Every batch rewrites the members it advances, and a refit moves every due time.
   vacuum: ["churn_members", "churn_due", "churn_events", "churn_alerts"],
+  // Read-only: the calibration report the API forwards (GET /v1/churn/calibration).
+  routes: [calibrationRoute(kit.pool, settings)],
 });

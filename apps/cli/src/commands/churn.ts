@@ -1,7 +1,11 @@
-// `loyalty churn model|report`: the churn model as the churn-alert service fitted it (PostgreSQL).
+// `loyalty churn model|report|calibrate`: the churn model as the churn-alert service fitted it
+// (PostgreSQL), and how a fit on a calibration period predicts the holdout period after it.
 import {
+  type CalibrationReport,
+  CalibrationRequestError,
   type ChurnSettings,
   type FitRecord,
+  calibrationReport,
   churnConfigSchema,
   fitAsOf,
   listFits,
@@ -11,7 +15,7 @@ import {
 import { loadConfig } from "@loyalty/stream-runtime";
 import { withPool } from "../connections.ts";
 import { type CliContext, printJson } from "../context.ts";
-import { EXIT, UsageError } from "../errors.ts";
+import { EXIT, NotFoundError, UsageError } from "../errors.ts";
 import { type ChurnFigures, churnFigures } from "../figures.ts";
 
 const iso = (t: number) => new Date(t).toISOString().replace(".000Z", "Z");
@@ -93,4 +97,79 @@ export async function model(
     else ctx.out(ordered.map((f) => describeFit(f, f.modelVersion === inForce)).join("\n\n"));
     return EXIT.ok;
   });
+}
+
+const fixed = (v: number | null, digits: number) => (v === null ? "-" : v.toFixed(digits));
+const unitName = (days: number) => (days === 7 ? "weeks" : days === 1 ? "days" : `units of ${days} days`);
+
+/** The report as a marketer reads it: per calibration frequency, actual against predicted. */
+export function formatCalibration(r: CalibrationReport): string {
+  const p = r.fit.params;
+  const day = (t: number) => new Date(t).toISOString().slice(0, 10);
+  const holdoutStart = day(Date.parse(`${r.calibrationEnd}T00:00:00Z`) + 86_400_000);
+  const t = Number(r.holdoutLength.toFixed(4));
+  const lines = [
+    "Churn model calibration: BG/NBD fitted on the calibration period, checked on the holdout",
+    `  calibration: purchases up to and including ${r.calibrationEnd}, ${r.totals.members} members`,
+    `  holdout:     ${holdoutStart} to ${r.holdoutEnd} (${t} ${unitName(r.unitDays)})`,
+    `  fit:         r ${p.r.toFixed(4)}, alpha ${p.alpha.toFixed(4)}, a ${p.a.toFixed(4)}, b ${p.b.toFixed(4)}` +
+      ` (log-likelihood ${r.fit.logLikelihood.toFixed(2)}, ${r.fit.converged ? "converged" : "NOT converged"})`,
+    "",
+    "  repeat purchases        holdout purchases per member    holdout purchases in total",
+    "  in calibration   members        actual     predicted          actual     predicted",
+  ];
+  const row = (label: string, members: number, am: number | null, em: number | null, a: number, e: number) =>
+    `  ${label.padEnd(14)} ${String(members).padStart(9)} ${fixed(am, 3).padStart(13)} ${fixed(em, 3).padStart(13)} ${String(a).padStart(15)} ${e.toFixed(1).padStart(13)}`;
+  for (const b of r.byFrequency)
+    lines.push(row(b.label, b.members, b.actualMean, b.expectedMean, b.actual, b.expected));
+  const n = r.totals.members;
+  lines.push(
+    row(
+      "all",
+      n,
+      n > 0 ? r.totals.actual / n : null,
+      n > 0 ? r.totals.expected / n : null,
+      r.totals.actual,
+      r.totals.expected,
+    ),
+  );
+  if (r.totals.relativeError !== null) {
+    const pct = Math.abs(r.totals.relativeError * 100).toFixed(1);
+    lines.push(
+      "",
+      `  The model predicts ${r.totals.expected.toFixed(0)} holdout purchases against ${r.totals.actual} made: ${pct}% ${r.totals.relativeError < 0 ? "below" : "above"}.`,
+    );
+  }
+  lines.push("  A purchase is a purchase day; the first purchase day of a member is not a repeat purchase.");
+  if (r.laterMembers > 0)
+    lines.push(
+      `  ${r.laterMembers} members whose first purchase came after ${r.calibrationEnd} are not in the report.`,
+    );
+  if (!r.holdoutReached)
+    lines.push(
+      `  Warning: the engine has seen events only up to ${r.frontier === null ? "nothing yet" : iso(r.frontier)}; the holdout's actual figures may be short.`,
+    );
+  return lines.join("\n");
+}
+
+export async function calibrate(
+  ctx: CliContext,
+  opts: { calibrationEnd: number; holdoutEnd: number; json?: boolean },
+): Promise<number> {
+  const day = (t: number) => new Date(t).toISOString().slice(0, 10);
+  const periods = { calibrationEnd: day(opts.calibrationEnd), holdoutEnd: day(opts.holdoutEnd) };
+  if (opts.holdoutEnd <= opts.calibrationEnd)
+    throw new UsageError(
+      `--holdout-end (${periods.holdoutEnd}) must come after --calibration-end (${periods.calibrationEnd})`,
+    );
+  const settings = churnSettings(ctx);
+  const r = await withPool(ctx, (pool) =>
+    calibrationReport(pool, periods, settings).catch((err: unknown) => {
+      if (err instanceof CalibrationRequestError && err.field === null) throw new NotFoundError(err.message);
+      throw err;
+    }),
+  );
+  if (opts.json) printJson(ctx, r);
+  else ctx.out(formatCalibration(r));
+  return EXIT.ok;
 }

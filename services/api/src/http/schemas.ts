@@ -130,6 +130,66 @@ const historyEntry = obj({
   recordedAt: isoTime,
 });
 
+const num = (extra: Schema = {}): Schema => ({ type: "number", ...extra });
+const isoDay = (description: string): Schema => str({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description });
+
+/** The churn-alert service's calibration report, as its ops server answers GET /calibration. */
+const calibrationBucket = obj({
+  x: int({
+    minimum: 0,
+    description: "Repeat purchase days in calibration (the last bucket: this many or more)",
+  }),
+  label: str({ description: '"0" .. "7+"' }),
+  members: int({ minimum: 0 }),
+  actual: int({ minimum: 0, description: "Holdout purchase days of the bucket's members, summed" }),
+  expected: num({ description: "Sum of E[X(t) | x, t_x, T] over the bucket's members" }),
+  actualMean: nullable(num({ description: "Holdout purchase days per member; null for an empty bucket" })),
+  expectedMean: nullable(num()),
+});
+
+const calibrationReport = obj({
+  calibrationEnd: isoDay("Last day of the calibration period"),
+  holdoutEnd: isoDay("Last day of the holdout period (calibrationEnd, holdoutEnd]"),
+  unitDays: num({
+    description: "The model's time unit in days (7: weeks); tx, T and holdoutLength are in it",
+  }),
+  fit: obj({
+    params: obj({ r: num(), alpha: num(), a: num(), b: num() }),
+    logLikelihood: num(),
+    members: int(),
+    converged: { type: "boolean" },
+    iterations: int(),
+  }),
+  holdoutLength: num({ description: "t, in units" }),
+  totals: obj({
+    members: int(),
+    actual: int(),
+    expected: num(),
+    relativeError: nullable(num({ description: "(expected - actual) / actual" })),
+  }),
+  byFrequency: { type: "array", items: calibrationBucket },
+  members: {
+    type: "array",
+    items: obj({
+      memberId: str(),
+      x: int(),
+      tx: num(),
+      T: num(),
+      actual: int({ description: "Holdout purchase days" }),
+      expected: num({ description: "E[X(t) | x, t_x, T], t = holdoutLength" }),
+    }),
+    description: "Every member of the calibration cohort",
+  },
+  laterMembers: int({
+    description: "Members whose first purchase came after calibrationEnd (not in the report)",
+  }),
+  frontier: nullable(int({ description: "churn-alert's event-time frontier, epoch ms" })),
+  holdoutReached: {
+    type: "boolean",
+    description: "Whether churn-alert has seen events up to the holdout's last day",
+  },
+});
+
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorSchema]));
 /** What every authenticated route can answer before its handler runs: bad params, no key, scope, rate. */
 const AUTH_ERRORS = [400, 401, 403, 429] as const;
@@ -292,6 +352,21 @@ export const ROUTES = {
       params: obj({ memberId }),
       body: obj({ reason: str({ minLength: 3, maxLength: 500 }) }),
       response: { 200: summary, ...errors(...AUTH_ERRORS, ...BODY_ERRORS, 404, ...SERVER_ERRORS) },
+    },
+  },
+  churnCalibration: {
+    method: "GET",
+    url: "/v1/churn/calibration",
+    operationId: "getChurnCalibration",
+    summary:
+      "Churn model calibration: BG/NBD fitted up to calibrationEnd, predicted against actual holdout purchases (from churn-alert)",
+    scope: "read",
+    schema: {
+      querystring: obj({
+        calibrationEnd: isoDay("Last day of the calibration period, YYYY-MM-DD"),
+        holdoutEnd: isoDay("Last day of the holdout period, YYYY-MM-DD, after calibrationEnd"),
+      }),
+      response: { 200: calibrationReport, ...errors(...AUTH_ERRORS, 422, ...SERVER_ERRORS) },
     },
   },
   createKey: {

@@ -11,6 +11,7 @@ import { ledgerHistory } from "../store/history.ts";
 import { type KeyStore, type Principal, type Scope, allows } from "../store/keys.ts";
 import { adjust, cancelRedemption, closeMember, redeem } from "../store/ledger.ts";
 import { memberSummary } from "../summary.ts";
+import { type ChurnAlertLink, registerChurnCalibration } from "./churn-calibration.ts";
 import { API_VERSION, openApiDocument } from "./openapi.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { ROUTES } from "./schemas.ts";
@@ -35,6 +36,8 @@ export interface ApiDeps {
   onCommitted: () => void;
   logger: Logger;
   version?: string;
+  /** churn-alert's ops server, for GET /v1/churn/calibration; unset: that route answers 503. */
+  churnAlert?: ChurnAlertLink;
 }
 
 type MemberParams = { memberId: string };
@@ -240,6 +243,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       return summaryOrNotFound(req.params.memberId);
     },
   });
+
+  registerChurnCalibration(app, deps.churnAlert ?? { url: null, timeoutMs: 0 });
 
   app.route<{ Body: { name: string; scopes: Scope[] } }>({
     method: r.createKey.method,
