@@ -11,6 +11,7 @@ import type { ChurnSettings } from "./config.ts";
 import { nextGridAfter } from "./engine/grid.ts";
 import { type ActiveModel, type MemberRow, advanceMember, dueTime, newMemberRow } from "./engine/member.ts";
 import { activeModelOf, fitPopulation, modelVersionFor } from "./engine/refit.ts";
+import type { ModelNumericError } from "./model/index.ts";
 import { type FitTrigger, insertFit, loadModel } from "./store/fits.ts";
 import {
   type AlertTrigger,
@@ -29,6 +30,8 @@ import {
 import type { SummaryCache } from "./store/summary-cache.ts";
 
 export interface StepHooks {
+  /** Called when the model could not be evaluated for a member (the score fell back): a metric. */
+  onModelError?: (e: ModelNumericError) => void;
   /** Called between refits: a long catch-up must not cost the consumer its group membership. */
   heartbeat?: () => Promise<void>;
   /** True once the service is shutting down: a catch-up stops after the refit in progress. */
@@ -92,6 +95,7 @@ async function processSegment(
   trigger: AlertTrigger | null,
   horizon: number,
   cache: SummaryCache | null,
+  hooks: StepHooks,
 ): Promise<ChurnAlertRecord[]> {
   const pending = await events.take(c, limit, inclusive);
   const due = await membersDue(c, limit, inclusive);
@@ -102,7 +106,7 @@ async function processSegment(
   const alerts: ChurnAlertRecord[] = [];
   for (const id of ids) {
     const start = rows.get(id) ?? newMemberRow(id, settings.timeZone);
-    const out = advanceMember(start, pending.get(id) ?? [], model, settings, limit, inclusive);
+    const out = advanceMember(start, pending.get(id) ?? [], model, settings, limit, inclusive, hooks);
     // Past the next scheduled refit a due time would be recomputed before it fires (see refitAt).
     const due = out.row.dueAt;
     changed.push(due !== null && due >= horizon ? { ...out.row, dueAt: null } : out.row);
@@ -218,7 +222,18 @@ export async function advance(
   let refits = 0;
   while (nextRefit <= target) {
     alerts.push(
-      ...(await processSegment(c, events, nextRefit, false, model, settings, trigger, nextRefit, cache)),
+      ...(await processSegment(
+        c,
+        events,
+        nextRefit,
+        false,
+        model,
+        settings,
+        trigger,
+        nextRefit,
+        cache,
+        hooks,
+      )),
     );
     const horizon = nextRefit + settings.refitMs;
     const fitted = await refitAt(
@@ -251,7 +266,9 @@ export async function advance(
       return { alerts, frontier, refits, generation };
     }
   }
-  alerts.push(...(await processSegment(c, events, target, true, model, settings, trigger, nextRefit, cache)));
+  alerts.push(
+    ...(await processSegment(c, events, target, true, model, settings, trigger, nextRefit, cache, hooks)),
+  );
 
   // Refits asked for by an operator happen at the frontier (not reproducible by a replay: an
   // operator's choice of moment is not in the stream).
@@ -264,7 +281,7 @@ export async function advance(
       model = fitted;
       refits++;
       alerts.push(
-        ...(await processSegment(c, events, target, true, model, settings, trigger, nextRefit, cache)),
+        ...(await processSegment(c, events, target, true, model, settings, trigger, nextRefit, cache, hooks)),
       );
     }
     await c.query("update churn_refit_requests set done_at = $1, model_version = $2 where id = any($3)", [

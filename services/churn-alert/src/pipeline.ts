@@ -14,7 +14,7 @@ import { type PoolClient, inTransaction } from "@loyalty/db";
 import type { BatchContext, ConsumedMessage, ServiceKit } from "@loyalty/stream-runtime";
 import type { ChurnSettings } from "./config.ts";
 import { advance } from "./engine-step.ts";
-import type { MemberEvent } from "./model/index.ts";
+import type { MemberEvent, ModelNumericError } from "./model/index.ts";
 import {
   type IncomingEvent,
   alertsTriggeredIn,
@@ -99,6 +99,13 @@ export function createPipeline(
   let unconfirmed: string[] = [];
   // Refits read every member's summary: kept in memory between steps (see SummaryCache).
   const summaries = new SummaryCache(allSummaries);
+  // A member whose score the model could not compute (the score fell back to "no model").
+  const modelErrors = kit.metrics.counter(
+    "loyalty_churn_model_errors_total",
+    "Churn scores the model could not compute, by kind",
+    ["kind"],
+  );
+  const onModelError = (e: ModelNumericError) => modelErrors.inc({ kind: e.kind });
   // Since when (monotonic ms) every input partition has stood consumed to these end offsets.
   let quiet: { ends: string; since: number } | null = null;
   // The last frontier marked, so an idle tick does not mark the same one again.
@@ -204,7 +211,7 @@ export function createPipeline(
         const wm = (await watermark(c, false)) ?? frontier;
         if (wm === null) return { alerts: again, generation: null, marker: null };
         const trigger = { topic, partition: first.partition, offset: last.offset };
-        const hooks = { heartbeat: () => ctx.heartbeat(), stopping: () => ctx.signal.aborted };
+        const hooks = { heartbeat: () => ctx.heartbeat(), stopping: () => ctx.signal.aborted, onModelError };
         const step = await advance(c, wm, settings, trigger, kit.logger, hooks, late, summaries);
         // A tick's alerts not yet confirmed sent may still be on their way: mark short of them.
         const marker =
@@ -221,7 +228,7 @@ export function createPipeline(
       const out = await inTransaction(kit.pool, async (c) => {
         await markPublished(c, confirm);
         const wm = await watermark(c, true);
-        const hooks = { heartbeat: () => ctx.heartbeat(), stopping: () => ctx.signal.aborted };
+        const hooks = { heartbeat: () => ctx.heartbeat(), stopping: () => ctx.signal.aborted, onModelError };
         const step =
           wm === null ? null : await advance(c, wm, settings, null, kit.logger, hooks, [], summaries);
         const { alerts, complete } = await unpublishedTickAlerts(c);

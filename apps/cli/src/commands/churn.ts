@@ -37,6 +37,7 @@ function describeFit(f: FitRecord, inForce: boolean): string {
     `  trigger ${f.trigger}, fitted at ${iso(f.fittedAt)} (event time), calibration to ${iso(f.calibrationEnd).slice(0, 10)}, unit ${f.unitMs / 86_400_000} d`,
     `  BG/NBD  r=${p.r.toFixed(4)} alpha=${p.alpha.toFixed(4)} a=${p.a.toFixed(4)} b=${p.b.toFixed(4)}`,
     `          log-likelihood ${f.logLikelihood.toFixed(2)}, ${f.members} members (${f.groups} distinct rows), ${f.converged ? "converged" : "NOT converged"} in ${f.iterations} iterations`,
+    f.accepted ? "  accepted: may drive alerts" : `  REJECTED: ${f.rejectedReason ?? "no reason recorded"}`,
     gg === null
       ? "  Gamma-Gamma  not fitted"
       : `  Gamma-Gamma  p=${gg.p.toFixed(4)} q=${gg.q.toFixed(4)} gamma=${gg.gamma.toFixed(2)}, log-likelihood ${gg.logLikelihood.toFixed(2)}, ${gg.members} members`,
