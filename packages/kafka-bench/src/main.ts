@@ -9,7 +9,8 @@
 // Checks: the input and passthrough topics hold 69,659 records, and the transactional output holds
 // exactly 69,659 distinct orders when read with read_committed.
 //
-// Options: --rounds=N (3), --variants=kafkajs@22,confluent@22,... (client@node major),
+// Options: --rounds=N (3), --variants=kafkajs@24,confluent@24,... (client@node major; default:
+// every client on this Node.js when it is >= 22.22),
 // --rebuild-confluent (time its from-source install again), --brokers=host:port.
 // Topics and groups are named kbench_<run>_..., and deleted after each round.
 import { spawn } from "node:child_process";
@@ -22,6 +23,7 @@ import { type Admin, Kafka, logLevel } from "kafkajs";
 import {
   type InstallRecord,
   type NodeRuntime,
+  currentNode,
   ensureConfluent,
   ensureNode22,
   timeFreshInstall,
@@ -34,6 +36,17 @@ const ROOT = resolve(HERE, "../../..");
 const CACHE = join(ROOT, ".cache/kafka-bench");
 const PHASES = ["produce", "producePipelined", "passthrough", "transactional"] as const;
 type Phase = (typeof PHASES)[number];
+
+/**
+ * Every client on this Node.js; on a Node.js older than 22.22 (which @platformatic/kafka 2.x
+ * needs), the three on Node.js 22 beside kafkajs and confluent on this one.
+ */
+function defaultVariants(): string {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  if (major > 22 || (major === 22 && minor >= 22))
+    return ["kafkajs", "confluent", "platformatic"].map((c) => `${c}@${major}`).join(",");
+  return `kafkajs@22,confluent@22,platformatic@22,kafkajs@${major},confluent@${major}`;
+}
 
 const arg = (name: string): string | undefined =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -207,9 +220,7 @@ function stats(xs: number[]) {
 async function main(): Promise<void> {
   const rounds = Number(arg("rounds") ?? 3);
   const brokers = (arg("brokers") ?? process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
-  const wanted = (arg("variants") ?? "kafkajs@22,confluent@22,platformatic@22,kafkajs@20,confluent@20").split(
-    ",",
-  );
+  const wanted = (arg("variants") ?? defaultVariants()).split(",");
   const run = new Date()
     .toISOString()
     .replace(/[-:T.Z]/g, "")
@@ -224,7 +235,7 @@ async function main(): Promise<void> {
   if (node22.record) installs.node22 = node22.record;
   const current = process.versions.node.split(".")[0]!;
   const runtimes: Record<string, NodeRuntime> = {
-    [current]: { path: process.execPath, version: process.version },
+    [current]: currentNode(),
     "22": node22,
   };
   const confluentDirs: Record<string, string> = {};
