@@ -1,0 +1,8 @@
+import { LoyaltyError } from "@loyalty/stream-runtime";
+
+/** churn-alert's own tables are not in a state its code can work from (a missing migration, a bug). */
+export class ChurnStateError extends LoyaltyError {
+  constructor(message: string) {
+    super(message, { retriable: false });
+  }
+}
