@@ -109,10 +109,9 @@ async function processSegment(
     // Past the next scheduled refit a due time would be recomputed before it fires (see refitAt).
     const due = out.row.dueAt;
     changed.push(due !== null && due >= horizon ? { ...out.row, dueAt: null } : out.row);
-    alerts.push(...out.alerts);
+    // Alerts come only from a model in force, i.e. an accepted fit; each names its parameters.
+    for (const a of out.alerts) alerts.push(model === null ? a : withModel(a, model));
   }
-  // Alerts come only from a model in force, i.e. an accepted fit; each names its parameters.
-  if (model !== null) for (let i = 0; i < alerts.length; i++) alerts[i] = withModel(alerts[i]!, model);
   await saveMembers(c, changed);
   cache?.saved(changed);
   alerts.sort(byTimeThenId);

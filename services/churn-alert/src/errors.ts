@@ -6,3 +6,10 @@ export class ChurnStateError extends LoyaltyError {
     super(message, { retriable: false });
   }
 }
+
+/** A read-side question the data cannot answer yet (e.g. a fit as of a day before any purchase). */
+export class ChurnNoDataError extends LoyaltyError {
+  constructor(message: string) {
+    super(message, { retriable: false });
+  }
+}
