@@ -12,6 +12,7 @@ import { RuntimeMetrics } from "./metrics.ts";
 import { BatchingProducer } from "./producer.ts";
 import { type BatchContext, type BatchHandler, ConsumerRunner } from "./runner.ts";
 import { installShutdown } from "./shutdown.ts";
+import { GroupTaskRunner, type GroupTopology } from "./tasks/group.ts";
 import { TaskRunner, type TaskTopology } from "./tasks/runner.ts";
 
 export interface ServiceKit {
@@ -229,6 +230,60 @@ export async function runTasks<S>(kit: ServiceKit, opts: RunTasksOptions<S>): Pr
     clockMode: kit.clock.mode,
     sessionTimeoutMs: kit.config.CONSUMER_SESSION_TIMEOUT_MS,
     ...(opts.tickIntervalMs ? { tickIntervalMs: opts.tickIntervalMs } : {}),
+    afterStateCommit: () => {
+      vacuum.kick();
+      opts.afterStateCommit?.();
+    },
+  });
+  await operate(kit, runner, vacuum, {
+    groupId,
+    topics: opts.topics,
+    ...(opts.close ? { close: opts.close } : {}),
+    ...(opts.routes ? { routes: opts.routes } : {}),
+  });
+  return runner;
+}
+
+export interface RunGroupTasksOptions<R> {
+  group: string;
+  /** Co-partitioned input topics. */
+  topics: string[];
+  topology: GroupTopology<R>;
+  /** Event mode: how long the input must stand consumed to its end before the tail is released. */
+  idleMs: number;
+  /** How often the group punctuates, in both clock modes. */
+  tickIntervalMs: number;
+  close?: () => Promise<void>;
+  vacuum?: readonly string[];
+  routes?: readonly OpsRoute[];
+  afterStateCommit?: () => void;
+}
+
+/**
+ * A service that is one task over all partitions (ADR 16): every fetch's records in one step at
+ * the group's watermark. One instance per group; needs a kit booted with transactional: true.
+ */
+export async function runGroupTasks<R>(
+  kit: ServiceKit,
+  opts: RunGroupTasksOptions<R>,
+): Promise<GroupTaskRunner<R>> {
+  const groupId = groupIdFor(kit.config, opts.group);
+  const vacuum = tableMaintenance(kit, [...(opts.vacuum ?? []), "stream_tasks"]);
+  const runner = new GroupTaskRunner<R>({
+    service: kit.config.SERVICE_NAME,
+    kafka: kit.kafka,
+    groupId,
+    topics: opts.topics,
+    topology: opts.topology,
+    producer: kit.producer,
+    dlq: kit.dlq,
+    pool: kit.pool,
+    logger: kit.logger,
+    metrics: kit.metrics,
+    clockMode: kit.clock.mode,
+    idleMs: opts.idleMs,
+    tickIntervalMs: opts.tickIntervalMs,
+    sessionTimeoutMs: kit.config.CONSUMER_SESSION_TIMEOUT_MS,
     afterStateCommit: () => {
       vacuum.kick();
       opts.afterStateCommit?.();

@@ -11,10 +11,10 @@ import type { ChurnSettings } from "./config.ts";
 import { nextGridAfter } from "./engine/grid.ts";
 import { type ActiveModel, type MemberRow, advanceMember, dueTime, newMemberRow } from "./engine/member.ts";
 import { activeModelOf, fitPopulation, modelVersionFor } from "./engine/refit.ts";
+import { ChurnStateError } from "./errors.ts";
 import type { ModelNumericError } from "./model/index.ts";
 import { type FitTrigger, insertFit, loadModel } from "./store/fits.ts";
 import {
-  type AlertTrigger,
   type IncomingEvent,
   allSummaries,
   earliestPendingEvent,
@@ -92,7 +92,6 @@ async function processSegment(
   inclusive: boolean,
   model: ActiveModel | null,
   settings: ChurnSettings,
-  trigger: AlertTrigger | null,
   horizon: number,
   cache: SummaryCache | null,
   hooks: StepHooks,
@@ -110,14 +109,13 @@ async function processSegment(
     // Past the next scheduled refit a due time would be recomputed before it fires (see refitAt).
     const due = out.row.dueAt;
     changed.push(due !== null && due >= horizon ? { ...out.row, dueAt: null } : out.row);
-    alerts.push(...out.alerts);
+    // Alerts come only from a model in force, i.e. an accepted fit; each names its parameters.
+    for (const a of out.alerts) alerts.push(model === null ? a : withModel(a, model));
   }
-  // Alerts come only from a model in force, i.e. an accepted fit; each names its parameters.
-  if (model !== null) for (let i = 0; i < alerts.length; i++) alerts[i] = withModel(alerts[i]!, model);
   await saveMembers(c, changed);
   cache?.saved(changed);
   alerts.sort(byTimeThenId);
-  await insertAlerts(c, alerts, trigger);
+  await insertAlerts(c, alerts);
   return alerts;
 }
 
@@ -191,7 +189,7 @@ export interface AdvanceResult {
 }
 
 /**
- * Moves event time to `to` (never backwards); alerts raised are stored with `trigger`. `late`:
+ * Moves event time to `to` (never backwards); alerts raised are stored and returned. `late`:
  * events recorded in this transaction at or before the frontier, which the caller read locked
  * (`loadEngine(c, true)`) so that it cannot have moved since.
  */
@@ -199,7 +197,6 @@ export async function advance(
   c: PoolClient,
   to: number,
   settings: ChurnSettings,
-  trigger: AlertTrigger | null,
   log?: StepLog,
   hooks: StepHooks = {},
   late: readonly IncomingEvent[] = [],
@@ -208,7 +205,8 @@ export async function advance(
   const engine = await loadEngine(c, true);
   cache?.begin(engine.generation);
   const target = engine.frontier === null ? to : Math.max(to, engine.frontier);
-  if (late.length > 0 && engine.frontier === null) throw new Error("late events without a frontier");
+  if (late.length > 0 && engine.frontier === null)
+    throw new ChurnStateError("late events without a frontier");
   const events = new Pending(engine.frontier, late);
   let model = await loadModel(c, engine.modelVersion);
   let nextRefit = engine.nextRefitAt;
@@ -222,18 +220,7 @@ export async function advance(
   let refits = 0;
   while (nextRefit <= target) {
     alerts.push(
-      ...(await processSegment(
-        c,
-        events,
-        nextRefit,
-        false,
-        model,
-        settings,
-        trigger,
-        nextRefit,
-        cache,
-        hooks,
-      )),
+      ...(await processSegment(c, events, nextRefit, false, model, settings, nextRefit, cache, hooks)),
     );
     const horizon = nextRefit + settings.refitMs;
     const fitted = await refitAt(
@@ -266,9 +253,7 @@ export async function advance(
       return { alerts, frontier, refits, generation };
     }
   }
-  alerts.push(
-    ...(await processSegment(c, events, target, true, model, settings, trigger, nextRefit, cache, hooks)),
-  );
+  alerts.push(...(await processSegment(c, events, target, true, model, settings, nextRefit, cache, hooks)));
 
   // Refits asked for by an operator happen at the frontier (not reproducible by a replay: an
   // operator's choice of moment is not in the stream).
@@ -281,7 +266,7 @@ export async function advance(
       model = fitted;
       refits++;
       alerts.push(
-        ...(await processSegment(c, events, target, true, model, settings, trigger, nextRefit, cache, hooks)),
+        ...(await processSegment(c, events, target, true, model, settings, nextRefit, cache, hooks)),
       );
     }
     await c.query("update churn_refit_requests set done_at = $1, model_version = $2 where id = any($3)", [

@@ -34,3 +34,4 @@ export {
   holdoutPurchaseDays,
   instantOfWallClock,
 } from "./model/calibration.ts";
+export { ChurnNoDataError, ChurnStateError } from "./errors.ts";

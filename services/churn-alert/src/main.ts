@@ -1,49 +1,47 @@
-// Composition root of churn-alert: loyalty.purchases.v1 in, loyalty.churn-alerts.v1 out.
-import { bootService, loadConfig, runService } from "@loyalty/stream-runtime";
+// Composition root of churn-alert: loyalty.purchases.v1 in, loyalty.churn-alerts.v1 out, one
+// task over all partitions (ADR 16): the stream runtime keeps offsets, event time and output.
+import { bootService, loadConfig, runGroupTasks } from "@loyalty/stream-runtime";
 import { calibrationRoute } from "./calibration.ts";
 import { churnConfigSchema, settingsFrom } from "./config.ts";
-import { createPipeline } from "./pipeline.ts";
+import { churnTopology } from "./topology.ts";
 
 const config = loadConfig(churnConfigSchema);
 const kit = await bootService(config, { transactional: true });
 const settings = settingsFrom(config);
 
-// Kept open: the tick asks for the input's end offsets to tell a finished replay.
+const input = kit.topics.purchases.name;
+const alerts = kit.topics.churnAlerts;
 const admin = kit.kafka.admin();
 await admin.connect();
-const input = kit.topics.purchases.name;
-const alerts = kit.topics.churnAlerts.name;
-const meta = await admin.fetchTopicMetadata({ topics: [input, alerts] });
-const partitionsOf = (topic: string) =>
-  meta.topics.find((t) => t.name === topic)?.partitions.length ?? config.LOYALTY_PARTITIONS;
+const meta = await admin.fetchTopicMetadata({ topics: [alerts.name] }).finally(() => admin.disconnect());
+const alertPartitions = meta.topics[0]?.partitions.length ?? config.LOYALTY_PARTITIONS;
 // Alerts are counted once their Kafka transaction committed (frontier markers have no value).
 const churnAlerts = kit.metrics.counter("loyalty_churn_alerts_total", "Churn alerts sent");
 kit.producer.onSent((sent) => {
   let n = 0;
-  for (const m of sent) if (m.topic === alerts && m.value !== null) n++;
+  for (const m of sent) if (m.topic === alerts.name && m.value !== null) n++;
   if (n > 0) churnAlerts.inc(n);
 });
-const pipeline = createPipeline(
-  kit,
-  settings,
-  {
-    partitions: partitionsOf(input),
-    alertPartitions: partitionsOf(alerts),
-    endOffsets: async () =>
-      (await admin.fetchTopicOffsets(input)).map((o) => ({ partition: o.partition, high: Number(o.high) })),
-  },
-  config.CHURN_IDLE_MS,
+const modelErrors = kit.metrics.counter(
+  "loyalty_churn_model_errors_total",
+  "Churn scores the model could not compute, by kind",
+  ["kind"],
 );
-await runService(kit, {
-  close: () => admin.disconnect(),
+const topology = churnTopology({
+  codec: kit.codec,
+  alerts,
+  alertPartitions,
+  settings,
+  mode: kit.clock.mode,
+  log: kit.logger,
+  onModelError: (e) => modelErrors.inc({ kind: e.kind }),
+});
+await runGroupTasks(kit, {
   group: config.SERVICE_NAME,
-  topics: [kit.topics.purchases.name],
-  handler: pipeline.handler,
-  onTick: pipeline.onTick,
-  // A catch-up paused by the last shutdown resumes at once, not at the next input event.
-  tickOnStart: true,
+  topics: [input],
+  topology,
+  idleMs: config.CHURN_IDLE_MS,
   // In event mode too: a finished replay's tail is released once the input has stood idle.
-  timerTicks: true,
   tickIntervalMs: kit.clock.mode === "wall" ? 1000 : Math.max(100, Math.floor(config.CHURN_IDLE_MS / 2)),
   // Every batch rewrites the members it advances, and a refit moves every due time.
   vacuum: ["churn_members", "churn_due", "churn_events", "churn_alerts"],

@@ -6,6 +6,7 @@ import type { Pool } from "pg";
 import { type ChurnSettings, DEFAULT_SETTINGS } from "./config.ts";
 import { type MemberSummary, scoreAt } from "./engine/member.ts";
 import { fitPopulation, modelVersionFor } from "./engine/refit.ts";
+import { ChurnNoDataError, ChurnStateError } from "./errors.ts";
 import { DAY_MS, type MemberState, type RfmSegment, memberFeatures } from "./model/index.ts";
 import { type FitRecord, insertFit, loadFit, loadModel } from "./store/fits.ts";
 import { allSummaries, loadEngine } from "./store/members.ts";
@@ -103,11 +104,12 @@ export async function fitAsOf(pool: Pool, day: number, settings: ChurnSettings =
   }
   const at = day + DAY_MS;
   const fit = fitPopulation(summaries, at, { ...settings, minFitMembers: 2 });
-  if (fit === null) throw new Error(`no members with purchases up to ${new Date(day).toISOString()}`);
+  if (fit === null)
+    throw new ChurnNoDataError(`no members with purchases up to ${new Date(day).toISOString()}`);
   const version = modelVersionFor(day, "as-of");
   await insertFit(pool, version, "as-of", at, settings.unitMs, fit);
   const stored = await loadFit(pool, version);
-  if (stored === null) throw new Error("as-of fit vanished");
+  if (stored === null) throw new ChurnStateError(`as-of fit ${version} vanished after it was stored`);
   return stored;
 }
 

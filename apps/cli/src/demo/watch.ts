@@ -16,9 +16,9 @@ export interface Poll {
   churnBehind: number;
 }
 
-async function scalar(pool: Pool, sql: string): Promise<number> {
+async function scalar(pool: Pool, sql: string, params: unknown[] = []): Promise<number> {
   try {
-    const r = await pool.query<{ n: number | string | null }>(sql);
+    const r = await pool.query<{ n: number | string | null }>(sql, params);
     return Number(r.rows[0]?.n ?? 0);
   } catch (err) {
     // A fresh namespace's tables appear as the services migrate it: none yet is zero so far.
@@ -63,10 +63,13 @@ export class PipelineWatch {
       stages,
       ledgerSeq: await scalar(this.pool, "select coalesce(max(seq), 0) as n from ledger_entries"),
       churnAlerts: await scalar(this.pool, "select count(*) as n from churn_alerts"),
+      // churn-alert's partitions (stream_tasks of its group, ADR 16) with events past its frontier.
       churnBehind: await scalar(
         this.pool,
-        `select count(*) as n from churn_source_clocks s, churn_engine e
-          where e.frontier is null or s.max_event_time > e.frontier`,
+        `select count(*) as n from stream_tasks s, churn_engine e
+          where s.group_id = $1 and s.stream_time is not null
+            and (e.frontier is null or s.stream_time > e.frontier)`,
+        [this.ns ? `${this.ns}.churn-alert` : "churn-alert"],
       ),
     };
     let moved = false;

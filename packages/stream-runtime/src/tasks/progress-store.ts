@@ -29,6 +29,7 @@ function toProgress(row: {
   offsets: Record<string, string>;
   stream_time: number | null;
   seq: string;
+  lanes: Record<string, number> | null;
 }): TaskProgress {
   const offsets = new Map<string, bigint>();
   for (const [topic, offset] of Object.entries(row.offsets)) offsets.set(topic, BigInt(offset));
@@ -36,6 +37,7 @@ function toProgress(row: {
     offsets,
     streamTime: row.stream_time ?? Number.NEGATIVE_INFINITY,
     seq: BigInt(row.seq),
+    ...(row.lanes !== null ? { lanes: new Map(Object.entries(row.lanes)) } : {}),
   };
 }
 
@@ -50,8 +52,9 @@ export async function loadTasks(
     stream_time: number | null;
     seq: string;
     pending: Buffer | null;
+    lanes: Record<string, number> | null;
   }>(
-    "select partition, offsets, stream_time, seq::text as seq, pending from stream_tasks where group_id = $1 and partition = any($2::int[])",
+    "select partition, offsets, stream_time, seq::text as seq, pending, lanes from stream_tasks where group_id = $1 and partition = any($2::int[])",
     [groupId, partitions],
   );
   return new Map(r.rows.map((row) => [row.partition, { progress: toProgress(row), pending: row.pending }]));
@@ -76,12 +79,13 @@ export async function saveTasks(
     JSON.stringify(Object.fromEntries([...w.progress.offsets].map(([t, o]) => [t, o.toString()]))),
   );
   const r = await tx.query<{ partition: number }>(
-    `insert into stream_tasks as s (group_id, partition, offsets, stream_time, seq, pending)
-     select $1, t.partition, t.offsets, t.stream_time, t.seq, t.pending
-       from unnest($2::int[], $3::jsonb[], $4::bigint[], $5::bigint[], $7::bytea[]) as t(partition, offsets, stream_time, seq, pending)
+    `insert into stream_tasks as s (group_id, partition, offsets, stream_time, seq, pending, lanes)
+     select $1, t.partition, t.offsets, t.stream_time, t.seq, t.pending, t.lanes
+       from unnest($2::int[], $3::jsonb[], $4::bigint[], $5::bigint[], $7::bytea[], $8::jsonb[])
+         as t(partition, offsets, stream_time, seq, pending, lanes)
      on conflict (group_id, partition) do update
        set offsets = excluded.offsets, stream_time = excluded.stream_time, seq = excluded.seq,
-           pending = excluded.pending, updated_at = now()
+           pending = excluded.pending, lanes = excluded.lanes, updated_at = now()
        where s.seq = (select e.expected from unnest($2::int[], $6::bigint[]) as e(partition, expected)
                        where e.partition = excluded.partition)
      returning partition`,
@@ -93,6 +97,7 @@ export async function saveTasks(
       writes.map((w) => w.progress.seq.toString()),
       writes.map((w) => w.expectedSeq.toString()),
       writes.map((w) => w.pending),
+      writes.map((w) => (w.progress.lanes ? JSON.stringify(Object.fromEntries(w.progress.lanes)) : null)),
     ],
   );
   if (r.rows.length !== writes.length) {

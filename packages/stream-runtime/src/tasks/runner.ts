@@ -13,8 +13,9 @@ import { type ConsumedMessage, toConsumed } from "../message.ts";
 import type { RuntimeMetrics } from "../metrics.ts";
 import type { BatchingProducer, OffsetCommit, OutMessage } from "../producer.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../retry.ts";
-import { decodePending, encodePending } from "./pending.ts";
+import { encodePending } from "./pending.ts";
 import { type StoredTask, type TaskWrite, loadTasks, saveTasks } from "./progress-store.ts";
+import { recoverTasks } from "./recovery.ts";
 import { NO_PROGRESS, type Task, type TaskOutput, type TaskProgress, advance, taskRecords } from "./task.ts";
 
 /** What a service provides: its state per partition, the pure decision, and how state is written. */
@@ -407,44 +408,21 @@ export class TaskRunner<S> {
     this.o.logger.info({ partitions: missing }, "tasks restored");
   }
 
-  /**
-   * A stored task whose batch sequence Kafka does not have (its offset commit carries the seq
-   * as metadata) crashed between its two commits: its pending output and offsets are sent now.
-   */
+  /** Finishes the batches Kafka did not commit (see recoverTasks). */
   private async recover(stored: Map<number, StoredTask>): Promise<void> {
-    if (stored.size === 0) return;
     const admin = this.admin;
     if (!admin) throw new TypeError("recover() before start()");
-    const committed = await admin.fetchOffsets({ groupId: this.o.groupId, topics: [...this.o.topics] });
-    for (const [partition, { progress, pending }] of stored) {
-      // Every commit of a task carries all the topics it has offsets for; an input topic it has
-      // never had a record of has no commit in Kafka and says nothing about its batches.
-      let kafkaSeq: bigint | undefined;
-      for (const t of committed) {
-        if (!progress.offsets.has(t.topic)) continue;
-        const p = t.partitions.find((x) => x.partition === partition);
-        const meta = (p as { metadata?: string | null } | undefined)?.metadata;
-        const seq = meta && /^\d+$/.test(meta) ? BigInt(meta) : 0n;
-        if (kafkaSeq === undefined || seq < kafkaSeq) kafkaSeq = seq;
-      }
-      if ((kafkaSeq ?? 0n) >= progress.seq) continue;
-      const messages = pending ? decodePending(pending) : [];
-      for (const m of messages) this.o.producer.add(m);
-      const offsets: OffsetCommit[] = [...progress.offsets].map(([topic, offset]) => ({
-        topic,
-        partition,
-        offset: offset.toString(),
-        metadata: progress.seq.toString(),
-      }));
-      await withRetry(
-        () => this.o.producer.commitWithOffsets(this.o.groupId, offsets),
-        this.o.retry ?? DEFAULT_RETRY,
-      );
-      this.o.logger.warn(
-        { partition, seq: progress.seq.toString(), records: messages.length },
-        "re-sent the output of a batch whose Kafka transaction had not committed",
-      );
-    }
+    await recoverTasks(
+      {
+        admin,
+        groupId: this.o.groupId,
+        topics: this.o.topics,
+        producer: this.o.producer,
+        logger: this.o.logger,
+        retry: this.o.retry ?? DEFAULT_RETRY,
+      },
+      stored,
+    );
   }
 
   private lowestStreamTime(): number {

@@ -12,6 +12,8 @@ export interface TaskProgress {
   readonly streamTime: number;
   /** The batch that last committed this task; 0 for a task never committed. */
   readonly seq: bigint;
+  /** Whole-group tasks: the highest event time per lane of the partition (see watermark.ts). */
+  readonly lanes?: ReadonlyMap<string, number>;
 }
 
 export const NO_PROGRESS: TaskProgress = {
@@ -93,5 +95,5 @@ export function advance(
   let streamTime = progress.streamTime;
   for (const m of processed)
     if (Number.isFinite(m.timestamp) && m.timestamp > streamTime) streamTime = m.timestamp;
-  return { offsets, streamTime, seq };
+  return { offsets, streamTime, seq, ...(progress.lanes ? { lanes: progress.lanes } : {}) };
 }

@@ -6,8 +6,8 @@ import type { ChurnAlert as ChurnAlertRecord } from "@loyalty/contracts";
 import type { PoolClient } from "@loyalty/db";
 import type { Pool } from "pg";
 import { type MemberRow, type MemberSummary, type TimedEvent, summarise } from "../engine/member.ts";
+import { ChurnStateError } from "../errors.ts";
 import type { MemberEvent, MemberState } from "../model/index.ts";
-import type { SourceClock, SourceKey } from "../watermark.ts";
 
 type Db = PoolClient | Pool;
 
@@ -47,50 +47,6 @@ export async function insertEvents(
   return events.filter((e) => inserted.delete(e.eventId));
 }
 
-/** The next offset to consume from an input partition (tells "consumed to the end"). */
-export async function recordPartition(c: Db, topic: string, partition: number, nextOffset: string) {
-  await c.query(
-    `insert into churn_partitions (topic, partition, next_offset) values ($1, $2, $3)
-     on conflict (topic, partition) do update
-       set next_offset = greatest(churn_partitions.next_offset, excluded.next_offset)`,
-    [topic, partition, nextOffset],
-  );
-}
-
-/** Raises each (partition, source) pair's highest event time to the batch's (never lowers it). */
-export async function recordSourceClocks(
-  c: Db,
-  topic: string,
-  partition: number,
-  clocks: ReadonlyMap<SourceKey, number>,
-): Promise<void> {
-  if (clocks.size === 0) return;
-  await c.query(
-    `insert into churn_source_clocks (topic, partition, source, max_event_time)
-     select $1, $2, s, t from unnest($3::text[], $4::bigint[]) as x(s, t)
-     on conflict (topic, partition, source) do update
-       set max_event_time = greatest(churn_source_clocks.max_event_time, excluded.max_event_time)`,
-    [topic, partition, [...clocks.keys()], [...clocks.values()]],
-  );
-}
-
-export async function sourceClocks(c: Db, topic: string): Promise<SourceClock[]> {
-  const r = await c.query<{ partition: number; source: string; max_event_time: number }>(
-    "select partition, source, max_event_time from churn_source_clocks where topic = $1",
-    [topic],
-  );
-  return r.rows.map((x) => ({ partition: x.partition, source: x.source, time: x.max_event_time }));
-}
-
-/** Next offset to consume per input partition. */
-export async function nextOffsets(c: Db, topic: string): Promise<Map<number, number>> {
-  const r = await c.query<{ partition: number; next_offset: number }>(
-    "select partition, next_offset from churn_partitions where topic = $1",
-    [topic],
-  );
-  return new Map(r.rows.map((x) => [x.partition, x.next_offset]));
-}
-
 export interface EngineRow {
   readonly frontier: number | null;
   readonly nextRefitAt: number | null;
@@ -109,7 +65,7 @@ export async function loadEngine(c: Db, lock: boolean): Promise<EngineRow> {
     `select frontier, next_refit_at, model_version, generation from churn_engine where id = 1${lock ? " for update" : ""}`,
   );
   const row = r.rows[0];
-  if (row === undefined) throw new Error("churn_engine row missing: migration 400 not applied?");
+  if (row === undefined) throw new ChurnStateError("churn_engine row missing: migration 400 not applied?");
   return {
     frontier: row.frontier,
     nextRefitAt: row.next_refit_at,
@@ -126,7 +82,7 @@ export async function saveEngine(c: Db, e: Omit<EngineRow, "generation">): Promi
     [e.frontier, e.nextRefitAt, e.modelVersion],
   );
   const g = r.rows[0]?.generation;
-  if (g === undefined) throw new Error("churn_engine row missing: migration 400 not applied?");
+  if (g === undefined) throw new ChurnStateError("churn_engine row missing: migration 400 not applied?");
   return g;
 }
 
@@ -330,22 +286,12 @@ export async function setDueTimes(c: Db, ids: readonly string[], dues: readonly 
   );
 }
 
-export interface AlertTrigger {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-}
-
-export async function insertAlerts(
-  c: Db,
-  alerts: readonly ChurnAlertRecord[],
-  trigger: AlertTrigger | null,
-): Promise<void> {
+/** Alerts raised by a step; they go out with the step's output (the runtime's pending output). */
+export async function insertAlerts(c: Db, alerts: readonly ChurnAlertRecord[]): Promise<void> {
   if (alerts.length === 0) return;
   await c.query(
-    `insert into churn_alerts (event_id, member_id, event_time, model_version, record,
-       trigger_topic, trigger_partition, trigger_offset)
-     select a.id, a.member, a.t, a.mv, a.rec, $6, $7, $8
+    `insert into churn_alerts (event_id, member_id, event_time, model_version, record)
+     select a.id, a.member, a.t, a.mv, a.rec
      from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[]) as a(id, member, t, mv, rec)
      on conflict (event_id) do nothing`,
     [
@@ -354,53 +300,6 @@ export async function insertAlerts(
       alerts.map((a) => a.eventTime),
       alerts.map((a) => a.modelVersion),
       alerts.map((a) => JSON.stringify(a)),
-      trigger?.topic ?? null,
-      trigger?.partition ?? null,
-      trigger?.offset ?? null,
     ],
   );
-}
-
-/** Alerts raised by batches whose trigger message lies in [from, to] of one partition. */
-export async function alertsTriggeredIn(
-  c: Db,
-  topic: string,
-  partition: number,
-  from: string,
-  to: string,
-): Promise<ChurnAlertRecord[]> {
-  const r = await c.query<{ record: ChurnAlertRecord }>(
-    `select record from churn_alerts where trigger_topic = $1 and trigger_partition = $2
-       and trigger_offset between $3 and $4 order by event_time, event_id`,
-    [topic, partition, from, to],
-  );
-  return r.rows.map((x) => x.record);
-}
-
-const TICK_ALERTS_PER_STEP = 10_000;
-
-/** Alerts raised by ticks and not yet confirmed sent, oldest first; complete = all of them. */
-export async function unpublishedTickAlerts(
-  c: Db,
-): Promise<{ alerts: ChurnAlertRecord[]; complete: boolean }> {
-  const r = await c.query<{ record: ChurnAlertRecord }>(
-    `select record from churn_alerts where trigger_topic is null and not published
-     order by event_time, event_id limit ${TICK_ALERTS_PER_STEP + 1}`,
-  );
-  const alerts = r.rows.slice(0, TICK_ALERTS_PER_STEP).map((x) => x.record);
-  return { alerts, complete: r.rows.length <= TICK_ALERTS_PER_STEP };
-}
-
-/** Event time of the oldest tick alert not yet confirmed sent, or null. */
-export async function oldestUnpublishedTickAlert(c: Db): Promise<number | null> {
-  const r = await c.query<{ t: string | null }>(
-    "select min(event_time)::text as t from churn_alerts where trigger_topic is null and not published",
-  );
-  const t = r.rows[0]?.t ?? null;
-  return t === null ? null : Number(t);
-}
-
-export async function markPublished(c: Db, ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await c.query("update churn_alerts set published = true where event_id = any($1::text[])", [ids]);
 }
