@@ -363,7 +363,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
     .argument("<id>", "member id")
     .option(
       "--at <time>",
-      "as of this instant (ISO 8601 or YYYY-MM-DD); default: the API's clock",
+      "as of this instant (ISO 8601 or YYYY-MM-DD); default: the latest event time of the ledger",
       instant("--at"),
     )
     .addOption(json())

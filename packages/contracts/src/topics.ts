@@ -1,7 +1,13 @@
 // The topic contract. schemas/asyncapi.yaml documents the same topics; a test keeps the
 // two (and every topic literal in the code base) in agreement.
 
-export type TopicKey = "member-id" | "order-id" | "rule-set-id" | "source-offset" | "customer-id";
+export type TopicKey =
+  | "member-id"
+  | "order-id"
+  | "rule-set-id"
+  | "source-offset"
+  | "customer-id"
+  | "command-id";
 
 export interface TopicSpec {
   readonly name: string;
@@ -81,6 +87,22 @@ export const TOPICS = {
     name: "loyalty.churn-alerts.v1",
     schemaFile: "loyalty.churn-alerts.v1.avsc",
     key: "member-id",
+    compacted: false,
+    retentionMs: -1,
+    acceptsJson: false,
+  },
+  ledgerCommands: {
+    name: "loyalty.ledger-commands.v1",
+    schemaFile: "loyalty.ledger-commands.v1.avsc",
+    key: "member-id",
+    compacted: false,
+    retentionMs: -1,
+    acceptsJson: false,
+  },
+  ledgerReplies: {
+    name: "loyalty.ledger-replies.v1",
+    schemaFile: "loyalty.ledger-replies.v1.avsc",
+    key: "command-id",
     compacted: false,
     retentionMs: -1,
     acceptsJson: false,

@@ -11,14 +11,8 @@ export const apiConfigSchema = baseConfigSchema.extend({
   API_RATE_BURST: z.coerce.number().int().min(1).default(100),
   API_RATE_LIMIT_STORE: z.enum(["redis", "memory"]).default("redis"),
   API_DB_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
-  // Wall-clock mode: how often due lots are expired. Event-time mode: after every batch of its
-  // clock's input and every second.
-  POINTS_EXPIRY_CHECK_MS: z.coerce.number().int().min(100).default(60_000),
   // Expiry of the lot a positive manual adjustment creates (same default as the rules engine).
   POINTS_EXPIRY_MONTHS: z.coerce.number().int().min(1).max(120).default(12),
-  // Event-time mode: the rules engine's consumer group (before namespacing); expiry passes a
-  // time only the engine has passed, and the latest time seen once its group has caught up.
-  RULES_ENGINE_GROUP: z.string().min(1).default("rules-engine"),
   OUTBOX_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(500),
   // churn-alert's ops server (its HTTP_PORT), which GET /v1/churn/calibration forwards to; unset:
   // that route answers 503. `loyalty up` sets it.

@@ -1,7 +1,7 @@
 // Composition root of the member API: config, clients, the HTTP server, the outbox relay and
-// the expiry job (event time: a points consumer that only advances the watermark; wall
-// mode: a timer). Shutdown: stop accepting and finish in-flight requests, stop the consumer,
-// flush the outbox, close clients.
+// its clock (event time: a points consumer that only advances the watermark; see src/now.ts).
+// Points expire in the rules engine (ADR 16 step 3), not here. Shutdown: stop accepting and
+// finish in-flight requests, stop the consumer, flush the outbox, close clients.
 import {
   ConsumerRunner,
   LedgerMetrics,
@@ -13,30 +13,17 @@ import {
   tableMaintenance,
 } from "@loyalty/stream-runtime";
 import { apiConfigSchema } from "./config.ts";
-import { EngineProgress } from "./engine-progress.ts";
-import { ApiClock, expiryTick } from "./expiry.ts";
 import { instrumentHttp } from "./http-metrics.ts";
 import { MemoryRateLimiter, RedisRateLimiter } from "./http/rate-limit.ts";
 import { buildServer } from "./http/server.ts";
+import { ApiNow, ledgerNow } from "./now.ts";
 import { OutboxRelay } from "./outbox-relay.ts";
 import { KeyStore } from "./store/keys.ts";
 
 const config = loadConfig(apiConfigSchema);
 const kit = await bootService(config, { poolSize: config.API_DB_POOL_SIZE });
 const { logger, pool } = kit;
-// Event mode: expiry follows the rules engine (ADR 13), which the admin client checks on.
-const admin = config.CLOCK_MODE === "event" ? kit.kafka.admin() : null;
-await admin?.connect();
-const engine =
-  admin === null
-    ? null
-    : new EngineProgress(admin, groupIdFor(config, config.RULES_ENGINE_GROUP), [
-        kit.topics.purchases.name,
-        kit.topics.memberChanges.name,
-        kit.topics.churnAlerts.name,
-      ]);
-const clock = new ApiClock(kit.clock, pool, engine);
-await clock.load();
+const clock = new ApiNow(kit.clock, kit.clock.mode === "event" ? await ledgerNow(pool) : null);
 
 const relay = new OutboxRelay(kit.kafka, pool, kit.codec, kit.topics.points, logger);
 const ledgerMetrics = new LedgerMetrics(kit.metrics);
@@ -64,35 +51,18 @@ const app = buildServer({
 });
 instrumentHttp(app, kit.metrics);
 
-const expire = () =>
-  expiryTick(
-    pool,
-    clock,
-    () => relay.nudge(),
-    (err) => logger.warn({ err }, "could not read the rules engine's progress; expiry stays behind it"),
-  );
-// Every outbox row is updated once when sent; the ledger tables are the rules engine's to maintain.
+// Every outbox row is deleted once sent; the ledger tables are the rules engine's to maintain.
 const vacuum = tableMaintenance(kit, ["api_outbox", "api_requests"]);
 let runner: ConsumerRunner | null = null;
-let timer: NodeJS.Timeout | null = null;
-let ticking: Promise<unknown> = Promise.resolve();
 if (config.CLOCK_MODE === "event") {
   runner = new ConsumerRunner({
     service: config.SERVICE_NAME,
     kafka: kit.kafka,
     groupId: groupIdFor(config, `${config.SERVICE_NAME}.clock`),
-    // The rules engine's output, not its input: the job's watermark never passes what the engine
-    // has committed, so no lot expires ahead of a member's earlier refund (ADR 13).
+    // The rules engine's output: "now" never passes what the engine has committed.
     topics: [kit.topics.points.name],
     // Nothing to apply: the runner observes the records' event times into the watermark.
     handler: async () => undefined,
-    onTick: async () => {
-      await expire();
-    },
-    // On the timer too: time also moves with no batch (once the rules engine has caught up), and
-    // the lots that then fall due must expire.
-    timerTicks: true,
-    tickIntervalMs: Math.min(1000, config.POINTS_EXPIRY_CHECK_MS),
     producer: kit.producer,
     dlq: kit.dlq,
     logger,
@@ -102,10 +72,6 @@ if (config.CLOCK_MODE === "event") {
     sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
     afterCommit: () => vacuum.kick(),
   });
-} else {
-  timer = setInterval(() => {
-    ticking = ticking.then(expire).catch((err) => logger.error({ err }, "expiry failed"));
-  }, config.POINTS_EXPIRY_CHECK_MS);
 }
 
 const ops = await startOpsServer(
@@ -119,14 +85,11 @@ installShutdown(
   {
     stop: async () => {
       await app.close(); // no new requests; in-flight ones finish
-      if (timer) clearInterval(timer);
-      await ticking;
       await runner?.stop();
     },
     close: async () => {
       await relay.drain();
       await relay.close();
-      await admin?.disconnect();
       await kit.producer.disconnect();
       await vacuum.idle();
       await pool.end();

@@ -57,6 +57,8 @@ export const rulesEngineConfigSchema = baseConfigSchema.extend({
   CURRENCY_EXPONENT: z.coerce.number().int().min(0).max(4).default(2),
   PROGRAMME_TIME_ZONE: timeZone.default("America/New_York"),
   POINTS_EXPIRY_MONTHS: z.coerce.number().int().min(1).max(240).default(12),
+  /** Wall mode: how often the lots of members with no movement are expired (event mode: after each purchases batch). */
+  POINTS_EXPIRY_CHECK_MS: z.coerce.number().int().min(100).default(60_000),
   ALLOW_NEGATIVE_BALANCE: bool,
   /** @loyalty/tiers TierConfig JSON; default: the default policy (spend, Member/Silver/Gold/Platinum). */
   TIER_CONFIG_JSON: tierConfig,

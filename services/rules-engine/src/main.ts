@@ -4,7 +4,7 @@ import { LedgerMetrics, bootService, groupIdFor, loadConfig, runService } from "
 import { ChurnJoin } from "./churn-join.ts";
 import { rulesEngineConfigSchema } from "./config.ts";
 import { RuleSetRegistry } from "./engine/registry.ts";
-import { earningHandler, toMovement } from "./pipeline.ts";
+import { earningHandler, memberPartitioner, toMovement } from "./pipeline.ts";
 import { RulesFeed } from "./rulesets/feed.ts";
 import { LedgerStore } from "./store/ledger-store.ts";
 
@@ -29,15 +29,19 @@ const store = new LedgerStore(kit.pool, registry, {
   expiryMonths: config.POINTS_EXPIRY_MONTHS,
   allowNegativeBalance: config.ALLOW_NEGATIVE_BALANCE,
 });
+const admin = kit.kafka.admin();
+await admin.connect();
+const meta = await admin
+  .fetchTopicMetadata({ topics: [kit.topics.purchases.name, kit.topics.churnAlerts.name] })
+  .finally(() => admin.disconnect());
+const partitionsOf = (topic: string) =>
+  meta.topics.find((t) => t.name === topic)?.partitions.length ?? config.LOYALTY_PARTITIONS;
+// Which purchases partition a member's lots belong to: that partition's batches expire them.
+const partitionOf = memberPartitioner(partitionsOf(kit.topics.purchases.name));
 // The join with churn alerts (ADR 12) exists in event mode only: live operation reads them as they come.
 let join: ChurnJoin | null = null;
 if (kit.clock.mode === "event" && config.CHURN_JOIN === "event-time") {
-  const admin = kit.kafka.admin();
-  await admin.connect();
-  const meta = await admin
-    .fetchTopicMetadata({ topics: [kit.topics.churnAlerts.name] })
-    .finally(() => admin.disconnect());
-  const alertPartitions = meta.topics[0]?.partitions.length ?? config.LOYALTY_PARTITIONS;
+  const alertPartitions = partitionsOf(kit.topics.churnAlerts.name);
   join = new ChurnJoin({ pool: kit.pool, registry, alertPartitions, logger: kit.logger });
   await join.start();
 }
@@ -72,7 +76,31 @@ const runner = await runService(kit, {
       batches++;
       if (batches === config.FAULT_KILL_AFTER_BATCH) process.kill(process.pid, "SIGKILL");
     },
+    partitionOf,
   }),
+  // Wall mode: time passes without input, so the lots of members with no movement also expire on
+  // a timer (event mode: after each purchases batch, at the partition's stream time).
+  ...(kit.clock.mode === "wall"
+    ? {
+        tickIntervalMs: config.POINTS_EXPIRY_CHECK_MS,
+        onTick: async (ctx) => {
+          const time = ctx.clock.now();
+          const entries = await store.punctuate(time, `expiry-tick:${config.INSTANCE_ID}:${time}`);
+          ledgerMetrics.count(entries.map(toMovement));
+          const values = await Promise.all(
+            entries.map((e) => kit.codec.encode(kit.topics.points, toMovement(e))),
+          );
+          entries.forEach((e, i) => {
+            ctx.produce({
+              topic: kit.topics.points.name,
+              key: e.memberId,
+              value: values[i] as Buffer,
+              timestamp: e.eventTime,
+            });
+          });
+        },
+      }
+    : {}),
   close: async () => {
     join?.stop();
     await feed.stop();

@@ -8,17 +8,36 @@ import type {
 } from "@loyalty/contracts";
 import { frontierOf } from "@loyalty/contracts";
 import type { BatchHandler, ConsumedMessage } from "@loyalty/stream-runtime";
+import { Partitioners } from "kafkajs";
 import type { ChurnJoin } from "./churn-join.ts";
 import { type CampaignRow, toMovement } from "./engine/model.ts";
 import type { EngineEvent } from "./engine/process.ts";
 import type { RulesFeed } from "./rulesets/feed.ts";
 import { toMs } from "./rulesets/topic.ts";
-import type { BatchOutputs, LedgerStore } from "./store/ledger-store.ts";
+import type { BatchOutputs, LedgerStore, Punctuation } from "./store/ledger-store.ts";
 
 // The named steps of a batch: decode -> rules fresh up to the batch's event time -> hold what must
 // wait for churn alerts -> ledger transaction (load, price, write) -> record churn-alert's
 // frontier -> emit committed movements and campaigns. The runner then commits the outputs and the
-// offsets in one Kafka transaction.
+// offsets in one Kafka transaction. A batch of purchases ends with a punctuation at its
+// partition's stream time (wall mode: the wall clock): the due lots of the partition's members
+// expire in the same transactions, so the engine publishes every expiry in ledger order (ADR 16).
+
+/**
+ * The partition of a member id on the member-keyed topics (kafkajs' default partitioner, which
+ * every producer of the programme uses: murmur2 of the key, as Java clients).
+ */
+export function memberPartitioner(partitions: number): (memberId: string) => number {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
+    partitionErrorCode: 0,
+    partitionId,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+  }));
+  return (memberId) => partitioner({ topic: "", partitionMetadata, message: { key: memberId, value: null } });
+}
 
 export { toMovement };
 
@@ -93,6 +112,11 @@ export interface EarningDeps {
   afterCommit?: () => void;
   /** Called after the ledger commit with what it wrote for fresh events (metrics). */
   onWritten?: (written: BatchOutputs["written"]) => void;
+  /**
+   * The partition of a member on the purchases topic: a purchases batch then expires the due lots
+   * of its partition's members at the partition's stream time. Absent: no punctuation.
+   */
+  partitionOf?: (memberId: string) => number;
 }
 
 export function earningHandler(d: EarningDeps): BatchHandler {
@@ -132,7 +156,20 @@ export function earningHandler(d: EarningDeps): BatchHandler {
         marks.set(e.partition, Math.max(e.time, marks.get(e.partition) ?? e.time));
       } else events.push(e);
     }
-    const out = events.length > 0 ? await d.store.applyBatch(events) : null;
+    // A purchases batch punctuates after each record (event mode: at the partition's stream
+    // time, which the store keeps; wall mode: now).
+    let punctuation: Punctuation | null = null;
+    const first = messages[0];
+    const partitionOf = d.partitionOf;
+    if (partitionOf !== undefined && first?.topic === d.topics.purchases.name) {
+      const p = first.partition;
+      punctuation = {
+        partition: p,
+        owns: (memberId) => partitionOf(memberId) === p,
+        wallTime: ctx.clock.mode === "event" ? null : ctx.clock.now(),
+      };
+    }
+    const out = events.length > 0 ? await d.store.applyBatch(events, punctuation) : null;
     if (out !== null) {
       d.onWritten?.(out.written);
       d.afterCommit?.();

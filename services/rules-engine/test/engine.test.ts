@@ -276,7 +276,9 @@ describe("lots expire in the member's event order (ADR 13)", () => {
       ["earn", entryIdOf(b.eventId, "base-points", "earn", "m"), 20, 20, b.eventTime],
     ]);
     expect(p.expiries.map((e) => e.entryId)).toEqual(p.entries.slice(0, 2).map((e) => e.entryId));
-    expect(p.expiries[0]?.detail).toEqual({ lotId: sorted[0]?.lotId, expiry: 0 });
+    expect(p.expiries[0]?.detail).toEqual({ lotId: sorted[0]?.lotId, expiry: 0, trigger: b.eventId });
+    // Published with the purchase, before its earn.
+    expect(p.bySource.get(b.eventId)?.entries.map((e) => e.kind)).toEqual(["expire", "expire", "earn"]);
     expect(p.movements.map((m) => [m.lotId, m.points])).toEqual(sorted.map((l) => [l.lotId, -l.points]));
     expect(state.balances.get("m")?.balance).toBe(20);
   });
@@ -358,13 +360,74 @@ describe("lots expire in the member's event order (ADR 13)", () => {
     expect(state.balances.get("m")).toMatchObject({ balance: 0, shortfall: 10 });
   });
 
-  it("leaves a lot that expired once before (a cancelled redemption reopened it) to the API's job", () => {
+  it("expires a reopened lot again (its n-th expiry), dated when it is noticed", () => {
     const { state, lots } = earnedAtT();
     const reopened = lots[0]?.lotId ?? "";
-    state.reopenedLots.add(reopened);
+    state.expiryCounts.set(reopened, 1);
+    const b = order("m", 2_000, YEAR_ON + 1, "PURCHASE", "B");
     const p = new BatchProcessor(state, reg, OPTS);
-    p.run([{ kind: "purchase", event: order("m", 2_000, YEAR_ON + 1, "PURCHASE", "B") }]);
-    expect(p.expiries.map((e) => (e.detail as { lotId: string }).lotId)).toEqual([lots[1]?.lotId]);
-    expect(state.lots.get("m")?.find((l) => l.lotId === reopened)?.remaining).toBe(lots[0]?.points);
+    p.run([{ kind: "purchase", event: b }]);
+    const again = p.expiries.find((e) => (e.detail as { lotId: string }).lotId === reopened);
+    expect(again?.entryId).toBe(entryIdOf(expirySourceOf(reopened, 1), null, "expire", "m"));
+    expect(again?.eventTime).toBe(b.eventTime);
+    expect(again?.detail).toEqual({ lotId: reopened, expiry: 1, trigger: b.eventId });
+    expect(state.lots.get("m")?.find((l) => l.lotId === reopened)?.remaining).toBe(0);
+  });
+
+  it("punctuates after each record at the stream time; where batches are cut does not matter", () => {
+    const stream = (from: number) => ({ from, wallTime: null, owns: () => true });
+    const x1 = order("x", 1_000, YEAR_ON - 86_400_000, "PURCHASE", "X1");
+    const x2 = order("x", 1_000, YEAR_ON + 1, "PURCHASE", "X2");
+    const start = earnedAtT().state;
+    const whole = structuredClone(start);
+    const one = new BatchProcessor(whole, reg, OPTS);
+    one.run(
+      [
+        { kind: "purchase", event: x1 },
+        { kind: "purchase", event: x2 },
+      ],
+      stream(Number.NEGATIVE_INFINITY),
+    );
+    // m has no movement: its lots expire after x2, the record that carried time past them.
+    expect(one.entries.map((e) => [e.memberId, e.kind])).toEqual([
+      ["x", "earn"],
+      ["x", "earn"],
+      ["x", "earn"],
+      ["m", "expire"],
+      ["m", "expire"],
+    ]);
+    expect(one.bySource.get(x2.eventId)?.entries.map((e) => e.kind)).toEqual(["earn", "expire", "expire"]);
+    expect(one.expiries.map((e) => (e.detail as { trigger: string }).trigger)).toEqual([
+      x2.eventId,
+      x2.eventId,
+    ]);
+
+    const split = structuredClone(start);
+    const a = new BatchProcessor(split, reg, OPTS);
+    a.run([{ kind: "purchase", event: x1 }], stream(Number.NEGATIVE_INFINITY));
+    const b = new BatchProcessor(split, reg, OPTS);
+    b.run([{ kind: "purchase", event: x2 }], stream(x1.eventTime));
+    const rows = (p: BatchProcessor) =>
+      p.entries.map((e) => [e.entryId, e.points, e.balanceAfter, e.eventTime]);
+    expect([...rows(a), ...rows(b)]).toEqual(rows(one));
+    expect(split.balances).toEqual(whole.balances);
+  });
+
+  it("a punctuation expires the lots of members with no movement, as outputs of its trigger", () => {
+    const { state, lots } = earnedAtT();
+    const idle = new BatchProcessor(state, reg, OPTS);
+    idle.punctuate(YEAR_ON - 1, "batch-end");
+    expect(idle.entries).toEqual([]);
+    const p = new BatchProcessor(state, reg, OPTS);
+    p.punctuate(YEAR_ON, "batch-end");
+    const sorted = [...lots].sort((x, y) => (x.lotId < y.lotId ? -1 : 1));
+    expect(p.entries.map((e) => [e.entryId, e.balanceAfter, e.eventTime])).toEqual([
+      [expiryId(sorted[0]?.lotId ?? ""), 150 - (sorted[0]?.points ?? 0), YEAR_ON],
+      [expiryId(sorted[1]?.lotId ?? ""), 0, YEAR_ON],
+    ]);
+    expect(p.bySource.get("batch-end")?.entries.map((e) => e.entryId)).toEqual(
+      p.entries.map((e) => e.entryId),
+    );
+    expect(state.balances.get("m")?.balance).toBe(0);
   });
 });

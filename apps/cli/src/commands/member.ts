@@ -1,7 +1,8 @@
 // `loyalty member show ID`: the member summary the API answers on GET /v1/members/{id} (the same
-// function, services/api/src/summary.ts), at the API's clock (its stored event-time watermark)
-// unless --at says otherwise; wall time when the API never ran.
-import { formatSummary, memberSummary, storedNow } from "@loyalty/api";
+// function, services/api/src/summary.ts), at the latest event time of the ledger (the rules
+// engine's: what an event-mode API starts from) unless --at says otherwise; wall time for an
+// empty ledger.
+import { formatSummary, ledgerNow, memberSummary } from "@loyalty/api";
 import { withPool } from "../connections.ts";
 import { type CliContext, printJson } from "../context.ts";
 import { EXIT, NotFoundError } from "../errors.ts";
@@ -12,8 +13,7 @@ export async function show(
   opts: { at?: number; json?: boolean },
 ): Promise<number> {
   const summary = await withPool(ctx, async (pool, ns) => {
-    const stored = await storedNow(pool);
-    const now = opts.at ?? (stored?.mode === "event" ? stored.nowMs : Date.now());
+    const now = opts.at ?? (await ledgerNow(pool)) ?? Date.now();
     const s = await memberSummary(pool, id, now);
     if (!s)
       throw new NotFoundError(

@@ -1,5 +1,5 @@
 // Watches an engine work through a replay: each service's consumer-group progress, and the state
-// that changes after the last commit (the API's expiries in the ledger, churn-alert's tail).
+// that changes after the last commit (ledger entries, churn-alert's tail).
 // It records when each of them last changed, so the time reported is when the LAST service
 // caught up, not when the polling loop noticed that nothing had moved since.
 import type { Pool } from "@loyalty/db";
@@ -9,7 +9,7 @@ import { Completion, type GroupProgress, PIPELINE, endOffsets, groupLag, topicsF
 export interface Poll {
   at: number;
   stages: Record<string, GroupProgress>;
-  /** Highest ledger sequence number: moves with every entry, the API's expiries included. */
+  /** Highest ledger sequence number: moves with every entry (the rules engine's, expiries included, and the API's). */
   ledgerSeq: number;
   churnAlerts: number;
   /** Partitions whose events churn-alert has not yet released past its frontier (its tail). */
@@ -81,7 +81,7 @@ export class PipelineWatch {
       }
     };
     for (const [name, g] of Object.entries(stages)) note(name, g.committed);
-    // Ledger entries come from the rules engine and the API's expiries; alerts and the frontier
+    // Ledger entries come from the rules engine and the API; alerts and the frontier
     // are churn-alert's tail, released once its input has stood idle.
     note("ledger entries", p.ledgerSeq);
     note("churn alerts", p.churnAlerts);

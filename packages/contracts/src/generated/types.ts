@@ -56,6 +56,51 @@ export interface DeadLetter {
   originalHeaders: Record<string, string>;
 }
 
+export type LedgerCommandType = "REDEEM" | "CANCEL_REDEMPTION" | "ADJUST";
+
+/** A request to change a member's points ledger (loyalty.ledger-commands.v1), key = member id, co-partitioned with loyalty.purchases.v1: the ledger's owner (the rules engine) applies it in the member's partition order, and answers on loyalty.ledger-replies.v1 (ADR 16 step 3). */
+export interface LedgerCommand {
+  /** Idempotency key, unique per requester (the member API: API key id + Idempotency-Key). The reply carries it; a command with the same id is applied once. */
+  commandId: string;
+  memberId: string;
+  type: LedgerCommandType;
+  /** REDEEM: > 0, taken from the open lots soonest expiring first. ADJUST: != 0 (+ pays off debt, then opens a lot; - is taken like a redemption). CANCEL_REDEMPTION: 0. */
+  points: number;
+  /** CANCEL_REDEMPTION: the commandId of the REDEEM to cancel; its points go back into the lots it took them from. */
+  redemptionId: null | string;
+  orderId: null | string;
+  /** Required for ADJUST. */
+  reason: null | string;
+  /** ADJUST with points > 0: expiry of the lot it opens (default: the programme's expiry months after requestedAt). */
+  expiresAt: null | number;
+  /** Who asked (the member API's key id); recorded on the entry. */
+  requestedBy: string;
+  /** When it was asked (the requester's clock); the entry's event time is the member's partition stream time when applied. */
+  requestedAt: number;
+}
+
+export type LedgerReplyStatus = "ACCEPTED" | "REJECTED";
+
+/** The ledger owner's answer to one LedgerCommand (loyalty.ledger-replies.v1), key = commandId. Written in the same Kafka transaction as the command's entries on loyalty.points.v1. */
+export interface LedgerReply {
+  commandId: string;
+  memberId: string;
+  status: LedgerReplyStatus;
+  /** REJECTED: INSUFFICIENT_BALANCE, MEMBER_NOT_FOUND, REDEMPTION_NOT_FOUND, INVALID_COMMAND. */
+  reasonCode: null | string;
+  message: null | string;
+  /** ACCEPTED: the ledger entry (= PointsMovement.eventId). */
+  entryId: null | string;
+  /** ACCEPTED: the signed change of the balance. */
+  points: null | number;
+  /** The balance after the command (ACCEPTED) or the balance that refused it (REJECTED). */
+  balanceAfter: null | number;
+  /** ACCEPTED: JSON array of {lotId, points, expiresAt} the entry took from or put into. */
+  lotsJson: null | string;
+  /** Event time of the entry: the member's partition stream time when applied. */
+  appliedAt: number;
+}
+
 export type MemberChangeType = "ENROLLED" | "PROFILE_UPDATED";
 
 /** A canonical member event (loyalty.members.v1), key = member id. */

@@ -1,12 +1,14 @@
-// Writes to the rules engine's points ledger: redemption, its cancellation, manual adjustment and
-// expiry. Each is ONE PostgreSQL transaction following services/rules-engine/README.md: lock the
-// balance row (balances before lots; rules_members is never locked), take or restore lots FIFO,
-// append the entry and its lot movements, update the balance, and write the PointsMovement to the
-// outbox in the same transaction (ADR 9). Nothing here emits to Kafka directly.
+// Writes to the rules engine's points ledger: redemption, its cancellation and manual adjustment
+// (expiry is the engine's alone: ADR 16 step 3). Each is ONE PostgreSQL transaction following
+// services/rules-engine/README.md: lock the balance row (balances before lots; rules_members is
+// never locked), take or restore lots FIFO, append the entry and its lot movements, update the
+// balance, and write the PointsMovement to the outbox in the same transaction (ADR 9). Nothing
+// here emits to Kafka directly. A cancellation that puts points back into a lot already expired
+// leaves that lot to the engine, which expires it again at its next punctuation.
 import type { PointsMovement } from "@loyalty/contracts";
 import type { Pool, PoolClient } from "@loyalty/db";
 import { ApiError } from "../domain/errors.ts";
-import { adjustmentIdOf, entryIdOf, expirySourceOf, redemptionIdOf, requestHash } from "../domain/ids.ts";
+import { adjustmentIdOf, entryIdOf, redemptionIdOf, requestHash } from "../domain/ids.ts";
 import { type LotTake, type OpenLot, allocateFifo, restoration } from "../domain/lots.ts";
 import { type Db, isUniqueViolation, iso, transaction } from "./db.ts";
 import { enqueue } from "./outbox.ts";
@@ -100,7 +102,7 @@ async function openLots(c: PoolClient, memberId: string, now: number): Promise<O
 interface EntryRow {
   entryId: string;
   memberId: string;
-  kind: "redeem" | "adjust" | "expire";
+  kind: "redeem" | "adjust";
   points: number;
   balanceAfter: number;
   sourceEventId: string;
@@ -169,7 +171,7 @@ async function setBalance(c: PoolClient, memberId: string, balance: number, debt
 const movement = (e: EntryRow, lotExpiresAt: number | null = null): PointsMovement => ({
   eventId: e.entryId,
   memberId: e.memberId,
-  kind: e.kind === "redeem" ? "REDEEMED" : e.kind === "expire" ? "EXPIRED" : "ADJUSTED",
+  kind: e.kind === "redeem" ? "REDEEMED" : "ADJUSTED",
   points: e.points,
   balanceAfter: e.balanceAfter,
   ruleId: null,
@@ -546,109 +548,4 @@ export async function closeMember(pool: Pool, memberId: string, reason: string):
      on conflict (member_id) do nothing`,
     [memberId, reason],
   );
-}
-
-/**
- * Expires every lot with expires_at <= now and points left: per lot an `expire` entry of
- * -remaining, a movement, remaining = 0. Members in chunks, each chunk one transaction with its
- * balance rows locked in member-id order. Returns the number of lots expired.
- *
- * A member whose balance row another transaction holds (the rules engine's batch, for a second
- * or so) is skipped and taken at the end, waiting then: waiting in member order while holding
- * the rest of the chunk made the engine's next batch wait for this one in turn, a convoy that
- * held both writers of the ledger up. The entries do not depend on when the job runs (event
- * time is the lot's own expiry), so the order of members does not change the ledger.
- */
-export async function expireDue(pool: Pool, now: number, membersPerTxn = 200): Promise<number> {
-  let expired = 0;
-  const skipped: string[] = [];
-  // Every member with a lot due, read once per pass: paging through them re-read the due lots
-  // for every page (about four reads per pass in a replay).
-  const due = await pool.query<{ member_id: string }>(
-    "select distinct member_id from ledger_lots where remaining > 0 and expires_at <= $1 order by member_id",
-    [new Date(now)],
-  );
-  const all = due.rows.map((r) => r.member_id);
-  for (let i = 0; i < all.length; i += membersPerTxn) {
-    const members = all.slice(i, i + membersPerTxn);
-    const done = await transaction(pool, (c) => expireMembers(c, members, now, "skip locked"));
-    expired += done.expired;
-    skipped.push(...done.skipped);
-  }
-  for (let i = 0; i < skipped.length; i += membersPerTxn) {
-    const chunk = skipped.slice(i, i + membersPerTxn);
-    expired += (await transaction(pool, (c) => expireMembers(c, chunk, now, "wait"))).expired;
-  }
-  return expired;
-}
-
-async function expireMembers(
-  c: PoolClient,
-  candidates: string[],
-  now: number,
-  locked: "skip locked" | "wait",
-): Promise<{ expired: number; skipped: string[] }> {
-  const bal = await c.query<{ member_id: string; balance: number; debt: number }>(
-    `select member_id, balance, debt from ledger_balances where member_id = any($1::text[])
-      order by member_id for update${locked === "skip locked" ? " skip locked" : ""}`,
-    [candidates],
-  );
-  const balances = new Map(bal.rows.map((b) => [b.member_id, b.balance]));
-  const skipped = candidates.filter((m) => !balances.has(m));
-  if (locked === "wait" && skipped.length > 0) throw new Error(`lots of ${skipped[0]} have no balance row`);
-  const members = [...balances.keys()];
-  const lots = await c.query<{ lot_id: string; member_id: string; remaining: number; expires_at: Date }>(
-    `select lot_id, member_id, remaining, expires_at from ledger_lots
-      where member_id = any($1::text[]) and remaining > 0 and expires_at <= $2
-      order by member_id, expires_at, lot_id for update`,
-    [members, new Date(now)],
-  );
-  if (lots.rows.length === 0) return { expired: 0, skipped };
-  const prior = await c.query<{ lot_id: string; n: number }>(
-    // Driven from the lots' movements, each entry looked up by its key: a join let the planner
-    // hash the whole ledger when its statistics were stale.
-    `select m.lot_id, count(*)::int as n from ledger_lot_movements m
-      where m.lot_id = any($1::text[])
-        and (select e.kind from ledger_entries e where e.entry_id = m.entry_id) = 'expire'
-      group by m.lot_id`,
-    [lots.rows.map((l) => l.lot_id)],
-  );
-  const times = new Map(prior.rows.map((p) => [p.lot_id, p.n]));
-  const entries: EntryRow[] = [];
-  const out: PointsMovement[] = [];
-  for (const l of lots.rows) {
-    const balance = balances.get(l.member_id);
-    if (balance === undefined) throw new Error(`lot ${l.lot_id} of ${l.member_id} has no balance row`);
-    const n = times.get(l.lot_id) ?? 0;
-    const source = expirySourceOf(l.lot_id, n);
-    const after = balance - l.remaining;
-    balances.set(l.member_id, after);
-    const e: EntryRow = {
-      entryId: entryIdOf(source, null, "expire", l.member_id),
-      memberId: l.member_id,
-      kind: "expire",
-      points: -l.remaining,
-      balanceAfter: after,
-      sourceEventId: source,
-      orderId: null,
-      reason: "expired",
-      // The lot's own expiry: the same event time however late the job runs.
-      eventTime: n === 0 ? l.expires_at.getTime() : now,
-      detail: { lotId: l.lot_id, expiry: n },
-    };
-    entries.push(e);
-    out.push(movement(e, l.expires_at.getTime()));
-  }
-  await insertEntries(c, entries);
-  await moveLots(
-    c,
-    lots.rows.map((l, i) => ({ entryId: entries[i]?.entryId ?? "", lotId: l.lot_id, points: -l.remaining })),
-  );
-  await c.query(
-    `update ledger_balances b set balance = t.balance, updated_at = now()
-       from unnest($1::text[], $2::bigint[]) as t(member_id, balance) where b.member_id = t.member_id`,
-    [[...balances.keys()], [...balances.values()]],
-  );
-  await enqueue(c, out);
-  return { expired: lots.rows.length, skipped };
 }

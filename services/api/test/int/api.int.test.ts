@@ -1,7 +1,8 @@
 // The member API against the real stack (wall-clock mode): authentication and scopes, FIFO
 // redemption, idempotent retries, 50 concurrent redemptions on one balance, cancellation back
-// into the original lots, adjustments, closed and unknown members, expiry on the timer, the
-// outbox on loyalty.points.v1. Every answer is held to the OpenAPI document by `call`
+// into the original lots, adjustments, closed and unknown members, the outbox on
+// loyalty.points.v1 beside the rules engine's expiry on its wall-mode timer (the API expires
+// nothing). Every answer is held to the OpenAPI document by `call`
 // (helpers.ts).
 import { readFileSync } from "node:fs";
 import { AvroCodec, type PointsMovement, namespacedTopics } from "@loyalty/contracts";
@@ -9,6 +10,7 @@ import { type Pool, createRedis } from "@loyalty/db";
 import { verifyLedger } from "@loyalty/rules-engine";
 import { type TestStack, readTopic, requireStack, testKafka, testNamespace } from "@loyalty/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startService as startRulesEngine, stopService } from "../../../rules-engine/test/int/harness.ts";
 import { entryIdOf, expirySourceOf } from "../../src/domain/ids.ts";
 import { openApiDocument } from "../../src/http/openapi.ts";
 import { RedisRateLimiter } from "../../src/http/rate-limit.ts";
@@ -38,7 +40,7 @@ beforeAll(async () => {
   stack = await requireStack();
   ns = testNamespace();
   pool = await namespacePool(stack, ns);
-  api = await startApi(stack, ns, { CLOCK_MODE: "wall", POINTS_EXPIRY_CHECK_MS: "300" });
+  api = await startApi(stack, ns, { CLOCK_MODE: "wall" });
   for (const scope of ["read", "redeem"] as const) {
     const r = await call(api.base, "POST", "/v1/keys", {
       key: ADMIN_KEY,
@@ -274,16 +276,23 @@ describe("adjustments, history, summary", () => {
 });
 
 describe("expiry and the points topic", () => {
-  it("expires due lots on the timer, emits every committed movement once, keeps the ledger consistent", async () => {
+  it("the engine expires due lots on its timer; every committed movement is emitted once", async () => {
     const [lot] = await seedLots(pool, "exp1", [
       { points: 25, expiresAt: Date.now() + 1500, tag: "soon" },
       { points: 10, expiresAt: NOW + 100 * DAY, tag: "later" },
     ]);
-    await waitFor(
-      "expiry",
-      () => balanceOf(pool, "exp1"),
-      (b) => b === 10,
-    );
+    // The ledger's owner expires lots, here on its wall-mode timer (a member with no movement).
+    const engine = startRulesEngine(stack, ns, { CLOCK_MODE: "wall", POINTS_EXPIRY_CHECK_MS: "300" });
+    try {
+      await waitFor(
+        "expiry",
+        () => balanceOf(pool, "exp1"),
+        (b) => b === 10,
+        90_000,
+      );
+    } finally {
+      expect(await stopService(engine)).toBe(0);
+    }
     const expiryId = entryIdOf(expirySourceOf(lot as string, 0), null, "expire", "exp1");
     const e = await pool.query("select points, balance_after from ledger_entries where entry_id = $1", [
       expiryId,

@@ -1,11 +1,12 @@
 import type { ChildProcess } from "node:child_process";
 // Event-time mode with a real ledger: the rules engine earns points on canonical CDNOW purchases;
 // the API (its own consumer group on loyalty.points.v1) follows the engine's watermark. A redemption
-// is dated at the watermark; a purchase a year later moves the watermark past the lots' expiry
-// and the API expires them, with EXPIRED events whose ids derive from the lot ids.
+// is dated at the watermark; purchases of other members a year later move every partition's
+// stream time past the lots' expiry and the engine (the ledger's only expirer) expires them, with
+// EXPIRED events whose ids derive from the lot ids.
 import { AvroCodec, type PointsMovement, namespacedTopics } from "@loyalty/contracts";
 import type { Pool } from "@loyalty/db";
-import { verifyLedger } from "@loyalty/rules-engine";
+import { memberPartitioner, verifyLedger } from "@loyalty/rules-engine";
 import { type TestStack, readTopic, requireStack, testKafka, testNamespace } from "@loyalty/testkit";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
@@ -95,18 +96,25 @@ it("redeems at the watermark and expires lots when the watermark passes their ex
   expect(r.status).toBe(201);
   expect(Date.parse(r.body.eventTime)).toBe(lastEvent);
 
-  // A purchase of another member a day after the last lot expires moves the watermark.
+  // A purchase of another member a day after the last lot expires, in every partition, moves
+  // each partition's stream time: the engine's punctuation expires the idle members' lots.
   const lastExpiry = Math.max(...earned.map((l) => l.expires_at.getTime()));
   const base = all.find((p) => !members.includes(p.memberId)) ?? mine[0];
   if (!base) throw new Error("no purchase to move the clock");
-  const late = {
+  const partitionOf = memberPartitioner(3);
+  const movers = new Map<number, string>();
+  for (let i = 0; movers.size < 3; i++) {
+    const id = `clock-mover-${i}`;
+    if (!movers.has(partitionOf(id))) movers.set(partitionOf(id), id);
+  }
+  const late = [...movers.values()].map((memberId) => ({
     ...base,
-    eventId: `${base.eventId}-late`,
-    orderId: `${base.orderId}-late`,
-    memberId: "clock-mover",
+    eventId: `${base.eventId}-late-${memberId}`,
+    orderId: `${base.orderId}-late-${memberId}`,
+    memberId,
     eventTime: lastExpiry + DAY,
-  };
-  await inputs.produce(inputs.topics.purchases, [late]);
+  }));
+  await inputs.produce(inputs.topics.purchases, late);
 
   for (const m of members)
     await waitFor(

@@ -1,6 +1,7 @@
 // Shared pieces of the API's integration tests: the service as a child process on a free port,
 // ledger seeding that follows the rules engine's invariants, and a small HTTP client that holds
 // every answer to the OpenAPI document (status, content type, required headers, body).
+import { createHash } from "node:crypto";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Pool, createPool, inTransaction, migrate } from "@loyalty/db";
@@ -188,4 +189,28 @@ export async function waitFor<T>(
     last = await probe();
   }
   return last;
+}
+
+/** sha256 over the balances, the lots and the entry ids, each in a fixed order. */
+export async function ledgerDigest(pool: Pool): Promise<{ digest: string; parts: Record<string, string> }> {
+  const part = async (sql: string) => {
+    const r = await pool.query<{ line: string }>(sql);
+    const h = createHash("sha256");
+    for (const row of r.rows) h.update(`${row.line}\n`);
+    return h.digest("hex");
+  };
+  const parts = {
+    balances: await part(
+      "select member_id || ' ' || balance || ' ' || debt || ' ' || shortfall as line from ledger_balances order by member_id",
+    ),
+    lots: await part(
+      `select lot_id || ' ' || member_id || ' ' || points || ' ' || remaining || ' ' ||
+              (extract(epoch from expires_at) * 1000)::bigint as line from ledger_lots order by lot_id`,
+    ),
+    entries: await part("select entry_id as line from ledger_entries order by entry_id"),
+  };
+  const digest = createHash("sha256")
+    .update(`${parts.balances} ${parts.lots} ${parts.entries}`)
+    .digest("hex");
+  return { digest, parts };
 }

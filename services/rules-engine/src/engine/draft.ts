@@ -21,7 +21,7 @@ export function emptyState(): LoadedState {
     balances: new Map(),
     lots: new Map(),
     lotsLoadedFor: new Set(),
-    reopenedLots: new Set(),
+    expiryCounts: new Map(),
     lotsExpired: new Map(),
     orders: new Map(),
     usage: new Map(),
@@ -40,7 +40,17 @@ export function simulateDraft(
   ruleSet: RuleSet,
   programme: ProgrammeConfig & { pointValueMinor?: string },
   purchases: readonly PurchaseEvent[],
-  opts: { tierConfig?: TierConfig; expiryMonths?: number } = {},
+  opts: {
+    tierConfig?: TierConfig;
+    expiryMonths?: number;
+    /**
+     * Run as the service does: purchases in the given (topic) order, each member's on its
+     * partition, each followed by the punctuation at its partition's stream time (expiry of the
+     * partition's due lots). Absent: in event-time order, lots expiring only before the member's
+     * own next movement (ADR 13).
+     */
+    partitionOf?: (memberId: string) => number;
+  } = {},
 ): DraftRun {
   const registry = new RuleSetRegistry(ruleSet.id, programme);
   const json = JSON.stringify(ruleSet);
@@ -68,12 +78,20 @@ export function simulateDraft(
     (memberId, referrerId, evaluation) =>
       sims.push(referrerId === undefined ? { memberId, evaluation } : { memberId, referrerId, evaluation }),
   );
-  // Stable sort by event time: per member the file order is kept, across members time order.
-  const events: EngineEvent[] = purchases
-    .map((event, i) => ({ event, i }))
-    .sort((a, b) => a.event.eventTime - b.event.eventTime || a.i - b.i)
-    .map(({ event }) => ({ kind: "purchase", event }));
-  p.run(events);
+  const partitionOf = opts.partitionOf;
+  if (partitionOf !== undefined) {
+    const streamTimes = new Map<number, number>();
+    for (const event of purchases) {
+      const part = partitionOf(event.memberId);
+      const from = streamTimes.get(part) ?? Number.NEGATIVE_INFINITY;
+      p.run([{ kind: "purchase", event }], {
+        from,
+        wallTime: null,
+        owns: (memberId) => partitionOf(memberId) === part,
+      });
+      streamTimes.set(part, Math.max(from, event.eventTime));
+    }
+  } else p.run(eventTimeOrder(purchases));
   const report = simulate(sims, {
     pointValueMinor: programme.pointValueMinor ?? "1",
     currency: programme.baseCurrency,
@@ -81,4 +99,12 @@ export function simulateDraft(
   const balances = new Map<string, number>();
   for (const [id, b] of state.balances) balances.set(id, b.balance);
   return { report, balances };
+}
+
+/** Stable sort by event time: per member the file order is kept, across members time order. */
+function eventTimeOrder(purchases: readonly PurchaseEvent[]): EngineEvent[] {
+  return purchases
+    .map((event, i) => ({ event, i }))
+    .sort((a, b) => a.event.eventTime - b.event.eventTime || a.i - b.i)
+    .map(({ event }) => ({ kind: "purchase", event }));
 }

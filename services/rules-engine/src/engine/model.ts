@@ -163,6 +163,11 @@ export interface ExpiryDetail {
   lotId: string;
   /** The how-many-th expiry of the lot (0 normally; see expirySourceOf). */
   expiry: number;
+  /**
+   * The input event this expiry is an output of: the event it preceded, or the last event of the
+   * batch whose punctuation expired it (published with that event's outputs, again on redelivery).
+   */
+  trigger: string;
 }
 
 /**

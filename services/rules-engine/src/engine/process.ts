@@ -45,6 +45,15 @@ export type EngineEvent =
   | { kind: "member"; event: MemberChanged }
   | { kind: "churn"; event: ChurnAlert };
 
+/** Per-record punctuation of a batch of one purchases partition (see BatchProcessor.run). */
+export interface StreamPunctuation {
+  /** The partition's stream time before the batch (event mode). */
+  from: number;
+  /** Wall mode: the wall clock, for every record. Null: event time. */
+  wallTime: number | null;
+  owns: (memberId: string) => boolean;
+}
+
 export interface EngineOptions {
   programme: ProgrammeConfig;
   tierConfig: TierConfig;
@@ -62,10 +71,10 @@ export interface LoadedState {
   lots: Map<string, LotRow[]>;
   lotsLoadedFor: Set<string>;
   /**
-   * Loaded lots that expired once already (a cancelled redemption put points back into them):
-   * their next expiry is the API's job, dated when it runs.
+   * How many times each loaded due lot expired already (a cancelled redemption can put points
+   * back into an expired lot, which then expires again: its n-th expiry, see expirySourceOf).
    */
-  reopenedLots: Set<string>;
+  expiryCounts: Map<string, number>;
   /**
    * Points expired so far from the loaded due lots and from each lot an award of a refunded
    * order created (lot id = the award's entry id), plus what expires in memory since: a
@@ -135,7 +144,10 @@ export class BatchProcessor {
   readonly entries: EntryRow[] = [];
   readonly movements: LotMovement[] = [];
   readonly newLots: LotRow[] = [];
-  /** Expiry entries: no input event owns them, so they go out through the ledger outbox. */
+  /**
+   * Expiry entries. Each is an output of the input event it preceded (or, for a punctuation, the
+   * batch's last event): `detail.trigger` names it, so a redelivered event emits them again.
+   */
   readonly expiries: EntryRow[] = [];
   readonly campaigns: CampaignRow[] = [];
   readonly priced: PricedEvent[] = [];
@@ -151,6 +163,8 @@ export class BatchProcessor {
   readonly bySource = new Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>();
 
   private readonly lotIndex = new Map<string, LotRow>();
+  /** Open lots by expiry (a min-heap), built at the first punctuation; new lots join it. */
+  private dueHeap: LotRow[] | null = null;
   private readonly usageCache = new WeakMap<CompiledRuleSet, { day: string[]; campaign: string[] }>();
 
   constructor(
@@ -166,8 +180,21 @@ export class BatchProcessor {
     for (const lots of state.lots.values()) for (const l of lots) this.lotIndex.set(l.lotId, l);
   }
 
-  run(events: readonly EngineEvent[]): void {
-    for (const e of events) this.process(e);
+  /**
+   * Processes the events in order. With `stream`, each event is followed by a punctuation at
+   * the stream time after it (the highest event time so far, from `stream.from`, restored from
+   * the previous batch; or `stream.wallTime` in wall mode): the due lots of the members it
+   * `owns` expire, as outputs of that event. Punctuating after every record, not after a batch,
+   * makes the ledger independent of where batches are cut (a crash, a restart, a fetch size).
+   */
+  run(events: readonly EngineEvent[], stream: StreamPunctuation | null = null): void {
+    let t = stream?.from ?? Number.NEGATIVE_INFINITY;
+    for (const e of events) {
+      this.process(e);
+      if (stream === null) continue;
+      t = stream.wallTime ?? Math.max(t, e.event.eventTime);
+      this.punctuate(t, eventIdOf(e), stream.owns);
+    }
   }
 
   process(e: EngineEvent): void {
@@ -216,19 +243,21 @@ export class BatchProcessor {
   }
 
   /**
-   * Expires the member's lots due at or before `t` before anything changes the balance at `t`:
-   * expiries and the member's events then take effect in event-time order, whichever runs first
-   * (this, or the API's expiry job, which stays behind the engine), with the same entries. The
-   * store loads every open lot due by the batch's last event time.
+   * Expires the member's lots due at or before `t` before anything changes the balance at `t`,
+   * so expiries and the member's events take effect in event-time order. The store loads every
+   * open lot due by the batch's stream time. `trigger` is the input event whose outputs the
+   * entries belong to (they are published with them, before its own entries).
    */
-  private expireDue(memberId: string, t: number): void {
+  private expireDue(memberId: string, t: number, trigger: string): void {
     const due = (this.state.lots.get(memberId) ?? [])
-      .filter((l) => l.remaining > 0 && l.expiresAt <= t && !this.state.reopenedLots.has(l.lotId))
+      .filter((l) => l.remaining > 0 && l.expiresAt <= t)
       .sort((a, b) => a.expiresAt - b.expiresAt || (a.lotId < b.lotId ? -1 : a.lotId > b.lotId ? 1 : 0));
     if (due.length === 0) return;
     const bal = this.balance(memberId);
     for (const lot of due) {
-      const source = expirySourceOf(lot.lotId, 0);
+      const n = this.state.expiryCounts.get(lot.lotId) ?? 0;
+      this.state.expiryCounts.set(lot.lotId, n + 1);
+      const source = expirySourceOf(lot.lotId, n);
       const entryId = entryIdOf(source, null, "expire", memberId);
       const points = lot.remaining;
       lot.remaining = 0;
@@ -249,14 +278,71 @@ export class BatchProcessor {
         sourceEventId: source,
         orderId: null,
         reason: "expired",
-        // The lot's own expiry, as the API's job dates it.
-        eventTime: lot.expiresAt,
-        detail: { lotId: lot.lotId, expiry: 0 },
+        // The lot's own expiry; a reopened lot's next expiry when it is noticed.
+        eventTime: n === 0 ? lot.expiresAt : t,
+        detail: { lotId: lot.lotId, expiry: n, trigger },
         lotExpiresAt: lot.expiresAt,
       };
       this.entries.push(entry);
       this.expiries.push(entry);
+      this.outputsOf(trigger).entries.push(entry);
     }
+  }
+
+  /**
+   * Punctuation at stream time `t` (ADR 13, ADR 16): expires the due lots of every loaded member
+   * it `owns`, members with no movement included, as outputs of `trigger`.
+   */
+  punctuate(t: number, trigger: string, owns: (memberId: string) => boolean = () => true): void {
+    if (this.dueHeap === null) {
+      this.dueHeap = [];
+      for (const lots of this.state.lots.values()) for (const l of lots) if (l.remaining > 0) this.pushDue(l);
+    }
+    const heap = this.dueHeap;
+    // Due lots of members another partition owns wait for that partition's punctuation.
+    const others: LotRow[] = [];
+    for (;;) {
+      const top = heap[0];
+      if (top === undefined || top.expiresAt > t) break;
+      this.popDue();
+      if (top.remaining <= 0) continue;
+      if (owns(top.memberId)) this.expireDue(top.memberId, t, trigger);
+      else others.push(top);
+    }
+    for (const l of others) this.pushDue(l);
+  }
+
+  private pushDue(lot: LotRow): void {
+    const h = this.dueHeap;
+    if (h === null) return;
+    h.push(lot);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const up = h[parent] as LotRow;
+      if (up.expiresAt <= lot.expiresAt) break;
+      h[i] = up;
+      i = parent;
+    }
+    h[i] = lot;
+  }
+
+  private popDue(): void {
+    const h = this.dueHeap;
+    const last = h?.pop();
+    if (h === null || last === undefined || h.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && (h[r] as LotRow).expiresAt < (h[l] as LotRow).expiresAt ? r : l;
+      const child = h[c] as LotRow;
+      if (child.expiresAt >= last.expiresAt) break;
+      h[i] = child;
+      i = c;
+    }
+    h[i] = last;
   }
 
   private tierState(m: MemberRow): TierState {
@@ -377,7 +463,7 @@ export class BatchProcessor {
     pv: PublishedVersion,
     src: { eventId: string; orderId: string | null; t: number },
   ): Omit<StoredAward, "reversedPoints"> {
-    this.expireDue(memberId, src.t);
+    this.expireDue(memberId, src.t, src.eventId);
     const entryId = entryIdOf(src.eventId, a.ruleId, "earn", memberId);
     const bal = this.balance(memberId);
     bal.balance += a.points;
@@ -392,6 +478,7 @@ export class BatchProcessor {
     };
     this.lotsOf(memberId).push(lot);
     this.lotIndex.set(lot.lotId, lot);
+    this.pushDue(lot);
     // No movement for the earn itself: the lot row is it (remaining = points + movements).
     this.newLots.push(lot);
     const entry: EntryRow = {
@@ -469,7 +556,7 @@ export class BatchProcessor {
     src: { eventId: string; orderId: string; t: number; pv: { id: string; version: number } },
   ) {
     if (!this.state.lotsLoadedFor.has(memberId)) throw new Error(`lots of ${memberId} were not loaded`);
-    this.expireDue(memberId, src.t);
+    this.expireDue(memberId, src.t, src.eventId);
     const entryId = entryIdOf(src.eventId, award.ruleId, "reverse", memberId);
     const bal = this.balance(memberId);
     const lots = this.lotsOf(memberId).filter((l) => l.remaining > 0);

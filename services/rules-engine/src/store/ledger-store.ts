@@ -11,7 +11,6 @@ import {
   type RiskAlert,
   orderKeyOf,
   splitUsageKey,
-  toMovement,
   usageKey,
 } from "../engine/model.ts";
 import {
@@ -19,12 +18,12 @@ import {
   type EngineEvent,
   type EngineOptions,
   type LoadedState,
+  type StreamPunctuation,
   eventIdOf,
   membersOf,
   programmeDay,
 } from "../engine/process.ts";
 import type { RuleSetRegistry } from "../engine/registry.ts";
-import { enqueueMovements } from "./outbox.ts";
 
 // PostgreSQL side of a batch: one transaction that loads (and locks) the rows the batch
 // needs with `= any($1)`, runs the pure processor, and writes everything back in bulk with
@@ -39,6 +38,24 @@ export interface BatchOutputs {
   written: { entries: EntryRow[]; campaigns: CampaignRow[] };
 }
 
+/**
+ * Time-driven expiry in a batch of one purchases partition (ADR 13, ADR 16): after each record,
+ * the lots due at the partition's stream time of the members it `owns` (members with no movement
+ * included). Event mode: the stream time is stored per partition (`rules_stream_times`) with the
+ * batch, so a restarted engine goes on from it. Wall mode: `wallTime` for every record.
+ */
+/** What a punctuation may expire: lots due by `time` of the members it `owns`. */
+interface DueAt {
+  time: number;
+  owns: (memberId: string) => boolean;
+}
+
+export interface Punctuation {
+  partition: number;
+  owns: (memberId: string) => boolean;
+  wallTime: number | null;
+}
+
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 const ms = (d: Date | null): number | null => (d === null ? null : d.getTime());
 
@@ -49,11 +66,31 @@ export class LedgerStore {
     private readonly opts: EngineOptions,
   ) {}
 
-  applyBatch(events: readonly EngineEvent[]): Promise<BatchOutputs> {
-    return inTransaction(this.pool, (client) => this.inTx(client, events));
+  /** Applies a batch, then (with fresh events) the punctuation at its stream time, in one transaction. */
+  applyBatch(events: readonly EngineEvent[], punctuation: Punctuation | null = null): Promise<BatchOutputs> {
+    return inTransaction(this.pool, (client) => this.inTx(client, events, punctuation));
   }
 
-  private async inTx(c: PoolClient, all: readonly EngineEvent[]): Promise<BatchOutputs> {
+  /**
+   * A punctuation with no input (wall mode's timer): expires the due lots at `time`, as outputs
+   * of `trigger`. Returns the entries, in ledger order.
+   */
+  async punctuate(time: number, trigger: string): Promise<EntryRow[]> {
+    return inTransaction(this.pool, async (c) => {
+      const loaded = await this.load(c, [], { time, owns: () => true });
+      if (loaded.lots.size === 0) return [];
+      const p = new BatchProcessor(loaded, this.registry, this.opts);
+      p.punctuate(time, trigger);
+      await this.write(c, p);
+      return p.entries;
+    });
+  }
+
+  private async inTx(
+    c: PoolClient,
+    all: readonly EngineEvent[],
+    punctuation: Punctuation | null,
+  ): Promise<BatchOutputs> {
     const ids = [...new Set(all.map(eventIdOf))];
     const seenRows = await c.query<{ event_id: string }>(
       "select event_id from rules_priced_events where event_id = any($1)",
@@ -73,7 +110,30 @@ export class LedgerStore {
     const written: BatchOutputs["written"] = { entries: [], campaigns: [] };
     if (seen.size > 0) await this.loadOutputs(c, [...seen], bySource);
     if (fresh.length > 0) {
-      const p = await this.process(c, fresh);
+      let stream: StreamPunctuation | null = null;
+      let due: DueAt | null = null;
+      if (punctuation !== null) {
+        let from = Number.NEGATIVE_INFINITY;
+        if (punctuation.wallTime === null) {
+          const r = await c.query<{ stream_time: string }>(
+            "select stream_time from rules_stream_times where partition = $1",
+            [punctuation.partition],
+          );
+          const stored = r.rows[0];
+          if (stored !== undefined) from = Number(stored.stream_time);
+        }
+        stream = { from, wallTime: punctuation.wallTime, owns: punctuation.owns };
+        let time = punctuation.wallTime ?? from;
+        if (punctuation.wallTime === null) for (const e of fresh) time = Math.max(time, e.event.eventTime);
+        due = { time, owns: punctuation.owns };
+      }
+      const p = await this.process(c, fresh, stream, due);
+      if (punctuation !== null && punctuation.wallTime === null && due !== null)
+        await c.query(
+          `insert into rules_stream_times (partition, stream_time) values ($1, $2)
+           on conflict (partition) do update set stream_time = greatest(rules_stream_times.stream_time, excluded.stream_time)`,
+          [punctuation.partition, due.time],
+        );
       await this.write(c, p);
       for (const [id, o] of p.bySource) {
         bySource.set(id, o);
@@ -84,11 +144,17 @@ export class LedgerStore {
     return { bySource, fresh: fresh.length, replayed: seen.size, written };
   }
 
-  private async process(c: PoolClient, events: EngineEvent[]): Promise<BatchProcessor> {
-    const loaded = await this.load(c, events);
+  private async process(
+    c: PoolClient,
+    events: EngineEvent[],
+    stream: StreamPunctuation | null,
+    due: DueAt | null,
+  ): Promise<BatchProcessor> {
+    const loaded = await this.load(c, events, due);
     const pristine = this.registry.budgeted.size > 0 ? structuredClone(loaded) : null;
+    const run = (p: BatchProcessor) => p.run(events, stream);
     let p = new BatchProcessor(loaded, this.registry, this.opts);
-    p.run(events);
+    run(p);
     if (p.budgetTouched.size === 0 || pristine === null) return p;
     // Budgets are shared by all instances: lock the touched rows and, if another instance
     // spent from them since the snapshot, run the batch again on the exact figures.
@@ -108,13 +174,13 @@ export class LedgerStore {
     }
     if (!changed) return p;
     p = new BatchProcessor(pristine, this.registry, this.opts);
-    p.run(events);
+    run(p);
     for (const id of p.budgetTouched)
       if (!rules.includes(id)) throw new TransientError(`budget of ${id} touched only on the second pass`);
     return p;
   }
 
-  private async load(c: PoolClient, events: EngineEvent[]): Promise<LoadedState> {
+  private async load(c: PoolClient, events: EngineEvent[], punctuation: DueAt | null): Promise<LoadedState> {
     const memberIds = [...new Set(events.flatMap(membersOf))].sort();
     const orderKeys: string[] = [];
     const refundMembers = new Set<string>();
@@ -122,6 +188,7 @@ export class LedgerStore {
     const awardLots: string[] = [];
     const days = new Set<string>();
     let lastTime = Number.NEGATIVE_INFINITY;
+    if (punctuation !== null) lastTime = punctuation.time;
     for (const e of events) {
       lastTime = Math.max(lastTime, e.event.eventTime);
       days.add(programmeDay(e.event.eventTime, this.opts.programme.timeZone));
@@ -137,7 +204,7 @@ export class LedgerStore {
       balances: new Map(),
       lots: new Map(),
       lotsLoadedFor: new Set(refundMembers),
-      reopenedLots: new Set(),
+      expiryCounts: new Map(),
       lotsExpired: new Map(),
       orders: new Map(),
       usage: new Map(),
@@ -177,9 +244,19 @@ export class LedgerStore {
       };
       state.members.set(m.memberId, m);
     }
+    // The punctuation's members: those of the partition with a lot due, movement or not.
+    let lockIds = memberIds;
+    if (punctuation !== null) {
+      const dueRows = await c.query<{ member_id: string }>(
+        "select distinct member_id from ledger_lots where remaining > 0 and expires_at <= $1",
+        [iso(punctuation.time)],
+      );
+      const idle = dueRows.rows.map((r) => r.member_id).filter((m) => punctuation.owns(m));
+      if (idle.length > 0) lockIds = [...new Set([...memberIds, ...idle])].sort();
+    }
     const balances = await c.query(
       "select member_id, balance, debt, shortfall from ledger_balances where member_id = any($1) order by member_id for update",
-      [memberIds],
+      [lockIds],
     );
     for (const r of balances.rows)
       state.balances.set(r.member_id, {
@@ -220,7 +297,7 @@ export class LedgerStore {
       `select lot_id, member_id, points, remaining, earned_at, expires_at
          from ledger_lots where member_id = any($1) and remaining > 0
           and (expires_at <= $2 or member_id = any($3)) order by lot_id`,
-      [memberIds, iso(lastTime), [...refundMembers]],
+      [lockIds, iso(lastTime), [...refundMembers]],
     );
     const due: string[] = [];
     for (const r of lots.rows) {
@@ -243,15 +320,17 @@ export class LedgerStore {
     // ledger when its statistics were stale (as in the API's expiry).
     const expiredOf = [...new Set([...due, ...awardLots])];
     if (expiredOf.length > 0) {
-      const expired = await c.query<{ lot_id: string; points: number }>(
-        `select m.lot_id, (-sum(m.points))::bigint as points from ledger_lot_movements m
+      const expired = await c.query<{ lot_id: string; points: number; n: number }>(
+        `select m.lot_id, (-sum(m.points))::bigint as points, count(*)::int as n from ledger_lot_movements m
           where m.lot_id = any($1::text[])
             and (select e.kind from ledger_entries e where e.entry_id = m.entry_id) = 'expire'
           group by m.lot_id`,
         [expiredOf],
       );
-      for (const r of expired.rows) state.lotsExpired.set(r.lot_id, Number(r.points));
-      for (const id of due) if (state.lotsExpired.has(id)) state.reopenedLots.add(id);
+      for (const r of expired.rows) {
+        state.lotsExpired.set(r.lot_id, Number(r.points));
+        state.expiryCounts.set(r.lot_id, r.n);
+      }
     }
     const usage = await c.query(
       `select member_id, rule_id, scope, day, points from rules_usage
@@ -413,8 +492,6 @@ export class LedgerStore {
         [mv.map((m) => m.entryId), mv.map((m) => m.lotId), mv.map((m) => m.points)],
       );
     }
-    // No input event owns an expiry, so a redelivered batch could not emit it again.
-    await enqueueMovements(c, p.expiries.map(toMovement));
     const orders = [...p.dirtyOrders].map((k) => s.orders.get(k)).filter((o): o is OrderRow => !!o);
     if (orders.length > 0) {
       await c.query(
@@ -510,15 +587,26 @@ export class LedgerStore {
       return o;
     };
     for (const id of sourceIds) get(id);
+    // An event's own entries, and the expiries it triggered (before it, or as the punctuation
+    // after its batch): each under the event, in ledger order.
     const entries = await c.query(
-      `select e.entry_id, e.member_id, e.kind, e.points, e.balance_after, e.rule_id, e.rule_version, e.rule_set_id,
-              e.rule_set_version, e.source_event_id, e.order_id, e.reason, e.event_time, e.detail, l.expires_at
-         from ledger_entries e left join ledger_lots l on l.lot_id = e.entry_id
-        where e.source_event_id = any($1) order by e.seq`,
+      `select * from (
+         select e.seq, e.entry_id, e.member_id, e.kind, e.points, e.balance_after, e.rule_id, e.rule_version,
+                e.rule_set_id, e.rule_set_version, e.source_event_id, e.order_id, e.reason, e.event_time, e.detail,
+                l.expires_at, e.source_event_id as owner
+           from ledger_entries e left join ledger_lots l on l.lot_id = e.entry_id
+          where e.source_event_id = any($1)
+         union all
+         select e.seq, e.entry_id, e.member_id, e.kind, e.points, e.balance_after, e.rule_id, e.rule_version,
+                e.rule_set_id, e.rule_set_version, e.source_event_id, e.order_id, e.reason, e.event_time, e.detail,
+                l.expires_at, e.detail->>'trigger' as owner
+           from ledger_entries e left join ledger_lots l on l.lot_id = e.detail->>'lotId'
+          where e.kind = 'expire' and e.detail->>'trigger' = any($1)
+       ) x order by seq`,
       [sourceIds],
     );
     for (const r of entries.rows) {
-      get(r.source_event_id).entries.push({
+      get(r.owner).entries.push({
         entryId: r.entry_id,
         memberId: r.member_id,
         kind: r.kind,

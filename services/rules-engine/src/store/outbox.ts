@@ -2,9 +2,10 @@ import type { PointsMovement } from "@loyalty/contracts";
 import type { PoolClient } from "@loyalty/db";
 
 /**
- * Movements no input event owns (the API's writes, expiries) go out through the ledger's outbox
- * (`api_outbox`, relayed by the API): written in the caller's transaction, they exist iff the
- * ledger rows do, and a retry names the same event ids.
+ * The member API's ledger writes (redemptions, cancellations, adjustments) go out through the
+ * ledger's outbox (`api_outbox`, relayed by the API): written in the caller's transaction, they
+ * exist iff the ledger rows do, and a retry names the same event ids. The engine's own entries,
+ * expiries included, go out in its Kafka transactions (ADR 16 step 3).
  */
 export async function enqueueMovements(c: PoolClient, movements: readonly PointsMovement[]): Promise<void> {
   if (movements.length === 0) return;
