@@ -45,6 +45,8 @@ export interface BacktestInput {
   expiryMonths?: number;
   /** Rounding of the liability (points x cost per point), once per total. Default half-up. */
   rounding?: Rounding;
+  /** Events per in-memory batch (default 20 000); the report does not depend on it. */
+  batchSize?: number;
 }
 
 export interface SidePoints {
@@ -152,8 +154,11 @@ export interface BacktestReport {
 
 export const TOP_MEMBERS = 20;
 
-/** Events per in-memory batch. */
-const CHUNK = 2_000;
+/**
+ * Events per in-memory batch. A BatchProcessor indexes every open lot when it is made, so small
+ * batches cost more than they save (2 000 made the CDNOW year 1.5x slower).
+ */
+const CHUNK = 20_000;
 
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -255,9 +260,10 @@ function runSide(input: BacktestInput, events: readonly EngineEvent[], withDraft
   // One processor per chunk of events, as the service runs batches: what a batch changed is
   // read, its limit use folded into the state (the service's store does that on commit), and
   // its rows dropped, so memory stays flat over a year of history.
-  for (let start = 0; start < events.length; start += CHUNK) {
+  const batch = Math.max(1, Math.floor(input.batchSize ?? CHUNK));
+  for (let start = 0; start < events.length; start += batch) {
     const p = new BatchProcessor(state, registry, options, onEvaluation);
-    const end = Math.min(events.length, start + CHUNK);
+    const end = Math.min(events.length, start + batch);
     for (let k = start; k < end; k++) {
       const e = events[k];
       if (e === undefined) continue;

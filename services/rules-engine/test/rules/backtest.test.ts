@@ -218,7 +218,7 @@ describe("backtest: invariants", () => {
   });
 
   it("over the whole history the running side awards what simulateDraft (one batch) awards", () => {
-    // More events than one in-memory batch: limit use must carry across batches.
+    // Many in-memory batches: limit use (caps, budgets) must carry across them.
     const purchases = history(5_000, 120);
     const sim = simulateDraft(STANDARD, STANDARD_PROGRAMME, purchases);
     const r = backtest({
@@ -228,6 +228,7 @@ describe("backtest: invariants", () => {
       purchases,
       from: at("1996-01-01T00:00:00Z"),
       to: at("1999-01-01T00:00:00Z"),
+      batchSize: 700,
     });
     expect(r.totals.running.awardedPoints).toBe(sim.report.totalPoints);
     expect(r.totals.running.liabilityMinor).toBe(sim.report.liabilityMinor);
@@ -246,7 +247,9 @@ describe("backtest: invariants", () => {
     const window = { from: at("1997-01-15T00:00:00Z"), to: at("1997-04-01T00:00:00Z") };
     const a = backtest({ ...base, ...window, purchases });
     const b = backtest({ ...base, ...window, purchases: [...purchases].reverse() });
+    const c = backtest({ ...base, ...window, purchases, batchSize: 97 });
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+    expect(JSON.stringify(c)).toBe(JSON.stringify(a));
     expect(a.membersAffected).toBeGreaterThan(0);
   });
 
