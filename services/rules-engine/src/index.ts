@@ -31,3 +31,4 @@ export {
   type TierMove,
   backtest,
 } from "./rules/backtest.ts";
+export { RULESET_SCHEMA_ID, ruleSetJsonSchema } from "./rules/schema.ts";
