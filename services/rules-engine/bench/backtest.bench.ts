@@ -1,8 +1,9 @@
 // Backtest benchmark (`pnpm bench:backtest`): a draft of the standard programme (base points at
 // 2 per dollar) backtested beside the standard programme over the CDNOW master year 1997, the
-// whole year's orders through backtest() (both sides, the engine's pipeline in memory). Beside
-// it, in the same run and on the same orders: simulateDraft of the running set alone (one side,
-// one batch), the cost floor of any backtest. Also printed: the time of a full replay of the same
+// whole year's orders through both sides (the engine's pipeline in memory): backtestParallel
+// (the sides on two threads, what `loyalty rules backtest` runs) and backtest() (one thread).
+// Beside them, in the same run and on the same orders: simulateDraft of the running set alone
+// (one side, one batch), the cost of pricing the history once. Also printed: the time of a full replay of the same
 // history through the running engine, read from the latest `pnpm bench` result in bench-results/
 // (a real replay takes minutes and needs the stack; this bench starts no service).
 //
@@ -11,11 +12,13 @@
 // Exits 1 if two runs of the backtest give different reports (it must be deterministic).
 
 import { readFileSync, readdirSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import type { PurchaseEvent } from "@loyalty/contracts";
 import { cdnow } from "@loyalty/datasets";
 import { type ReplayRecord, compileFx, normaliseOrder, parseText, validateOrder } from "@loyalty/ingestor";
 import { simulateDraft } from "../src/engine/draft.ts";
+import { backtestParallel } from "../src/rules/backtest-parallel.ts";
 import { type BacktestReport, backtest } from "../src/rules/backtest.ts";
 import type { RuleSet } from "../src/rules/types.ts";
 import { validateRuleSet } from "../src/rules/validate.ts";
@@ -54,10 +57,11 @@ interface Timed<T> {
   cpuSeconds: number;
 }
 
-function timed<T>(f: () => T): Timed<T> {
+/** Wall time, and CPU time of the whole process (all threads). */
+async function timed<T>(f: () => T | Promise<T>): Promise<Timed<T>> {
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  const value = f();
+  const value = await f();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const c = process.cpuUsage(c0);
   return { value, seconds, cpuSeconds: (c.user + c.system) / 1e6 };
@@ -96,7 +100,7 @@ function latestReplay(): string {
   );
 }
 
-function main(): number {
+async function main(): Promise<number> {
   const runs = arg("runs", 3);
   const all = process.argv.includes("--all");
   const source = readRuleSetSource(STANDARD_RULES_DIR());
@@ -115,7 +119,7 @@ function main(): number {
     ),
   });
   const file = cdnow.master();
-  const parsed = timed(() => purchasesOf(readFileSync(file, "utf8")));
+  const parsed = await timed(() => purchasesOf(readFileSync(file, "utf8")));
   const purchases = parsed.value;
 
   const windows: Array<{ name: string; from: number; to: number }> = [
@@ -129,24 +133,30 @@ function main(): number {
       `node ${process.version}; best and median of ${runs} runs`,
   );
   const row = (a: string, b: string, c: string, d: string, e: string): string =>
-    `${a.padEnd(48)}${b.padStart(9)}${c.padStart(10)}${d.padStart(10)}${e.padStart(10)}`;
+    `${a.padEnd(50)}${b.padStart(9)}${c.padStart(10)}${d.padStart(10)}${e.padStart(10)}`;
   let code = 0;
   for (const w of windows) {
     const inWindow = purchases.filter((p) => p.eventTime >= w.from && p.eventTime < w.to);
+    const input = { running, draft, programme: source.programme, purchases, from: w.from, to: w.to };
+    const par: Array<Timed<BacktestReport>> = [];
     const bt: Array<Timed<BacktestReport>> = [];
     const sim: Array<Timed<number>> = [];
+    let threads = true;
     for (let i = 0; i < runs; i++) {
-      // Alternate, so that neither gets a systematically quieter machine.
-      bt.push(
-        timed(() =>
-          backtest({ running, draft, programme: source.programme, purchases, from: w.from, to: w.to }),
-        ),
+      // Interleaved, so that none gets a systematically quieter machine.
+      par.push(
+        await timed(async () => {
+          const r = await backtestParallel(input);
+          threads &&= r.parallel;
+          return r.report;
+        }),
       );
-      sim.push(timed(() => simulateDraft(running, source.programme, inWindow).report.totalPoints));
+      bt.push(await timed(() => backtest(input)));
+      sim.push(await timed(() => simulateDraft(running, source.programme, inWindow).report.totalPoints));
     }
     const first = bt[0]?.value;
     if (first === undefined) continue;
-    const same = bt.every((b) => JSON.stringify(b.value) === JSON.stringify(first));
+    const same = [...bt, ...par].every((b) => JSON.stringify(b.value) === JSON.stringify(first));
     if (!same) code = 1;
     const best = (xs: Array<Timed<unknown>>) => Math.min(...xs.map((x) => x.seconds));
     const bestCpu = (xs: Array<Timed<unknown>>) => Math.min(...xs.map((x) => x.cpuSeconds));
@@ -159,7 +169,16 @@ function main(): number {
     console.log(row("path", "orders", "best s", "median s", "cpu s"));
     console.log(
       row(
-        "backtest (draft + running, 2 sides)",
+        `backtestParallel (2 sides, ${threads ? "2 threads" : "1 thread: worker did not start"})`,
+        first.events.inWindow.toLocaleString("en-US"),
+        best(par).toFixed(2),
+        med(par).toFixed(2),
+        bestCpu(par).toFixed(2),
+      ),
+    );
+    console.log(
+      row(
+        "backtest (2 sides, 1 thread)",
         first.events.inWindow.toLocaleString("en-US"),
         best(bt).toFixed(2),
         med(bt).toFixed(2),
@@ -176,8 +195,11 @@ function main(): number {
       ),
     );
     console.log(
-      `ratio backtest / simulateDraft: ${(best(bt) / best(sim)).toFixed(2)}x; ` +
-        `target <= ${TARGET_SECONDS} s: ${best(bt) <= TARGET_SECONDS ? "met" : "NOT met"} (best run)`,
+      `ratio to simulateDraft: backtestParallel ${(best(par) / best(sim)).toFixed(2)}x, backtest ${(best(bt) / best(sim)).toFixed(2)}x; ` +
+        `target <= ${TARGET_SECONDS} s (backtestParallel, best run): ${best(par) <= TARGET_SECONDS ? "met" : "NOT met"}; ` +
+        `load average at the end ${loadavg()
+          .map((x) => x.toFixed(1))
+          .join(" ")} on ${availableParallelism()} cores`,
     );
     const t = first.totals;
     console.log(
@@ -186,11 +208,19 @@ function main(): number {
         `simulateDraft total ${sim[0]?.value ?? "?"} points (= running ${sim[0]?.value === t.running.awardedPoints ? "OK" : "MISMATCH"})`,
     );
     if (sim[0]?.value !== t.running.awardedPoints) code = 1;
-    console.log(`deterministic: ${runs} runs, ${same ? "identical reports" : "REPORTS DIFFER"}`);
+    console.log(
+      `deterministic: ${runs} runs on one and on two threads, ${same ? "identical reports" : "REPORTS DIFFER"}`,
+    );
   }
   console.log("");
   console.log(`full replay through the running engine: ${latestReplay()}`);
   return code;
 }
 
-process.exit(main());
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(2);
+  },
+);

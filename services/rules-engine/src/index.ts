@@ -32,3 +32,10 @@ export {
   backtest,
 } from "./rules/backtest.ts";
 export { RULESET_SCHEMA_ID, ruleSetJsonSchema } from "./rules/schema.ts";
+export {
+  type BacktestSide,
+  backtestEvents,
+  backtestReport,
+  backtestSide,
+} from "./rules/backtest.ts";
+export { type ParallelBacktest, backtestParallel } from "./rules/backtest-parallel.ts";

@@ -162,7 +162,8 @@ const CHUNK = 20_000;
 
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-interface SideRun {
+/** What one side produced: plain Maps and Sets (structured-cloneable, for a worker thread). */
+export interface BacktestSide {
   /** ruleId -> points figures (awards, members as a set). */
   rules: Map<string, { awards: number; awarded: number; reversed: number; members: Set<string> }>;
   /** memberId -> net points in the window. */
@@ -214,7 +215,7 @@ function weekOf(t: number, timeZone: string, cache: Map<string, string>): string
   return week;
 }
 
-function runSide(input: BacktestInput, events: readonly EngineEvent[], withDraft: boolean): SideRun {
+function runSide(input: BacktestInput, events: readonly EngineEvent[], withDraft: boolean): BacktestSide {
   const { registry, problem } = registryFor(input, withDraft);
   if (problem !== null) throw new BacktestError(problem);
   const tierConfig = input.tierConfig ?? defaultTierConfig;
@@ -255,7 +256,7 @@ function runSide(input: BacktestInput, events: readonly EngineEvent[], withDraft
     expiryMonths: input.expiryMonths ?? 12,
     allowNegativeBalance: false,
   };
-  const rules: SideRun["rules"] = new Map();
+  const rules: BacktestSide["rules"] = new Map();
   const members = new Map<string, number>();
   // One processor per chunk of events, as the service runs batches: what a batch changed is
   // read, its limit use folded into the state (the service's store does that on commit), and
@@ -331,18 +332,16 @@ function weeksOf(from: number, to: number, timeZone: string, cache: Map<string, 
   return out;
 }
 
-export function backtest(input: BacktestInput): BacktestReport {
+/** Checks the window and the point value; returns the events to run, in event-time order. */
+export function backtestEvents(input: BacktestInput): EngineEvent[] {
   if (!Number.isSafeInteger(input.from) || !Number.isSafeInteger(input.to) || input.from >= input.to)
     throw new BacktestError(
       `the window must have from < to (epoch ms), got from=${input.from} to=${input.to}`,
     );
-  const value = parseRational(input.programme.pointValueMinor);
-  if (value === null)
+  if (parseRational(input.programme.pointValueMinor) === null)
     throw new BacktestError(
       `pointValueMinor ${JSON.stringify(input.programme.pointValueMinor)} is not a decimal`,
     );
-  const rounding = input.rounding ?? "half-up";
-
   // Event-time order; at the same instant member events first (an enrolment precedes the order
   // placed with it), then input order.
   const tagged: Array<{ e: EngineEvent; rank: number; i: number }> = [];
@@ -352,13 +351,39 @@ export function backtest(input: BacktestInput): BacktestReport {
   for (const event of input.purchases)
     if (event.eventTime < input.to) tagged.push({ e: { kind: "purchase", event }, rank: 1, i: i++ });
   tagged.sort((a, b) => a.e.event.eventTime - b.e.event.eventTime || a.rank - b.rank || a.i - b.i);
-  const events = tagged.map((t) => t.e);
+  return tagged.map((t) => t.e);
+}
+
+/** One side of a backtest: the running set alone, or the draft from `from` on. */
+export function backtestSide(
+  input: BacktestInput,
+  events: readonly EngineEvent[],
+  side: "running" | "draft",
+): BacktestSide {
+  return runSide(input, events, side === "draft");
+}
+
+export function backtest(input: BacktestInput): BacktestReport {
+  const events = backtestEvents(input);
+  return backtestReport(input, events, runSide(input, events, false), runSide(input, events, true));
+}
+
+/** The report from the two sides (each from backtestSide over the same events). */
+export function backtestReport(
+  input: BacktestInput,
+  events: readonly EngineEvent[],
+  running: BacktestSide,
+  draft: BacktestSide,
+): BacktestReport {
+  const value = parseRational(input.programme.pointValueMinor);
+  if (value === null)
+    throw new BacktestError(
+      `pointValueMinor ${JSON.stringify(input.programme.pointValueMinor)} is not a decimal`,
+    );
+  const rounding = input.rounding ?? "half-up";
   const warmUp = events.filter((e) => e.event.eventTime < input.from).length;
   const inWindow = new Set<string>();
   for (const e of events) if (e.event.eventTime >= input.from) inWindow.add(e.event.memberId);
-
-  const running = runSide(input, events, false);
-  const draft = runSide(input, events, true);
 
   // Per rule.
   const runningRules = new Map(input.running.rules.map((r) => [r.id, r]));

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { MemberChanged, PurchaseEvent } from "@loyalty/contracts";
 import { describe, expect, it } from "vitest";
 import { simulateDraft } from "../../src/engine/draft.ts";
+import { backtestParallel } from "../../src/rules/backtest-parallel.ts";
 import { BacktestError, type BacktestInput, TOP_MEMBERS, backtest } from "../../src/rules/backtest.ts";
 import type { RuleSet } from "../../src/rules/types.ts";
 import { BASE_RULE, mustValidate, rule } from "./helpers.ts";
@@ -251,6 +252,32 @@ describe("backtest: invariants", () => {
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
     expect(JSON.stringify(c)).toBe(JSON.stringify(a));
     expect(a.membersAffected).toBeGreaterThan(0);
+  });
+
+  it("on two threads (backtestParallel) the report is the same, byte for byte", async () => {
+    const purchases = history(1_500, 60);
+    const input: BacktestInput = {
+      running: STANDARD,
+      draft: mustValidate({
+        ...STANDARD,
+        version: 2,
+        rules: STANDARD.rules.map((r) =>
+          r.id === "base-points"
+            ? { ...r, event: { type: "points-per-unit", params: { rate: "3", rounding: "floor" } } }
+            : r,
+        ),
+      }),
+      programme: STANDARD_PROGRAMME,
+      purchases,
+      from: at("1997-02-01T00:00:00Z"),
+      to: at("1997-04-01T00:00:00Z"),
+    };
+    const one = backtest(input);
+    const two = await backtestParallel(input);
+    expect(two.parallel).toBe(true); // the worker started (tsx registers in its thread)
+    expect(JSON.stringify(two.report)).toBe(JSON.stringify(one));
+    expect(one.membersAffected).toBeGreaterThan(0);
+    await expect(backtestParallel({ ...input, to: input.from })).rejects.toBeInstanceOf(BacktestError);
   });
 
   it("top members: |difference| descending, ties by member id, at most 20", () => {
