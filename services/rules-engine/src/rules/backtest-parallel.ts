@@ -56,7 +56,12 @@ function draftInWorker(input: BacktestInput): Promise<BacktestSide | null> {
 
 export async function backtestParallel(input: BacktestInput): Promise<ParallelBacktest> {
   const events = backtestEvents(input); // validates the window before a thread starts
-  const draftSide = draftInWorker(input);
+  // The worker gets only what it reads (events before `to`): less to copy into its thread.
+  const draftSide = draftInWorker({
+    ...input,
+    purchases: input.purchases.filter((p) => p.eventTime < input.to),
+    memberEvents: (input.memberEvents ?? []).filter((e) => e.eventTime < input.to),
+  });
   const running = backtestSide(input, events, "running");
   const fromWorker = await draftSide;
   const draft = fromWorker ?? backtestSide(input, events, "draft");
