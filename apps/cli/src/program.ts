@@ -269,6 +269,11 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
       windowBound("--to"),
     )
     .option("--running <path>", "the running set and its programme.json (default: rules/standard)")
+    .option(
+      "--running-published",
+      "the running set is the latest version of the draft's id on the namespace's rules topic " +
+        "(rules/standard if none); liability from the draft folder's programme.json",
+    )
     .option("--orders <file>", "orders: CDNOW or JSON Lines (default: the CDNOW master file in data/cdnow)")
     .addOption(json())
     .addHelpText(
@@ -276,6 +281,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
       example(
         "pnpm loyalty rules backtest my-draft --from 1997-01-01 --to 1998-01-01",
         "pnpm loyalty rules backtest my-draft --from 1997-03-01 --to 1997-04-01 --orders data/cdnow/CDNOW_sample.txt --json",
+        "LOYALTY_NAMESPACE=demo pnpm loyalty rules backtest my-draft --running-published --from 1997-01-01 --to 1998-01-01",
       ),
     )
     .action(

@@ -14,6 +14,7 @@ import { type ReplayRecord, compileFx, normaliseOrder, parseText, validateOrder 
 import {
   BacktestError,
   type BacktestReport,
+  type ProgrammeFile,
   type Rule,
   type RuleSet,
   STANDARD_RULES_DIR,
@@ -238,14 +239,15 @@ export interface BacktestOpts {
   from: number;
   to: number;
   running?: string;
+  runningPublished?: boolean;
   orders?: string;
   json?: boolean;
 }
 
 /**
- * `rules backtest DIR --from --to`: the draft in DIR beside the running set (--running, default
- * rules/standard) over the orders of a file (--orders, default the CDNOW master file) in
- * [from, to). Liability uses the running set's programme.json. Offline: reads files only.
+ * `rules backtest DIR --from --to`: the draft in DIR beside the running set (runningSet) over the
+ * orders of a file (--orders, default the CDNOW master file) in [from, to). Offline unless
+ * --running-published.
  */
 export async function backtest(ctx: CliContext, path: string, opts: BacktestOpts): Promise<number> {
   if (opts.from >= opts.to)
@@ -253,9 +255,8 @@ export async function backtest(ctx: CliContext, path: string, opts: BacktestOpts
       `--from must be before --to, got --from ${new Date(opts.from).toISOString()} --to ${new Date(opts.to).toISOString()}`,
     );
   const draft = validDraft(ctx, path, opts.json);
-  const runningPath = opts.running ?? STANDARD_RULES_DIR();
-  const running = validDraft(ctx, runningPath, opts.json);
-  const { programme } = readRuleSetSource(resolve(ctx.cwd, runningPath));
+  if (opts.runningPublished && opts.running !== undefined)
+    throw new UsageError("--running and --running-published exclude each other: give one of them");
   const ordersPath = opts.orders === undefined ? cdnow.master() : resolve(ctx.cwd, opts.orders);
   let text: string;
   try {
@@ -264,6 +265,7 @@ export async function backtest(ctx: CliContext, path: string, opts: BacktestOpts
     throw new UsageError(`--orders ${opts.orders}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   const { purchases, rejected } = purchasesFromText(text);
+  const { running, programme, runningFrom } = await runningSet(ctx, path, draft, opts);
   let report: BacktestReport;
   try {
     // The two sides on two threads; the report is the same as on one.
@@ -280,10 +282,14 @@ export async function backtest(ctx: CliContext, path: string, opts: BacktestOpts
     throw err;
   }
   if (opts.json) {
-    printJson(ctx, { ...report, orders: { file: ordersPath, read: purchases.length, rejected } });
+    printJson(ctx, {
+      ...report,
+      runningFrom,
+      orders: { file: ordersPath, read: purchases.length, rejected },
+    });
     return EXIT.ok;
   }
-  printBacktest(ctx, report, programme.currencyExponent, {
+  printBacktest(ctx, report, programme.currencyExponent, runningFrom, {
     file: ordersPath,
     read: purchases.length,
     rejected,
@@ -291,16 +297,59 @@ export async function backtest(ctx: CliContext, path: string, opts: BacktestOpts
   return EXIT.ok;
 }
 
+/**
+ * The running set: --running PATH (with its programme.json), or with --running-published the
+ * latest version of the draft's id on the namespace's rules topic (programme.json of the draft's
+ * folder), or rules/standard when neither is given or nothing is published under that id.
+ */
+async function runningSet(
+  ctx: CliContext,
+  draftPath: string,
+  draft: RuleSet,
+  opts: BacktestOpts,
+): Promise<{ running: RuleSet; programme: ProgrammeFile; runningFrom: string }> {
+  const fromFiles = (path: string, from: string) => ({
+    running: validDraft(ctx, path, opts.json),
+    programme: readRuleSetSource(resolve(ctx.cwd, path)).programme,
+    runningFrom: from,
+  });
+  if (!opts.runningPublished)
+    return opts.running === undefined
+      ? fromFiles(STANDARD_RULES_DIR(), "rules/standard")
+      : fromFiles(opts.running, opts.running);
+  const topic = topics(ctx).rules.name;
+  const current = latestById(await published(ctx)).get(draft.id);
+  if (current === undefined)
+    return fromFiles(STANDARD_RULES_DIR(), `rules/standard (nothing published as ${draft.id} on ${topic})`);
+  let json: unknown;
+  try {
+    json = JSON.parse(current.ruleSetJson);
+  } catch {
+    json = null;
+  }
+  const v = validateRuleSet(json);
+  if (!v.ok)
+    throw new CheckFailedError(
+      `${current.ruleSetId} v${current.version} on ${topic} is not a valid rule set for this engine`,
+    );
+  return {
+    running: v.ruleSet,
+    programme: readRuleSetSource(resolve(ctx.cwd, draftPath)).programme,
+    runningFrom: `${topic} v${current.version}`,
+  };
+}
+
 function printBacktest(
   ctx: CliContext,
   r: BacktestReport,
   exponent: number,
+  runningFrom: string,
   orders: { file: string; read: number; rejected: number },
 ): void {
   const money = (minor: number) => `${(minor / 10 ** exponent).toFixed(exponent)} ${r.currency}`;
   const signed = (n: number) => (n > 0 ? `+${n}` : String(n));
   ctx.out(
-    `backtest of ${r.draft.id} v${r.draft.version} beside ${r.running.id} v${r.running.version}, ` +
+    `backtest of ${r.draft.id} v${r.draft.version} beside ${r.running.id} v${r.running.version} (${runningFrom}), ` +
       `[${r.window.from}, ${r.window.to}): ${r.events.inWindow} events of ${r.members} members ` +
       `(${r.events.warmUp} before the window as warm-up; ${orders.read} orders read from ${orders.file}` +
       `${orders.rejected ? `, ${orders.rejected} rejected lines` : ""}); nothing was written`,
