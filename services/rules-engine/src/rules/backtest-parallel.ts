@@ -22,12 +22,17 @@ export interface ParallelBacktest {
   parallel: boolean;
 }
 
+const YOUNG_GENERATION_MB = 64;
+
 function draftInWorker(input: BacktestInput): Promise<BacktestSide | null> {
   return new Promise((resolve, reject) => {
     let worker: Worker;
     try {
       worker = new Worker(new URL("./backtest-worker.mjs", import.meta.url), {
         workerData: input,
+        // A larger young generation: the engine allocates many short-lived rows per event; in two
+        // paired runs of the CDNOW year on a loaded machine it cut the worker's CPU time 10-25%.
+        resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
         stdout: true,
         stderr: true,
       });
