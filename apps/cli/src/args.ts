@@ -53,3 +53,16 @@ export function oneOf<T extends string>(flag: string, values: readonly T[]): (va
     return value as T;
   };
 }
+
+/** A window bound: YYYY-MM-DD is that UTC day's midnight; anything else must be ISO 8601 with a zone. */
+export function windowBound(flag: string): (value: string) => number {
+  return (value) => {
+    if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return day(flag)(value);
+    const t = /^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/.test(value) ? Date.parse(value) : Number.NaN;
+    if (Number.isNaN(t))
+      throw new UsageError(
+        `${flag} must be a date YYYY-MM-DD (UTC midnight) or an ISO 8601 instant with a zone, got ${value}`,
+      );
+    return t;
+  };
+}

@@ -2,7 +2,7 @@
 // command runs, so `loyalty stack status` does not pay for the rules compiler. Every command has
 // --help with an example; failures map to the exit codes in errors.ts (README: Exit codes).
 import { Command, CommanderError, Option } from "commander";
-import { day, instant, oneOf, positiveInt } from "./args.ts";
+import { day, instant, oneOf, positiveInt, windowBound } from "./args.ts";
 import { type CliContext, processContext } from "./context.ts";
 import { CliError, EXIT, StackUnavailableError, UsageError, isConnectionFailure } from "./errors.ts";
 
@@ -187,7 +187,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
   // rules
   const rules = program
     .command("rules")
-    .summary("validate, publish, list, diff and simulate rule sets")
+    .summary("validate, publish, list, diff, simulate and backtest rule sets")
     .description("The rule-set lifecycle. PATH is a ruleset.json or a folder holding one (rules/standard).")
     .addHelpText("after", example("pnpm loyalty rules validate rules/standard"));
   rules
@@ -245,6 +245,48 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
     .action(
       act(async (o: { rules: string; orders: string; limit?: number; json?: boolean }) =>
         (await import("./commands/rules.ts")).simulate(ctx, o),
+      ),
+    );
+
+  rules
+    .command("backtest")
+    .summary("a draft beside the running set over a window of history: points, liability, members")
+    .description(
+      "Prices the orders in [--from, --to) with the draft in PATH and with the running set, each through " +
+        "the engine's earning pipeline in memory, and compares them: points per rule, total points and " +
+        "liability, members affected, budget use per week, tier moves, the top 20 members by difference. " +
+        "Orders before --from are warm-up priced by the running set on both sides. Deterministic; writes nothing.",
+    )
+    .argument("<path>", "the draft: ruleset.json or a folder holding one")
+    .requiredOption(
+      "--from <date>",
+      "window start, included: YYYY-MM-DD (UTC midnight) or ISO 8601 with a zone",
+      windowBound("--from"),
+    )
+    .requiredOption(
+      "--to <date>",
+      "window end, excluded: YYYY-MM-DD (UTC midnight) or ISO 8601 with a zone",
+      windowBound("--to"),
+    )
+    .option("--running <path>", "the running set and its programme.json (default: rules/standard)")
+    .option(
+      "--running-published",
+      "the running set is the latest version of the draft's id on the namespace's rules topic " +
+        "(rules/standard if none); liability from the draft folder's programme.json",
+    )
+    .option("--orders <file>", "orders: CDNOW or JSON Lines (default: the CDNOW master file in data/cdnow)")
+    .addOption(json())
+    .addHelpText(
+      "after",
+      example(
+        "pnpm loyalty rules backtest my-draft --from 1997-01-01 --to 1998-01-01",
+        "pnpm loyalty rules backtest my-draft --from 1997-03-01 --to 1997-04-01 --orders data/cdnow/CDNOW_sample.txt --json",
+        "LOYALTY_NAMESPACE=demo pnpm loyalty rules backtest my-draft --running-published --from 1997-01-01 --to 1998-01-01",
+      ),
+    )
+    .action(
+      act(async (path: string, o: import("./commands/rules.ts").BacktestOpts) =>
+        (await import("./commands/rules.ts")).backtest(ctx, path, o),
       ),
     );
 

@@ -48,6 +48,7 @@ describe("loyalty --help", () => {
       "rules list",
       "rules diff",
       "rules simulate",
+      "rules backtest",
       "ledger verify",
       "ledger balance",
       "tiers stats",

@@ -46,7 +46,10 @@ describe("rules publish, list, diff", () => {
       version: standard.version,
       checksum: p.checksum,
     });
-    expect(JSON.parse(onTopic.ruleSetJson)).toEqual(standard);
+    // The file's "$schema" (for editors) is not part of the published rule set.
+    const { $schema: _editorHint, ...published } = standard as typeof standard & { $schema?: string };
+    expect(_editorHint).toBe("../../schemas/ruleset.schema.json");
+    expect(JSON.parse(onTopic.ruleSetJson)).toEqual(published);
 
     // The same version again is refused (exit 1) and nothing more is published.
     const again = await cli(["rules", "publish", "rules/standard"], env);
@@ -107,5 +110,78 @@ describe("rules publish, list, diff", () => {
       published: Array<{ version: number }>;
     };
     expect(after.published.map((x) => x.version)).toEqual([standard.version, standard.version + 1]);
+  });
+});
+
+describe("rules backtest --running-published", () => {
+  it("backtests beside the latest version on the namespace's topic, rules/standard before one", async () => {
+    const ns = testNamespace();
+    const env = stackEnv(stack, ns);
+    const topic = namespacedTopics(ns).rules.name;
+    const standard = JSON.parse(readFileSync(join(STANDARD, "ruleset.json"), "utf8")) as {
+      id: string;
+      version: number;
+      rules: Array<{ id: string; event: unknown }>;
+    };
+    const folder = (rate: string, version: number): string => {
+      const dir = mkdtempSync(join(tmpdir(), "loyalty-backtest-"));
+      cpSync(join(STANDARD, "programme.json"), join(dir, "programme.json"));
+      writeFileSync(
+        join(dir, "ruleset.json"),
+        JSON.stringify({
+          id: "base-only",
+          version,
+          rules: standard.rules
+            .filter((r) => r.id === "base-points")
+            .map((r) => ({ ...r, event: { type: "points-per-unit", params: { rate, rounding: "floor" } } })),
+        }),
+      );
+      return dir;
+    };
+    const published = folder("1", 1);
+    const draft = folder("3", 2);
+    const orders = join(draft, "orders.jsonl");
+    const cents = [2_550, 1_050, 12_345];
+    writeFileSync(
+      orders,
+      cents
+        .map((totalMinor, i) =>
+          JSON.stringify({
+            source: "web",
+            type: "ORDER_PLACED",
+            orderId: `o${i}`,
+            customerId: `c${i}`,
+            occurredAt: `1997-03-0${i + 1}T10:00:00Z`,
+            currency: "USD",
+            totalMinor,
+            lines: [],
+          }),
+        )
+        .join("\n"),
+    );
+    const args = ["rules", "backtest", draft, "--running-published", "--orders", orders];
+    const window = ["--from", "1997-03-01", "--to", "1997-04-01", "--json"];
+    type Doc = {
+      runningFrom: string;
+      running: { id: string; version: number };
+      totals: { running: { netPoints: number }; draft: { netPoints: number } };
+    };
+
+    // Nothing published as base-only yet: the standard programme is the running set.
+    const before = await cli([...args, ...window], env);
+    expect(before.stderr).toBe("");
+    expect(before.code).toBe(0);
+    const b = JSON.parse(before.stdout) as Doc;
+    expect(b.runningFrom).toBe(`rules/standard (nothing published as base-only on ${topic})`);
+    expect(b.running.id).toBe("standard");
+
+    expect((await cli(["rules", "publish", published], env)).code).toBe(0);
+    const after = await cli([...args, ...window], env);
+    expect(after.code).toBe(0);
+    const a = JSON.parse(after.stdout) as Doc;
+    expect(a.runningFrom).toBe(`${topic} v1`);
+    expect(a.running).toEqual({ id: "base-only", version: 1 });
+    expect(a.totals.running.netPoints).toBe(cents.reduce((s, c) => s + Math.floor(c / 100), 0));
+    expect(a.totals.draft.netPoints).toBe(cents.reduce((s, c) => s + Math.floor((c * 3) / 100), 0));
   });
 });

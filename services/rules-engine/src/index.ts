@@ -18,3 +18,25 @@ export {
 } from "./rulesets/files.ts";
 export { latestById, publication, readPublications, sendPublication } from "./rulesets/topic.ts";
 export { type LedgerDifference, type LedgerReport, verifyLedger } from "./store/verify.ts";
+export {
+  BacktestError,
+  type BacktestInput,
+  type BacktestReport,
+  type BacktestRuleRow,
+  type BudgetUse,
+  type BudgetWeek,
+  type MemberDifference,
+  type SidePoints,
+  type SideTotals,
+  TOP_MEMBERS,
+  type TierMove,
+  backtest,
+} from "./rules/backtest.ts";
+export { RULESET_SCHEMA_ID, ruleSetJsonSchema } from "./rules/schema.ts";
+export {
+  type BacktestSide,
+  backtestEvents,
+  backtestReport,
+  backtestSide,
+} from "./rules/backtest.ts";
+export { type ParallelBacktest, backtestParallel } from "./rules/backtest-parallel.ts";

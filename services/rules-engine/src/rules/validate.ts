@@ -727,7 +727,10 @@ export function validateRuleSet(json: unknown): ValidationResult {
     return isObject(r) && typeof r.id === "string" ? r.id : null;
   };
   scanJson(json, "$", 0, ruleIdOf, c);
-  checkKeys(json, ["id", "version", "rules", "description"], "$", null, c);
+  // "$schema" points editors at schemas/ruleset.schema.json; the engine ignores it.
+  checkKeys(json, ["$schema", "id", "version", "rules", "description"], "$", null, c);
+  if (Object.hasOwn(json, "$schema") && typeof json.$schema !== "string")
+    c.add(null, child("$", "$schema"), `"$schema" must be a string, got ${describe(json.$schema)}`);
   requireId(json, "id", "$", null, c);
   requireInt(json, "version", 1, Number.MAX_SAFE_INTEGER, "$", null, c);
   if (!Object.hasOwn(json, "rules") || !Array.isArray(json.rules)) {
@@ -756,5 +759,6 @@ export function validateRuleSet(json: unknown): ValidationResult {
   checkGroups(summaries, c);
   if (c.errors.length > 0) return { ok: false, errors: c.errors };
   // A structural copy: later mutation of the caller's object cannot change a validated set.
-  return { ok: true, ruleSet: structuredClone(json) as unknown as RuleSet };
+  const { $schema: _editorHint, ...ruleSet } = json;
+  return { ok: true, ruleSet: structuredClone(ruleSet) as unknown as RuleSet };
 }
