@@ -11,6 +11,7 @@ import {
   deadLetterRecord,
   isRetriable,
   loadConfig,
+  toConsumed,
   withRetry,
 } from "../src/index.ts";
 
@@ -165,5 +166,26 @@ describe("dead-letter record", () => {
     });
     expect(r.reason).toBe("payload is not valid JSON");
     expect(r.originalValue?.equals(value)).toBe(true);
+    expect(r.headers).toEqual([{ key: "h", value: Buffer.from("v") }]);
+  });
+
+  it("keeps kafkajs's header values as bytes, each value separately", () => {
+    const bin = Buffer.from([0xff, 0xfe, 0x00]);
+    const m = toConsumed("orders.v1", 0, {
+      key: null,
+      value: Buffer.from("{}"),
+      timestamp: "5",
+      attributes: 0,
+      offset: "7",
+      headers: { bin, multi: [Buffer.from("a,b"), "c"], gone: undefined },
+    });
+    const r = deadLetterRecord("ingestor", { message: m, code: "MALFORMED_JSON" });
+    expect(r.headers).toEqual([
+      { key: "bin", value: bin },
+      { key: "multi", value: Buffer.from("a,b") },
+      { key: "multi", value: Buffer.from("c") },
+      { key: "gone", value: null },
+    ]);
+    expect(r.originalHeaders.multi).toBe("a,b,c");
   });
 });
