@@ -46,9 +46,42 @@ export const baseConfigSchema = z.object({
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;
 
+/** Names whose value is a secret: never echoed in a configuration error or a log line. */
+export const SECRET_NAME = /KEY|SECRET|PASSWORD|TOKEN|CREDENTIAL/i;
+
+/**
+ * How a configuration error may show a value: not at all for a secret by name, a URL with its
+ * password replaced by `***` (and withheld if it cannot be parsed but has userinfo), else as given.
+ */
+export function shownValue(name: string, value: string): string | null {
+  if (SECRET_NAME.test(name)) return null;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    // Unparseable: a password may be anywhere before the last '@'.
+    return value.includes("@") ? null : value;
+  }
+  if (url.password === "") return value;
+  url.password = "***";
+  return url.toString();
+}
+
+/** One line of a ConfigError: the variable, the rule it breaks, and the value only if it may be shown. */
+export function configProblem(name: string, rule: string, given: string | undefined): string {
+  if (given === undefined) return `${name}: ${rule} (not set)`;
+  const shown = shownValue(name, given);
+  // A rule's message may quote the input (zod's enum and literal messages do).
+  const safeRule = shown === given || given === "" ? rule : rule.split(given).join("***");
+  return shown === null
+    ? `${name}: ${safeRule} (value not shown: secret)`
+    : `${name}: ${safeRule} (got '${shown}')`;
+}
+
 /**
  * Validates the environment once, at start. Every problem is reported with the variable's
- * name, and the service stops instead of running half-configured.
+ * name and the rule it breaks; a secret's value never is (see configProblem).
  */
 export function loadConfig<S extends z.ZodTypeAny>(
   schema: S,
@@ -59,7 +92,7 @@ export function loadConfig<S extends z.ZodTypeAny>(
   const problems = result.error.issues.map((i) => {
     const name = i.path.join(".") || "(environment)";
     const given = typeof i.path[0] === "string" ? env[i.path[0]] : undefined;
-    return `${name}: ${i.message}${given === undefined ? " (not set)" : ` (got '${given}')`}`;
+    return configProblem(name, i.message, given);
   });
   throw new ConfigError(problems);
 }
