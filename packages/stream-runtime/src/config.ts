@@ -21,7 +21,7 @@ export const baseConfigSchema = z.object({
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   CLOCK_MODE: z.enum(["event", "wall"]).default("event"),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
-  // Address of the ops server (/healthz, /metrics): 0.0.0.0 where Prometheus scrapes from another host or container.
+  // Address of the ops server (/livez, /readyz, /healthz, /metrics): 0.0.0.0 where Prometheus scrapes from another host or container.
   HTTP_HOST: z.string().min(1).default("127.0.0.1"),
   // Prefix of topics, consumer groups, PostgreSQL schema and Redis keys; empty in production.
   LOYALTY_NAMESPACE: z
@@ -42,6 +42,11 @@ export const baseConfigSchema = z.object({
   // it to autovacuum.
   DB_VACUUM_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  // /readyz: each check (PostgreSQL, Kafka, lag) must answer within this.
+  READY_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
+  // /readyz fails while a partition's consumer lag is above this; 0 (the default) turns the bound
+  // off, so that a replay or a backlog does not take a service out of rotation.
+  READY_MAX_CONSUMER_LAG: z.coerce.number().int().min(0).default(0),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

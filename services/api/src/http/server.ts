@@ -2,7 +2,7 @@
 // validation (400 with the field at fault), the routes, and the error contract. Built without
 // listening so tests can drive it with inject() or a real socket.
 import type { Pool } from "@loyalty/db";
-import type { Logger } from "@loyalty/stream-runtime";
+import type { Logger, Readiness } from "@loyalty/stream-runtime";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { ApiError, toApiError } from "../domain/errors.ts";
 import { addMonthsUtc } from "../domain/lots.ts";
@@ -36,6 +36,8 @@ export interface ApiDeps {
   onCommitted: () => void;
   logger: Logger;
   version?: string;
+  /** What GET /readyz answers (PostgreSQL, Kafka, lag: see main.ts); unset: ready, no checks. */
+  ready?: () => Promise<Readiness>;
   /** churn-alert's ops server, for GET /v1/churn/calibration; unset: that route answers 503. */
   churnAlert?: ChurnAlertLink;
 }
@@ -133,6 +135,23 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     schema: r.healthz.schema,
     config: { scope: r.healthz.scope },
     handler: async () => ({ status: "ok" }),
+  });
+  app.route({
+    method: r.livez.method,
+    url: r.livez.url,
+    schema: r.livez.schema,
+    config: { scope: r.livez.scope },
+    handler: async () => ({ status: "ok" }),
+  });
+  app.route({
+    method: r.readyz.method,
+    url: r.readyz.url,
+    schema: r.readyz.schema,
+    config: { scope: r.readyz.scope },
+    handler: async (_req, reply) => {
+      const ready: Readiness = deps.ready ? await deps.ready() : { status: "ready", failing: [], checks: {} };
+      return reply.status(ready.status === "ready" ? 200 : 503).send(ready);
+    },
   });
 
   app.route<{ Params: MemberParams }>({
