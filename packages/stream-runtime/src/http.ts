@@ -109,7 +109,7 @@ export async function startOpsServer(
   const byPath = new Map<string, OpsRoute>();
   for (const r of routes) {
     if (!r.path.startsWith("/") || OPS_PATHS.includes(r.path) || byPath.has(r.path))
-      throw new Error(`ops route ${r.path}: a path must start with / and be served once`);
+      throw new TypeError(`ops route ${r.path}: a path must start with / and be served once`);
     byPath.set(r.path, r);
   }
   const server = createServer((req, res) => {

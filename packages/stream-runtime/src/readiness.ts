@@ -69,14 +69,28 @@ export async function checkReadiness(
   return { status: failing.length ? "unavailable" : "ready", failing, checks: Object.fromEntries(outcomes) };
 }
 
+/**
+ * At most one call of `fn` at a time: a probe while the last one is still waiting (a database
+ * that accepts connections but never answers) shares it instead of queueing another.
+ */
+export function singleFlight<T>(fn: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | null = null;
+  return () => {
+    pending ??= fn().finally(() => {
+      pending = null;
+    });
+    return pending;
+  };
+}
+
 /** PostgreSQL answers `select 1` through the service's own pool. */
 export function postgresCheck(pool: Pool): ReadinessCheck {
   return {
     name: "postgres",
-    check: async () => {
+    check: singleFlight(async () => {
       await pool.query("select 1");
       return undefined;
-    },
+    }),
   };
 }
 
@@ -97,12 +111,12 @@ export function kafkaAdminCheck(kafka: Kafka): ReadinessCheck & { close(): Promi
   let admin: Admin | null = null;
   return {
     name: "kafka",
-    check: async () => {
+    check: singleFlight(async () => {
       admin ??= kafka.admin();
       await admin.connect();
       const cluster = await admin.describeCluster();
       return { brokers: cluster.brokers.length };
-    },
+    }),
     close: async () => {
       await admin?.disconnect();
       admin = null;

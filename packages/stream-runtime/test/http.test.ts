@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TransientError } from "../src/errors.ts";
 import { OpsRequestError, type OpsRoute, startOpsServer } from "../src/http.ts";
 import { RuntimeMetrics } from "../src/metrics.ts";
-import { NotReadyError, type ReadinessCheck, checkReadiness } from "../src/readiness.ts";
+import { NotReadyError, type ReadinessCheck, checkReadiness, singleFlight } from "../src/readiness.ts";
 
 const DAY = { pattern: /^\d{4}-\d{2}-\d{2}$/, description: "a date YYYY-MM-DD", required: true } as const;
 const calls: Array<Record<string, string>> = [];
@@ -108,6 +108,17 @@ describe("ops server routes", () => {
         checks: { postgres: { ok: false, error: "postgres: no answer within 200 ms" } },
       },
     });
+  });
+
+  it("probes a dependency that never answers once, not once per request", async () => {
+    let calls = 0;
+    const hanging = singleFlight(() => {
+      calls++;
+      return new Promise<undefined>(() => undefined);
+    });
+    checks = [{ name: "postgres", check: hanging }];
+    for (let i = 0; i < 3; i++) expect((await get("/readyz")).status).toBe(503);
+    expect(calls).toBe(1);
   });
 
   it("says only the code of an error that is not a NotReadyError (its message may hold anything)", async () => {
