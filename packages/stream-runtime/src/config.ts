@@ -21,7 +21,7 @@ export const baseConfigSchema = z.object({
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   CLOCK_MODE: z.enum(["event", "wall"]).default("event"),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
-  // Address of the ops server (/healthz, /metrics): 0.0.0.0 where Prometheus scrapes from another host or container.
+  // Address of the ops server (/livez, /readyz, /healthz, /metrics): 0.0.0.0 where Prometheus scrapes from another host or container.
   HTTP_HOST: z.string().min(1).default("127.0.0.1"),
   // Prefix of topics, consumer groups, PostgreSQL schema and Redis keys; empty in production.
   LOYALTY_NAMESPACE: z
@@ -42,13 +42,51 @@ export const baseConfigSchema = z.object({
   // it to autovacuum.
   DB_VACUUM_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  // /readyz: each check (PostgreSQL, Kafka, lag) must answer within this.
+  READY_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
+  // /readyz fails while a partition's consumer lag is above this; 0 (the default) turns the bound
+  // off, so that a replay or a backlog does not take a service out of rotation.
+  READY_MAX_CONSUMER_LAG: z.coerce.number().int().min(0).default(0),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;
 
+/** Names whose value is a secret: never echoed in a configuration error or a log line. */
+export const SECRET_NAME = /KEY|SECRET|PASSWORD|TOKEN|CREDENTIAL/i;
+
+/**
+ * How a configuration error may show a value: not at all for a secret by name, a URL with its
+ * password replaced by `***` (and withheld if it cannot be parsed but has userinfo), else as given.
+ */
+export function shownValue(name: string, value: string): string | null {
+  if (SECRET_NAME.test(name)) return null;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    // Unparseable: a password may be anywhere before the last '@'.
+    return value.includes("@") ? null : value;
+  }
+  if (url.password === "") return value;
+  url.password = "***";
+  return url.toString();
+}
+
+/** One line of a ConfigError: the variable, the rule it breaks, and the value only if it may be shown. */
+export function configProblem(name: string, rule: string, given: string | undefined): string {
+  if (given === undefined) return `${name}: ${rule} (not set)`;
+  const shown = shownValue(name, given);
+  // A rule's message may quote the input (zod's enum and literal messages do).
+  const safeRule = shown === given || given === "" ? rule : rule.split(given).join("***");
+  return shown === null
+    ? `${name}: ${safeRule} (value not shown: secret)`
+    : `${name}: ${safeRule} (got '${shown}')`;
+}
+
 /**
  * Validates the environment once, at start. Every problem is reported with the variable's
- * name, and the service stops instead of running half-configured.
+ * name and the rule it breaks; a secret's value never is (see configProblem).
  */
 export function loadConfig<S extends z.ZodTypeAny>(
   schema: S,
@@ -59,7 +97,7 @@ export function loadConfig<S extends z.ZodTypeAny>(
   const problems = result.error.issues.map((i) => {
     const name = i.path.join(".") || "(environment)";
     const given = typeof i.path[0] === "string" ? env[i.path[0]] : undefined;
-    return `${name}: ${i.message}${given === undefined ? " (not set)" : ` (got '${given}')`}`;
+    return configProblem(name, i.message, given);
   });
   throw new ConfigError(problems);
 }

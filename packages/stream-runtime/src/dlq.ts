@@ -14,7 +14,10 @@ export interface DeadLetterRequest {
   reason?: string;
 }
 
-/** The dead-letter record keeps the original bytes untouched, so nothing is ever lost. */
+/**
+ * The dead-letter record keeps the original bytes untouched, so nothing is ever lost: key, value
+ * and every header value (in `headers`; `originalHeaders` is the deprecated text form).
+ */
 export function deadLetterRecord(service: string, req: DeadLetterRequest): DeadLetter {
   const m = req.message;
   return {
@@ -28,6 +31,10 @@ export function deadLetterRecord(service: string, req: DeadLetterRequest): DeadL
     originalKey: m.key,
     originalValue: m.value,
     originalHeaders: m.headers,
+    headers: (
+      m.headerEntries ??
+      Object.entries(m.headers).map(([key, value]) => ({ key, value: Buffer.from(value, "utf8") }))
+    ).map((h) => ({ key: h.key, value: h.value })),
   };
 }
 

@@ -2,6 +2,7 @@ import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { isRetriable } from "./errors.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
+import type { Readiness } from "./readiness.ts";
 
 /** One query parameter of an ops route: its pattern and what it means (said in a 400). */
 export interface OpsQueryParam {
@@ -15,7 +16,7 @@ export interface OpsQueryParam {
  * against `query` (unknown, missing, repeated or malformed parameters: 400) before `handle` runs.
  */
 export interface OpsRoute {
-  /** Absolute path, e.g. "/calibration"; not /healthz or /metrics. */
+  /** Absolute path, e.g. "/calibration"; not one of OPS_PATHS. */
   readonly path: string;
   readonly query: Readonly<Record<string, OpsQueryParam>>;
   /** The JSON body of a 200; throw OpsRequestError for a refusal, anything else is a 500 or 503. */
@@ -83,8 +84,15 @@ export function checkQuery(route: OpsRoute, search: URLSearchParams): Record<str
   return out;
 }
 
+/** The ops server's own paths; a service's routes may not take them. */
+export const OPS_PATHS: readonly string[] = ["/healthz", "/livez", "/readyz", "/metrics"];
+
+const NO_CHECKS = async (): Promise<Readiness> => ({ status: "ready", failing: [], checks: {} });
+
 /**
- * /healthz (200 when the service says it is healthy, else 503), Prometheus /metrics, and the
+ * /livez (200 while the event loop answers), /readyz (200 when every readiness check passes, else
+ * 503 naming the failing ones), /healthz (the liveness alias kept for compatibility: 200 while
+ * the consumer is in its group and has not crashed, else 503), Prometheus /metrics, and the
  * service's own read-only JSON routes, if any.
  */
 export async function startOpsServer(
@@ -95,11 +103,13 @@ export async function startOpsServer(
   routes: readonly OpsRoute[] = [],
   /** Where a route's unexpected failure is reported (its body says only "internal error"). */
   onRouteError: (err: unknown, path: string) => void = () => undefined,
+  /** What /readyz answers (see readiness.ts); by default no checks: ready. */
+  ready: () => Promise<Readiness> = NO_CHECKS,
 ): Promise<{ server: Server; port: number }> {
   const byPath = new Map<string, OpsRoute>();
   for (const r of routes) {
-    if (!r.path.startsWith("/") || r.path === "/healthz" || r.path === "/metrics" || byPath.has(r.path))
-      throw new Error(`ops route ${r.path}: a path must start with / and be served once`);
+    if (!r.path.startsWith("/") || OPS_PATHS.includes(r.path) || byPath.has(r.path))
+      throw new TypeError(`ops route ${r.path}: a path must start with / and be served once`);
     byPath.set(r.path, r);
   }
   const server = createServer((req, res) => {
@@ -112,6 +122,25 @@ export async function startOpsServer(
       res
         .writeHead(ok ? 200 : 503, { "content-type": "application/json" })
         .end(JSON.stringify({ status: ok ? "ok" : "unavailable" }));
+      return;
+    }
+    if (req.url === "/livez") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok" }));
+      return;
+    }
+    if (req.url === "/readyz") {
+      ready()
+        .then((r) =>
+          res
+            .writeHead(r.status === "ready" ? 200 : 503, { "content-type": "application/json" })
+            .end(JSON.stringify(r)),
+        )
+        .catch((err: unknown) => {
+          onRouteError(err, "/readyz");
+          res
+            .writeHead(503, { "content-type": "application/json" })
+            .end(JSON.stringify({ status: "unavailable", failing: ["readiness"], checks: {} }));
+        });
       return;
     }
     if (req.url === "/metrics") {

@@ -10,6 +10,7 @@ export * from "./dlq.ts";
 export * from "./metrics.ts";
 export * from "./runner.ts";
 export * from "./http.ts";
+export * from "./readiness.ts";
 export * from "./shutdown.ts";
 export * from "./service.ts";
 export * from "./tasks/task.ts";

@@ -1,10 +1,12 @@
 import { type LogEntry, logLevel } from "kafkajs";
-import { type Logger, pino } from "pino";
+import { type DestinationStream, type Logger, pino } from "pino";
 
 export type { Logger };
 
-export function createLogger(service: string, level: string): Logger {
-  return pino({ name: service, level, base: { service } });
+/** JSON lines to stdout, or to `destination` (a test reads its lines back as data). */
+export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
+  const options = { name: service, level, base: { service } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {

@@ -10,6 +10,7 @@ import { createKafka, ensureTopics } from "./kafka.ts";
 import { type Logger, createLogger } from "./logger.ts";
 import { RuntimeMetrics } from "./metrics.ts";
 import { BatchingProducer } from "./producer.ts";
+import { checkReadiness, consumerCheck, lagCheck, postgresCheck } from "./readiness.ts";
 import { type BatchContext, type BatchHandler, ConsumerRunner } from "./runner.ts";
 import { installShutdown } from "./shutdown.ts";
 import { GroupTaskRunner, type GroupTopology } from "./tasks/group.ts";
@@ -106,8 +107,21 @@ export interface RunOptions {
   close?: () => Promise<void>;
   /** The service's update-heavy tables, checked every DB_VACUUM_INTERVAL_MS (see Vacuumer). */
   vacuum?: readonly string[];
-  /** Read-only JSON routes the ops server serves beside /healthz and /metrics. */
+  /** Read-only JSON routes the ops server serves beside its own (OPS_PATHS). */
   routes?: readonly OpsRoute[];
+}
+
+/**
+ * What /readyz checks for a consumer service: PostgreSQL answers through its pool, its consumer
+ * is in its group, and (when READY_MAX_CONSUMER_LAG is set) no partition lags further behind.
+ */
+export function serviceReadiness(kit: ServiceKit, runner: { readonly isHealthy: boolean }) {
+  const checks = [
+    postgresCheck(kit.pool),
+    consumerCheck(runner),
+    lagCheck(kit.metrics, kit.config.READY_MAX_CONSUMER_LAG),
+  ];
+  return () => checkReadiness(checks, kit.config.READY_TIMEOUT_MS);
 }
 
 /** What runService and runTasks share: the ops server, two-phase shutdown, the crash watch. */
@@ -134,6 +148,7 @@ async function operate(
     kit.config.HTTP_HOST,
     opts.routes ?? [],
     (err, path) => kit.logger.error({ err, path }, "ops route failed"),
+    serviceReadiness(kit, runner),
   );
   const shutdown = installShutdown(
     kit.logger,
@@ -206,7 +221,7 @@ export interface RunTasksOptions<S> {
   close?: () => Promise<void>;
   /** The service's update-heavy tables (see Vacuumer). */
   vacuum?: readonly string[];
-  /** Read-only JSON routes the ops server serves beside /healthz and /metrics. */
+  /** Read-only JSON routes the ops server serves beside its own (OPS_PATHS). */
   routes?: readonly OpsRoute[];
   /** Crash tests: called after a batch's PostgreSQL commit, before its Kafka commit. */
   afterStateCommit?: () => void;

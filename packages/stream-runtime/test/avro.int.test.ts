@@ -4,6 +4,7 @@ import {
   SchemaViolationError,
   type Topics,
   namespacedTopics,
+  schemaOf,
   valueSubject,
 } from "@loyalty/contracts";
 import { type TestStack, readTopic, requireStack, testKafka, testNamespace } from "@loyalty/testkit";
@@ -109,5 +110,21 @@ describe("Avro through the real broker and registry", () => {
     expect((await post(v1)).status).toBe(200);
     // A new required field without a default cannot read old data: not BACKWARD compatible.
     expect((await post(v2)).status).toBe(409);
+  });
+
+  it("accepts loyalty.dlq.v1 with `headers` over the schema before it (BACKWARD)", async () => {
+    const subject = `test-dlq-compat-${Date.now()}-value`;
+    await codec.setCompatibility(subject, "BACKWARD");
+    const now = schemaOf(TOPICS.dlq) as { fields: Array<{ name: string }> };
+    const before = { ...now, fields: now.fields.filter((f) => f.name !== "headers") };
+    const post = (schema: unknown) =>
+      fetch(`${stack.schemaRegistryUrl}/subjects/${subject}/versions`, {
+        method: "POST",
+        headers: { "content-type": "application/vnd.schemaregistry.v1+json" },
+        body: JSON.stringify({ schema: JSON.stringify(schema) }),
+      });
+    expect((await post(before)).status).toBe(200);
+    const res = await post(now);
+    expect({ status: res.status, body: res.ok ? "" : await res.text() }).toEqual({ status: 200, body: "" });
   });
 });

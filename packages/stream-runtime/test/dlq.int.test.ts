@@ -22,6 +22,14 @@ import {
 
 let stack: TestStack;
 
+// Bytes that are not UTF-8, a repeated header (one value not UTF-8, one with a comma) and text.
+const BINARY = Buffer.from([0xff, 0x00, 0xfe, 0x80, 0xc3]);
+const POISON_HEADERS = {
+  bin: BINARY,
+  multi: [Buffer.from("a,b"), Buffer.from([0xc0, 0xaf])],
+  text: "plain",
+};
+
 beforeAll(async () => {
   stack = await requireStack();
 });
@@ -47,7 +55,7 @@ describe("a poison message", () => {
       topic: input,
       messages: [
         { value: JSON.stringify({ id: "good-1" }) },
-        { key: "k", value: poison },
+        { key: "k", value: poison, headers: POISON_HEADERS },
         { value: JSON.stringify({ id: "good-2" }) },
       ],
     });
@@ -101,6 +109,16 @@ describe("a poison message", () => {
       expect(record.sourceOffset).toBe(1);
       expect(Buffer.compare(record.originalValue!, poison)).toBe(0);
       expect(record.originalKey?.toString()).toBe("k");
+      // Every header value separately, byte for byte, in the order they were sent.
+      expect(record.headers.map((h) => [h.key, h.value?.toString("hex") ?? null])).toEqual([
+        ["bin", BINARY.toString("hex")],
+        ["multi", "612c62"],
+        ["multi", "c0af"],
+        ["text", Buffer.from("plain").toString("hex")],
+      ]);
+      // The deprecated text form is still filled as before.
+      expect(record.originalHeaders.text).toBe("plain");
+      expect(Object.keys(record.originalHeaders)).toEqual(["bin", "multi", "text"]);
 
       // Narrowing the poison down re-runs the handler on parts of the chunk; none of them may
       // take its own start for the committed position (the chunk commits only as a whole).

@@ -1,4 +1,4 @@
-// The ops server on a real socket: /healthz and /metrics as before, and a service's own read-only
+// The ops server on a real socket: /livez, /readyz (each check named), /healthz and /metrics, and a service's own read-only
 // JSON routes with their query checked before the handler runs (400 naming the parameter), the
 // handler's refusals, and its failures as 503 (retriable) or 500 (anything else).
 import type { Server } from "node:http";
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TransientError } from "../src/errors.ts";
 import { OpsRequestError, type OpsRoute, startOpsServer } from "../src/http.ts";
 import { RuntimeMetrics } from "../src/metrics.ts";
+import { NotReadyError, type ReadinessCheck, checkReadiness, singleFlight } from "../src/readiness.ts";
 
 const DAY = { pattern: /^\d{4}-\d{2}-\d{2}$/, description: "a date YYYY-MM-DD", required: true } as const;
 const calls: Array<Record<string, string>> = [];
@@ -23,6 +24,24 @@ const echo: OpsRoute = {
   },
 };
 
+// /readyz's checks: a passing one with details, one that refuses, one that never answers.
+let checks: ReadinessCheck[] = [];
+const passing: ReadinessCheck = { name: "postgres", check: async () => undefined };
+const withDetails: ReadinessCheck = { name: "lag", check: async () => ({ lag: 3, max: null }) };
+const refusing: ReadinessCheck = {
+  name: "kafka",
+  check: async () => {
+    throw new NotReadyError("consumer is not in its group");
+  },
+};
+const silent: ReadinessCheck = { name: "postgres", check: () => new Promise<undefined>(() => undefined) };
+const secretBearing: ReadinessCheck = {
+  name: "postgres",
+  check: async () => {
+    throw Object.assign(new Error("password authentication failed: pw=hunter2"), { code: "28P01" });
+  },
+};
+
 let server: Server;
 let base: string;
 
@@ -34,6 +53,7 @@ beforeAll(async () => {
     "127.0.0.1",
     [echo],
     (_err, path) => failures.push(path),
+    () => checkReadiness(checks, 200),
   );
   server = ops.server;
   base = `http://127.0.0.1:${ops.port}`;
@@ -50,6 +70,61 @@ describe("ops server routes", () => {
   it("still serves /healthz and /metrics", async () => {
     expect(await get("/healthz")).toMatchObject({ status: 200, body: { status: "ok" } });
     expect((await fetch(`${base}/metrics`)).status).toBe(200);
+  });
+
+  it("answers /livez while the process runs, whatever the checks", async () => {
+    checks = [refusing];
+    expect(await get("/livez")).toEqual({ status: 200, type: "application/json", body: { status: "ok" } });
+  });
+
+  it("answers /readyz 200 with each check when all pass", async () => {
+    checks = [passing, withDetails];
+    expect(await get("/readyz")).toEqual({
+      status: 200,
+      type: "application/json",
+      body: {
+        status: "ready",
+        failing: [],
+        checks: { postgres: { ok: true }, lag: { ok: true, lag: 3, max: null } },
+      },
+    });
+  });
+
+  it("answers /readyz 503 naming the failing checks: a refusal, a check that never answers", async () => {
+    checks = [refusing, withDetails];
+    expect(await get("/readyz")).toMatchObject({
+      status: 503,
+      body: {
+        status: "unavailable",
+        failing: ["kafka"],
+        checks: { kafka: { ok: false, error: "consumer is not in its group" }, lag: { ok: true } },
+      },
+    });
+    checks = [silent];
+    expect(await get("/readyz")).toMatchObject({
+      status: 503,
+      body: {
+        failing: ["postgres"],
+        checks: { postgres: { ok: false, error: "postgres: no answer within 200 ms" } },
+      },
+    });
+  });
+
+  it("probes a dependency that never answers once, not once per request", async () => {
+    let calls = 0;
+    const hanging = singleFlight(() => {
+      calls++;
+      return new Promise<undefined>(() => undefined);
+    });
+    checks = [{ name: "postgres", check: hanging }];
+    for (let i = 0; i < 3; i++) expect((await get("/readyz")).status).toBe(503);
+    expect(calls).toBe(1);
+  });
+
+  it("says only the code of an error that is not a NotReadyError (its message may hold anything)", async () => {
+    checks = [secretBearing];
+    const r = await get("/readyz");
+    expect(r.body.checks).toEqual({ postgres: { ok: false, error: "28P01" } });
   });
 
   it("answers a route's JSON with the checked query", async () => {
@@ -103,9 +178,10 @@ describe("ops server routes", () => {
     expect((await fetch(`${base}/echo?from=1997-01-01`, { method: "POST" })).status).toBe(405);
   });
 
-  it("refuses a route on /healthz, a relative path or a path served twice", async () => {
+  it("refuses a route on an ops path, a relative path or a path served twice", async () => {
     const m = new RuntimeMetrics("ops-test-2");
-    for (const routes of [[{ ...echo, path: "/healthz" }], [{ ...echo, path: "echo" }], [echo, echo]])
+    const own = ["/healthz", "/livez", "/readyz", "/metrics"].map((path) => [{ ...echo, path }]);
+    for (const routes of [...own, [{ ...echo, path: "echo" }], [echo, echo]])
       await expect(startOpsServer(0, m, () => true, "127.0.0.1", routes)).rejects.toThrow(/served once/);
   });
 });

@@ -11,6 +11,8 @@ import {
   deadLetterRecord,
   isRetriable,
   loadConfig,
+  shownValue,
+  toConsumed,
   withRetry,
 } from "../src/index.ts";
 
@@ -29,6 +31,57 @@ describe("config", () => {
     expect(problems).toMatch(/^KAFKA_BROKERS: must list at least one host:port/m);
     expect(problems).toMatch(/^HTTP_PORT: .*\(got 'http'\)/m);
     expect(problems).toMatch(/^POINTS_EXPIRY_MONTHS: .*\(got '-1'\)/m);
+  });
+
+  it("names the variable and the rule, never a secret's value", () => {
+    const key = "short-admin-key-1";
+    const password = "pg-pass-Zq81";
+    const schema = baseConfigSchema.extend({
+      API_ADMIN_KEY: z.string().min(32, "must be at least 32 characters"),
+      DATABASE_URL: z
+        .string()
+        .url()
+        .refine((u) => u.startsWith("postgresql://"), "must use the postgresql:// scheme"),
+      REDIS_URL: z.string().url(),
+      LOG_LEVEL: z.enum(["info", "debug"]),
+      SIGNING_KEY_ALG: z.enum(["ed25519"]),
+    });
+    let err: unknown;
+    try {
+      loadConfig(schema, {
+        SERVICE_NAME: "x",
+        API_ADMIN_KEY: key,
+        DATABASE_URL: `postgres://loyalty:${password}@db.internal:5432/loyalty`,
+        REDIS_URL: `redis://:${password}@redis:port/0`,
+        LOG_LEVEL: "verbose",
+        SIGNING_KEY_ALG: password,
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const { problems, message } = err as ConfigError;
+    expect(problems).toEqual([
+      "DATABASE_URL: must use the postgresql:// scheme (got 'postgres://loyalty:***@db.internal:5432/loyalty')",
+      "REDIS_URL: Invalid url (value not shown: secret)",
+      // Not a secret: what was given is echoed.
+      "LOG_LEVEL: Invalid enum value. Expected 'info' | 'debug', received 'verbose' (got 'verbose')",
+      "API_ADMIN_KEY: must be at least 32 characters (value not shown: secret)",
+      // A secret by name, in a rule that quotes the input.
+      "SIGNING_KEY_ALG: Invalid enum value. Expected 'ed25519', received '***' (value not shown: secret)",
+    ]);
+    expect(message.includes(key)).toBe(false);
+    expect(message.includes(password)).toBe(false);
+  });
+
+  it("shows a URL's value with its password masked, and a plain value as given", () => {
+    expect(shownValue("DATABASE_URL", "postgres://u:pw@h:5432/db")).toBe("postgres://u:***@h:5432/db");
+    expect(shownValue("DATABASE_URL", "postgres://u@h:5432/db")).toBe("postgres://u@h:5432/db");
+    expect(shownValue("SCHEMA_REGISTRY_URL", "http://[bad")).toBe("http://[bad");
+    expect(shownValue("SCHEMA_REGISTRY_URL", "http://u:p@[bad")).toBeNull();
+    expect(shownValue("KAFKA_SASL_PASSWORD", "anything")).toBeNull();
+    expect(shownValue("SIGNING_TOKEN", "anything")).toBeNull();
+    expect(shownValue("HTTP_PORT", "http")).toBe("http");
   });
 
   it("fills defaults for the local stack", () => {
@@ -165,5 +218,26 @@ describe("dead-letter record", () => {
     });
     expect(r.reason).toBe("payload is not valid JSON");
     expect(r.originalValue?.equals(value)).toBe(true);
+    expect(r.headers).toEqual([{ key: "h", value: Buffer.from("v") }]);
+  });
+
+  it("keeps kafkajs's header values as bytes, each value separately", () => {
+    const bin = Buffer.from([0xff, 0xfe, 0x00]);
+    const m = toConsumed("orders.v1", 0, {
+      key: null,
+      value: Buffer.from("{}"),
+      timestamp: "5",
+      attributes: 0,
+      offset: "7",
+      headers: { bin, multi: [Buffer.from("a,b"), "c"], gone: undefined },
+    });
+    const r = deadLetterRecord("ingestor", { message: m, code: "MALFORMED_JSON" });
+    expect(r.headers).toEqual([
+      { key: "bin", value: bin },
+      { key: "multi", value: Buffer.from("a,b") },
+      { key: "multi", value: Buffer.from("c") },
+      { key: "gone", value: null },
+    ]);
+    expect(r.originalHeaders.multi).toBe("a,b,c");
   });
 });

@@ -6,9 +6,14 @@ import {
   ConsumerRunner,
   LedgerMetrics,
   bootService,
+  checkReadiness,
+  consumerCheck,
   groupIdFor,
   installShutdown,
+  kafkaAdminCheck,
+  lagCheck,
   loadConfig,
+  postgresCheck,
   startOpsServer,
   tableMaintenance,
 } from "@loyalty/stream-runtime";
@@ -47,6 +52,7 @@ const app = buildServer({
   expiryMonths: config.POINTS_EXPIRY_MONTHS,
   onCommitted: () => relay.nudge(),
   logger,
+  ready: () => ready(),
   churnAlert: { url: config.CHURN_ALERT_URL ?? null, timeoutMs: config.CHURN_ALERT_TIMEOUT_MS },
 });
 instrumentHttp(app, kit.metrics);
@@ -74,11 +80,25 @@ if (config.CLOCK_MODE === "event") {
   });
 }
 
+// /readyz (on the API's port and the ops server): PostgreSQL answers, Kafka answers (the clock
+// consumer is in its group; in wall mode, without one, an admin's metadata request), lag bound.
+const kafkaAdmin = kafkaAdminCheck(kit.kafka);
+const readiness = [
+  postgresCheck(pool),
+  runner ? consumerCheck(runner) : kafkaAdmin,
+  lagCheck(kit.metrics, config.READY_MAX_CONSUMER_LAG),
+];
+function ready() {
+  return checkReadiness(readiness, config.READY_TIMEOUT_MS);
+}
 const ops = await startOpsServer(
   config.HTTP_PORT,
   kit.metrics,
   () => runner?.isHealthy ?? true,
   config.HTTP_HOST,
+  [],
+  (err, path) => logger.error({ err, path }, "ops route failed"),
+  ready,
 );
 installShutdown(
   logger,
@@ -91,6 +111,7 @@ installShutdown(
       await relay.drain();
       await relay.close();
       await kit.producer.disconnect();
+      await kafkaAdmin.close();
       await vacuum.idle();
       await pool.end();
       kit.redis.disconnect();

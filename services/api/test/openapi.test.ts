@@ -60,14 +60,16 @@ async function observe(
 }
 
 describe("the OpenAPI document", () => {
-  it("lints clean with Redocly's recommended rules (no errors; three warnings, each accepted)", async () => {
+  it("lints clean with Redocly's recommended rules (no errors; five warnings, each accepted)", async () => {
     const problems = await lint(openApiJson());
     expect(problems.filter((p) => p.severity === "error").map(brief)).toEqual([]);
-    // No licence is chosen yet (openapi.ts, LICENSE); the two public routes answer no 4xx at all.
+    // No licence is chosen yet (openapi.ts, LICENSE); the four public routes answer no 4xx at all.
     expect(problems.map(brief).sort()).toEqual([
       "warn info-license-strict #/info/license",
       "warn operation-4xx-response #/paths/~1healthz/get/responses",
+      "warn operation-4xx-response #/paths/~1livez/get/responses",
       "warn operation-4xx-response #/paths/~1openapi.json/get/responses",
+      "warn operation-4xx-response #/paths/~1readyz/get/responses",
     ]);
   });
 
@@ -90,6 +92,8 @@ describe("the OpenAPI document", () => {
     const statuses = (path: string, method: string) =>
       Object.keys((d.paths[path]?.[method] as { responses: object }).responses).sort();
     expect(statuses("/healthz", "get")).toEqual(["200", "503"]);
+    expect(statuses("/livez", "get")).toEqual(["200", "503"]);
+    expect(statuses("/readyz", "get")).toEqual(["200", "503"]);
     expect(statuses("/openapi.json", "get")).toEqual(["200", "503"]);
     expect(statuses("/v1/members/{memberId}", "get")).toEqual(
       ["200", "400", "401", "403", "404", "429", "500", "503"].sort(),
@@ -115,7 +119,7 @@ describe("routes served = operations documented", () => {
   const served = servedRoutes(app);
 
   it("every route Fastify registered is documented, and every documented operation is served", () => {
-    expect(served.length).toBe(10);
+    expect(served.length).toBe(12);
     expect(routeCoverage(doc, served)).toEqual({ undocumented: [], unserved: [] });
   });
 
@@ -150,6 +154,8 @@ describe("the response contract", () => {
     const big = JSON.stringify({ name: "x".repeat(17 * 1024), scopes: ["read"] });
     const answers = [
       await observe(app, "GET", "/healthz"),
+      await observe(app, "GET", "/livez"),
+      await observe(app, "GET", "/readyz"),
       await observe(app, "GET", "/openapi.json"),
       await observe(app, "GET", "/v1/members/m1/ledger?limit=0", { headers: auth }),
       await observe(app, "POST", "/v1/members/m1/redemptions", { headers: auth }),
@@ -169,7 +175,7 @@ describe("the response contract", () => {
     await hit();
     answers.push(await hit());
     await limited.close();
-    expect(answers.map((a) => a.status)).toEqual([200, 200, 400, 400, 401, 404, 413, 415, 429]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 400, 400, 401, 404, 413, 415, 429]);
     for (const a of answers) expect(contract.check(a), `${a.method} ${a.path}`).toEqual([]);
   });
 

@@ -41,6 +41,11 @@ export interface ChurnAlert {
   bgnbd?: null | ChurnModelParams;
 }
 
+export interface DeadLetterHeader {
+  key: string;
+  value: null | Buffer;
+}
+
 /** Rejected input (loyalty.dlq.v1), key = source topic/partition/offset. */
 export interface DeadLetter {
   /** One of the enumerated reason codes in docs/topics.md. */
@@ -53,7 +58,10 @@ export interface DeadLetter {
   sourceTimestamp: number;
   originalKey: null | Buffer;
   originalValue: null | Buffer;
+  /** Deprecated: use headers. Each header as UTF-8 text, repeated values joined with commas; not byte-exact. */
   originalHeaders: Record<string, string>;
+  /** The original headers in record order, each value as the bytes it came with; a repeated header is one entry per value. */
+  headers: Array<DeadLetterHeader>;
 }
 
 export type LedgerCommandType = "REDEEM" | "CANCEL_REDEMPTION" | "ADJUST";

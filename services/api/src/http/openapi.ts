@@ -3,7 +3,7 @@
 // server serves it at /openapi.json; `pnpm --filter @loyalty/api openapi:write` writes the same
 // document to schemas/openapi.json for clients that generate code without running the API.
 import { ERROR_CODES, type ErrorCode } from "../domain/errors.ts";
-import { ROUTES, type RouteSpec, errorSchema } from "./schemas.ts";
+import { ROUTES, type RouteSpec, errorSchema, readinessSchema } from "./schemas.ts";
 
 type Json = Record<string, unknown>;
 
@@ -121,7 +121,14 @@ function operation(spec: RouteSpec): Json {
       responses[status] = { $ref: `#/components/responses/${name}` };
       continue;
     }
-    if (s >= 400) throw new Error(`${spec.operationId}: status ${s} has no error response in openapi.ts`);
+    if (s === 503 && schema === readinessSchema) {
+      responses[status] = {
+        description: "Not ready: `failing` names the checks that failed",
+        content: { "application/json": { schema } },
+      };
+      continue;
+    }
+    if (s >= 400) throw new TypeError(`${spec.operationId}: status ${s} has no error response in openapi.ts`);
     responses[status] = {
       description: s === 201 ? "Created" : "OK",
       ...(idempotent

@@ -198,6 +198,27 @@ const BODY_ERRORS = [413, 415] as const;
 /** A handler's failure (500) or a transient database failure / shutdown (503). */
 const SERVER_ERRORS = [500, 503] as const;
 
+/** /readyz's body, on 200 and on 503 alike (packages/stream-runtime/src/readiness.ts). */
+export const readinessSchema: Schema = {
+  ...obj({
+    status: str({ enum: ["ready", "unavailable"] }),
+    failing: { type: "array", items: str(), description: "Names of the checks that failed" },
+    checks: {
+      type: "object",
+      description: "Each check by name: postgres, kafka, lag",
+      additionalProperties: {
+        type: "object",
+        properties: {
+          ok: { type: "boolean" },
+          error: str({ description: "Why it failed (never a secret)" }),
+        },
+        required: ["ok"],
+        additionalProperties: true,
+      },
+    },
+  }),
+};
+
 export interface RouteSpec {
   method: "GET" | "POST";
   url: string;
@@ -242,9 +263,25 @@ export const ROUTES = {
     method: "GET",
     url: "/healthz",
     operationId: "getHealth",
-    summary: "Liveness: answers while the server accepts requests",
+    summary: "Liveness (alias of /livez, kept for compatibility): answers while the server accepts requests",
     scope: null,
     schema: { response: { 200: obj({ status: str({ enum: ["ok"] }) }), ...errors(503) } },
+  },
+  livez: {
+    method: "GET",
+    url: "/livez",
+    operationId: "getLiveness",
+    summary: "Liveness: answers while the process's event loop does (/healthz is its alias)",
+    scope: null,
+    schema: { response: { 200: obj({ status: str({ enum: ["ok"] }) }), ...errors(503) } },
+  },
+  readyz: {
+    method: "GET",
+    url: "/readyz",
+    operationId: "getReadiness",
+    summary: "Readiness: PostgreSQL, Kafka and consumer lag, each named; 503 names the failing ones",
+    scope: null,
+    schema: { response: { 200: readinessSchema, 503: readinessSchema } },
   },
   summary: {
     method: "GET",

@@ -1,8 +1,10 @@
 // The HTTP surface: authentication (API keys with scopes), per-key rate limiting, schema
 // validation (400 with the field at fault), the routes, and the error contract. Built without
-// listening so tests can drive it with inject() or a real socket.
+// listening so tests can drive it with inject() or a real socket. One access-log line per
+// request (request id, key id, route template, status, latency), never the key itself.
+import { randomUUID } from "node:crypto";
 import type { Pool } from "@loyalty/db";
-import type { Logger } from "@loyalty/stream-runtime";
+import type { Logger, Readiness } from "@loyalty/stream-runtime";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { ApiError, toApiError } from "../domain/errors.ts";
 import { addMonthsUtc } from "../domain/lots.ts";
@@ -36,6 +38,8 @@ export interface ApiDeps {
   onCommitted: () => void;
   logger: Logger;
   version?: string;
+  /** What GET /readyz answers (PostgreSQL, Kafka, lag: see main.ts); unset: ready, no checks. */
+  ready?: () => Promise<Readiness>;
   /** churn-alert's ops server, for GET /v1/churn/calibration; unset: that route answers 503. */
   churnAlert?: ChurnAlertLink;
 }
@@ -61,9 +65,19 @@ function principalOf(req: FastifyRequest): Principal {
   return req.principal;
 }
 
+/** A client's X-Request-Id is kept when it is this safe; else the request gets a UUID. */
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
 export function buildServer(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
+    // Fastify's own logger stays off: the access log below is written through the service's pino
+    // logger, with fields chosen so that no secret can be among them.
     logger: false,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
     bodyLimit: 16 * 1024,
     return503OnClosing: true,
     // Only the routes below, each in the OpenAPI document: no implicit HEAD twin of every GET.
@@ -78,6 +92,21 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     for (const method of [r.method].flat()) routes.push({ method, url: r.url });
   });
   app.decorateRequest("principal", null);
+  const access = deps.logger.child({ component: "http" });
+  app.addHook("onResponse", async (req, reply) => {
+    access.info(
+      {
+        reqId: req.id,
+        keyId: req.principal?.keyId ?? null,
+        method: req.method,
+        // The template (`/v1/members/:memberId`), never the URL: no ids, no query strings.
+        route: req.routeOptions.url ?? null,
+        status: reply.statusCode,
+        latencyMs: Math.round(reply.elapsedTime * 1000) / 1000,
+      },
+      "request",
+    );
+  });
   const openapi = openApiDocument(deps.version ?? API_VERSION);
 
   const summaryOrNotFound = async (memberId: string) => {
@@ -133,6 +162,23 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     schema: r.healthz.schema,
     config: { scope: r.healthz.scope },
     handler: async () => ({ status: "ok" }),
+  });
+  app.route({
+    method: r.livez.method,
+    url: r.livez.url,
+    schema: r.livez.schema,
+    config: { scope: r.livez.scope },
+    handler: async () => ({ status: "ok" }),
+  });
+  app.route({
+    method: r.readyz.method,
+    url: r.readyz.url,
+    schema: r.readyz.schema,
+    config: { scope: r.readyz.scope },
+    handler: async (_req, reply) => {
+      const ready: Readiness = deps.ready ? await deps.ready() : { status: "ready", failing: [], checks: {} };
+      return reply.status(ready.status === "ready" ? 200 : 503).send(ready);
+    },
   });
 
   app.route<{ Params: MemberParams }>({

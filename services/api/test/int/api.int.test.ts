@@ -65,6 +65,20 @@ const redeem = (member: string, idem: string, body: unknown, key = keys.redeem) 
     headers: { "idempotency-key": idem },
   });
 
+describe("liveness and readiness", () => {
+  it("answers /livez, and /readyz 200 with PostgreSQL, Kafka (wall mode: an admin) and lag checked", async () => {
+    expect(await call(api.base, "GET", "/livez")).toMatchObject({ status: 200, body: { status: "ok" } });
+    const ready = await call(api.base, "GET", "/readyz");
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({
+      status: "ready",
+      failing: [],
+      checks: { postgres: { ok: true }, kafka: { ok: true }, lag: { ok: true, max: null } },
+    });
+    expect(ready.body.checks.kafka.brokers).toBeGreaterThanOrEqual(1);
+  });
+});
+
 describe("authentication", () => {
   it("refuses no key, a wrong key and a key without the scope", async () => {
     await seedLots(pool, "auth1", [{ points: 10, expiresAt: NOW + 100 * DAY }]);
