@@ -14,20 +14,18 @@ import { activeModelOf, fitPopulation, modelVersionFor } from "./engine/refit.ts
 import { ChurnStateError } from "./errors.ts";
 import type { ModelNumericError } from "./model/index.ts";
 import { type FitTrigger, insertFit, loadModel } from "./store/fits.ts";
+import type { MemberMemory } from "./store/member-memory.ts";
 import {
+  type EngineRow,
   type IncomingEvent,
-  allSummaries,
   earliestPendingEvent,
   insertAlerts,
   loadEngine,
-  loadMembers,
-  membersDue,
   pendingEvents,
-  replaceDueTimes,
   saveEngine,
-  saveMembers,
+  writeDueTimes,
+  writeMembers,
 } from "./store/members.ts";
-import type { SummaryCache } from "./store/summary-cache.ts";
 
 export interface StepHooks {
   /** Called when the model could not be evaluated for a member (the score fell back): a metric. */
@@ -84,7 +82,10 @@ class Pending {
   }
 }
 
-/** Members with pending events or due alerts up to `limit`, each advanced under `model`. */
+/**
+ * Members with pending events or due alerts up to `limit`, each advanced under `model`, decided
+ * against the members held in memory (and left there: the step writes them back at its end).
+ */
 async function processSegment(
   c: PoolClient,
   events: Pending,
@@ -93,35 +94,27 @@ async function processSegment(
   model: ActiveModel | null,
   settings: ChurnSettings,
   horizon: number,
-  cache: SummaryCache | null,
+  members: MemberMemory,
   hooks: StepHooks,
 ): Promise<ChurnAlertRecord[]> {
   const pending = await events.take(c, limit, inclusive);
-  const due = await membersDue(c, limit, inclusive);
-  const ids = [...new Set([...pending.keys(), ...due])].sort();
-  if (ids.length === 0) return [];
-  const rows = await loadMembers(c, ids);
-  const changed: MemberRow[] = [];
+  const ids = [...new Set([...pending.keys(), ...members.dueUpTo(limit, inclusive)])].sort();
   const alerts: ChurnAlertRecord[] = [];
   for (const id of ids) {
-    const start = rows.get(id) ?? newMemberRow(id, settings.timeZone);
+    const start = members.get(id) ?? newMemberRow(id, settings.timeZone);
     const out = advanceMember(start, pending.get(id) ?? [], model, settings, limit, inclusive, hooks);
     // Past the next scheduled refit a due time would be recomputed before it fires (see refitAt).
     const due = out.row.dueAt;
-    changed.push(due !== null && due >= horizon ? { ...out.row, dueAt: null } : out.row);
+    members.put(due !== null && due >= horizon ? { ...out.row, dueAt: null } : out.row);
     // Alerts come only from a model in force, i.e. an accepted fit; each names its parameters.
     for (const a of out.alerts) alerts.push(model === null ? a : withModel(a, model));
   }
-  await saveMembers(c, changed);
-  cache?.saved(changed);
-  alerts.sort(byTimeThenId);
-  await insertAlerts(c, alerts);
-  return alerts;
+  return alerts.sort(byTimeThenId);
 }
 
 /**
  * Fits the population as it stands (all applied events) at event time `at`, stores the fit and
- * recomputes every member's due time for grid points after `dueAfter`. Null when there are too
+ * recomputes (in `members`) every member's due time for grid points after `dueAfter`. Null when there are too
  * few members to fit, the fit fails or it is rejected (`judgeFit`: not converged, a parameter at
  * the optimiser's cap, too few repeat buyers or too little history): the model in force stays.
  * A rejected fit is stored with `accepted = false` and its reason, and never comes in force.
@@ -139,10 +132,10 @@ export async function refitAt(
   settings: ChurnSettings,
   horizon: number,
   inForce: ActiveModel | null,
+  members: MemberMemory,
   log?: StepLog,
-  cache: SummaryCache | null = null,
 ): Promise<ActiveModel | null> {
-  const summaries = cache ? await cache.all(c) : await allSummaries(c);
+  const summaries = members.allSummaries();
   let fitted: ActiveModel | null = null;
   try {
     const fit = fitPopulation(summaries, at, settings);
@@ -176,7 +169,7 @@ export async function refitAt(
     const due = armed ? dueTime(s, dueAfter, model.bg, settings) : null;
     if (due !== null && due < horizon) dues.set(s.memberId, due);
   }
-  await replaceDueTimes(c, dues);
+  members.replaceDues(dues);
   return fitted;
 }
 
@@ -184,26 +177,44 @@ export interface AdvanceResult {
   readonly alerts: ChurnAlertRecord[];
   readonly frontier: number | null;
   readonly refits: number;
-  /** The engine row's generation as this step leaves it (SummaryCache.committed after commit). */
+  /** The engine row's generation as this step leaves it (MemberMemory.committed after commit). */
   readonly generation: number;
+}
+
+/**
+ * Writes what the step decided: the members and due times it changed (from `members`), its
+ * alerts and the engine's position, each in one statement. Returns the new generation.
+ */
+async function apply(
+  c: PoolClient,
+  members: MemberMemory,
+  alerts: readonly ChurnAlertRecord[],
+  engine: Omit<EngineRow, "generation">,
+): Promise<number> {
+  const changed = members.changes();
+  await writeMembers(c, changed.members);
+  await writeDueTimes(c, changed.dues);
+  await insertAlerts(c, alerts);
+  return saveEngine(c, engine);
 }
 
 /**
  * Moves event time to `to` (never backwards); alerts raised are stored and returned. `late`:
  * events recorded in this transaction at or before the frontier, which the caller read locked
- * (`loadEngine(c, true)`) so that it cannot have moved since.
+ * (`loadEngine(c, true)`) so that it cannot have moved since. Decides against `members` (loaded
+ * from the tables unless exact for the engine row's generation), writes back what changed.
  */
 export async function advance(
   c: PoolClient,
   to: number,
   settings: ChurnSettings,
+  members: MemberMemory,
   log?: StepLog,
   hooks: StepHooks = {},
   late: readonly IncomingEvent[] = [],
-  cache: SummaryCache | null = null,
 ): Promise<AdvanceResult> {
   const engine = await loadEngine(c, true);
-  cache?.begin(engine.generation);
+  await members.begin(c, engine.generation);
   const target = engine.frontier === null ? to : Math.max(to, engine.frontier);
   if (late.length > 0 && engine.frontier === null)
     throw new ChurnStateError("late events without a frontier");
@@ -220,7 +231,7 @@ export async function advance(
   let refits = 0;
   while (nextRefit <= target) {
     alerts.push(
-      ...(await processSegment(c, events, nextRefit, false, model, settings, nextRefit, cache, hooks)),
+      ...(await processSegment(c, events, nextRefit, false, model, settings, nextRefit, members, hooks)),
     );
     const horizon = nextRefit + settings.refitMs;
     const fitted = await refitAt(
@@ -231,8 +242,8 @@ export async function advance(
       settings,
       horizon,
       model,
+      members,
       log,
-      cache,
     );
     if (fitted !== null) {
       model = fitted;
@@ -244,7 +255,7 @@ export async function advance(
     if (hooks.stopping?.() && nextRefit <= target) {
       // Everything before the refit instant is done; its alerts and events come next time.
       const frontier = refitted - 1;
-      const generation = await saveEngine(c, {
+      const generation = await apply(c, members, alerts, {
         frontier,
         nextRefitAt: nextRefit,
         modelVersion: model?.version ?? null,
@@ -253,7 +264,7 @@ export async function advance(
       return { alerts, frontier, refits, generation };
     }
   }
-  alerts.push(...(await processSegment(c, events, target, true, model, settings, nextRefit, cache, hooks)));
+  alerts.push(...(await processSegment(c, events, target, true, model, settings, nextRefit, members, hooks)));
 
   // Refits asked for by an operator happen at the frontier (not reproducible by a replay: an
   // operator's choice of moment is not in the stream).
@@ -261,12 +272,22 @@ export async function advance(
     "select id from churn_refit_requests where done_at is null order by id for update",
   );
   if (requests.rows.length > 0) {
-    const fitted = await refitAt(c, target + 1, target, "on-demand", settings, nextRefit, model, log, cache);
+    const fitted = await refitAt(
+      c,
+      target + 1,
+      target,
+      "on-demand",
+      settings,
+      nextRefit,
+      model,
+      members,
+      log,
+    );
     if (fitted !== null) {
       model = fitted;
       refits++;
       alerts.push(
-        ...(await processSegment(c, events, target, true, model, settings, nextRefit, cache, hooks)),
+        ...(await processSegment(c, events, target, true, model, settings, nextRefit, members, hooks)),
       );
     }
     await c.query("update churn_refit_requests set done_at = $1, model_version = $2 where id = any($3)", [
@@ -275,7 +296,7 @@ export async function advance(
       requests.rows.map((r) => r.id),
     ]);
   }
-  const generation = await saveEngine(c, {
+  const generation = await apply(c, members, alerts, {
     frontier: target,
     nextRefitAt: nextRefit,
     modelVersion: model?.version ?? null,

@@ -28,8 +28,8 @@ import type {
 import type { ChurnSettings } from "./config.ts";
 import { type StepLog, advance } from "./engine-step.ts";
 import type { MemberEvent, ModelNumericError } from "./model/index.ts";
-import { type IncomingEvent, allSummaries, insertEvents, loadEngine } from "./store/members.ts";
-import { SummaryCache } from "./store/summary-cache.ts";
+import { MemberMemory } from "./store/member-memory.ts";
+import { type IncomingEvent, insertEvents, loadAllMembers, loadEngine } from "./store/members.ts";
 
 /** Canonical event -> the model's event. Order ids are per source, so the key carries both. */
 export function toMemberEvent(p: CanonicalPurchase): MemberEvent {
@@ -88,8 +88,8 @@ interface Stepped {
 
 export function churnTopology(deps: ChurnTopologyDeps): GroupTopology<IncomingEvent> {
   const { codec, settings } = deps;
-  // Refits read every member's summary: kept in memory between steps (see SummaryCache).
-  const summaries = new SummaryCache(allSummaries);
+  // Members, due times and summaries: held by the task, loaded at its first step (MemberMemory).
+  const members = new MemberMemory(loadAllMembers);
   // The last frontier marked, so a step that does not move it marks nothing.
   let marked = Number.NEGATIVE_INFINITY;
   let last: Stepped | null = null;
@@ -143,7 +143,7 @@ export function churnTopology(deps: ChurnTopologyDeps): GroupTopology<IncomingEv
     // No watermark (a partition without events yet) but late events: apply them at the frontier.
     const to = at.time ?? frontier;
     if (to === null) return null;
-    return advance(c, to, settings, deps.log, hooksOf(at), late, summaries);
+    return advance(c, to, settings, members, deps.log, hooksOf(at), late);
   }
 
   return {
@@ -174,7 +174,7 @@ export function churnTopology(deps: ChurnTopologyDeps): GroupTopology<IncomingEv
       const step = at.punctuation
         ? at.time === null
           ? null
-          : await advance(c, at.time, settings, deps.log, hooksOf(at), [], summaries)
+          : await advance(c, at.time, settings, members, deps.log, hooksOf(at))
         : await batch(c, records, at);
       const frontier = step ? step.frontier : (await loadEngine(c, false)).frontier;
       await emit(out, step?.alerts ?? []);
@@ -183,7 +183,7 @@ export function churnTopology(deps: ChurnTopologyDeps): GroupTopology<IncomingEv
 
     committed() {
       if (last === null) return;
-      if (last.generation !== null) summaries.committed(last.generation);
+      if (last.generation !== null) members.committed(last.generation);
       if (last.marked !== null) marked = last.marked;
       last = null;
     },
