@@ -19,6 +19,15 @@ export interface IncomingEvent {
 }
 
 /**
+ * JSON texts joined by the record separator, which JSON.stringify never leaves unescaped: split
+ * by string_to_array and cast one by one, PostgreSQL parses them about twice as fast as one JSON
+ * array document (and without the escaping of an array literal of quoted JSON texts).
+ */
+const RS = "\u001e";
+export const jsonTexts = (values: readonly unknown[]): string =>
+  values.map((v) => JSON.stringify(v)).join(RS);
+
+/**
  * Records events; a redelivered event (same id) is ignored. Returns the new ones. An event is
  * in member state exactly when its time is at or before the engine's frontier (ADR 8), so a new
  * one at or before the frontier must be applied in this same transaction: the caller passes it
@@ -32,13 +41,15 @@ export async function insertEvents(
   if (events.length === 0) return [];
   const r = await c.query<{ event_id: string }>(
     `insert into churn_events (event_id, member_id, event_time, event, late)
-     select e.id, e.member, e.t, e.ev, $2::bigint is not null and e.t < $2::bigint
-     from jsonb_to_recordset($1::jsonb) as e(id text, member text, t bigint, ev jsonb)
+     select e.id, e.member, e.t, e.ev::jsonb, $5::bigint is not null and e.t < $5::bigint
+     from unnest($1::text[], $2::text[], $3::bigint[], string_to_array($4::text, chr(30))) as e(id, member, t, ev)
      on conflict (event_id) do nothing
      returning event_id`,
     [
-      // One JSON document: pg would escape every quoted JSON text of a jsonb[] array literal.
-      JSON.stringify(events.map((e) => ({ id: e.eventId, member: e.memberId, t: e.time, ev: e.event }))),
+      events.map((e) => e.eventId),
+      events.map((e) => e.memberId),
+      events.map((e) => e.time),
+      jsonTexts(events.map((e) => e.event)),
       frontier,
     ],
   );
@@ -172,15 +183,6 @@ export function summaryOf(m: MemberRow): SummaryRow | null {
 
 /** A bigint column's value; a non-finite number is stored as null (as it was through JSON). */
 const finiteOrNull = (v: number | null): number | null => (v !== null && Number.isFinite(v) ? v : null);
-
-/**
- * JSON texts joined by the record separator, which JSON.stringify never leaves unescaped: split
- * by string_to_array and cast one by one, PostgreSQL parses them about twice as fast as one JSON
- * array document (and without the escaping of an array literal of quoted JSON texts).
- */
-const RS = "\u001e";
-export const jsonTexts = (values: readonly unknown[]): string =>
-  values.map((v) => JSON.stringify(v)).join(RS);
 
 /**
  * Writes members' rows (not their due times: writeDueTimes) in one statement: the columns as
