@@ -14,14 +14,15 @@ import { activeModelOf, fitPopulation, modelVersionFor } from "./engine/refit.ts
 import { ChurnStateError } from "./errors.ts";
 import type { ModelNumericError } from "./model/index.ts";
 import { type FitTrigger, insertFit, loadModel } from "./store/fits.ts";
-import type { MemberMemory } from "./store/member-memory.ts";
+import {
+  type MemberMemory,
+  type PendingByMember,
+  byTimeThenId as eventOrder,
+} from "./store/member-memory.ts";
 import {
   type EngineRow,
   type IncomingEvent,
-  earliestPendingEvent,
   insertAlerts,
-  loadEngine,
-  pendingEvents,
   saveEngine,
   writeDueTimes,
   writeMembers,
@@ -54,20 +55,18 @@ export function withModel(alert: ChurnAlertRecord, model: ActiveModel): ChurnAle
 }
 
 /**
- * Events not yet in member state: those in the table after `after`, and `late` ones (recorded
- * in this transaction at or before the frontier). Taken segment by segment: `after` moves to
- * each segment's end, late events go into the first segment.
+ * Events not yet in member state: those held after the frontier, and `late` ones (recorded in
+ * this transaction at or before the frontier). Taken segment by segment; late events go into
+ * the first segment.
  */
 class Pending {
   constructor(
-    private after: number | null,
+    private readonly members: MemberMemory,
     private late: readonly IncomingEvent[],
   ) {}
 
-  async take(c: PoolClient, limit: number, inclusive: boolean) {
-    const pending = await pendingEvents(c, this.after, limit, inclusive);
-    // Event times are integer milliseconds: "before limit" is "at or before limit - 1".
-    this.after = inclusive ? limit : limit - 1;
+  take(limit: number, inclusive: boolean): PendingByMember {
+    const pending = this.members.takeEvents(limit, inclusive);
     if (this.late.length === 0) return pending;
     const touched = new Set<string>();
     for (const e of this.late) {
@@ -77,7 +76,7 @@ class Pending {
       touched.add(e.memberId);
     }
     this.late = [];
-    for (const id of touched) pending.get(id)?.sort((p, q) => timeThenId(p.time, p.id, q.time, q.id));
+    for (const id of touched) pending.get(id)?.sort(eventOrder);
     return pending;
   }
 }
@@ -86,8 +85,7 @@ class Pending {
  * Members with pending events or due alerts up to `limit`, each advanced under `model`, decided
  * against the members held in memory (and left there: the step writes them back at its end).
  */
-async function processSegment(
-  c: PoolClient,
+function processSegment(
   events: Pending,
   limit: number,
   inclusive: boolean,
@@ -96,8 +94,8 @@ async function processSegment(
   horizon: number,
   members: MemberMemory,
   hooks: StepHooks,
-): Promise<ChurnAlertRecord[]> {
-  const pending = await events.take(c, limit, inclusive);
+): ChurnAlertRecord[] {
+  const pending = events.take(limit, inclusive);
   const ids = [...new Set([...pending.keys(), ...members.dueUpTo(limit, inclusive)])].sort();
   const alerts: ChurnAlertRecord[] = [];
   for (const id of ids) {
@@ -199,13 +197,14 @@ async function apply(
 }
 
 /**
- * Moves event time to `to` (never backwards); alerts raised are stored and returned. `late`:
- * events recorded in this transaction at or before the frontier, which the caller read locked
- * (`loadEngine(c, true)`) so that it cannot have moved since. Decides against `members` (loaded
- * from the tables unless exact for the engine row's generation), writes back what changed.
+ * Moves event time to `to` (never backwards); alerts raised are stored and returned. `engine`:
+ * the engine row as the caller read it locked (`loadEngine(c, true)`) before `members.begin`,
+ * so that it cannot have moved since. `late`: events recorded in this transaction at or before
+ * the frontier. Decides against `members`, writes back what changed.
  */
 export async function advance(
   c: PoolClient,
+  engine: EngineRow,
   to: number,
   settings: ChurnSettings,
   members: MemberMemory,
@@ -213,16 +212,14 @@ export async function advance(
   hooks: StepHooks = {},
   late: readonly IncomingEvent[] = [],
 ): Promise<AdvanceResult> {
-  const engine = await loadEngine(c, true);
-  await members.begin(c, engine.generation);
   const target = engine.frontier === null ? to : Math.max(to, engine.frontier);
   if (late.length > 0 && engine.frontier === null)
     throw new ChurnStateError("late events without a frontier");
-  const events = new Pending(engine.frontier, late);
+  const events = new Pending(members, late);
   let model = await loadModel(c, engine.modelVersion);
   let nextRefit = engine.nextRefitAt;
   if (nextRefit === null) {
-    const first = await earliestPendingEvent(c, engine.frontier);
+    const first = members.earliestPending();
     if (first === null || first > target)
       return { alerts: [], frontier: engine.frontier, refits: 0, generation: engine.generation };
     nextRefit = nextGridAfter(first, settings.refitMs, settings.refitAnchor);
@@ -230,9 +227,7 @@ export async function advance(
   const alerts: ChurnAlertRecord[] = [];
   let refits = 0;
   while (nextRefit <= target) {
-    alerts.push(
-      ...(await processSegment(c, events, nextRefit, false, model, settings, nextRefit, members, hooks)),
-    );
+    alerts.push(...processSegment(events, nextRefit, false, model, settings, nextRefit, members, hooks));
     const horizon = nextRefit + settings.refitMs;
     const fitted = await refitAt(
       c,
@@ -264,7 +259,7 @@ export async function advance(
       return { alerts, frontier, refits, generation };
     }
   }
-  alerts.push(...(await processSegment(c, events, target, true, model, settings, nextRefit, members, hooks)));
+  alerts.push(...processSegment(events, target, true, model, settings, nextRefit, members, hooks));
 
   // Refits asked for by an operator happen at the frontier (not reproducible by a replay: an
   // operator's choice of moment is not in the stream).
@@ -286,9 +281,7 @@ export async function advance(
     if (fitted !== null) {
       model = fitted;
       refits++;
-      alerts.push(
-        ...(await processSegment(c, events, target, true, model, settings, nextRefit, members, hooks)),
-      );
+      alerts.push(...processSegment(events, target, true, model, settings, nextRefit, members, hooks));
     }
     await c.query("update churn_refit_requests set done_at = $1, model_version = $2 where id = any($3)", [
       target,

@@ -1,11 +1,21 @@
 import type { PoolClient } from "@loyalty/db";
-import type { MemberRow } from "../engine/member.ts";
-import { type SummaryRow, summaryOf } from "./members.ts";
+import type { MemberRow, TimedEvent } from "../engine/member.ts";
+import { type EngineRow, type IncomingEvent, type SummaryRow, summaryOf } from "./members.ts";
+
+/** Where the task's memory is loaded from: the store's tables. */
+export interface MemberLoader {
+  /** Every member with its due time. */
+  members(c: PoolClient): Promise<ReadonlyMap<string, MemberRow>>;
+  /** Recorded events after event time `after` (every one when null): not yet in member state. */
+  eventsAfter(c: PoolClient, after: number | null): Promise<readonly IncomingEvent[]>;
+}
+
+export type PendingByMember = Map<string, (TimedEvent & { id: string })[]>;
 
 /**
  * The engine's member state held in memory by its task (ADR 16): every member's row, its due
- * time and its summary (the refit's input). Loaded whole from churn_members and churn_due when
- * the task starts; the engine decides against it and a step writes back only the members it
+ * time and its summary (the refit's input), and the recorded events after the frontier, not
+ * yet applied. Loaded whole from churn_members, churn_due and churn_events when the task starts; the engine decides against it and a step writes back only the members it
  * changed, set-based, in its transaction (`changes`). The tables stay the store the read side
  * and a restart read. The copy is trusted only while the engine row's generation is the one
  * this process's last committed step left: a step of another instance, or one of ours that did
@@ -16,6 +26,8 @@ export class MemberMemory {
   /** Members with a due time, and that time (a member's row carries the same dueAt). */
   private due = new Map<string, number>();
   private summaries = new Map<string, SummaryRow>();
+  /** Recorded events after the frontier, in no particular order. */
+  private pending: IncomingEvent[] = [];
   private loaded = false;
   /** Generation the copy is exact for; null while a step that changed it is uncommitted. */
   private generation: number | null = null;
@@ -24,12 +36,13 @@ export class MemberMemory {
   /** Members whose due time this step changed. */
   private moved = new Set<string>();
 
-  constructor(private readonly load: (c: PoolClient) => Promise<ReadonlyMap<string, MemberRow>>) {}
+  constructor(private readonly load: MemberLoader) {}
 
-  /** A step begins, holding the engine row (locked) at generation `g`: loads the members unless exact. */
-  async begin(c: PoolClient, g: number): Promise<void> {
-    if (!this.loaded || this.generation !== g) {
-      this.rows = new Map(await this.load(c));
+  /** A step begins, holding the engine row (locked): loads members and events unless exact. */
+  async begin(c: PoolClient, engine: Pick<EngineRow, "generation" | "frontier">): Promise<void> {
+    if (!this.loaded || this.generation !== engine.generation) {
+      this.rows = new Map(await this.load.members(c));
+      this.pending = [...(await this.load.eventsAfter(c, engine.frontier))];
       this.due = new Map();
       this.summaries = new Map();
       for (const m of this.rows.values()) {
@@ -47,6 +60,40 @@ export class MemberMemory {
   /** The step's transaction committed, leaving the engine row at generation `g`. */
   committed(g: number): void {
     this.generation = g;
+  }
+
+  /** Events recorded by this step after the frontier: applied once event time reaches them. */
+  received(events: readonly IncomingEvent[]): void {
+    for (const e of events) this.pending.push(e);
+  }
+
+  /** The earliest event not yet applied. */
+  earliestPending(): number | null {
+    let t: number | null = null;
+    for (const e of this.pending) if (t === null || e.time < t) t = e.time;
+    return t;
+  }
+
+  /**
+   * Takes the events at or before `limit` (before it when not `inclusive`) out of the pending
+   * ones: by member, each member's in (time, id) order, ids compared bytewise.
+   */
+  takeEvents(limit: number, inclusive: boolean): PendingByMember {
+    const out: PendingByMember = new Map();
+    const kept: IncomingEvent[] = [];
+    for (const e of this.pending) {
+      if (!(inclusive ? e.time <= limit : e.time < limit)) {
+        kept.push(e);
+        continue;
+      }
+      const list = out.get(e.memberId);
+      const timed = { id: e.eventId, time: e.time, event: e.event };
+      if (list === undefined) out.set(e.memberId, [timed]);
+      else list.push(timed);
+    }
+    this.pending = kept;
+    for (const list of out.values()) list.sort(byTimeThenId);
+    return out;
   }
 
   get(memberId: string): MemberRow | undefined {
@@ -117,6 +164,10 @@ function sameColumns(p: MemberRow, q: MemberRow): boolean {
     p.alert.lastPurchaseAt === q.alert.lastPurchaseAt
   );
 }
+
+/** Event-time order, ties by id compared bytewise (as PostgreSQL's collate "C"). */
+export const byTimeThenId = (p: { time: number; id: string }, q: { time: number; id: string }) =>
+  p.time - q.time || (p.id < q.id ? -1 : p.id > q.id ? 1 : 0);
 
 const byMemberId = (p: { memberId: string }, q: { memberId: string }) =>
   p.memberId < q.memberId ? -1 : p.memberId > q.memberId ? 1 : 0;

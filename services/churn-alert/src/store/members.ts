@@ -5,7 +5,7 @@
 import type { ChurnAlert as ChurnAlertRecord } from "@loyalty/contracts";
 import type { PoolClient } from "@loyalty/db";
 import type { Pool } from "pg";
-import { type MemberRow, type MemberSummary, type TimedEvent, summarise } from "../engine/member.ts";
+import { type MemberRow, type MemberSummary, summarise } from "../engine/member.ts";
 import { ChurnStateError } from "../errors.ts";
 import type { MemberEvent, MemberState } from "../model/index.ts";
 
@@ -97,38 +97,28 @@ export async function saveEngine(c: Db, e: Omit<EngineRow, "generation">): Promi
   return g;
 }
 
-/** The earliest event after `after` (all events when null): where a new engine starts. */
-export async function earliestPendingEvent(c: Db, after: number | null): Promise<number | null> {
-  const r = await c.query<{ t: number | null }>(
-    "select min(event_time) as t from churn_events where $1::bigint is null or event_time > $1::bigint",
+/** Recorded events after `after` (every one when null): those not yet in member state. */
+export async function eventsAfter(c: Db, after: number | null): Promise<IncomingEvent[]> {
+  const r = await c.query<{ event_id: string; member_id: string; event_time: number; event: MemberEvent }>(
+    "select event_id, member_id, event_time, event from churn_events where $1::bigint is null or event_time > $1::bigint",
     [after],
   );
-  return r.rows[0]?.t ?? null;
+  return r.rows.map((e) => ({
+    eventId: e.event_id,
+    memberId: e.member_id,
+    time: e.event_time,
+    event: e.event,
+  }));
 }
 
-/**
- * Events after `after` (every event before it is in member state) up to `limit`, grouped by
- * member, each member's in (time, id) order; ids compare bytewise, as in JavaScript.
- */
-export async function pendingEvents(
-  c: Db,
-  after: number | null,
-  limit: number,
-  inclusive: boolean,
-): Promise<Map<string, (TimedEvent & { id: string })[]>> {
-  const r = await c.query<{ event_id: string; member_id: string; event_time: number; event: MemberEvent }>(
-    `select event_id, member_id, event_time, event from churn_events
-     where ($2::bigint is null or event_time > $2::bigint) and event_time ${inclusive ? "<=" : "<"} $1
-     order by member_id, event_time, event_id collate "C"`,
-    [limit, after],
+/** Moves the engine row's generation without moving the engine (a step that only recorded events). */
+export async function bumpGeneration(c: Db): Promise<number> {
+  const r = await c.query<{ generation: number }>(
+    "update churn_engine set generation = generation + 1 where id = 1 returning generation",
   );
-  const out = new Map<string, (TimedEvent & { id: string })[]>();
-  for (const row of r.rows) {
-    const list = out.get(row.member_id) ?? [];
-    list.push({ id: row.event_id, time: row.event_time, event: row.event });
-    out.set(row.member_id, list);
-  }
-  return out;
+  const g = r.rows[0]?.generation;
+  if (g === undefined) throw new ChurnStateError("churn_engine row missing: migration 400 not applied?");
+  return g;
 }
 
 interface MemberDbRow {

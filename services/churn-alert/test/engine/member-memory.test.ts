@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { type MemberRow, newMemberRow } from "../../src/engine/member.ts";
 import { DAY_MS, applyEvents } from "../../src/model/index.ts";
 import { MemberMemory } from "../../src/store/member-memory.ts";
-import { summaryOf } from "../../src/store/members.ts";
+import { type IncomingEvent, summaryOf } from "../../src/store/members.ts";
 
 const t0 = Date.UTC(1997, 0, 1);
 const member = (id: string, days: number[], dueAt: number | null = null): MemberRow => {
@@ -21,23 +21,36 @@ const member = (id: string, days: number[], dueAt: number | null = null): Member
   return { ...row, state, lastEventTime: days.length ? t0 + Math.max(...days) * DAY_MS : null, dueAt };
 };
 
-/** A "database" of member rows that counts its full reads. */
-function store(initial: MemberRow[]) {
+/** A "database" of member rows and events that counts its full reads. */
+function store(initial: MemberRow[], events: IncomingEvent[] = []) {
   const rows = new Map(initial.map((m) => [m.memberId, m]));
-  const db = { loads: 0, rows };
-  const memory = new MemberMemory(async () => {
-    db.loads++;
-    return new Map(rows);
+  const db = { loads: 0, rows, afters: [] as (number | null)[] };
+  const memory = new MemberMemory({
+    members: async () => {
+      db.loads++;
+      return new Map(rows);
+    },
+    eventsAfter: async (_c, after) => {
+      db.afters.push(after);
+      return events.filter((e) => after === null || e.time > after);
+    },
   });
   return { db, memory };
 }
+const at = (generation: number, frontier: number | null = null) => ({ generation, frontier });
+const purchase = (memberId: string, eventId: string, time: number): IncomingEvent => ({
+  eventId,
+  memberId,
+  time,
+  event: { type: "purchase", eventId, orderId: `o-${eventId}`, eventTime: time, amountMinor: 100 },
+});
 const c = {} as PoolClient;
 const ids = (rows: { memberId: string }[]) => rows.map((r) => r.memberId);
 
 describe("MemberMemory", () => {
   it("reads the tables once, then follows the members each committed step changes", async () => {
     const { db, memory } = store([member("m2", [0, 5], t0 + 40 * DAY_MS), member("m1", [1])]);
-    await memory.begin(c, 0);
+    await memory.begin(c, at(0));
     expect(ids(memory.allSummaries())).toEqual(["m1", "m2"]);
     expect(memory.dueUpTo(t0 + 40 * DAY_MS, false)).toEqual([]);
     expect(memory.dueUpTo(t0 + 40 * DAY_MS, true)).toEqual(["m2"]);
@@ -50,7 +63,7 @@ describe("MemberMemory", () => {
     expect(ids(changed.members)).toEqual(["m3", "m1", "m4"]);
     expect(changed.dues).toEqual(new Map([["m1", t0 + 30 * DAY_MS]]));
     memory.committed(1);
-    await memory.begin(c, 1);
+    await memory.begin(c, at(1));
     expect(db.loads).toBe(1);
     expect(memory.changes()).toEqual({ members: [], dues: new Map() });
     expect(memory.allSummaries()).toEqual([summaryOf(m1), summaryOf(member("m2", [0, 5])), summaryOf(m3)]);
@@ -61,7 +74,7 @@ describe("MemberMemory", () => {
     const m1 = member("m1", [1, 3], t0 + 20 * DAY_MS);
     const m2 = member("m2", [0, 5], t0 + 40 * DAY_MS);
     const { memory } = store([m1, m2, member("m3", [2, 6])]);
-    await memory.begin(c, 7);
+    await memory.begin(c, at(7));
     memory.put({ ...m1 }); // same columns, same due time: nothing to write
     memory.replaceDues(
       new Map([
@@ -84,17 +97,41 @@ describe("MemberMemory", () => {
 
   it("reads again after a step that did not commit, or a step of another instance", async () => {
     const { db, memory } = store([member("m1", [1])]);
-    await memory.begin(c, 3);
+    await memory.begin(c, at(3));
     memory.put(member("m9", [0])); // this transaction rolls back: no committed()
-    await memory.begin(c, 3);
+    await memory.begin(c, at(3));
     expect(ids(memory.allSummaries())).toEqual(["m1"]);
     expect(memory.get("m9")).toBeUndefined();
     expect(db.loads).toBe(2);
     memory.committed(4);
     db.rows.set("m8", member("m8", [3])); // another instance's step: generation 5
-    await memory.begin(c, 5);
+    await memory.begin(c, at(5));
     expect(ids(memory.allSummaries())).toEqual(["m1", "m8"]);
     expect(db.loads).toBe(3);
+  });
+
+  it("holds the events after the frontier and hands them out by member, in (time, id) order", async () => {
+    const { db, memory } = store([], [purchase("m1", "e1", t0), purchase("m2", "e2", t0 + 5)]);
+    await memory.begin(c, at(2, t0));
+    expect(db.afters).toEqual([t0]);
+    memory.received([
+      purchase("m1", "e4", t0 + 7),
+      purchase("m1", "e3", t0 + 7),
+      purchase("m1", "e0", t0 + 9),
+    ]);
+    expect(memory.earliestPending()).toBe(t0 + 5);
+    expect(memory.takeEvents(t0 + 5, false)).toEqual(new Map());
+    const taken = memory.takeEvents(t0 + 7, true);
+    expect([...taken.keys()].sort()).toEqual(["m1", "m2"]);
+    expect(taken.get("m1")?.map((e) => e.id)).toEqual(["e3", "e4"]);
+    expect(memory.earliestPending()).toBe(t0 + 9);
+    expect(
+      memory
+        .takeEvents(t0 + 9, true)
+        .get("m1")
+        ?.map((e) => e.id),
+    ).toEqual(["e0"]);
+    expect(memory.earliestPending()).toBeNull();
   });
 
   it("keeps a summary the way the table gives it back", () => {
