@@ -1,6 +1,7 @@
 // Replays CDNOW_master.txt through churn-alert and prints what it cost: seconds from the
 // service's start to the engine caught up (the records are published before it starts), the
-// PostgreSQL backend CPU of the service's connections (from /proc) and the SQL statements it
+// PostgreSQL backend CPU of the service's connections (from /proc, told apart from another
+// churn-alert's by their client ports) and the SQL statements it
 // sent (counted by sql-count.mjs, preloaded into the service; SQL_COUNT_PRELOAD= turns it off,
 // or names another copy, e.g. to measure an older checkout). Also the service process's own CPU
 // and resident memory once caught up, and a sha256 digest per table of what the replay left
@@ -10,7 +11,7 @@
 // 16, step 2. Needs the local stack.
 //   node --import tsx services/churn-alert/bench/replay-cost.ts
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { createPool, migrate } from "@loyalty/db";
 import { requireStack, testNamespace } from "@loyalty/testkit";
 import {
@@ -46,11 +47,49 @@ const readTicks = (pid: number): number | null => {
     return null;
   }
 };
+/**
+ * Local TCP ports of a process's sockets: its connections' client_port in pg_stat_activity, so
+ * that another churn-alert running meanwhile (another namespace's tests) is not counted.
+ */
+const portsOf = (pid: number): Set<number> => {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m?.[1] !== undefined) inodes.add(m[1]);
+      } catch {}
+    }
+  } catch {}
+  const ports = new Set<number>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      const local = f[1];
+      const inode = f[9];
+      if (local === undefined || inode === undefined || !inodes.has(inode)) continue;
+      ports.add(Number.parseInt(local.slice(local.lastIndexOf(":") + 1), 16));
+    }
+  }
+  return ports;
+};
+/** The service process, once started. */
+const service: { pid?: number | undefined } = {};
 const sample = async () => {
-  const r = await pool.query<{ pid: number }>(
-    "select pid from pg_stat_activity where application_name = 'churn-alert' and pid <> pg_backend_pid()",
+  const servicePid = service.pid;
+  if (servicePid === undefined) return;
+  const ports = portsOf(servicePid);
+  const r = await pool.query<{ pid: number; client_port: number | null }>(
+    "select pid, client_port from pg_stat_activity where application_name = 'churn-alert' and pid <> pg_backend_pid()",
   );
-  for (const { pid } of r.rows) {
+  for (const { pid, client_port } of r.rows) {
+    if (client_port === null || !ports.has(client_port)) continue;
     const t = readTicks(pid);
     if (t !== null) ticks.set(pid, t);
   }
@@ -76,6 +115,7 @@ const child = startService(
   },
   process.env.CHURN_MAIN ?? MAIN,
 );
+service.pid = child.pid;
 let serviceCpu: number | null = null;
 let rss: number | null = null;
 const poller = setInterval(() => void sample().catch(() => undefined), 200);
