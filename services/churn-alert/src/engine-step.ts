@@ -15,19 +15,18 @@ import { ChurnStateError } from "./errors.ts";
 import type { ModelNumericError } from "./model/index.ts";
 import { type FitTrigger, insertFit, loadModel } from "./store/fits.ts";
 import {
+  type MemberMemory,
+  type PendingByMember,
+  byTimeThenId as eventOrder,
+} from "./store/member-memory.ts";
+import {
+  type EngineRow,
   type IncomingEvent,
-  allSummaries,
-  earliestPendingEvent,
   insertAlerts,
-  loadEngine,
-  loadMembers,
-  membersDue,
-  pendingEvents,
-  replaceDueTimes,
   saveEngine,
-  saveMembers,
+  writeDueTimes,
+  writeMembers,
 } from "./store/members.ts";
-import type { SummaryCache } from "./store/summary-cache.ts";
 
 export interface StepHooks {
   /** Called when the model could not be evaluated for a member (the score fell back): a metric. */
@@ -56,20 +55,18 @@ export function withModel(alert: ChurnAlertRecord, model: ActiveModel): ChurnAle
 }
 
 /**
- * Events not yet in member state: those in the table after `after`, and `late` ones (recorded
- * in this transaction at or before the frontier). Taken segment by segment: `after` moves to
- * each segment's end, late events go into the first segment.
+ * Events not yet in member state: those held after the frontier, and `late` ones (recorded in
+ * this transaction at or before the frontier). Taken segment by segment; late events go into
+ * the first segment.
  */
 class Pending {
   constructor(
-    private after: number | null,
+    private readonly members: MemberMemory,
     private late: readonly IncomingEvent[],
   ) {}
 
-  async take(c: PoolClient, limit: number, inclusive: boolean) {
-    const pending = await pendingEvents(c, this.after, limit, inclusive);
-    // Event times are integer milliseconds: "before limit" is "at or before limit - 1".
-    this.after = inclusive ? limit : limit - 1;
+  take(limit: number, inclusive: boolean): PendingByMember {
+    const pending = this.members.takeEvents(limit, inclusive);
     if (this.late.length === 0) return pending;
     const touched = new Set<string>();
     for (const e of this.late) {
@@ -79,49 +76,43 @@ class Pending {
       touched.add(e.memberId);
     }
     this.late = [];
-    for (const id of touched) pending.get(id)?.sort((p, q) => timeThenId(p.time, p.id, q.time, q.id));
+    for (const id of touched) pending.get(id)?.sort(eventOrder);
     return pending;
   }
 }
 
-/** Members with pending events or due alerts up to `limit`, each advanced under `model`. */
-async function processSegment(
-  c: PoolClient,
+/**
+ * Members with pending events or due alerts up to `limit`, each advanced under `model`, decided
+ * against the members held in memory (and left there: the step writes them back at its end).
+ */
+function processSegment(
   events: Pending,
   limit: number,
   inclusive: boolean,
   model: ActiveModel | null,
   settings: ChurnSettings,
   horizon: number,
-  cache: SummaryCache | null,
+  members: MemberMemory,
   hooks: StepHooks,
-): Promise<ChurnAlertRecord[]> {
-  const pending = await events.take(c, limit, inclusive);
-  const due = await membersDue(c, limit, inclusive);
-  const ids = [...new Set([...pending.keys(), ...due])].sort();
-  if (ids.length === 0) return [];
-  const rows = await loadMembers(c, ids);
-  const changed: MemberRow[] = [];
+): ChurnAlertRecord[] {
+  const pending = events.take(limit, inclusive);
+  const ids = [...new Set([...pending.keys(), ...members.dueUpTo(limit, inclusive)])].sort();
   const alerts: ChurnAlertRecord[] = [];
   for (const id of ids) {
-    const start = rows.get(id) ?? newMemberRow(id, settings.timeZone);
+    const start = members.get(id) ?? newMemberRow(id, settings.timeZone);
     const out = advanceMember(start, pending.get(id) ?? [], model, settings, limit, inclusive, hooks);
     // Past the next scheduled refit a due time would be recomputed before it fires (see refitAt).
     const due = out.row.dueAt;
-    changed.push(due !== null && due >= horizon ? { ...out.row, dueAt: null } : out.row);
+    members.put(due !== null && due >= horizon ? { ...out.row, dueAt: null } : out.row);
     // Alerts come only from a model in force, i.e. an accepted fit; each names its parameters.
     for (const a of out.alerts) alerts.push(model === null ? a : withModel(a, model));
   }
-  await saveMembers(c, changed);
-  cache?.saved(changed);
-  alerts.sort(byTimeThenId);
-  await insertAlerts(c, alerts);
-  return alerts;
+  return alerts.sort(byTimeThenId);
 }
 
 /**
  * Fits the population as it stands (all applied events) at event time `at`, stores the fit and
- * recomputes every member's due time for grid points after `dueAfter`. Null when there are too
+ * recomputes (in `members`) every member's due time for grid points after `dueAfter`. Null when there are too
  * few members to fit, the fit fails or it is rejected (`judgeFit`: not converged, a parameter at
  * the optimiser's cap, too few repeat buyers or too little history): the model in force stays.
  * A rejected fit is stored with `accepted = false` and its reason, and never comes in force.
@@ -139,10 +130,10 @@ export async function refitAt(
   settings: ChurnSettings,
   horizon: number,
   inForce: ActiveModel | null,
+  members: MemberMemory,
   log?: StepLog,
-  cache: SummaryCache | null = null,
 ): Promise<ActiveModel | null> {
-  const summaries = cache ? await cache.all(c) : await allSummaries(c);
+  const summaries = members.allSummaries();
   let fitted: ActiveModel | null = null;
   try {
     const fit = fitPopulation(summaries, at, settings);
@@ -176,7 +167,7 @@ export async function refitAt(
     const due = armed ? dueTime(s, dueAfter, model.bg, settings) : null;
     if (due !== null && due < horizon) dues.set(s.memberId, due);
   }
-  await replaceDueTimes(c, dues);
+  members.replaceDues(dues);
   return fitted;
 }
 
@@ -184,34 +175,51 @@ export interface AdvanceResult {
   readonly alerts: ChurnAlertRecord[];
   readonly frontier: number | null;
   readonly refits: number;
-  /** The engine row's generation as this step leaves it (SummaryCache.committed after commit). */
+  /** The engine row's generation as this step leaves it (MemberMemory.committed after commit). */
   readonly generation: number;
 }
 
 /**
- * Moves event time to `to` (never backwards); alerts raised are stored and returned. `late`:
- * events recorded in this transaction at or before the frontier, which the caller read locked
- * (`loadEngine(c, true)`) so that it cannot have moved since.
+ * Writes what the step decided: the members and due times it changed (from `members`), its
+ * alerts and the engine's position, each in one statement. Returns the new generation.
+ */
+async function apply(
+  c: PoolClient,
+  members: MemberMemory,
+  alerts: readonly ChurnAlertRecord[],
+  engine: Omit<EngineRow, "generation">,
+): Promise<number> {
+  const changed = members.changes();
+  await writeMembers(c, changed.members);
+  await writeDueTimes(c, changed.dues);
+  await insertAlerts(c, alerts);
+  return saveEngine(c, engine);
+}
+
+/**
+ * Moves event time to `to` (never backwards); alerts raised are stored and returned. `engine`:
+ * the engine row as the caller read it locked (`loadEngine(c, true)`) before `members.begin`,
+ * so that it cannot have moved since. `late`: events recorded in this transaction at or before
+ * the frontier. Decides against `members`, writes back what changed.
  */
 export async function advance(
   c: PoolClient,
+  engine: EngineRow,
   to: number,
   settings: ChurnSettings,
+  members: MemberMemory,
   log?: StepLog,
   hooks: StepHooks = {},
   late: readonly IncomingEvent[] = [],
-  cache: SummaryCache | null = null,
 ): Promise<AdvanceResult> {
-  const engine = await loadEngine(c, true);
-  cache?.begin(engine.generation);
   const target = engine.frontier === null ? to : Math.max(to, engine.frontier);
   if (late.length > 0 && engine.frontier === null)
     throw new ChurnStateError("late events without a frontier");
-  const events = new Pending(engine.frontier, late);
+  const events = new Pending(members, late);
   let model = await loadModel(c, engine.modelVersion);
   let nextRefit = engine.nextRefitAt;
   if (nextRefit === null) {
-    const first = await earliestPendingEvent(c, engine.frontier);
+    const first = members.earliestPending();
     if (first === null || first > target)
       return { alerts: [], frontier: engine.frontier, refits: 0, generation: engine.generation };
     nextRefit = nextGridAfter(first, settings.refitMs, settings.refitAnchor);
@@ -219,9 +227,7 @@ export async function advance(
   const alerts: ChurnAlertRecord[] = [];
   let refits = 0;
   while (nextRefit <= target) {
-    alerts.push(
-      ...(await processSegment(c, events, nextRefit, false, model, settings, nextRefit, cache, hooks)),
-    );
+    alerts.push(...processSegment(events, nextRefit, false, model, settings, nextRefit, members, hooks));
     const horizon = nextRefit + settings.refitMs;
     const fitted = await refitAt(
       c,
@@ -231,8 +237,8 @@ export async function advance(
       settings,
       horizon,
       model,
+      members,
       log,
-      cache,
     );
     if (fitted !== null) {
       model = fitted;
@@ -244,7 +250,7 @@ export async function advance(
     if (hooks.stopping?.() && nextRefit <= target) {
       // Everything before the refit instant is done; its alerts and events come next time.
       const frontier = refitted - 1;
-      const generation = await saveEngine(c, {
+      const generation = await apply(c, members, alerts, {
         frontier,
         nextRefitAt: nextRefit,
         modelVersion: model?.version ?? null,
@@ -253,7 +259,7 @@ export async function advance(
       return { alerts, frontier, refits, generation };
     }
   }
-  alerts.push(...(await processSegment(c, events, target, true, model, settings, nextRefit, cache, hooks)));
+  alerts.push(...processSegment(events, target, true, model, settings, nextRefit, members, hooks));
 
   // Refits asked for by an operator happen at the frontier (not reproducible by a replay: an
   // operator's choice of moment is not in the stream).
@@ -261,13 +267,21 @@ export async function advance(
     "select id from churn_refit_requests where done_at is null order by id for update",
   );
   if (requests.rows.length > 0) {
-    const fitted = await refitAt(c, target + 1, target, "on-demand", settings, nextRefit, model, log, cache);
+    const fitted = await refitAt(
+      c,
+      target + 1,
+      target,
+      "on-demand",
+      settings,
+      nextRefit,
+      model,
+      members,
+      log,
+    );
     if (fitted !== null) {
       model = fitted;
       refits++;
-      alerts.push(
-        ...(await processSegment(c, events, target, true, model, settings, nextRefit, cache, hooks)),
-      );
+      alerts.push(...processSegment(events, target, true, model, settings, nextRefit, members, hooks));
     }
     await c.query("update churn_refit_requests set done_at = $1, model_version = $2 where id = any($3)", [
       target,
@@ -275,7 +289,7 @@ export async function advance(
       requests.rows.map((r) => r.id),
     ]);
   }
-  const generation = await saveEngine(c, {
+  const generation = await apply(c, members, alerts, {
     frontier: target,
     nextRefitAt: nextRefit,
     modelVersion: model?.version ?? null,

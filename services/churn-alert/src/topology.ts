@@ -28,8 +28,15 @@ import type {
 import type { ChurnSettings } from "./config.ts";
 import { type StepLog, advance } from "./engine-step.ts";
 import type { MemberEvent, ModelNumericError } from "./model/index.ts";
-import { type IncomingEvent, allSummaries, insertEvents, loadEngine } from "./store/members.ts";
-import { SummaryCache } from "./store/summary-cache.ts";
+import { MemberMemory } from "./store/member-memory.ts";
+import {
+  type IncomingEvent,
+  bumpGeneration,
+  eventsAfter,
+  insertEvents,
+  loadAllMembers,
+  loadEngine,
+} from "./store/members.ts";
 
 /** Canonical event -> the model's event. Order ids are per source, so the key carries both. */
 export function toMemberEvent(p: CanonicalPurchase): MemberEvent {
@@ -88,8 +95,8 @@ interface Stepped {
 
 export function churnTopology(deps: ChurnTopologyDeps): GroupTopology<IncomingEvent> {
   const { codec, settings } = deps;
-  // Refits read every member's summary: kept in memory between steps (see SummaryCache).
-  const summaries = new SummaryCache(allSummaries);
+  // Members, due times, summaries and pending events: held by the task, loaded at its first step.
+  const members = new MemberMemory({ members: loadAllMembers, eventsAfter });
   // The last frontier marked, so a step that does not move it marks nothing.
   let marked = Number.NEGATIVE_INFINITY;
   let last: Stepped | null = null;
@@ -127,23 +134,25 @@ export function churnTopology(deps: ChurnTopologyDeps): GroupTopology<IncomingEv
     onModelError: deps.onModelError,
   });
 
-  /** Records the batch's events and moves the engine to the watermark. */
-  async function batch(c: PoolClient, records: readonly GroupRecord<IncomingEvent>[], at: GroupStep) {
-    // Locked: the frontier decides which new events advance() must apply from memory.
-    const engine = await loadEngine(c, true);
-    const frontier = engine.frontier;
+  /**
+   * Records the batch's events: those after the frontier wait in memory until event time
+   * reaches them; returns the late ones (at or before it), which advance() applies now.
+   */
+  async function record(
+    c: PoolClient,
+    records: readonly GroupRecord<IncomingEvent>[],
+    frontier: number | null,
+  ) {
     const fresh = await insertEvents(
       c,
       records.map((r) => r.value),
       frontier,
     );
     const late = frontier === null ? [] : fresh.filter((e) => e.time <= frontier);
+    members.received(frontier === null ? fresh : fresh.filter((e) => e.time > frontier));
     const behind = late.filter((e) => e.time < (frontier ?? 0)).length;
     if (behind > 0) deps.log.warn({ late: behind }, "events behind the churn engine's frontier");
-    // No watermark (a partition without events yet) but late events: apply them at the frontier.
-    const to = at.time ?? frontier;
-    if (to === null) return null;
-    return advance(c, to, settings, deps.log, hooksOf(at), late, summaries);
+    return { recorded: fresh.length > 0, late };
   }
 
   return {
@@ -171,19 +180,30 @@ export function churnTopology(deps: ChurnTopologyDeps): GroupTopology<IncomingEv
     lane: sourceLane,
 
     async step(c, records, at, out) {
-      const step = at.punctuation
-        ? at.time === null
-          ? null
-          : await advance(c, at.time, settings, deps.log, hooksOf(at), [], summaries)
-        : await batch(c, records, at);
-      const frontier = step ? step.frontier : (await loadEngine(c, false)).frontier;
+      if (at.punctuation && at.time === null) {
+        last = { generation: null, marked: mark(out, (await loadEngine(c, false)).frontier) };
+        return;
+      }
+      // Locked: the frontier decides which new events advance() must apply from memory.
+      const engine = await loadEngine(c, true);
+      await members.begin(c, engine);
+      const { recorded, late } = at.punctuation
+        ? { recorded: false, late: [] }
+        : await record(c, records, engine.frontier);
+      // No watermark (a partition without events yet) but late events: apply them at the frontier.
+      const to = at.time ?? engine.frontier;
+      const step =
+        to === null ? null : await advance(c, engine, to, settings, members, deps.log, hooksOf(at), late);
+      let generation = step?.generation ?? engine.generation;
+      // Events held in memory are state too: another instance's copy must see that they moved.
+      if (recorded && generation === engine.generation) generation = await bumpGeneration(c);
       await emit(out, step?.alerts ?? []);
-      last = { generation: step?.generation ?? null, marked: mark(out, frontier) };
+      last = { generation, marked: mark(out, step?.frontier ?? engine.frontier) };
     },
 
     committed() {
       if (last === null) return;
-      if (last.generation !== null) summaries.committed(last.generation);
+      if (last.generation !== null) members.committed(last.generation);
       if (last.marked !== null) marked = last.marked;
       last = null;
     },
