@@ -25,6 +25,7 @@ export type {
   RefundedOrder,
   Reversal,
 } from "./clawback.ts";
+export { AmountOutOfRangeError, addPoints, toSafePoints } from "./arith.ts";
 export { clawback } from "./clawback.ts";
 export type { RuleStats, SimulatedEvent, SimulationOptions, SimulationReport } from "./simulate.ts";
 export { simulate } from "./simulate.ts";
