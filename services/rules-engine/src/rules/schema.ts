@@ -177,7 +177,7 @@ function rule(): Schema {
     type: "object",
     properties: {
       id: { type: "string", pattern: ID_PATTERN },
-      version: int(1, SAFE),
+      version: int(1, LIMITS.maxVersion),
       name: { type: "string", minLength: 1, maxLength: 200 },
       description: { type: "string" },
       status: { enum: [...STATUSES] },
@@ -255,7 +255,7 @@ export function ruleSetJsonSchema(): Schema {
     properties: {
       $schema: { type: "string", description: "Where editors find this schema; ignored by the engine." },
       id: { type: "string", pattern: ID_PATTERN },
-      version: int(1, SAFE),
+      version: int(1, LIMITS.maxVersion),
       description: { type: "string" },
       rules: { type: "array", maxItems: LIMITS.maxRules, items: { $ref: "#/$defs/rule" } },
     },

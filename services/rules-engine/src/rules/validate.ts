@@ -33,6 +33,11 @@ export const LIMITS = Object.freeze({
   maxRewardBytes: 4096,
   maxPoints: 1_000_000_000,
   maxPriority: 10_000,
+  /**
+   * Rule and rule-set versions: Avro `int` in loyalty.rules.v1, loyalty.points.v1 and
+   * loyalty.campaigns.v1, and `int` columns in the ledger; one range everywhere.
+   */
+  maxVersion: 2_147_483_647,
 });
 
 const ID_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -586,7 +591,7 @@ function checkRule(rule: unknown, path: string, c: Collector): RuleSummary {
   const id = requireId(rule, "id", path, null, c);
   const ruleId = id ?? (typeof rule.id === "string" ? rule.id : null);
   checkKeys(rule, RULE_KEYS, path, ruleId, c);
-  requireInt(rule, "version", 1, Number.MAX_SAFE_INTEGER, path, ruleId, c);
+  requireInt(rule, "version", 1, LIMITS.maxVersion, path, ruleId, c);
   if (!Object.hasOwn(rule, "name")) c.add(ruleId, child(path, "name"), `missing required "name"`);
   else if (typeof rule.name !== "string" || rule.name.length === 0 || rule.name.length > 200) {
     c.add(ruleId, child(path, "name"), `"name" must be a string of 1..200 characters`);
@@ -732,7 +737,7 @@ export function validateRuleSet(json: unknown): ValidationResult {
   if (Object.hasOwn(json, "$schema") && typeof json.$schema !== "string")
     c.add(null, child("$", "$schema"), `"$schema" must be a string, got ${describe(json.$schema)}`);
   requireId(json, "id", "$", null, c);
-  requireInt(json, "version", 1, Number.MAX_SAFE_INTEGER, "$", null, c);
+  requireInt(json, "version", 1, LIMITS.maxVersion, "$", null, c);
   if (!Object.hasOwn(json, "rules") || !Array.isArray(json.rules)) {
     c.add(null, "$.rules", `"rules" must be an array`);
   } else if (json.rules.length > LIMITS.maxRules) {
