@@ -9,7 +9,8 @@ import { LIMITS } from "./validate.ts";
 // and that the schema rejects what the validator rejects where a schema can say it. What it
 // cannot say (the validator still checks): a fact's value type against the operand, rate > 0 and
 // factor > 1, impossible calendar dates, duplicate rule ids, exclusive-group consistency, nesting
-// depth and condition counts, reward size.
+// depth and condition counts, reward size, and the programme's amount limits (a fixed bonus, rate
+// or multiplier that can award more than maxPointsPerEntry: they depend on programme.json).
 
 export const RULESET_SCHEMA_ID = "https://loyalty-engine.dev/schemas/ruleset.schema.json";
 
