@@ -69,6 +69,46 @@ describe("rules validate", () => {
     expect(doc.errors.length).toBe(lines.length);
   });
 
+  it("rejects, with id and path, a fixed award and rates (string or number) over the programme's caps", async () => {
+    const s = standard();
+    const base = s.rules.find((r) => r.id === "base-points");
+    const bonus = s.rules.find((r) => r.id === "first-purchase");
+    if (base === undefined || bonus === undefined) throw new Error("standard rules changed");
+    const bad = {
+      ...s,
+      rules: [
+        {
+          ...bonus,
+          id: "huge-bonus",
+          caps: undefined,
+          event: { type: "fixed-bonus", params: { points: 1_000_001 } },
+        },
+        {
+          ...base,
+          id: "string-rate",
+          event: { type: "points-per-unit", params: { rate: "999999999999", rounding: "floor" } },
+        },
+        {
+          ...base,
+          id: "number-rate",
+          event: {
+            type: "points-per-unit",
+            params: { rate: { numerator: 11, denominator: 1 }, rounding: "floor" },
+          },
+        },
+      ],
+    };
+    const r = await cli(["rules", "validate", draft(bad), "--json"]);
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout) as { errors: Array<{ ruleId: string; path: string; problem: string }> };
+    expect(doc.errors.map((e) => [e.ruleId, e.path])).toEqual([
+      ["huge-bonus", "$.rules[0].event.params.points"],
+      ["string-rate", "$.rules[1].event.params.rate"],
+      ["number-rate", "$.rules[2].event.params.rate"],
+    ]);
+    for (const e of doc.errors) expect(e.problem).toMatch(/maxPointsPerEntry 1000000/);
+  });
+
   it("a file that is not JSON is a usage error naming it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "loyalty-rules-"));
     writeFileSync(join(dir, "ruleset.json"), "{ not json");

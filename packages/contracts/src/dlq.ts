@@ -17,6 +17,7 @@ export const DLQ_REASONS = {
   REFUND_EXCEEDS_ORDER: "refund is larger than what is left of its order",
   ORPHAN_REFUND_TIMEOUT: "refund of an order never seen within the hold period",
   UNKNOWN_ORDER_LINE: "refund names a line the order does not have",
+  AMOUNT_LIMIT: "an award would exceed the programme's points per entry or per member per day",
   PROCESSING_FAILED: "a permanent error while processing the message",
   RETRIES_EXHAUSTED: "a transient error persisted past the retry budget",
 } as const;

@@ -1,6 +1,7 @@
 import { baseConfigSchema } from "@loyalty/stream-runtime";
 import { type TierConfig, defaultTierConfig, validateTierConfig } from "@loyalty/tiers";
 import { z } from "zod";
+import { DEFAULT_AMOUNT_LIMITS } from "./rules/amounts.ts";
 import { STANDARD_RULES_DIR } from "./rulesets/files.ts";
 
 const bool = z
@@ -56,6 +57,25 @@ export const rulesEngineConfigSchema = baseConfigSchema.extend({
     .default("USD"),
   CURRENCY_EXPONENT: z.coerce.number().int().min(0).max(4).default(2),
   PROGRAMME_TIME_ZONE: timeZone.default("America/New_York"),
+  /** The programme's amount limits (src/rules/amounts.ts; programme.json's maxPointsPer* keys). */
+  MAX_POINTS_PER_ENTRY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(Number.MAX_SAFE_INTEGER)
+    .default(DEFAULT_AMOUNT_LIMITS.maxPointsPerEntry),
+  MAX_POINTS_PER_MEMBER_PER_DAY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(Number.MAX_SAFE_INTEGER)
+    .default(DEFAULT_AMOUNT_LIMITS.maxPointsPerMemberPerDay),
+  MAX_ORDER_AMOUNT_MINOR: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(Number.MAX_SAFE_INTEGER)
+    .default(DEFAULT_AMOUNT_LIMITS.maxOrderAmountMinor),
   POINTS_EXPIRY_MONTHS: z.coerce.number().int().min(1).max(240).default(12),
   /** Wall mode: how often the lots of members with no movement are expired (event mode: after each purchases batch). */
   POINTS_EXPIRY_CHECK_MS: z.coerce.number().int().min(100).default(60_000),

@@ -1,10 +1,18 @@
 // Composition root of the rules engine: config, clients, the rules feed, the ledger store and
 // the earning pipeline. Domain logic lives in src/rules (rule format) and src/engine (earning).
-import { LedgerMetrics, bootService, groupIdFor, loadConfig, runService } from "@loyalty/stream-runtime";
+import {
+  ConfigError,
+  LedgerMetrics,
+  bootService,
+  groupIdFor,
+  loadConfig,
+  runService,
+} from "@loyalty/stream-runtime";
 import { ChurnJoin } from "./churn-join.ts";
 import { rulesEngineConfigSchema } from "./config.ts";
 import { RuleSetRegistry } from "./engine/registry.ts";
 import { earningHandler, memberPartitioner, toMovement } from "./pipeline.ts";
+import { amountLimitProblems } from "./rules/amounts.ts";
 import { RulesFeed } from "./rulesets/feed.ts";
 import { LedgerStore } from "./store/ledger-store.ts";
 
@@ -14,7 +22,12 @@ const programme = {
   baseCurrency: config.BASE_CURRENCY,
   currencyExponent: config.CURRENCY_EXPONENT,
   timeZone: config.PROGRAMME_TIME_ZONE,
+  maxPointsPerEntry: config.MAX_POINTS_PER_ENTRY,
+  maxPointsPerMemberPerDay: config.MAX_POINTS_PER_MEMBER_PER_DAY,
+  maxOrderAmountMinor: config.MAX_ORDER_AMOUNT_MINOR,
 };
+const limitProblems = amountLimitProblems(programme);
+if (limitProblems.length > 0) throw new ConfigError(limitProblems);
 const registry = new RuleSetRegistry(config.RULE_SET_ID, programme);
 const feed = new RulesFeed(kit, registry, {
   group: `${groupIdFor(config, config.SERVICE_NAME)}.rulesets.${config.INSTANCE_ID}`,

@@ -51,7 +51,7 @@ function readDraft(
     // A missing file or a file that is not JSON: what the user typed is wrong.
     throw new UsageError(`rule set ${path}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const v = validateRuleSet(src.json);
+  const v = validateRuleSet(src.json, src.programme);
   return v.ok
     ? { path: src.path, ruleSet: v.ruleSet, errors: [] }
     : { path: src.path, ruleSet: null, errors: v.errors };
@@ -327,14 +327,15 @@ async function runningSet(
   } catch {
     json = null;
   }
-  const v = validateRuleSet(json);
+  const programme = readRuleSetSource(resolve(ctx.cwd, draftPath)).programme;
+  const v = validateRuleSet(json, programme);
   if (!v.ok)
     throw new CheckFailedError(
       `${current.ruleSetId} v${current.version} on ${topic} is not a valid rule set for this engine`,
     );
   return {
     running: v.ruleSet,
-    programme: readRuleSetSource(resolve(ctx.cwd, draftPath)).programme,
+    programme,
     runningFrom: `${topic} v${current.version}`,
   };
 }

@@ -1,5 +1,6 @@
 import type { ChurnAlert, MemberChanged, PurchaseEvent } from "@loyalty/contracts";
 import { stableId } from "@loyalty/contracts";
+import { PoisonMessageError } from "@loyalty/stream-runtime";
 import {
   type TierConfig,
   type TierState,
@@ -9,6 +10,8 @@ import {
   initialState,
   tierAt,
 } from "@loyalty/tiers";
+import { amountLimitsOf } from "../rules/amounts.ts";
+import { AmountOutOfRangeError, addPoints } from "../rules/arith.ts";
 import { clawback } from "../rules/clawback.ts";
 import type { CompiledRuleSet } from "../rules/compile.ts";
 import type { Award, CampaignTrigger, Evaluation, MemberUsage, UsageSnapshot } from "../rules/evaluate.ts";
@@ -88,6 +91,27 @@ export interface LoadedState {
 }
 
 export { stableId };
+
+/**
+ * rules_usage rule id of a member's programme-wide total per day (maxPointsPerMemberPerDay).
+ * No rule id can be "*" (the validator's id pattern), so it never meets a rule's own counter.
+ */
+export const PROGRAMME_DAY_USAGE = "*";
+
+/**
+ * An event whose awards would exceed the programme's amount limits (or leave the safe-integer
+ * range): nothing of it is written and the input record is dead-lettered as AMOUNT_LIMIT.
+ */
+export class AmountLimitError extends PoisonMessageError {
+  constructor(
+    readonly limit: "entry" | "member-day" | "range",
+    readonly eventId: string,
+    message: string,
+    cause?: unknown,
+  ) {
+    super("AMOUNT_LIMIT", `event ${eventId}: ${message}`, cause);
+  }
+}
 
 /** PointsMovement.eventId / ledger entry id: derived from the natural key only. */
 export const entryIdOf = (sourceEventId: string, ruleId: string | null, kind: string, memberId: string) =>
@@ -198,6 +222,16 @@ export class BatchProcessor {
   }
 
   process(e: EngineEvent): void {
+    try {
+      this.dispatch(e);
+    } catch (err) {
+      if (err instanceof AmountOutOfRangeError)
+        throw new AmountLimitError("range", e.event.eventId, err.message, err);
+      throw err;
+    }
+  }
+
+  private dispatch(e: EngineEvent): void {
     switch (e.kind) {
       case "purchase":
         if (e.event.type === "PURCHASE") this.purchase(e.event);
@@ -431,6 +465,7 @@ export class BatchProcessor {
     src: { eventId: string; orderId: string | null; t: number; memberId: string; referrerId: string | null },
     day: string,
   ): StoredAward[] {
+    this.checkAmountLimits(ev, src, day);
     this.onEvaluation?.(src.memberId, src.referrerId ?? undefined, ev);
     for (const d of ev.denied) if (d.reason === "budget") this.budgetTouched.add(d.ruleId);
     for (const c of ev.consumption) {
@@ -455,6 +490,47 @@ export class BatchProcessor {
     }
     for (const c of ev.campaigns) this.campaign(src.memberId, c, pv, src);
     return stored;
+  }
+
+  /**
+   * Refuses (AmountLimitError) an evaluation with an award over maxPointsPerEntry or that would
+   * take a member past maxPointsPerMemberPerDay on the event's programme day; otherwise counts
+   * its awards into each member's day total.
+   */
+  private checkAmountLimits(
+    ev: Evaluation,
+    src: { eventId: string; memberId: string; referrerId: string | null },
+    day: string,
+  ): void {
+    if (ev.awards.length === 0) return;
+    const limits = amountLimitsOf(this.opts.programme);
+    const perMember = new Map<string, number>();
+    for (const a of ev.awards) {
+      const who = a.recipient === "referrer" ? src.referrerId : src.memberId;
+      if (who === null) continue;
+      if (a.points > limits.maxPointsPerEntry)
+        throw new AmountLimitError(
+          "entry",
+          src.eventId,
+          `award of ${a.points} points by rule ${a.ruleId} to ${who} exceeds maxPointsPerEntry ${limits.maxPointsPerEntry}`,
+        );
+      perMember.set(who, addPoints(perMember.get(who) ?? 0, a.points, `points of ${who} on ${day}`));
+    }
+    for (const [who, points] of perMember) {
+      const key = usageKey(who, PROGRAMME_DAY_USAGE, "day", day);
+      const before = this.usage(key);
+      const after = addPoints(before, points, `points of ${who} on ${day}`);
+      if (after > limits.maxPointsPerMemberPerDay)
+        throw new AmountLimitError(
+          "member-day",
+          src.eventId,
+          `${points} points would take ${who} to ${after} on ${day}, over maxPointsPerMemberPerDay ${limits.maxPointsPerMemberPerDay}`,
+        );
+    }
+    for (const [who, points] of perMember) {
+      const key = usageKey(who, PROGRAMME_DAY_USAGE, "day", day);
+      this.usageDelta.set(key, (this.usageDelta.get(key) ?? 0) + points);
+    }
   }
 
   private earn(

@@ -97,7 +97,7 @@ export class RuleSetRegistry {
     } catch (err) {
       return { outcome: "invalid", detail: `not JSON: ${(err as Error).message}` };
     }
-    const v = validateRuleSet(json);
+    const v = validateRuleSet(json, this.programme);
     if (!v.ok)
       return {
         outcome: "invalid",

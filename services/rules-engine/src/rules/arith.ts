@@ -6,6 +6,40 @@ import type { Rational, Rounding } from "./types.ts";
 
 const FAST_LIMIT = 2 ** 50;
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * A points amount computed exactly (as a bigint, or as a sum of numbers) lies outside
+ * ±Number.MAX_SAFE_INTEGER: as a number it would be silently wrong, so it is refused. Not
+ * retriable: the same input computes the same amount.
+ */
+export class AmountOutOfRangeError extends Error {
+  readonly retriable = false;
+  readonly code = "AMOUNT_OUT_OF_RANGE";
+  constructor(
+    /** The exact value, as decimal text. */
+    readonly value: string,
+    /** What was being computed, e.g. "base award of rule r1". */
+    readonly where: string,
+  ) {
+    super(`${where}: ${value} is outside ±${Number.MAX_SAFE_INTEGER}`);
+    this.name = "AmountOutOfRangeError";
+  }
+}
+
+/** The bigint as a number, or AmountOutOfRangeError: never a rounded number. */
+export function toSafePoints(big: bigint, where: string): number {
+  if (big > MAX_SAFE || big < -MAX_SAFE) throw new AmountOutOfRangeError(big.toString(), where);
+  return Number(big);
+}
+
+/** a + b for safe integers, or AmountOutOfRangeError when the sum is not a safe integer. */
+export function addPoints(a: number, b: number, where: string): number {
+  const s = a + b;
+  if (!Number.isSafeInteger(s)) throw new AmountOutOfRangeError((BigInt(a) + BigInt(b)).toString(), where);
+  return s;
+}
+
 const DECIMAL_RE = /^(0|[1-9][0-9]{0,11})(?:\.([0-9]{1,6}))?$/;
 
 function gcd(a: number, b: number): number {
@@ -109,8 +143,17 @@ function roundQRBig(q: bigint, r: bigint, den: bigint, mode: Rounding): bigint {
   }
 }
 
-/** round(a * num / den) for non-negative integers, exact. */
-export function mulDivRound(a: number, num: number, den: number, mode: Rounding): number {
+/**
+ * round(a * num / den) for non-negative safe integers, exact; AmountOutOfRangeError when the
+ * result is not a safe integer.
+ */
+export function mulDivRound(
+  a: number,
+  num: number,
+  den: number,
+  mode: Rounding,
+  where = "mulDivRound",
+): number {
   const p = a * num;
   if (p < FAST_LIMIT && den < FAST_LIMIT) {
     let q = Math.floor(p / den);
@@ -125,7 +168,7 @@ export function mulDivRound(a: number, num: number, den: number, mode: Rounding)
     }
     return roundQR(q, r, den, mode);
   }
-  return Number(mulDivRoundBig(BigInt(a), BigInt(num), BigInt(den), mode));
+  return toSafePoints(mulDivRoundBig(BigInt(a), BigInt(num), BigInt(den), mode), where);
 }
 
 export function mulDivRoundBig(a: bigint, num: bigint, den: bigint, mode: Rounding): bigint {

@@ -1,4 +1,4 @@
-import { mulDivRoundBig, parseRationalText } from "./arith.ts";
+import { mulDivRoundBig, parseRationalText, toSafePoints } from "./arith.ts";
 import type { AwardKind, AwardPricing } from "./evaluate.ts";
 import type { Recipient } from "./types.ts";
 
@@ -89,8 +89,9 @@ function linesValue(order: RefundedOrder, refunded: Readonly<Record<string, numb
 function toBase(order: RefundedOrder, valueMinor: number): number {
   if (valueMinor >= order.amountMinor) return order.baseAmountMinor;
   if (order.amountMinor === 0) return 0;
-  return Number(
+  return toSafePoints(
     mulDivRoundBig(BigInt(valueMinor), BigInt(order.baseAmountMinor), BigInt(order.amountMinor), "half-even"),
+    "refunded base amount",
   );
 }
 
@@ -104,7 +105,7 @@ function repriced(pricing: AwardPricing, keptBaseMinor: number): number {
     num *= f.num - f.den;
     den *= f.den;
   }
-  return Number(mulDivRoundBig(BigInt(keptBaseMinor), num, den, pricing.rounding));
+  return toSafePoints(mulDivRoundBig(BigInt(keptBaseMinor), num, den, pricing.rounding), "re-priced award");
 }
 
 export function clawback(input: {

@@ -1,4 +1,11 @@
-import { formatRational, mulDivRound, mulDivRoundBig, sumRationals } from "./arith.ts";
+import {
+  addPoints,
+  formatRational,
+  mulDivRound,
+  mulDivRoundBig,
+  sumRationals,
+  toSafePoints,
+} from "./arith.ts";
 import { type CompiledRule, type CompiledRuleSet, candidates } from "./compile.ts";
 import { factGetter } from "./path.ts";
 import type { Facts, Rational, Recipient, Rounding, Trigger } from "./types.ts";
@@ -140,14 +147,16 @@ function multiplierPoints(
   factor: Rational,
   exp: number,
   mode: Rounding,
+  where: string,
 ): number {
   // uplift = amount * rate * (factor - 1) / 10^exp, computed exactly and rounded once.
   const num = rate.num * (factor.num - factor.den);
   const den = rate.den * factor.den * 10 ** exp;
-  if (Number.isSafeInteger(num) && Number.isSafeInteger(den)) return mulDivRound(amount, num, den, mode);
+  if (Number.isSafeInteger(num) && Number.isSafeInteger(den))
+    return mulDivRound(amount, num, den, mode, where);
   const bn = BigInt(rate.num) * BigInt(factor.num - factor.den);
   const bd = BigInt(rate.den) * BigInt(factor.den) * 10n ** BigInt(exp);
-  return Number(mulDivRoundBig(BigInt(amount), bn, bd, mode));
+  return toSafePoints(mulDivRoundBig(BigInt(amount), bn, bd, mode), where);
 }
 
 /**
@@ -250,7 +259,13 @@ export function evaluate(
           continue;
         }
         kind = "base";
-        points = mulDivRound(amount, a.rate.num, a.rate.den * 10 ** exp, a.rounding);
+        points = mulDivRound(
+          amount,
+          a.rate.num,
+          a.rate.den * 10 ** exp,
+          a.rounding,
+          `base award of rule ${r.id}`,
+        );
         pricing = {
           kind: "base",
           baseAmountMinor: amount,
@@ -267,7 +282,14 @@ export function evaluate(
           continue;
         }
         kind = "multiplier";
-        points = multiplierPoints(amount, sumRate, a.factor, exp, a.rounding);
+        points = multiplierPoints(
+          amount,
+          sumRate,
+          a.factor,
+          exp,
+          a.rounding,
+          `multiplier award of rule ${r.id}`,
+        );
         pricing = {
           kind: "multiplier",
           baseAmountMinor: amount,
@@ -317,7 +339,11 @@ export function evaluate(
       trimmedBy,
       pricing,
     });
-    result.totalPoints[recipient] += granted;
+    result.totalPoints[recipient] = addPoints(
+      result.totalPoints[recipient],
+      granted,
+      `total ${recipient} points of the event`,
+    );
   }
   return result;
 }

@@ -25,6 +25,9 @@ export type {
   RefundedOrder,
   Reversal,
 } from "./clawback.ts";
+export type { AmountLimits } from "./amounts.ts";
+export { DEFAULT_AMOUNT_LIMITS, amountLimitProblems, amountLimitsOf } from "./amounts.ts";
+export { AmountOutOfRangeError, addPoints, toSafePoints } from "./arith.ts";
 export { clawback } from "./clawback.ts";
 export type { RuleStats, SimulatedEvent, SimulationOptions, SimulationReport } from "./simulate.ts";
 export { simulate } from "./simulate.ts";

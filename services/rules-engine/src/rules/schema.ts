@@ -9,7 +9,8 @@ import { LIMITS } from "./validate.ts";
 // and that the schema rejects what the validator rejects where a schema can say it. What it
 // cannot say (the validator still checks): a fact's value type against the operand, rate > 0 and
 // factor > 1, impossible calendar dates, duplicate rule ids, exclusive-group consistency, nesting
-// depth and condition counts, reward size.
+// depth and condition counts, reward size, and the programme's amount limits (a fixed bonus, rate
+// or multiplier that can award more than maxPointsPerEntry: they depend on programme.json).
 
 export const RULESET_SCHEMA_ID = "https://loyalty-engine.dev/schemas/ruleset.schema.json";
 
@@ -177,7 +178,7 @@ function rule(): Schema {
     type: "object",
     properties: {
       id: { type: "string", pattern: ID_PATTERN },
-      version: int(1, SAFE),
+      version: int(1, LIMITS.maxVersion),
       name: { type: "string", minLength: 1, maxLength: 200 },
       description: { type: "string" },
       status: { enum: [...STATUSES] },
@@ -255,7 +256,7 @@ export function ruleSetJsonSchema(): Schema {
     properties: {
       $schema: { type: "string", description: "Where editors find this schema; ignored by the engine." },
       id: { type: "string", pattern: ID_PATTERN },
-      version: int(1, SAFE),
+      version: int(1, LIMITS.maxVersion),
       description: { type: "string" },
       rules: { type: "array", maxItems: LIMITS.maxRules, items: { $ref: "#/$defs/rule" } },
     },

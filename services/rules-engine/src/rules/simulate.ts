@@ -1,4 +1,4 @@
-import { mulDivRoundBig, parseRational } from "./arith.ts";
+import { addPoints, mulDivRoundBig, parseRational, toSafePoints } from "./arith.ts";
 import type { Evaluation } from "./evaluate.ts";
 import type { RationalJson, Rounding } from "./types.ts";
 
@@ -91,9 +91,9 @@ export function simulate(events: Iterable<SimulatedEvent>, options: SimulationOp
     for (const aw of evaluation.awards) {
       const a = get(aw.ruleId);
       a.awards++;
-      a.points += aw.points;
+      a.points = addPoints(a.points, aw.points, `simulated points of rule ${aw.ruleId}`);
       a.members.add(aw.recipient === "referrer" ? (referrerId ?? `referrer-of:${memberId}`) : memberId);
-      total += aw.points;
+      total = addPoints(total, aw.points, "simulated total points");
     }
   }
   const byRule = [...acc.entries()]
@@ -119,7 +119,7 @@ export function simulate(events: Iterable<SimulatedEvent>, options: SimulationOp
     events: count,
     byRule,
     totalPoints: total,
-    liabilityMinor: Number(liability),
+    liabilityMinor: toSafePoints(liability, "simulated liability"),
     currency: options.currency,
   };
 }

@@ -111,4 +111,13 @@ export interface ProgrammeConfig {
   currencyExponent: number;
   /** IANA zone used for day-of-week / hour / month facts. */
   timeZone: string;
+  /** Most points one ledger entry (one award) may carry. Default 1,000,000 (amounts.ts). */
+  maxPointsPerEntry?: number;
+  /** Most points a member may earn per programme day, all rules. Default 10,000,000. */
+  maxPointsPerMemberPerDay?: number;
+  /**
+   * Largest base amount, in minor units of the base currency, the validator prices a rate or
+   * multiplier on to bound its award. Default 10,000,000 (100,000.00 at exponent 2).
+   */
+  maxOrderAmountMinor?: number;
 }

@@ -1,10 +1,13 @@
-import { MAX_RATIONAL_PART, parseRational } from "./arith.ts";
+import { type AmountLimits, amountLimitsOf } from "./amounts.ts";
+import { MAX_RATIONAL_PART, mulDivRoundBig, parseRational } from "./arith.ts";
 import { type FactSpec, PROTO_KEYS, lookupFact } from "./catalogue.ts";
 import { parsePath } from "./path.ts";
 import {
   OPERATORS,
   type Operator,
+  type ProgrammeConfig,
   ROUNDINGS,
+  type Rounding,
   type RuleSet,
   STATUSES,
   TRIGGERS,
@@ -33,6 +36,11 @@ export const LIMITS = Object.freeze({
   maxRewardBytes: 4096,
   maxPoints: 1_000_000_000,
   maxPriority: 10_000,
+  /**
+   * Rule and rule-set versions: Avro `int` in loyalty.rules.v1, loyalty.points.v1 and
+   * loyalty.campaigns.v1, and `int` columns in the ledger; one range everywhere.
+   */
+  maxVersion: 2_147_483_647,
 });
 
 const ID_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -586,7 +594,7 @@ function checkRule(rule: unknown, path: string, c: Collector): RuleSummary {
   const id = requireId(rule, "id", path, null, c);
   const ruleId = id ?? (typeof rule.id === "string" ? rule.id : null);
   checkKeys(rule, RULE_KEYS, path, ruleId, c);
-  requireInt(rule, "version", 1, Number.MAX_SAFE_INTEGER, path, ruleId, c);
+  requireInt(rule, "version", 1, LIMITS.maxVersion, path, ruleId, c);
   if (!Object.hasOwn(rule, "name")) c.add(ruleId, child(path, "name"), `missing required "name"`);
   else if (typeof rule.name !== "string" || rule.name.length === 0 || rule.name.length > 200) {
     c.add(ruleId, child(path, "name"), `"name" must be a string of 1..200 characters`);
@@ -711,7 +719,116 @@ function checkGroups(summaries: RuleSummary[], c: Collector): void {
   }
 }
 
-export function validateRuleSet(json: unknown): ValidationResult {
+/** The smallest positive limit a rule puts on its own award (budget, caps), or null. */
+function ruleLimit(rule: Json): number | null {
+  let limit: number | null = null;
+  const take = (v: unknown): void => {
+    if (typeof v === "number" && Number.isSafeInteger(v) && v > 0)
+      limit = limit === null ? v : Math.min(limit, v);
+  };
+  if (isObject(rule.budget)) take(rule.budget.totalPoints);
+  if (isObject(rule.caps)) {
+    take(rule.caps.perMemberPerDay);
+    take(rule.caps.perMemberPerCampaign);
+  }
+  return limit;
+}
+
+function roundingOf(params: Json): Rounding {
+  const r = params.rounding;
+  return typeof r === "string" && (ROUNDINGS as readonly string[]).includes(r) ? (r as Rounding) : "ceil";
+}
+
+/**
+ * The programme's amount limits: no rule may compute an award over maxPointsPerEntry (and so
+ * over maxPointsPerMemberPerDay, which is at least as large). Rates and multipliers are priced
+ * on an order of maxOrderAmountMinor; a multiplier on the largest sum of base rates that can
+ * fire together (every ungrouped points-per-unit rule, the largest of each exclusive group).
+ * What a rule's own budget or caps trim away cannot exceed anything.
+ */
+function checkAmounts(rules: unknown[], limits: AmountLimits, exp: number, c: Collector): void {
+  const cap = BigInt(limits.maxPointsPerEntry);
+  const amount = BigInt(limits.maxOrderAmountMinor);
+  const scale = 10n ** BigInt(exp);
+  const where = `on an order of ${limits.maxOrderAmountMinor} minor units (maxOrderAmountMinor)`;
+  // The largest sum of base rates, as an exact fraction num/den.
+  let sumNum = 0n;
+  let sumDen = 1n;
+  const groupMax = new Map<string, { num: bigint; den: bigint }>();
+  const addRate = (num: bigint, den: bigint): void => {
+    sumNum = sumNum * den + num * sumDen;
+    sumDen *= den;
+  };
+  for (const r of rules) {
+    if (!isObject(r) || !isObject(r.event) || r.event.type !== "points-per-unit") continue;
+    if (!isObject(r.event.params)) continue;
+    const rate = parseRational(r.event.params.rate);
+    if (rate === null) continue;
+    const num = BigInt(rate.num);
+    const den = BigInt(rate.den);
+    if (typeof r.exclusiveGroup === "string") {
+      const m = groupMax.get(r.exclusiveGroup);
+      if (m === undefined || num * m.den > m.num * den) groupMax.set(r.exclusiveGroup, { num, den });
+    } else addRate(num, den);
+  }
+  for (const m of groupMax.values()) addRate(m.num, m.den);
+
+  rules.forEach((r, i) => {
+    if (!isObject(r) || !isObject(r.event) || !isObject(r.event.params)) return;
+    const ruleId = typeof r.id === "string" ? r.id : null;
+    const params = r.event.params;
+    const pp = `$.rules[${i}].event.params`;
+    const own = ruleLimit(r);
+    const over = (max: bigint): boolean => max > cap && (own === null || BigInt(own) > cap);
+    switch (r.event.type) {
+      case "fixed-bonus": {
+        const points = params.points;
+        if (typeof points === "number" && Number.isSafeInteger(points) && over(BigInt(points)))
+          c.add(
+            ruleId,
+            `${pp}.points`,
+            `fixed bonus of ${points} points exceeds the programme's maxPointsPerEntry ${limits.maxPointsPerEntry}`,
+          );
+        return;
+      }
+      case "points-per-unit": {
+        const rate = parseRational(params.rate);
+        if (rate === null) return;
+        const max = mulDivRoundBig(amount, BigInt(rate.num), BigInt(rate.den) * scale, roundingOf(params));
+        if (over(max))
+          c.add(
+            ruleId,
+            `${pp}.rate`,
+            `rate ${JSON.stringify(params.rate)} can award ${max} points ${where}, over the programme's maxPointsPerEntry ${limits.maxPointsPerEntry}`,
+          );
+        return;
+      }
+      case "multiplier": {
+        const f = parseRational(params.factor);
+        if (f === null || f.num <= f.den || sumNum === 0n) return;
+        const max = mulDivRoundBig(
+          amount,
+          sumNum * BigInt(f.num - f.den),
+          sumDen * BigInt(f.den) * scale,
+          roundingOf(params),
+        );
+        if (over(max))
+          c.add(
+            ruleId,
+            `${pp}.factor`,
+            `factor ${JSON.stringify(params.factor)} can award ${max} points on top of the base rates ${where}, over the programme's maxPointsPerEntry ${limits.maxPointsPerEntry}`,
+          );
+        return;
+      }
+    }
+  });
+}
+
+/**
+ * Validates an untrusted rule set. `programme` supplies the amount limits and the currency
+ * exponent rates are priced with; absent, the defaults (amounts.ts, exponent 2).
+ */
+export function validateRuleSet(json: unknown, programme?: Partial<ProgrammeConfig>): ValidationResult {
   const c = new Collector();
   if (!isObject(json)) {
     return {
@@ -732,7 +849,7 @@ export function validateRuleSet(json: unknown): ValidationResult {
   if (Object.hasOwn(json, "$schema") && typeof json.$schema !== "string")
     c.add(null, child("$", "$schema"), `"$schema" must be a string, got ${describe(json.$schema)}`);
   requireId(json, "id", "$", null, c);
-  requireInt(json, "version", 1, Number.MAX_SAFE_INTEGER, "$", null, c);
+  requireInt(json, "version", 1, LIMITS.maxVersion, "$", null, c);
   if (!Object.hasOwn(json, "rules") || !Array.isArray(json.rules)) {
     c.add(null, "$.rules", `"rules" must be an array`);
   } else if (json.rules.length > LIMITS.maxRules) {
@@ -757,6 +874,7 @@ export function validateRuleSet(json: unknown): ValidationResult {
     }
   });
   checkGroups(summaries, c);
+  checkAmounts(rules, amountLimitsOf(programme), programme?.currencyExponent ?? 2, c);
   if (c.errors.length > 0) return { ok: false, errors: c.errors };
   // A structural copy: later mutation of the caller's object cannot change a validated set.
   const { $schema: _editorHint, ...ruleSet } = json;

@@ -160,7 +160,7 @@ export class RulesFeed {
       await this.catchUp();
       if (this.registry.size > 0) return;
       const src = readRuleSetSource(dir);
-      const v = validateRuleSet(src.json);
+      const v = validateRuleSet(src.json, this.registry.programme);
       if (!v.ok) throw new Error(`bootstrap rule set ${src.path} is invalid: ${JSON.stringify(v.errors)}`);
       if (v.ruleSet.id !== this.registry.ruleSetId)
         throw new Error(

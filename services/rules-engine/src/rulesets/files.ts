@@ -1,11 +1,15 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_AMOUNT_LIMITS, amountLimitProblems } from "../rules/amounts.ts";
 import type { ProgrammeConfig } from "../rules/types.ts";
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
 
 // Rule-set directories on disk (rules/standard/ and the drafts marketing teams edit):
 // `ruleset.json` (FORMAT.md) and optionally `programme.json` (base currency, exponent, time
-// zone, point value for liability).
+// zone, point value for liability, amount limits: src/rules/amounts.ts).
 
 export interface ProgrammeFile extends ProgrammeConfig {
   /** Value of one point in minor units of the base currency, for liability. */
@@ -17,6 +21,7 @@ export const DEFAULT_PROGRAMME: ProgrammeFile = {
   currencyExponent: 2,
   timeZone: "America/New_York",
   pointValueMinor: "1",
+  ...DEFAULT_AMOUNT_LIMITS,
 };
 
 /** The repository root: the nearest ancestor holding pnpm-workspace.yaml. */
@@ -56,6 +61,8 @@ export function readRuleSetSource(pathOrDir: string): RuleSetSource {
   let programme = DEFAULT_PROGRAMME;
   if (existsSync(programmeFile)) {
     const p = JSON.parse(readFileSync(programmeFile, "utf8")) as Partial<ProgrammeFile>;
+    const problems = isObject(p) ? amountLimitProblems(p) : ["must be a JSON object"];
+    if (problems.length > 0) throw new Error(`${programmeFile}: ${problems.join("; ")}`);
     programme = { ...DEFAULT_PROGRAMME, ...p };
   }
   return { json, path: file, programme };

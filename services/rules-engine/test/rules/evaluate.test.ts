@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { AmountOutOfRangeError } from "../../src/rules/arith.ts";
 import { candidates } from "../../src/rules/compile.ts";
 import { evaluate } from "../../src/rules/evaluate.ts";
 import { buildMemberEventFacts, buildOrderFacts } from "../../src/rules/facts.ts";
-import { BASE_RULE, NOW, PROGRAMME, compileRules, member, order, rule } from "./helpers.ts";
+import { BASE_RULE, NOW, PROGRAMME, WIDE_PROGRAMME, compileRules, member, order, rule } from "./helpers.ts";
 
 const facts = (o = {}, m = {}) => buildOrderFacts(order(o), member(m), PROGRAMME);
 const ppu = (rate: unknown, rounding = "floor") => ({ type: "points-per-unit", params: { rate, rounding } });
@@ -58,10 +59,20 @@ describe("points-per-unit", () => {
     // 0.1 + 0.2 style drift: 0.07 * 100 = 7.000000000000001 in floats; exact here.
     const rate = compileRules([rule({ id: "b", event: ppu("0.07", "ceil") })]);
     expect(evaluate(rate, "order.placed", facts({ amountMinor: 10_000 }), NOW).awards[0]?.points).toBe(7);
-    // Large amounts stay exact (BigInt path).
-    const big = compileRules([rule({ id: "b", event: ppu("123456.789") })]);
-    const ev = evaluate(big, "order.placed", facts({ amountMinor: 9_000_000_000_000 }), NOW);
-    expect(ev.awards[0]?.points).toBe(Number((9_000_000_000_000n * 123456789n) / 100_000n));
+    // Large amounts stay exact (BigInt path) while the award is a safe integer...
+    // (The programme's maxOrderAmountMinor bounds the rate for the validator; the 9e12 order
+    // below is larger than that bound, which the engine does not enforce.)
+    const big = compileRules([rule({ id: "b", event: ppu("123456.789") })], 1, {
+      ...WIDE_PROGRAMME,
+      maxOrderAmountMinor: 7_000_000_000_000,
+    });
+    const ev = evaluate(big, "order.placed", facts({ amountMinor: 7_000_000_000_000 }), NOW);
+    expect(ev.awards[0]?.points).toBe(8_641_975_230_000_000);
+    expect(BigInt(ev.awards[0]?.points ?? 0)).toBe((7_000_000_000_000n * 123456789n) / 100_000n);
+    // ...and past Number.MAX_SAFE_INTEGER the award is refused, not rounded.
+    expect(() => evaluate(big, "order.placed", facts({ amountMinor: 9_000_000_000_000 }), NOW)).toThrow(
+      AmountOutOfRangeError,
+    );
   });
 
   it("uses baseAmountMinor, not the order-currency amount", () => {

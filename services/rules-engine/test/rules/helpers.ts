@@ -38,14 +38,22 @@ export function ruleSet(rules: Json[], version = 1): Json {
   return { id: "test", version, rules };
 }
 
-export function mustValidate(json: unknown): RuleSet {
-  const r = validateRuleSet(json);
+/** PROGRAMME with amount limits wide enough for any safe award (tests of the arithmetic itself). */
+export const WIDE_PROGRAMME: ProgrammeConfig = {
+  ...PROGRAMME,
+  maxPointsPerEntry: Number.MAX_SAFE_INTEGER,
+  maxPointsPerMemberPerDay: Number.MAX_SAFE_INTEGER,
+  maxOrderAmountMinor: Number.MAX_SAFE_INTEGER,
+};
+
+export function mustValidate(json: unknown, programme: ProgrammeConfig = PROGRAMME): RuleSet {
+  const r = validateRuleSet(json, programme);
   if (!r.ok) throw new Error(`invalid rule set: ${JSON.stringify(r.errors, null, 2)}`);
   return r.ruleSet;
 }
 
-export function compileRules(rules: Json[], version = 1) {
-  return compileRuleSet(mustValidate(ruleSet(rules, version)), PROGRAMME);
+export function compileRules(rules: Json[], version = 1, programme: ProgrammeConfig = PROGRAMME) {
+  return compileRuleSet(mustValidate(ruleSet(rules, version), programme), programme);
 }
 
 export function member(overrides: Partial<MemberInput> = {}): MemberInput {
