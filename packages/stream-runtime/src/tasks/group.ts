@@ -16,6 +16,7 @@ import { type ConsumedMessage, toConsumed } from "../message.ts";
 import type { RuntimeMetrics } from "../metrics.ts";
 import type { BatchingProducer, OffsetCommit, OutMessage } from "../producer.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../retry.ts";
+import { FetchGate, type Waiting } from "./fetch-gate.ts";
 import { encodePending } from "./pending.ts";
 import { type TaskWrite, loadTasks, saveTasks } from "./progress-store.ts";
 import { recoverTasks } from "./recovery.ts";
@@ -115,12 +116,6 @@ class Collector implements TaskOutput {
   }
 }
 
-interface Waiting {
-  payload: EachBatchPayload;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
 /** What is held of the group between batches: every partition's progress and lanes. */
 interface Held {
   partitions: number;
@@ -132,8 +127,7 @@ export class GroupTaskRunner<R> {
   private consumer: Consumer | null = null;
   private admin: Admin | null = null;
   private held: Held | null = null;
-  private gathering: Waiting[] = [];
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly gate = new FetchGate((group) => this.runBatch(group));
   private timer: NodeJS.Timeout | null = null;
   private healthy = false;
   private crashed: Error | null = null;
@@ -177,7 +171,7 @@ export class GroupTaskRunner<R> {
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.healthy = true;
       // Restored anew after every rebalance: another instance may have written meanwhile.
-      void this.serial(async () => {
+      void this.gate.serial(async () => {
         this.held = null;
       });
       logger.info({ assignment: e.payload.memberAssignment }, "joined consumer group");
@@ -196,10 +190,10 @@ export class GroupTaskRunner<R> {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1024,
-      eachBatch: (payload) => this.gather(payload),
+      eachBatch: (payload) => this.gate.gather(payload),
     });
     const tick = () =>
-      this.serial(() => this.punctuate()).catch((err) => logger.error({ err }, "punctuation failed"));
+      this.gate.serial(() => this.punctuate()).catch((err) => logger.error({ err }, "punctuation failed"));
     // A catch-up paused by the last shutdown resumes at once, not at the next record.
     void tick();
     this.timer = setInterval(() => void tick(), this.o.tickIntervalMs);
@@ -210,40 +204,9 @@ export class GroupTaskRunner<R> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     if (this.consumer) await this.consumer.disconnect();
-    await this.chain.catch(() => undefined);
+    await this.gate.drained();
     await this.admin?.disconnect();
     this.healthy = false;
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn, fn);
-    this.chain = next.catch(() => undefined);
-    return next;
-  }
-
-  private gather(payload: EachBatchPayload): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.gathering.push({ payload, resolve, reject });
-      if (this.gathering.length === 1) setImmediate(() => this.dispatch());
-    });
-  }
-
-  private dispatch(): void {
-    const group = this.gathering;
-    this.gathering = [];
-    const beat = setInterval(() => {
-      group[0]?.payload.heartbeat().catch(() => undefined);
-    }, 1000);
-    this.serial(() => this.runBatch(group)).then(
-      () => {
-        clearInterval(beat);
-        for (const w of group) w.resolve();
-      },
-      (err: unknown) => {
-        clearInterval(beat);
-        for (const w of group) w.reject(err);
-      },
-    );
   }
 
   /** Every partition of the input, restored from stream_tasks, pending output re-sent. */

@@ -13,6 +13,7 @@ import { type ConsumedMessage, toConsumed } from "../message.ts";
 import type { RuntimeMetrics } from "../metrics.ts";
 import type { BatchingProducer, OffsetCommit, OutMessage } from "../producer.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../retry.ts";
+import { FetchGate, type Waiting } from "./fetch-gate.ts";
 import { encodePending } from "./pending.ts";
 import { type StoredTask, type TaskWrite, loadTasks, saveTasks } from "./progress-store.ts";
 import { recoverTasks } from "./recovery.ts";
@@ -86,18 +87,11 @@ class Collector implements TaskOutput {
   }
 }
 
-interface Waiting {
-  payload: EachBatchPayload;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
 export class TaskRunner<S> {
   private consumer: Consumer | null = null;
   private admin: Admin | null = null;
   private readonly tasks = new Map<number, LiveTask<S>>();
-  private gathering: Waiting[] = [];
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly gate = new FetchGate((group) => this.runBatch(group));
   private timer: NodeJS.Timeout | null = null;
   private healthy = false;
   private crashed: Error | null = null;
@@ -139,7 +133,7 @@ export class TaskRunner<S> {
       for (const partitions of Object.values(e.payload.memberAssignment))
         for (const p of partitions) mine.add(p);
       // A task this instance no longer owns is dropped; if it comes back it is restored anew.
-      void this.serial(async () => {
+      void this.gate.serial(async () => {
         for (const p of [...this.tasks.keys()]) if (!mine.has(p)) this.tasks.delete(p);
       });
       logger.info({ assignment: e.payload.memberAssignment }, "joined consumer group");
@@ -159,13 +153,13 @@ export class TaskRunner<S> {
       eachBatchAutoResolve: false,
       // Every partition of a fetch is handed over at once, and gathered into one batch.
       partitionsConsumedConcurrently: 1024,
-      eachBatch: (payload) => this.gather(payload),
+      eachBatch: (payload) => this.gate.gather(payload),
     });
     if (this.o.clockMode === "wall" && this.o.topology.punctuate) {
       this.timer = setInterval(() => {
-        void this.serial(() => this.punctuateAll(Date.now())).catch((err) =>
-          logger.error({ err }, "punctuation failed"),
-        );
+        void this.gate
+          .serial(() => this.punctuateAll(Date.now()))
+          .catch((err) => logger.error({ err }, "punctuation failed"));
       }, this.o.tickIntervalMs ?? 1000);
     }
   }
@@ -174,42 +168,9 @@ export class TaskRunner<S> {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     if (this.consumer) await this.consumer.disconnect();
-    await this.chain.catch(() => undefined);
+    await this.gate.drained();
     await this.admin?.disconnect();
     this.healthy = false;
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn, fn);
-    this.chain = next.catch(() => undefined);
-    return next;
-  }
-
-  /** kafkajs calls eachBatch for every partition of a fetch before any of them returns. */
-  private gather(payload: EachBatchPayload): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.gathering.push({ payload, resolve, reject });
-      if (this.gathering.length === 1) setImmediate(() => this.dispatch());
-    });
-  }
-
-  private dispatch(): void {
-    const group = this.gathering;
-    this.gathering = [];
-    // A batch that outlives the session would have its member evicted and its transaction fenced.
-    const beat = setInterval(() => {
-      group[0]?.payload.heartbeat().catch(() => undefined);
-    }, 1000);
-    this.serial(() => this.runBatch(group)).then(
-      () => {
-        clearInterval(beat);
-        for (const w of group) w.resolve();
-      },
-      (err: unknown) => {
-        clearInterval(beat);
-        for (const w of group) w.reject(err);
-      },
-    );
   }
 
   private async runBatch(group: Waiting[]): Promise<void> {
