@@ -102,6 +102,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: false },
     },
   });
+  // Fastify also parses text/plain by default; a body that is not JSON is 415, as documented.
+  app.removeContentTypeParser("text/plain");
   const routes: ServedRoute[] = [];
   served.set(app, routes);
   app.addHook("onRoute", (r) => {
