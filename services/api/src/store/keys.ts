@@ -116,24 +116,25 @@ function info(r: KeyRow, now: number): KeyInfo {
 }
 
 export class KeyStore {
-  private readonly adminHash: Buffer;
+  private readonly adminHash: Buffer | null;
   private readonly cache = new Map<string, { at: number; row: CachedKey | null }>();
   private readonly lastUsedWritten = new Map<string, number>();
   private readonly pending = new Set<Promise<unknown>>();
 
+  /** `adminKey`: the bootstrap key (API_ADMIN_KEY); null where keys are only managed (the CLI). */
   constructor(
     private readonly pool: Pool,
-    adminKey: string,
+    adminKey: string | null,
     private readonly cacheMs = KEY_CACHE_MS,
     private readonly onBackgroundError: (err: unknown) => void = () => undefined,
   ) {
-    this.adminHash = sha256(adminKey);
+    this.adminHash = adminKey === null ? null : sha256(adminKey);
   }
 
   /** The principal a presented key stands for, or why it is refused. `now` is wall time (ms). */
   async check(presented: string, now: number): Promise<AuthResult> {
     const hash = sha256(presented);
-    if (timingSafeEqual(hash, this.adminHash))
+    if (this.adminHash && timingSafeEqual(hash, this.adminHash))
       return { ok: true, principal: { keyId: ENV_ADMIN_KEY_ID, scopes: ["admin"] } };
     const m = KEY_FORMAT.exec(presented);
     const keyId = m?.[1];
