@@ -422,6 +422,100 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
       ),
     );
 
+  // keys (the member API's keys; services/api README: Authentication)
+  const keys = program
+    .command("keys")
+    .summary("the member API's keys: create, list, revoke, expire")
+    .description(
+      "The member API's keys, in the namespace's database (no running API needed). A running API\n" +
+        "refuses a key revoked or expired here within a second. The key itself is printed once.",
+    )
+    .addHelpText("after", example("pnpm loyalty keys list"));
+  const keyId = (value: string) => {
+    if (!/^[a-f0-9]{16}$/.test(value))
+      throw new UsageError(`key id must be 16 hex digits (the part after lk_), got ${value}`);
+    return value;
+  };
+  const scopes = (value: string) => {
+    const all = ["read", "redeem", "admin"] as const;
+    const list = value.split(",").map((x) => x.trim());
+    for (const x of list) oneOf("--scopes", all)(x);
+    return [...new Set(list)];
+  };
+  keys
+    .command("create")
+    .summary("create a key and print it once (only its hash is stored)")
+    .requiredOption("--name <name>", "what the key is for, e.g. pos-berlin-1")
+    .requiredOption(
+      "--scopes <list>",
+      "comma-separated: read, redeem, admin (admin implies the others)",
+      scopes,
+    )
+    .option("--owner <owner>", "who answers for the key (a team, a system); default: the name")
+    .option(
+      "--expires-at <time>",
+      "when the key stops working (ISO 8601 with a zone, or YYYY-MM-DD: the end of that UTC day); default: never",
+      instant("--expires-at"),
+    )
+    .addOption(json())
+    .addHelpText(
+      "after",
+      example(
+        "pnpm loyalty keys create --name pos-berlin-1 --scopes read,redeem --owner store-ops",
+        "pnpm loyalty keys create --name audit --scopes read --expires-at 2027-01-31 --json | jq -r .key",
+      ),
+    )
+    .action(
+      act(async (o: import("./commands/keys.ts").CreateOpts) =>
+        (await import("./commands/keys.ts")).create(ctx, o),
+      ),
+    );
+  keys
+    .command("list")
+    .summary("every key: owner, scopes, status, created, last used, expiry, revocation (never a secret)")
+    .addOption(json())
+    .addHelpText(
+      "after",
+      example(
+        "pnpm loyalty keys list",
+        "pnpm loyalty keys list --json | jq '.keys[] | select(.status == \"active\")'",
+      ),
+    )
+    .action(act(async (o: { json?: boolean }) => (await import("./commands/keys.ts")).list(ctx, o)));
+  keys
+    .command("revoke")
+    .summary("revoke a key for good (exit 1 if there is no such key)")
+    .argument("<keyId>", "the key's id: the 16 hex digits after lk_", keyId)
+    .addOption(json())
+    .addHelpText("after", example("pnpm loyalty keys revoke 0123456789abcdef"))
+    .action(
+      act(async (id: string, o: { json?: boolean }) =>
+        (await import("./commands/keys.ts")).revoke(ctx, id, o),
+      ),
+    );
+  keys
+    .command("expire")
+    .summary("set when a key stops working: a time, now, or never (exit 1 if revoked or unknown)")
+    .argument("<keyId>", "the key's id: the 16 hex digits after lk_", keyId)
+    .requiredOption(
+      "--at <time>",
+      "now, never, an ISO 8601 instant with a zone, or YYYY-MM-DD (the end of that UTC day)",
+      (v: string) => (v === "now" || v === "never" ? v : instant("--at")(v)),
+    )
+    .addOption(json())
+    .addHelpText(
+      "after",
+      example(
+        "pnpm loyalty keys expire 0123456789abcdef --at 2027-01-31",
+        "pnpm loyalty keys expire 0123456789abcdef --at now",
+      ),
+    )
+    .action(
+      act(async (id: string, o: { at: number | "now" | "never"; json?: boolean }) =>
+        (await import("./commands/keys.ts")).expire(ctx, id, o),
+      ),
+    );
+
   // bench
   const bench = program
     .command("bench")

@@ -56,6 +56,10 @@ describe("loyalty --help", () => {
       "churn report",
       "churn calibrate",
       "member show",
+      "keys create",
+      "keys list",
+      "keys revoke",
+      "keys expire",
       "bench e2e",
     ])
       expect(all).toContain(c);

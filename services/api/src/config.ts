@@ -10,6 +10,21 @@ export const apiConfigSchema = baseConfigSchema.extend({
   API_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(50),
   API_RATE_BURST: z.coerce.number().int().min(1).default(100),
   API_RATE_LIMIT_STORE: z.enum(["redis", "memory"]).default("redis"),
+  // Per client IP, before authentication, in memory per instance (src/http/ip-limit.ts): every
+  // request to an authenticated route spends a token of the first bucket, every failed
+  // authentication one of the second; either empty answers 429 without looking at the key.
+  API_IP_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(500),
+  API_IP_RATE_BURST: z.coerce.number().int().min(1).default(1000),
+  API_IP_AUTH_FAILURES_PER_SECOND: z.coerce.number().positive().default(1),
+  API_IP_AUTH_FAILURE_BURST: z.coerce.number().int().min(1).default(20),
+  // Proxies whose X-Forwarded-For names the client: a hop count or comma-separated addresses or
+  // CIDRs (Fastify's trustProxy). Unset: the socket's peer is the client.
+  API_TRUST_PROXY: z
+    .string()
+    .regex(/^(?:[0-9]{1,2}|[0-9a-fA-F:.]+(?:\/[0-9]{1,3})?(?:,[0-9a-fA-F:.]+(?:\/[0-9]{1,3})?)*)$/, {
+      message: "must be a hop count or comma-separated IP addresses/CIDRs",
+    })
+    .optional(),
   API_DB_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
   // Expiry of the lot a positive manual adjustment creates (same default as the rules engine).
   POINTS_EXPIRY_MONTHS: z.coerce.number().int().min(1).max(120).default(12),

@@ -24,3 +24,31 @@ export function instrumentHttp(app: FastifyInstance, metrics: RuntimeMetrics): v
     seconds.observe({ route, method: req.method }, reply.elapsedTime / 1000);
   });
 }
+
+/** What the HTTP layer reports about refused clients (server.ts calls these; main.ts counts them). */
+export interface SecurityEvents {
+  /** A request on an authenticated route without a usable key (reason: missing, malformed, unknown, ...). */
+  authFailed(reason: string): void;
+  /** A request refused by the per-IP limit before authentication (why: requests, auth_failures). */
+  ipLimited(why: string): void;
+}
+
+export const NO_SECURITY_EVENTS: SecurityEvents = { authFailed: () => undefined, ipLimited: () => undefined };
+
+/** The two counters behind SecurityEvents, in the service's metrics registry. */
+export function securityMetrics(metrics: RuntimeMetrics): SecurityEvents {
+  const failed = metrics.counter(
+    "loyalty_http_auth_failures_total",
+    "Requests to authenticated routes refused for their key (401), by reason: missing, malformed, unknown, wrong_secret, revoked, expired",
+    ["reason"],
+  );
+  const limited = metrics.counter(
+    "loyalty_http_ip_limited_total",
+    "Requests refused by the per-IP limit before authentication (429), by bucket: requests, auth_failures",
+    ["bucket"],
+  );
+  return {
+    authFailed: (reason) => failed.inc({ reason }),
+    ipLimited: (why) => limited.inc({ bucket: why }),
+  };
+}

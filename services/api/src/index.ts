@@ -6,3 +6,12 @@ export { buildServer, type ApiDeps } from "./http/server.ts";
 export { openApiDocument } from "./http/openapi.ts";
 export { ROUTES } from "./http/schemas.ts";
 export { ERROR_CODES, type ErrorCode } from "./domain/errors.ts";
+export {
+  type CreatedKey,
+  type KeyInfo,
+  KeyStore,
+  SCOPES,
+  type Scope,
+  KEY_CACHE_MS,
+} from "./store/keys.ts";
+export { ApiError } from "./domain/errors.ts";

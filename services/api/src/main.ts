@@ -18,12 +18,13 @@ import {
   tableMaintenance,
 } from "@loyalty/stream-runtime";
 import { apiConfigSchema } from "./config.ts";
-import { instrumentHttp } from "./http-metrics.ts";
+import { instrumentHttp, securityMetrics } from "./http-metrics.ts";
+import { IpLimiter } from "./http/ip-limit.ts";
 import { MemoryRateLimiter, RedisRateLimiter } from "./http/rate-limit.ts";
 import { buildServer } from "./http/server.ts";
 import { ApiNow, ledgerNow } from "./now.ts";
 import { OutboxRelay } from "./outbox-relay.ts";
-import { KeyStore } from "./store/keys.ts";
+import { KEY_CACHE_MS, KeyStore } from "./store/keys.ts";
 
 const config = loadConfig(apiConfigSchema);
 const kit = await bootService(config, { poolSize: config.API_DB_POOL_SIZE });
@@ -39,9 +40,21 @@ relay.onSent((sent) => {
 await relay.start(config.OUTBOX_RELAY_INTERVAL_MS);
 
 const rate = { rate: config.API_RATE_LIMIT_PER_SECOND, burst: config.API_RATE_BURST };
+const keys = new KeyStore(pool, config.API_ADMIN_KEY, KEY_CACHE_MS, (err) =>
+  logger.warn({ err }, "API key last_used_at not written"),
+);
+const trust = config.API_TRUST_PROXY;
 const app = buildServer({
   pool,
-  keys: new KeyStore(pool, config.API_ADMIN_KEY),
+  keys,
+  ipLimiter: new IpLimiter({
+    rate: config.API_IP_RATE_LIMIT_PER_SECOND,
+    burst: config.API_IP_RATE_BURST,
+    failureRate: config.API_IP_AUTH_FAILURES_PER_SECOND,
+    failureBurst: config.API_IP_AUTH_FAILURE_BURST,
+  }),
+  security: securityMetrics(kit.metrics),
+  ...(trust === undefined ? {} : { trustProxy: /^[0-9]+$/.test(trust) ? Number(trust) : trust }),
   limiter:
     config.API_RATE_LIMIT_STORE === "redis"
       ? new RedisRateLimiter(kit.redis, rate, (err) =>
@@ -113,6 +126,7 @@ installShutdown(
       await kit.producer.disconnect();
       await kafkaAdmin.close();
       await vacuum.idle();
+      await keys.idle();
       await pool.end();
       kit.redis.disconnect();
       await new Promise<void>((r) => ops.server.close(() => r()));

@@ -7,7 +7,7 @@ import { createLogger } from "@loyalty/stream-runtime";
 import { afterAll, describe, expect, it } from "vitest";
 import { MemoryRateLimiter } from "../src/http/rate-limit.ts";
 import { buildServer } from "../src/http/server.ts";
-import { KeyStore, type Principal } from "../src/store/keys.ts";
+import { type AuthResult, KeyStore } from "../src/store/keys.ts";
 
 const ADMIN = "admin-key-for-access-log-tests-0123456789";
 const KEY_ID = "0123456789abcdef";
@@ -22,9 +22,9 @@ const unreachable = new Proxy({} as Pool, {
 
 /** The bootstrap key as usual; KEY as a read key without a database lookup. */
 class Keys extends KeyStore {
-  override async authenticate(presented: string, now: number): Promise<Principal | null> {
-    if (presented === KEY) return { keyId: KEY_ID, scopes: ["read"] };
-    return presented === ADMIN ? super.authenticate(presented, now) : null;
+  override async check(presented: string, now: number): Promise<AuthResult> {
+    if (presented === KEY) return { ok: true, principal: { keyId: KEY_ID, scopes: ["read"] } };
+    return presented === ADMIN ? super.check(presented, now) : { ok: false, reason: "unknown" };
   }
 }
 

@@ -4,6 +4,7 @@
 import type { Pool } from "@loyalty/db";
 import { createLogger } from "@loyalty/stream-runtime";
 import { afterAll, describe, expect, it } from "vitest";
+import { IpLimiter } from "../src/http/ip-limit.ts";
 import { openApiDocument } from "../src/http/openapi.ts";
 import { MemoryRateLimiter } from "../src/http/rate-limit.ts";
 import { ROUTES } from "../src/http/schemas.ts";
@@ -167,5 +168,50 @@ describe("rate limiting", () => {
     expect(third.json().error.code).toBe("RATE_LIMITED");
     expect(Number(third.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     await limited.close();
+  });
+});
+
+describe("the per-IP limit runs before authentication", () => {
+  it("an address that failed too often gets 429 before its key is read; others are not affected", async () => {
+    const gated = buildServer({
+      pool: unreachable,
+      keys: new KeyStore(unreachable, ADMIN),
+      limiter: new MemoryRateLimiter({ rate: 1000, burst: 1000 }),
+      ipLimiter: new IpLimiter({ rate: 1000, burst: 1000, failureRate: 0.001, failureBurst: 2 }),
+      now: () => 0,
+      expiryMonths: 12,
+      onCommitted: () => undefined,
+      logger: createLogger("api-test", "silent"),
+    });
+    const hit = (authorization: string, remoteAddress = "192.0.2.1") =>
+      gated.inject({
+        method: "GET",
+        url: "/v1/members/m1/ledger?limit=0",
+        remoteAddress,
+        headers: { authorization },
+      });
+    expect((await hit("Bearer nope")).statusCode).toBe(401);
+    expect((await hit("Bearer nope")).statusCode).toBe(401);
+    // Even the right key: the address is refused before any key is looked at.
+    const third = await hit(`Bearer ${ADMIN}`);
+    expect([third.statusCode, third.json().error.code]).toEqual([429, "RATE_LIMITED"]);
+    expect(third.json().error.message).toMatch(/failed authentications from this address/);
+    expect(Number(third.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect((await hit(`Bearer ${ADMIN}`, "192.0.2.2")).statusCode).toBe(400);
+    // Public routes are not limited.
+    expect(
+      (await gated.inject({ method: "GET", url: "/livez", remoteAddress: "192.0.2.1" })).statusCode,
+    ).toBe(200);
+    await gated.close();
+  });
+
+  it("a text/plain body is 415, like any body that is not JSON", async () => {
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/members/m1/redemptions",
+      headers: { ...auth, "content-type": "text/plain", "idempotency-key": "k" },
+      payload: "points=5",
+    });
+    expect([res.statusCode, res.json().error.code]).toEqual([415, "UNSUPPORTED_MEDIA_TYPE"]);
   });
 });

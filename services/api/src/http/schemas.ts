@@ -1,7 +1,7 @@
 // The JSON schemas the routes validate (and serialise) with. The OpenAPI document is generated
 // from these same objects (openapi.ts), so the two cannot drift apart.
 import { ERROR_CODES } from "../domain/errors.ts";
-import type { Scope } from "../store/keys.ts";
+import { KEY_ID_PATTERN, type Scope } from "../store/keys.ts";
 
 type Schema = Record<string, unknown>;
 
@@ -188,6 +188,27 @@ const calibrationReport = obj({
     type: "boolean",
     description: "Whether churn-alert has seen events up to the holdout's last day",
   },
+});
+
+const keyId = str({ pattern: KEY_ID_PATTERN, description: "API key id (the 16 hex digits after lk_)" });
+
+/** An API key as listed: never its secret or hash. */
+const keyFields = {
+  keyId: str(),
+  name: str(),
+  owner: str(),
+  scopes: { type: "array", items: str({ enum: ["read", "redeem", "admin"] }) },
+  createdBy: nullable(str({ description: "Key id of the admin key that created it; null from the CLI" })),
+  createdAt: isoTime,
+  lastUsedAt: nullable(str({ format: "date-time", description: "Updated at most once a minute" })),
+  expiresAt: nullable(isoTime),
+  revokedAt: nullable(isoTime),
+  status: str({ enum: ["active", "revoked", "expired"] }),
+};
+const keyInfo = obj(keyFields);
+const createdKey = obj({
+  ...keyFields,
+  key: str({ description: "The key: shown once, only its sha256 is stored; keep it now" }),
 });
 
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorSchema]));
@@ -410,28 +431,73 @@ export const ROUTES = {
     method: "POST",
     url: "/v1/keys",
     operationId: "createApiKey",
-    summary: "Create an API key (admin); the key is returned once",
+    summary: "Create an API key (admin); the key is returned once, only its sha256 is stored",
     scope: "admin",
     schema: {
-      body: obj({
-        name: str({ minLength: 1, maxLength: 100 }),
-        scopes: {
-          type: "array",
-          minItems: 1,
-          uniqueItems: true,
-          items: str({ enum: ["read", "redeem", "admin"] }),
+      body: obj(
+        {
+          name: str({ minLength: 1, maxLength: 100 }),
+          scopes: {
+            type: "array",
+            minItems: 1,
+            uniqueItems: true,
+            items: str({ enum: ["read", "redeem", "admin"] }),
+          },
+          owner: str({
+            minLength: 1,
+            maxLength: 100,
+            description: "Who answers for the key (a team, a system); the name when absent",
+          }),
+          expiresAt: str({ format: "date-time", description: "When the key stops working; absent: never" }),
         },
-      }),
+        ["name", "scopes"],
+      ),
       response: {
-        201: obj({
-          keyId: str(),
-          key: str({ description: "Shown once; store it now" }),
-          name: str(),
-          scopes: { type: "array", items: str() },
-          createdAt: isoTime,
-        }),
+        201: createdKey,
         ...errors(...AUTH_ERRORS, ...BODY_ERRORS, ...SERVER_ERRORS),
       },
+    },
+  },
+  listKeys: {
+    method: "GET",
+    url: "/v1/keys",
+    operationId: "listApiKeys",
+    summary:
+      "Every API key with owner, scopes, created/last used/expiry/revocation times (admin); never a secret",
+    scope: "admin",
+    schema: {
+      response: {
+        200: obj({ keys: { type: "array", items: keyInfo } }),
+        ...errors(...AUTH_ERRORS, ...SERVER_ERRORS),
+      },
+    },
+  },
+  revokeKey: {
+    method: "POST",
+    url: "/v1/keys/:keyId/revoke",
+    operationId: "revokeApiKey",
+    summary:
+      "Revoke an API key for good (admin); refused everywhere within a second; repeating it answers the same",
+    scope: "admin",
+    schema: {
+      params: obj({ keyId }),
+      response: { 200: keyInfo, ...errors(...AUTH_ERRORS, ...BODY_ERRORS, 404, ...SERVER_ERRORS) },
+    },
+  },
+  setKeyExpiry: {
+    method: "POST",
+    url: "/v1/keys/:keyId/expiry",
+    operationId: "setApiKeyExpiry",
+    summary: "Set or clear an API key's expiry (admin); a time already past expires it at once",
+    scope: "admin",
+    schema: {
+      params: obj({ keyId }),
+      body: obj({
+        expiresAt: nullable(
+          str({ format: "date-time", description: "When the key stops working; null: never" }),
+        ),
+      }),
+      response: { 200: keyInfo, ...errors(...AUTH_ERRORS, ...BODY_ERRORS, 404, 409, ...SERVER_ERRORS) },
     },
   },
 } as const satisfies Record<string, RouteSpec>;

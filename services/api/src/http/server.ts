@@ -1,5 +1,6 @@
-// The HTTP surface: authentication (API keys with scopes), per-key rate limiting, schema
-// validation (400 with the field at fault), the routes, and the error contract. Built without
+// The HTTP surface: a per-IP limit before authentication (src/http/ip-limit.ts), authentication
+// (API keys with scopes), per-key rate limiting, schema validation (400 with the field at fault),
+// the routes (the API keys' lifecycle included), and the error contract. Built without
 // listening so tests can drive it with inject() or a real socket. One access-log line per
 // request (request id, key id, route template, status, latency), never the key itself.
 import { randomUUID } from "node:crypto";
@@ -9,11 +10,13 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { ApiError, toApiError } from "../domain/errors.ts";
 import { addMonthsUtc } from "../domain/lots.ts";
 import { retryAfterSeconds } from "../domain/token-bucket.ts";
+import { NO_SECURITY_EVENTS, type SecurityEvents } from "../http-metrics.ts";
 import { ledgerHistory } from "../store/history.ts";
 import { type KeyStore, type Principal, type Scope, allows } from "../store/keys.ts";
 import { adjust, cancelRedemption, closeMember, redeem } from "../store/ledger.ts";
 import { memberSummary } from "../summary.ts";
 import { type ChurnAlertLink, registerChurnCalibration } from "./churn-calibration.ts";
+import { IpLimiter, type IpLimits } from "./ip-limit.ts";
 import { API_VERSION, openApiDocument } from "./openapi.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { ROUTES } from "./schemas.ts";
@@ -42,7 +45,19 @@ export interface ApiDeps {
   ready?: () => Promise<Readiness>;
   /** churn-alert's ops server, for GET /v1/churn/calibration; unset: that route answers 503. */
   churnAlert?: ChurnAlertLink;
+  /** Per-IP limits before authentication; unset: DEFAULT_IP_LIMITS. */
+  ipLimiter?: IpLimiter;
+  /** Failed authentications and per-IP refusals, for the metrics; unset: not counted. */
+  security?: SecurityEvents;
+  /**
+   * Fastify's trustProxy: which proxies' X-Forwarded-For names the client (the per-IP limit's
+   * key). Unset: none, the socket's address is the client.
+   */
+  trustProxy?: string | number;
 }
+
+/** API_IP_* defaults (src/config.ts). */
+export const DEFAULT_IP_LIMITS: IpLimits = { rate: 500, burst: 1000, failureRate: 1, failureBurst: 20 };
 
 type MemberParams = { memberId: string };
 type IdemHeaders = { "idempotency-key": string };
@@ -79,6 +94,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: 16 * 1024,
+    ...(deps.trustProxy !== undefined ? { trustProxy: deps.trustProxy } : {}),
     return503OnClosing: true,
     // Only the routes below, each in the OpenAPI document: no implicit HEAD twin of every GET.
     exposeHeadRoutes: false,
@@ -86,6 +102,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: false },
     },
   });
+  // Fastify also parses text/plain by default; a body that is not JSON is 415, as documented.
+  app.removeContentTypeParser("text/plain");
   const routes: ServedRoute[] = [];
   served.set(app, routes);
   app.addHook("onRoute", (r) => {
@@ -115,18 +133,44 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     return s;
   };
 
-  // Authentication and rate limiting run before the body is parsed or validated: a request
-  // without a valid key learns nothing about the schemas.
+  // The per-IP limit, authentication and the per-key rate limit run before the body is parsed or
+  // validated: a request without a valid key learns nothing about the schemas, and a client
+  // sending random keys is stopped by its IP's failure bucket before its keys are looked up.
+  const ipLimiter = deps.ipLimiter ?? new IpLimiter(DEFAULT_IP_LIMITS);
+  const security = deps.security ?? NO_SECURITY_EVENTS;
+  const authFailed = (ip: string, reason: string, code: "AUTH_MISSING" | "AUTH_INVALID") => {
+    security.authFailed(reason);
+    if (code === "AUTH_INVALID") ipLimiter.failed(ip);
+    return code === "AUTH_MISSING"
+      ? new ApiError("AUTH_MISSING", "send Authorization: Bearer <API key>", "headers.authorization")
+      : new ApiError(
+          "AUTH_INVALID",
+          "unknown, revoked, expired or malformed API key",
+          "headers.authorization",
+        );
+  };
   app.addHook("onRequest", async (req, reply) => {
     const scope = req.routeOptions.config.scope ?? null;
     if (scope === null) return;
+    const gate = ipLimiter.admit(req.ip);
+    if (!gate.allowed) {
+      security.ipLimited(gate.why);
+      reply.header("retry-after", String(retryAfterSeconds(gate.retryAfterMs)));
+      throw new ApiError(
+        "RATE_LIMITED",
+        gate.why === "auth_failures"
+          ? "too many failed authentications from this address"
+          : "too many requests from this address",
+      );
+    }
     const header = req.headers.authorization;
-    if (header === undefined || header === "")
-      throw new ApiError("AUTH_MISSING", "send Authorization: Bearer <API key>", "headers.authorization");
+    if (header === undefined || header === "") throw authFailed(req.ip, "missing", "AUTH_MISSING");
     const m = /^Bearer +(\S+)$/i.exec(header);
-    const principal = m?.[1] ? await deps.keys.authenticate(m[1], Date.now()) : null;
-    if (!principal)
-      throw new ApiError("AUTH_INVALID", "unknown, revoked or malformed API key", "headers.authorization");
+    const presented = m?.[1];
+    if (presented === undefined) throw authFailed(req.ip, "malformed", "AUTH_INVALID");
+    const auth = await deps.keys.check(presented, Date.now());
+    if (!auth.ok) throw authFailed(req.ip, auth.reason, "AUTH_INVALID");
+    const principal = auth.principal;
     if (!allows(principal.scopes, scope))
       throw new ApiError("SCOPE_FORBIDDEN", `this key lacks the '${scope}' scope`, "headers.authorization");
     const rate = await deps.limiter.take(principal.keyId);
@@ -237,9 +281,16 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     schema: r.cancel.schema,
     config: { scope: r.cancel.scope },
     handler: async (req, reply) => {
+      const by = principalOf(req);
       const out = await cancelRedemption(
         deps.pool,
-        { memberId: req.params.memberId, redemptionId: req.params.redemptionId, reason: null },
+        {
+          memberId: req.params.memberId,
+          redemptionId: req.params.redemptionId,
+          reason: null,
+          keyId: by.keyId,
+          admin: by.scopes.includes("admin"),
+        },
         deps.now(),
       );
       return answer(reply, out, deps);
@@ -292,13 +343,54 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
 
   registerChurnCalibration(app, deps.churnAlert ?? { url: null, timeoutMs: 0 });
 
-  app.route<{ Body: { name: string; scopes: Scope[] } }>({
+  app.route<{ Body: { name: string; scopes: Scope[]; owner?: string; expiresAt?: string } }>({
     method: r.createKey.method,
     url: r.createKey.url,
     schema: r.createKey.schema,
     config: { scope: r.createKey.scope },
-    handler: async (req, reply) =>
-      reply.status(201).send(await deps.keys.create(req.body.name, req.body.scopes)),
+    handler: async (req, reply) => {
+      const now = Date.now();
+      const expiresAt = req.body.expiresAt === undefined ? null : Date.parse(req.body.expiresAt);
+      if (expiresAt !== null && !(expiresAt > now))
+        throw new ApiError("VALIDATION_FAILED", "body.expiresAt must be in the future", "body.expiresAt");
+      const created = await deps.keys.create(
+        {
+          name: req.body.name,
+          scopes: req.body.scopes,
+          owner: req.body.owner,
+          expiresAt,
+          createdBy: principalOf(req).keyId,
+        },
+        now,
+      );
+      return reply.status(201).send(created);
+    },
+  });
+  app.route({
+    method: r.listKeys.method,
+    url: r.listKeys.url,
+    schema: r.listKeys.schema,
+    config: { scope: r.listKeys.scope },
+    handler: async () => ({ keys: await deps.keys.list(Date.now()) }),
+  });
+  app.route<{ Params: { keyId: string } }>({
+    method: r.revokeKey.method,
+    url: r.revokeKey.url,
+    schema: r.revokeKey.schema,
+    config: { scope: r.revokeKey.scope },
+    handler: async (req) => deps.keys.revoke(req.params.keyId, Date.now()),
+  });
+  app.route<{ Params: { keyId: string }; Body: { expiresAt: string | null } }>({
+    method: r.setKeyExpiry.method,
+    url: r.setKeyExpiry.url,
+    schema: r.setKeyExpiry.schema,
+    config: { scope: r.setKeyExpiry.scope },
+    handler: async (req) =>
+      deps.keys.setExpiry(
+        req.params.keyId,
+        req.body.expiresAt === null ? null : Date.parse(req.body.expiresAt),
+        Date.now(),
+      ),
   });
 
   return app;

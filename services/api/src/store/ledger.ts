@@ -302,9 +302,9 @@ export function redeem(pool: Pool, req: RedeemRequest, now: number): Promise<Sto
       );
       await setBalance(c, req.memberId, balanceAfter, bal.debt);
       await c.query(
-        `insert into api_redemptions (redemption_id, member_id, entry_id, points, order_id, event_time)
-         values ($1, $2, $3, $4, $5, $6)`,
-        [redemptionId, req.memberId, entry.entryId, req.points, req.orderId, new Date(now)],
+        `insert into api_redemptions (redemption_id, member_id, entry_id, points, order_id, event_time, key_id)
+         values ($1, $2, $3, $4, $5, $6, $7)`,
+        [redemptionId, req.memberId, entry.entryId, req.points, req.orderId, new Date(now), req.keyId],
       );
       await enqueue(c, [movement(entry)]);
       const body: RedemptionResult = {
@@ -367,9 +367,22 @@ async function cancellationOf(
  * original lot exactly what the redemption took from it (so the points keep their original
  * expiry). Repeating it answers the recorded cancellation and changes nothing.
  */
+/**
+ * Who asks for a cancellation: the key id (a plain field, so it can travel in a ledger command)
+ * and whether that key is an admin key. Only the key that made the redemption, or an admin key,
+ * may cancel it.
+ */
+export interface CancelRequest {
+  memberId: string;
+  redemptionId: string;
+  reason: string | null;
+  keyId: string;
+  admin: boolean;
+}
+
 export function cancelRedemption(
   pool: Pool,
-  req: { memberId: string; redemptionId: string; reason: string | null },
+  req: CancelRequest,
   now: number,
 ): Promise<Stored<RedemptionResult>> {
   return transaction(pool, async (c) => {
@@ -380,8 +393,9 @@ export function cancelRedemption(
       points: number;
       order_id: string | null;
       cancel_entry_id: string | null;
+      key_id: string | null;
     }>(
-      "select entry_id, points, order_id, cancel_entry_id from api_redemptions where redemption_id = $1 and member_id = $2",
+      "select entry_id, points, order_id, cancel_entry_id, key_id from api_redemptions where redemption_id = $1 and member_id = $2",
       [req.redemptionId, req.memberId],
     );
     const red = r.rows[0];
@@ -390,6 +404,13 @@ export function cancelRedemption(
         "REDEMPTION_NOT_FOUND",
         `member ${req.memberId} has no redemption ${req.redemptionId}`,
         "params.redemptionId",
+      );
+    // Before anything else, a repeated cancellation included: another key learns nothing more.
+    if (!req.admin && red.key_id !== req.keyId)
+      throw new ApiError(
+        "REDEMPTION_FORBIDDEN",
+        `redemption ${req.redemptionId} was made by another API key: only that key or an admin key may cancel it`,
+        "headers.authorization",
       );
     if (red.cancel_entry_id !== null)
       return {
