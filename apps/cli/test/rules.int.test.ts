@@ -1,5 +1,5 @@
 // rules publish / list / diff against the real broker and registry, in a fresh namespace.
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AvroCodec, type RuleSetPublished, namespacedTopics } from "@loyalty/contracts";
@@ -24,10 +24,23 @@ describe("rules publish, list, diff", () => {
     expect(empty.code).toBe(0);
     expect(JSON.parse(empty.stdout)).toEqual({ topic, published: [] });
 
-    const pub = await cli(["rules", "publish", "rules/standard", "--json"], env);
+    const pub = await cli(["rules", "publish", "rules/standard", "--publisher", "alice", "--json"], env);
     expect(pub.stderr).toBe("");
     expect(pub.code).toBe(0);
-    const p = JSON.parse(pub.stdout) as { id: string; version: number; checksum: string; topic: string };
+    const p = JSON.parse(pub.stdout) as {
+      id: string;
+      version: number;
+      checksum: string;
+      topic: string;
+      publisher: string;
+      keyId: string;
+      digest: string;
+      signingKey: string;
+    };
+    // No key in the environment: signed with the local stack's dev key, naming the publisher.
+    expect(p).toMatchObject({ publisher: "alice", signingKey: "local-dev" });
+    expect(p.keyId).toMatch(/^[0-9a-f]{16}$/);
+    expect(p.digest).toMatch(/^[0-9a-f]{64}$/);
     const standard = JSON.parse(readFileSync(join(STANDARD, "ruleset.json"), "utf8")) as {
       id: string;
       version: number;
@@ -45,7 +58,11 @@ describe("rules publish, list, diff", () => {
       ruleSetId: standard.id,
       version: standard.version,
       checksum: p.checksum,
+      publisher: "alice",
+      keyId: p.keyId,
+      digest: p.digest,
     });
+    expect(onTopic.signature?.length).toBe(64);
     // The file's "$schema" (for editors) is not part of the published rule set.
     const { $schema: _editorHint, ...published } = standard as typeof standard & { $schema?: string };
     expect(_editorHint).toBe("../../schemas/ruleset.schema.json");
@@ -67,6 +84,11 @@ describe("rules publish, list, diff", () => {
         version: standard.version,
         checksum: p.checksum,
         rules: standard.rules.length,
+        publisher: "alice",
+        keyId: p.keyId,
+        digest: p.digest,
+        // No engine has run in this namespace: no verdict, no effective time.
+        engine: { status: "no engine state" },
       }),
     ]);
 
@@ -104,12 +126,32 @@ describe("rules publish, list, diff", () => {
     const text = await cli(["rules", "diff", dir], env);
     expect(text.stdout).toContain(`- ${second.id} v${second.version}`);
 
-    const next = await cli(["rules", "publish", dir, "--json"], env);
+    // A key of one's own: keygen writes it (never over an existing one); publish signs with it.
+    const keys = mkdtempSync(join(tmpdir(), "loyalty-keys-"));
+    const gen = await cli(["rules", "keygen", "--out", keys, "--json"], env);
+    expect(gen.code).toBe(0);
+    const k = JSON.parse(gen.stdout) as { keyId: string; privateKeyFile: string; publicKeyFile: string };
+    expect(statSync(k.privateKeyFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(k.publicKeyFile, "utf8")).toContain("BEGIN PUBLIC KEY");
+    expect((await cli(["rules", "keygen", "--out", keys], env)).code).toBe(2);
+    const next = await cli(["rules", "publish", dir, "--json"], {
+      ...env,
+      RULES_SIGNING_KEY_FILE: k.privateKeyFile,
+      RULES_PUBLISHER: "bob",
+    });
     expect(next.code).toBe(0);
+    expect(JSON.parse(next.stdout)).toMatchObject({
+      keyId: k.keyId,
+      publisher: "bob",
+      signingKey: "environment",
+    });
     const after = JSON.parse((await cli(["rules", "list", "--json"], env)).stdout) as {
-      published: Array<{ version: number }>;
+      published: Array<{ version: number; keyId: string; publisher: string }>;
     };
-    expect(after.published.map((x) => x.version)).toEqual([standard.version, standard.version + 1]);
+    expect(after.published.map((x) => [x.version, x.keyId, x.publisher])).toEqual([
+      [standard.version, p.keyId, "alice"],
+      [standard.version + 1, k.keyId, "bob"],
+    ]);
   });
 });
 
