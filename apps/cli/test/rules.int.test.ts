@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AvroCodec, type RuleSetPublished, namespacedTopics } from "@loyalty/contracts";
+import { createPool, migrate } from "@loyalty/db";
 import { type TestStack, readTopic, requireStack, testKafka, testNamespace } from "@loyalty/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import { REPO, cli, stackEnv } from "./helpers.ts";
@@ -152,6 +153,44 @@ describe("rules publish, list, diff", () => {
       [standard.version, p.keyId, "alice"],
       [standard.version + 1, k.keyId, "bob"],
     ]);
+
+    // With the engine's verdicts in its tables (as the engine writes them: v1 accepted, the next
+    // refused because the engine does not trust bob's key), list shows each record's outcome.
+    const [r1, r2] = (
+      JSON.parse((await cli(["rules", "list", "--json"], env)).stdout) as {
+        published: Array<{ partition: number; offset: string; checksum: string }>;
+      }
+    ).published;
+    if (!r1 || !r2) throw new Error("two records listed");
+    await migrate(stack.databaseUrl, undefined, ns);
+    const pool = createPool(stack.databaseUrl, { max: 1, namespace: ns });
+    const effective = new Date(Date.UTC(1997, 0, 1));
+    try {
+      await pool.query(
+        `insert into rule_sets (rule_set_id, version, published_at, effective_at, checksum, rule_set_json, publisher,
+                                key_id, digest, source_partition, source_offset, accepted_at)
+         values ($1, $2, now(), $3, $4, '{}', 'alice', $5, $6, $7, $8, now())`,
+        [standard.id, standard.version, effective, r1.checksum, p.keyId, p.digest, r1.partition, r1.offset],
+      );
+      await pool.query(
+        `insert into rule_set_rejections (source_topic, source_partition, source_offset, rule_set_id, version,
+                                          reason_code, reason)
+         values ($1, $2, $3, $4, $5, 'RULESET_UNKNOWN_KEY', 'not trusted')`,
+        [topic, r2.partition, r2.offset, standard.id, standard.version + 1],
+      );
+    } finally {
+      await pool.end();
+    }
+    const verdicts = JSON.parse((await cli(["rules", "list", "--json"], env)).stdout) as {
+      published: Array<{ engine: unknown }>;
+    };
+    expect(verdicts.published.map((x) => x.engine)).toEqual([
+      { status: "running", effectiveAt: effective.toISOString(), acceptedAt: expect.any(String) },
+      { status: "refused", reasonCode: "RULESET_UNKNOWN_KEY", reason: "not trusted" },
+    ]);
+    const listText = (await cli(["rules", "list"], env)).stdout;
+    expect(listText).toContain(`running from ${effective.toISOString()}`);
+    expect(listText).toContain("refused RULESET_UNKNOWN_KEY: not trusted");
   });
 });
 
