@@ -5,7 +5,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RuleSetPublished } from "@loyalty/contracts";
+import { ConfigError, loadConfig } from "@loyalty/stream-runtime";
 import { describe, expect, it } from "vitest";
+import { rulesEngineConfigSchema } from "../src/config.ts";
 import { RuleSetRegistry } from "../src/engine/registry.ts";
 import type { RuleSet } from "../src/rules/types.ts";
 import {
@@ -132,6 +134,27 @@ describe("signing and verification", () => {
     }
     expect(msg).toMatch(/^RULES_SIGNING_KEY: /);
     expect(msg).not.toContain("secretstuff");
+  });
+});
+
+describe("the engine's configuration", () => {
+  const problems = (env: NodeJS.ProcessEnv): string => {
+    try {
+      loadConfig(rulesEngineConfigSchema, env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as ConfigError).message;
+    }
+    return "accepted";
+  };
+
+  it("requires RULES_PUBLIC_KEYS, naming it, and never shows the value given", () => {
+    expect(problems({})).toMatch(/RULES_PUBLIC_KEYS: required.*\(not set\)/);
+    const bad = problems({ RULES_PUBLIC_KEYS: "ed25519:c2VjcmV0LXNob3J0" });
+    expect(bad).toMatch(/RULES_PUBLIC_KEYS: entry 1 is not 32 bytes of base64/);
+    expect(bad).not.toContain("c2VjcmV0LXNob3J0");
+    const ok = loadConfig(rulesEngineConfigSchema, { RULES_PUBLIC_KEYS: pairA.publicKeyPem });
+    expect([...ok.RULES_PUBLIC_KEYS.keys()]).toEqual([pairA.keyId]);
   });
 });
 

@@ -17,6 +17,8 @@ export interface PublicationAudit {
   keyId: string;
   /** sha256 (hex) of the signed statement. */
   digest: string;
+  /** The Ed25519 signature of the digest. */
+  signature: Buffer;
   /** The publisher's claimed time (its clock): recorded, never used for pricing. */
   publishedAt: number;
   /** Where the accepted record sits on loyalty.rules.v1. */
@@ -192,6 +194,7 @@ export class RuleSetRegistry {
           publisher: sig.publisher,
           keyId: sig.keyId,
           digest: sig.digest,
+          signature: p.signature ?? Buffer.alloc(0),
           publishedAt: p.publishedAt,
           partition: at.partition,
           offset: at.offset,

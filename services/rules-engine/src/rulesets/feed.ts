@@ -27,7 +27,8 @@ import { normalisePublication, sendPublication, signedPublication } from "./topi
 //
 // Effective time: the engine's own stream time when a version is first accepted, never the
 // publisher's clock: just after every event time this instance has priced or is about to price
-// (ensureFresh's argument; after a restart, the newest event time in rules_priced_events), in
+// (ensureFresh's argument) and every event time any instance has committed (the newest
+// event_time in rules_priced_events, which also covers a restart), in
 // event mode and wall mode alike (wall mode's stream time is its events' times too). It is stored
 // in rule_sets.effective_at; the first instance to store a version decides it for all, and a
 // restart loads it from there, so a replay prices the same. While a version is being installed,
@@ -56,7 +57,6 @@ export class RulesFeed {
   private verifiedAt = Number.NEGATIVE_INFINITY;
   /** The newest event time this instance has priced or is about to price. */
   private pricedUpTo = Number.NEGATIVE_INFINITY;
-  private seeded = false;
   /** Set while a version is being installed: batches wait for it. */
   private installing: Promise<void> | null = null;
   private readonly topic: string;
@@ -115,11 +115,12 @@ export class RulesFeed {
       publisher: string | null;
       key_id: string | null;
       digest: string | null;
+      signature: Buffer | null;
       source_partition: number | null;
       source_offset: string | null;
     }>(
       `select rule_set_id, version, effective_at, published_at, checksum, rule_set_json, publisher, key_id,
-              digest, source_partition, source_offset
+              digest, signature, source_partition, source_offset
          from rule_sets where rule_set_id = $1 order by version`,
       [this.registry.ruleSetId],
     );
@@ -128,12 +129,14 @@ export class RulesFeed {
         row.publisher !== null &&
         row.key_id !== null &&
         row.digest !== null &&
+        row.signature !== null &&
         row.source_partition !== null &&
         row.source_offset !== null
           ? {
               publisher: row.publisher,
               keyId: row.key_id,
               digest: row.digest,
+              signature: row.signature,
               publishedAt: row.published_at.getTime(),
               partition: row.source_partition,
               offset: String(row.source_offset),
@@ -203,17 +206,17 @@ export class RulesFeed {
    * stored the version first.
    */
   private async accept(c: Candidate): Promise<void> {
-    await this.seedPricedUpTo();
+    const inStore = await this.newestPricedInStore();
     let release: () => void = () => undefined;
     this.installing = new Promise<void>((r) => {
       release = r;
     });
     try {
-      const effectiveAt = this.registry.effectiveTimeFor(this.pricedUpTo + 1);
+      const effectiveAt = this.registry.effectiveTimeFor(Math.max(this.pricedUpTo, inStore) + 1);
       await this.kit.pool.query(
         `insert into rule_sets (rule_set_id, version, published_at, effective_at, checksum, rule_set_json,
-                                publisher, key_id, digest, source_partition, source_offset, accepted_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now()) on conflict do nothing`,
+                                publisher, key_id, digest, signature, source_partition, source_offset, accepted_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now()) on conflict do nothing`,
         [
           c.ruleSetId,
           c.version,
@@ -224,6 +227,7 @@ export class RulesFeed {
           c.audit.publisher,
           c.audit.keyId,
           c.audit.digest,
+          c.audit.signature,
           c.audit.partition,
           c.audit.offset,
         ],
@@ -260,16 +264,18 @@ export class RulesFeed {
     }
   }
 
-  /** After a restart, the newest event time this engine has priced (read once, when needed). */
-  private async seedPricedUpTo(): Promise<void> {
-    if (this.seeded) return;
-    this.seeded = true;
+  /**
+   * The newest event time any instance has committed as priced (rules_priced_events): covers
+   * this instance after a restart and other instances' committed batches. One scan per accepted
+   * publication (rare). Not there (a store without that table): -Infinity.
+   */
+  private async newestPricedInStore(): Promise<number> {
     const r = await this.kit.pool.query<{ t: string | null }>(
       `select case when to_regclass('rules_priced_events') is null then null
               else (select (extract(epoch from max(event_time)) * 1000)::bigint::text from rules_priced_events) end as t`,
     );
     const t = r.rows[0]?.t;
-    if (t !== null && t !== undefined && Number(t) > this.pricedUpTo) this.pricedUpTo = Number(t);
+    return t === null || t === undefined ? Number.NEGATIVE_INFINITY : Number(t);
   }
 
   /**

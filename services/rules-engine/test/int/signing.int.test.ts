@@ -87,8 +87,9 @@ async function ruleSets() {
       publisher: string | null;
       key_id: string | null;
       digest: string | null;
+      signature: Buffer | null;
     }>(
-      "select version, effective_at, published_at, publisher, key_id, digest from rule_sets order by version",
+      "select version, effective_at, published_at, publisher, key_id, digest, signature from rule_sets order by version",
     )
   ).rows;
 }
@@ -168,7 +169,12 @@ describe("signed rule sets", () => {
       expect(rows.map((r) => r.version)).toEqual([1, 3]);
       const row3 = rows[1];
       if (row3 === undefined) throw new Error("no v3 row");
-      expect(row3).toMatchObject({ publisher: "alice", key_id: signer.keyId, digest: v3.digest });
+      expect(row3).toMatchObject({
+        publisher: "alice",
+        key_id: signer.keyId,
+        digest: v3.digest,
+        signature: v3.signature,
+      });
       expect(row3.published_at.getTime()).toBe(0);
       expect(row3.effective_at.getTime()).toBeGreaterThan(t0 + 1_000);
       expect(row3.effective_at.getTime()).toBeLessThanOrEqual(t0 + 2_000);
