@@ -194,6 +194,48 @@ describe("rules publish, list, diff", () => {
   });
 });
 
+describe("rules publish beside a forged publication", () => {
+  it("an unsigned v999999 on the topic does not block the next genuine version, and list shows it unsigned", async () => {
+    const ns = testNamespace();
+    const env = stackEnv(stack, ns);
+    const topics = namespacedTopics(ns);
+    expect((await cli(["rules", "list", "--json"], env)).code).toBe(0); // creates the topic
+    const codec = new AvroCodec(stack.schemaRegistryUrl);
+    await codec.register(topics.rules);
+    const standard = JSON.parse(readFileSync(join(STANDARD, "ruleset.json"), "utf8")) as { id: string };
+    const forged: RuleSetPublished = {
+      ruleSetId: standard.id,
+      version: 999_999,
+      publishedAt: 0,
+      checksum: "0".repeat(64),
+      ruleSetJson: "{}",
+      publisher: null,
+      keyId: null,
+      digest: null,
+      signature: null,
+    };
+    const producer = testKafka(stack.kafkaBrokers).producer();
+    await producer.connect();
+    await producer.send({
+      topic: topics.rules.name,
+      acks: -1,
+      messages: [{ key: standard.id, value: await codec.encode(topics.rules, forged) }],
+    });
+    await producer.disconnect();
+
+    const pub = await cli(["rules", "publish", "rules/standard", "--json"], env);
+    expect(pub.stderr).toBe("");
+    expect(pub.code).toBe(0);
+    const listed = JSON.parse((await cli(["rules", "list", "--json"], env)).stdout) as {
+      published: Array<{ version: number; publisher: string | null; keyId: string | null }>;
+    };
+    expect(listed.published.map((x) => [x.version, x.publisher === null, x.keyId === null])).toEqual([
+      [1, false, false],
+      [999_999, true, true],
+    ]);
+  });
+});
+
 describe("rules backtest --running-published", () => {
   it("backtests beside the latest version on the namespace's topic, rules/standard before one", async () => {
     const ns = testNamespace();

@@ -92,9 +92,29 @@ async function publishedRecords(ctx: CliContext) {
   });
 }
 
-/** Every decodable publication on the namespace's rules topic. */
+/**
+ * The publications that count as published (for publish's "the version must grow", diff and
+ * backtest --running-published): signed ones the engine has not refused. An unsigned or refused
+ * record (a forged v999999, say) must not block the next genuine version. Without engine state
+ * (no engine has run in the namespace, or PostgreSQL is not reachable) every signed record counts.
+ */
 async function published(ctx: CliContext): Promise<RuleSetPublished[]> {
-  return (await publishedRecords(ctx)).flatMap((r) => (r.publication === null ? [] : [r.publication]));
+  const records = await publishedRecords(ctx);
+  let refused = new Set<string>();
+  try {
+    refused = new Set(
+      (await engineVerdicts(ctx)).refused.map((r) => `${r.source_partition}/${r.source_offset}`),
+    );
+  } catch (err) {
+    ctx.err(
+      `note: the engine's verdicts are not readable (${err instanceof Error ? err.message : String(err)}); counting every signed publication`,
+    );
+  }
+  return records.flatMap((r) =>
+    r.publication === null || r.publication.signature === null || refused.has(`${r.partition}/${r.offset}`)
+      ? []
+      : [r.publication],
+  );
 }
 
 /**
