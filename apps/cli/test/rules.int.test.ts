@@ -233,6 +233,28 @@ describe("rules publish beside a forged publication", () => {
       [1, false, false],
       [999_999, true, true],
     ]);
+
+    // A version the engine runs counts as published even without a record on the topic (one
+    // accepted before signing, say): diff compares with it.
+    await migrate(stack.databaseUrl, undefined, ns);
+    const pool = createPool(stack.databaseUrl, { max: 1, namespace: ns });
+    try {
+      const v3 = {
+        ...(JSON.parse(readFileSync(join(STANDARD, "ruleset.json"), "utf8")) as object),
+        version: 3,
+      };
+      await pool.query(
+        `insert into rule_sets (rule_set_id, version, published_at, effective_at, checksum, rule_set_json)
+         values ($1, 3, now(), now(), 'legacy', $2)`,
+        [standard.id, JSON.stringify(v3)],
+      );
+    } finally {
+      await pool.end();
+    }
+    const diff = JSON.parse((await cli(["rules", "diff", "rules/standard", "--json"], env)).stdout) as {
+      publishedVersion: number;
+    };
+    expect(diff.publishedVersion).toBe(3);
   });
 });
 

@@ -95,26 +95,41 @@ async function publishedRecords(ctx: CliContext) {
 /**
  * The publications that count as published (for publish's "the version must grow", diff and
  * backtest --running-published): signed ones the engine has not refused. An unsigned or refused
- * record (a forged v999999, say) must not block the next genuine version. Without engine state
- * (no engine has run in the namespace, or PostgreSQL is not reachable) every signed record counts.
+ * record (a forged v999999, say) must not block the next genuine version; and the versions the
+ * engine runs (rule_sets). Without engine state (no engine has run in the namespace, or
+ * PostgreSQL is not reachable) every signed record counts.
  */
 async function published(ctx: CliContext): Promise<RuleSetPublished[]> {
   const records = await publishedRecords(ctx);
   let refused = new Set<string>();
+  // The versions the engine runs count too (compaction may have removed their records, and
+  // versions accepted before signing have no signed record).
+  let running: RuleSetPublished[] = [];
   try {
-    refused = new Set(
-      (await engineVerdicts(ctx)).refused.map((r) => `${r.source_partition}/${r.source_offset}`),
-    );
+    const v = await engineVerdicts(ctx);
+    refused = new Set(v.refused.map((r) => `${r.source_partition}/${r.source_offset}`));
+    running = v.accepted.map((r) => ({
+      ruleSetId: r.rule_set_id,
+      version: r.version,
+      publishedAt: r.published_at.getTime(),
+      checksum: r.checksum,
+      ruleSetJson: r.rule_set_json,
+      publisher: r.publisher,
+      keyId: r.key_id,
+      digest: r.digest,
+      signature: r.signature,
+    }));
   } catch (err) {
     ctx.err(
       `note: the engine's verdicts are not readable (${err instanceof Error ? err.message : String(err)}); counting every signed publication`,
     );
   }
-  return records.flatMap((r) =>
+  const onTopic = records.flatMap((r) =>
     r.publication === null || r.publication.signature === null || refused.has(`${r.partition}/${r.offset}`)
       ? []
       : [r.publication],
   );
+  return [...running, ...onTopic];
 }
 
 /**
@@ -201,7 +216,15 @@ export async function publish(
 }
 
 interface EngineRecord {
+  rule_set_id: string;
   version: number;
+  published_at: Date;
+  checksum: string;
+  rule_set_json: string;
+  publisher: string | null;
+  key_id: string | null;
+  digest: string | null;
+  signature: Buffer | null;
   effective_at: Date;
   accepted_at: Date | null;
   source_partition: number | null;
@@ -230,7 +253,9 @@ async function engineVerdicts(
     if (!row || row.rs === null || row.rj === null || row.ac === null)
       return { accepted: [], refused: [], engineSeen: false };
     const accepted = await pool.query<EngineRecord>(
-      "select version, effective_at, accepted_at, source_partition, source_offset::text from rule_sets",
+      `select rule_set_id, version, published_at, checksum, rule_set_json::text, publisher, key_id, digest,
+              signature, effective_at, accepted_at, source_partition, source_offset::text
+         from rule_sets`,
     );
     const refused = await pool.query<Rejection>(
       `select source_partition, source_offset::text, reason_code, reason from rule_set_rejections
