@@ -1,4 +1,5 @@
 import type { AvroCodec, RuleSetPublished, TopicSpec } from "@loyalty/contracts";
+import { TransientError } from "@loyalty/stream-runtime";
 import type { Kafka, Producer } from "kafkajs";
 import { checksumOf } from "../engine/registry.ts";
 import type { RuleSet } from "../rules/types.ts";
@@ -134,7 +135,7 @@ export async function readPublicationRecords(
     await done;
     clearTimeout(timer);
     for (const [p, end] of ends)
-      if ((reached.get(p) ?? 0) < end) throw new Error(`timed out reading ${topic} partition ${p}`);
+      if ((reached.get(p) ?? 0) < end) throw new TransientError(`timed out reading ${topic} partition ${p}`);
   } finally {
     await consumer.disconnect();
   }
