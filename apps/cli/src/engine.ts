@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Topics, namespacedTopics } from "@loyalty/contracts";
-import { REPO_ROOT } from "@loyalty/local-stack";
+import { REPO_ROOT, devRulesKeyEnv } from "@loyalty/local-stack";
 import type { Admin } from "kafkajs";
 import { UsageError } from "./errors.ts";
 
@@ -75,6 +75,9 @@ export function startServices(
       {
         cwd: REPO_ROOT,
         env: {
+          // The local stack's dev key pair signs the bootstrap rule set and verifies publications,
+          // unless the environment names real keys (docs/security.md).
+          ...devRulesKeyEnv(env),
           ...env,
           SERVICE_NAME: spec.name,
           HTTP_PORT: String(port),

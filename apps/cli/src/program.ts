@@ -203,18 +203,39 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
     );
   rules
     .command("publish")
-    .summary("validate, then publish to loyalty.rules.v1 (the version must grow; exit 1 if not)")
+    .summary("validate, sign, then publish to loyalty.rules.v1 (the version must grow; exit 1 if not)")
+    .description(
+      "Signs with RULES_SIGNING_KEY (PEM) or RULES_SIGNING_KEY_FILE (Ed25519), else the local stack's dev key (.stack/rules-signing/). The engine accepts it only if the key is in its RULES_PUBLIC_KEYS.",
+    )
     .argument("<path>", "ruleset.json or a folder holding one")
+    .option(
+      "--publisher <name>",
+      "who publishes, signed into the record (default RULES_PUBLISHER, else user@host)",
+    )
     .addOption(json())
-    .addHelpText("after", example("pnpm loyalty rules publish rules/standard"))
+    .addHelpText("after", example("pnpm loyalty rules publish rules/standard --publisher alice"))
     .action(
-      act(async (path: string, o: { json?: boolean }) =>
+      act(async (path: string, o: { json?: boolean; publisher?: string }) =>
         (await import("./commands/rules.ts")).publish(ctx, path, o),
       ),
     );
   rules
+    .command("keygen")
+    .summary("write an Ed25519 key pair for signing rule sets (never overwrites)")
+    .requiredOption("--out <dir>", "folder for NAME.key (private, mode 600) and NAME.pub")
+    .option("--name <name>", "file name stem", "rules-signing")
+    .addOption(json())
+    .addHelpText("after", example("pnpm loyalty rules keygen --out ~/.loyalty/keys"))
+    .action(
+      act(async (o: { out: string; name?: string; json?: boolean }) =>
+        (await import("./commands/rules.ts")).keygen(ctx, o),
+      ),
+    );
+  rules
     .command("list")
-    .summary("published rule-set versions")
+    .summary(
+      "published rule-set versions: publisher, key, signed digest, the engine's verdict and effective time",
+    )
     .addOption(json())
     .addHelpText("after", example("pnpm loyalty rules list --json"))
     .action(act(async (o: { json?: boolean }) => (await import("./commands/rules.ts")).list(ctx, o)));

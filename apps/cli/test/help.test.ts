@@ -49,6 +49,7 @@ describe("loyalty --help", () => {
       "rules diff",
       "rules simulate",
       "rules backtest",
+      "rules keygen",
       "ledger verify",
       "ledger balance",
       "tiers stats",

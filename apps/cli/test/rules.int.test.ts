@@ -1,8 +1,9 @@
 // rules publish / list / diff against the real broker and registry, in a fresh namespace.
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AvroCodec, type RuleSetPublished, namespacedTopics } from "@loyalty/contracts";
+import { createPool, migrate } from "@loyalty/db";
 import { type TestStack, readTopic, requireStack, testKafka, testNamespace } from "@loyalty/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import { REPO, cli, stackEnv } from "./helpers.ts";
@@ -24,10 +25,23 @@ describe("rules publish, list, diff", () => {
     expect(empty.code).toBe(0);
     expect(JSON.parse(empty.stdout)).toEqual({ topic, published: [] });
 
-    const pub = await cli(["rules", "publish", "rules/standard", "--json"], env);
+    const pub = await cli(["rules", "publish", "rules/standard", "--publisher", "alice", "--json"], env);
     expect(pub.stderr).toBe("");
     expect(pub.code).toBe(0);
-    const p = JSON.parse(pub.stdout) as { id: string; version: number; checksum: string; topic: string };
+    const p = JSON.parse(pub.stdout) as {
+      id: string;
+      version: number;
+      checksum: string;
+      topic: string;
+      publisher: string;
+      keyId: string;
+      digest: string;
+      signingKey: string;
+    };
+    // No key in the environment: signed with the local stack's dev key, naming the publisher.
+    expect(p).toMatchObject({ publisher: "alice", signingKey: "local-dev" });
+    expect(p.keyId).toMatch(/^[0-9a-f]{16}$/);
+    expect(p.digest).toMatch(/^[0-9a-f]{64}$/);
     const standard = JSON.parse(readFileSync(join(STANDARD, "ruleset.json"), "utf8")) as {
       id: string;
       version: number;
@@ -45,7 +59,11 @@ describe("rules publish, list, diff", () => {
       ruleSetId: standard.id,
       version: standard.version,
       checksum: p.checksum,
+      publisher: "alice",
+      keyId: p.keyId,
+      digest: p.digest,
     });
+    expect(onTopic.signature?.length).toBe(64);
     // The file's "$schema" (for editors) is not part of the published rule set.
     const { $schema: _editorHint, ...published } = standard as typeof standard & { $schema?: string };
     expect(_editorHint).toBe("../../schemas/ruleset.schema.json");
@@ -67,6 +85,11 @@ describe("rules publish, list, diff", () => {
         version: standard.version,
         checksum: p.checksum,
         rules: standard.rules.length,
+        publisher: "alice",
+        keyId: p.keyId,
+        digest: p.digest,
+        // No engine has run in this namespace: no verdict, no effective time.
+        engine: { status: "no engine state" },
       }),
     ]);
 
@@ -104,12 +127,134 @@ describe("rules publish, list, diff", () => {
     const text = await cli(["rules", "diff", dir], env);
     expect(text.stdout).toContain(`- ${second.id} v${second.version}`);
 
-    const next = await cli(["rules", "publish", dir, "--json"], env);
+    // A key of one's own: keygen writes it (never over an existing one); publish signs with it.
+    const keys = mkdtempSync(join(tmpdir(), "loyalty-keys-"));
+    const gen = await cli(["rules", "keygen", "--out", keys, "--json"], env);
+    expect(gen.code).toBe(0);
+    const k = JSON.parse(gen.stdout) as { keyId: string; privateKeyFile: string; publicKeyFile: string };
+    expect(statSync(k.privateKeyFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(k.publicKeyFile, "utf8")).toContain("BEGIN PUBLIC KEY");
+    expect((await cli(["rules", "keygen", "--out", keys], env)).code).toBe(2);
+    const next = await cli(["rules", "publish", dir, "--json"], {
+      ...env,
+      RULES_SIGNING_KEY_FILE: k.privateKeyFile,
+      RULES_PUBLISHER: "bob",
+    });
     expect(next.code).toBe(0);
+    expect(JSON.parse(next.stdout)).toMatchObject({
+      keyId: k.keyId,
+      publisher: "bob",
+      signingKey: "environment",
+    });
     const after = JSON.parse((await cli(["rules", "list", "--json"], env)).stdout) as {
-      published: Array<{ version: number }>;
+      published: Array<{ version: number; keyId: string; publisher: string }>;
     };
-    expect(after.published.map((x) => x.version)).toEqual([standard.version, standard.version + 1]);
+    expect(after.published.map((x) => [x.version, x.keyId, x.publisher])).toEqual([
+      [standard.version, p.keyId, "alice"],
+      [standard.version + 1, k.keyId, "bob"],
+    ]);
+
+    // With the engine's verdicts in its tables (as the engine writes them: v1 accepted, the next
+    // refused because the engine does not trust bob's key), list shows each record's outcome.
+    const [r1, r2] = (
+      JSON.parse((await cli(["rules", "list", "--json"], env)).stdout) as {
+        published: Array<{ partition: number; offset: string; checksum: string }>;
+      }
+    ).published;
+    if (!r1 || !r2) throw new Error("two records listed");
+    await migrate(stack.databaseUrl, undefined, ns);
+    const pool = createPool(stack.databaseUrl, { max: 1, namespace: ns });
+    const effective = new Date(Date.UTC(1997, 0, 1));
+    try {
+      await pool.query(
+        `insert into rule_sets (rule_set_id, version, published_at, effective_at, checksum, rule_set_json, publisher,
+                                key_id, digest, source_partition, source_offset, accepted_at)
+         values ($1, $2, now(), $3, $4, '{}', 'alice', $5, $6, $7, $8, now())`,
+        [standard.id, standard.version, effective, r1.checksum, p.keyId, p.digest, r1.partition, r1.offset],
+      );
+      await pool.query(
+        `insert into rule_set_rejections (source_topic, source_partition, source_offset, rule_set_id, version,
+                                          reason_code, reason)
+         values ($1, $2, $3, $4, $5, 'RULESET_UNKNOWN_KEY', 'not trusted')`,
+        [topic, r2.partition, r2.offset, standard.id, standard.version + 1],
+      );
+    } finally {
+      await pool.end();
+    }
+    const verdicts = JSON.parse((await cli(["rules", "list", "--json"], env)).stdout) as {
+      published: Array<{ engine: unknown }>;
+    };
+    expect(verdicts.published.map((x) => x.engine)).toEqual([
+      { status: "running", effectiveAt: effective.toISOString(), acceptedAt: expect.any(String) },
+      { status: "refused", reasonCode: "RULESET_UNKNOWN_KEY", reason: "not trusted" },
+    ]);
+    const listText = (await cli(["rules", "list"], env)).stdout;
+    expect(listText).toContain(`running from ${effective.toISOString()}`);
+    expect(listText).toContain("refused RULESET_UNKNOWN_KEY: not trusted");
+  });
+});
+
+describe("rules publish beside a forged publication", () => {
+  it("an unsigned v999999 on the topic does not block the next genuine version, and list shows it unsigned", async () => {
+    const ns = testNamespace();
+    const env = stackEnv(stack, ns);
+    const topics = namespacedTopics(ns);
+    expect((await cli(["rules", "list", "--json"], env)).code).toBe(0); // creates the topic
+    const codec = new AvroCodec(stack.schemaRegistryUrl);
+    await codec.register(topics.rules);
+    const standard = JSON.parse(readFileSync(join(STANDARD, "ruleset.json"), "utf8")) as { id: string };
+    const forged: RuleSetPublished = {
+      ruleSetId: standard.id,
+      version: 999_999,
+      publishedAt: 0,
+      checksum: "0".repeat(64),
+      ruleSetJson: "{}",
+      publisher: null,
+      keyId: null,
+      digest: null,
+      signature: null,
+    };
+    const producer = testKafka(stack.kafkaBrokers).producer();
+    await producer.connect();
+    await producer.send({
+      topic: topics.rules.name,
+      acks: -1,
+      messages: [{ key: standard.id, value: await codec.encode(topics.rules, forged) }],
+    });
+    await producer.disconnect();
+
+    const pub = await cli(["rules", "publish", "rules/standard", "--json"], env);
+    expect(pub.stderr).toBe("");
+    expect(pub.code).toBe(0);
+    const listed = JSON.parse((await cli(["rules", "list", "--json"], env)).stdout) as {
+      published: Array<{ version: number; publisher: string | null; keyId: string | null }>;
+    };
+    expect(listed.published.map((x) => [x.version, x.publisher === null, x.keyId === null])).toEqual([
+      [1, false, false],
+      [999_999, true, true],
+    ]);
+
+    // A version the engine runs counts as published even without a record on the topic (one
+    // accepted before signing, say): diff compares with it.
+    await migrate(stack.databaseUrl, undefined, ns);
+    const pool = createPool(stack.databaseUrl, { max: 1, namespace: ns });
+    try {
+      const v3 = {
+        ...(JSON.parse(readFileSync(join(STANDARD, "ruleset.json"), "utf8")) as object),
+        version: 3,
+      };
+      await pool.query(
+        `insert into rule_sets (rule_set_id, version, published_at, effective_at, checksum, rule_set_json)
+         values ($1, 3, now(), now(), 'legacy', $2)`,
+        [standard.id, JSON.stringify(v3)],
+      );
+    } finally {
+      await pool.end();
+    }
+    const diff = JSON.parse((await cli(["rules", "diff", "rules/standard", "--json"], env)).stdout) as {
+      publishedVersion: number;
+    };
+    expect(diff.publishedVersion).toBe(3);
   });
 });
 

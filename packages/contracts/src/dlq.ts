@@ -18,6 +18,12 @@ export const DLQ_REASONS = {
   ORPHAN_REFUND_TIMEOUT: "refund of an order never seen within the hold period",
   UNKNOWN_ORDER_LINE: "refund names a line the order does not have",
   AMOUNT_LIMIT: "an award would exceed the programme's points per entry or per member per day",
+  RULESET_UNSIGNED: "rule-set publication carries no signature, key id, publisher or digest",
+  RULESET_UNKNOWN_KEY: "rule-set publication is signed by a key not in RULES_PUBLIC_KEYS",
+  RULESET_BAD_SIGNATURE: "rule-set publication's digest or signature does not verify",
+  RULESET_REPLAYED: "rule-set version already running with other content, or an older version",
+  RULESET_VERSION_NOT_GREATER: "rule-set version is not greater than the version the engine runs",
+  RULESET_INVALID: "signed rule set fails validation (checksum, JSON, rules, id or version)",
   PROCESSING_FAILED: "a permanent error while processing the message",
   RETRIES_EXHAUSTED: "a transient error persisted past the retry budget",
 } as const;

@@ -2,3 +2,4 @@ export * from "./endpoints.ts";
 export * from "./probes.ts";
 export * from "./stack.ts";
 export { REPO_ROOT, stackPaths, stackVersions } from "./paths.ts";
+export { type DevRulesKeys, devRulesKeyEnv, devRulesKeys } from "./rules-keys.ts";

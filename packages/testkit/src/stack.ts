@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { ensureDatabase } from "@loyalty/db";
 import {
   type Endpoints,
+  devRulesKeyEnv,
   endpointsFromEnv,
   probeAll,
   stackUp,
@@ -75,6 +76,8 @@ export function serviceEnv(
   extra: Record<string, string> = {},
 ): NodeJS.ProcessEnv {
   return {
+    // The local stack's dev key pair signs and verifies rule sets unless the environment names others.
+    ...devRulesKeyEnv(),
     ...process.env,
     KAFKA_BROKERS: stack.kafkaBrokers.join(","),
     SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,

@@ -3,6 +3,7 @@ import { type TierConfig, defaultTierConfig, validateTierConfig } from "@loyalty
 import { z } from "zod";
 import { DEFAULT_AMOUNT_LIMITS } from "./rules/amounts.ts";
 import { STANDARD_RULES_DIR } from "./rulesets/files.ts";
+import { SigningKeyError, type TrustedKeys, parsePublicKeys } from "./rulesets/signing.ts";
 
 const bool = z
   .enum(["true", "false", "1", "0"])
@@ -41,6 +42,22 @@ const tierConfig = z
     return v.config;
   });
 
+/** RULES_PUBLIC_KEYS: parsed at start; a problem names the entry, never the key. */
+const publicKeys = z
+  .string()
+  .optional()
+  .transform((text, ctx): TrustedKeys => {
+    try {
+      return parsePublicKeys(text);
+    } catch (err) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: err instanceof SigningKeyError ? err.problem : "not a list of Ed25519 public keys",
+      });
+      return z.NEVER;
+    }
+  });
+
 export const rulesEngineConfigSchema = baseConfigSchema.extend({
   SERVICE_NAME: z.string().min(1).default("rules-engine"),
   /** The programme's rule set (loyalty.rules.v1 key). */
@@ -50,6 +67,16 @@ export const rulesEngineConfigSchema = baseConfigSchema.extend({
     .default("standard"),
   /** Published at first start when the rules topic is empty; "" = wait for a publication instead. */
   RULES_BOOTSTRAP_DIR: z.string().default(STANDARD_RULES_DIR()),
+  /**
+   * The Ed25519 public keys whose signed rule-set publications are accepted (docs/security.md):
+   * inline PEM, or comma-separated PEM file paths and ed25519:<base64> raw keys. Required.
+   */
+  RULES_PUBLIC_KEYS: publicKeys,
+  /** Private key that signs the bootstrap rule set (inline PEM); or RULES_SIGNING_KEY_FILE. */
+  RULES_SIGNING_KEY: z.string().optional(),
+  RULES_SIGNING_KEY_FILE: z.string().optional(),
+  /** Publisher name on the bootstrap publication. */
+  RULES_PUBLISHER: z.string().min(1).max(200).default("rules-engine-bootstrap"),
   RULES_PUBLISH_SKEW_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   BASE_CURRENCY: z
     .string()

@@ -3,7 +3,14 @@
 // starts the service (that is src/main.ts).
 export * from "./rules/index.ts";
 export { simulateDraft, type DraftRun } from "./engine/draft.ts";
-export { RuleSetRegistry, checksumOf } from "./engine/registry.ts";
+export {
+  type Admission,
+  type Candidate,
+  type PublicationAudit,
+  type PublishedVersion,
+  RuleSetRegistry,
+  checksumOf,
+} from "./engine/registry.ts";
 export { entryIdOf, programmeDay, stableId } from "./engine/process.ts";
 export { expirySourceOf } from "./engine/model.ts";
 export { enqueueMovements } from "./store/outbox.ts";
@@ -16,7 +23,33 @@ export {
   readRuleSetSource,
   repoRoot,
 } from "./rulesets/files.ts";
-export { latestById, publication, readPublications, sendPublication } from "./rulesets/topic.ts";
+export {
+  type PublicationRecord,
+  latestById,
+  normalisePublication,
+  publication,
+  readPublicationRecords,
+  readPublications,
+  sendPublication,
+  signedPublication,
+} from "./rulesets/topic.ts";
+export {
+  type KeyPairPem,
+  type Signer,
+  SigningKeyError,
+  type TrustedKeys,
+  type Verification,
+  canonicalJson,
+  digestOf,
+  generateSigningKeyPair,
+  keyIdOf,
+  parsePublicKeys,
+  signPublication,
+  signerOf,
+  signingKeyFromEnv,
+  statementBytes,
+  verifyPublication,
+} from "./rulesets/signing.ts";
 export { type LedgerDifference, type LedgerReport, verifyLedger } from "./store/verify.ts";
 export {
   BacktestError,

@@ -41,7 +41,7 @@ function processor(programme: ProgrammeConfig, rate = "1", state = emptyState())
   const added = reg.add({
     ruleSetId: "standard",
     version: 1,
-    publishedAt: 0,
+    effectiveAt: 0,
     checksum: checksumOf(json),
     ruleSetJson: json,
   });

@@ -16,7 +16,7 @@ const OPTS: EngineOptions = {
 };
 
 function registry(
-  ...versions: Array<{ version: number; publishedAt: number; rate?: string }>
+  ...versions: Array<{ version: number; effectiveAt: number; rate?: string }>
 ): RuleSetRegistry {
   const { ruleSet } = loadStandard();
   const reg = new RuleSetRegistry("standard", PROGRAMME);
@@ -34,7 +34,7 @@ function registry(
       reg.add({
         ruleSetId: "standard",
         version: v.version,
-        publishedAt: v.publishedAt,
+        effectiveAt: v.effectiveAt,
         checksum: checksumOf(json),
         ruleSetJson: json,
       }).outcome,
@@ -101,7 +101,7 @@ describe("churn alerts in event time (ADR 12)", () => {
   const back = order("m", 1_000, T + 100 * DAY);
   const again = order("m", 1_000, T + 101 * DAY);
   const winback = (events: Parameters<BatchProcessor["run"]>[0]) => {
-    const p = new BatchProcessor(emptyState(), registry({ version: 1, publishedAt: 0 }), OPTS);
+    const p = new BatchProcessor(emptyState(), registry({ version: 1, effectiveAt: 0 }), OPTS);
     p.run(events);
     return [before, back, again].map((e) => pointsBy(p, e.eventId)["winback-bonus"] ?? 0);
   };
@@ -115,7 +115,7 @@ describe("churn alerts in event time (ADR 12)", () => {
     expect(winback([A, b, k, g])).toEqual([0, 250, 0]);
     // At the alert's own instant the alert comes first: that purchase is the return.
     const tie = order("m", 1_000, risk.eventTime);
-    const p = new BatchProcessor(emptyState(), registry({ version: 1, publishedAt: 0 }), OPTS);
+    const p = new BatchProcessor(emptyState(), registry({ version: 1, effectiveAt: 0 }), OPTS);
     p.run([A, { kind: "purchase", event: tie }]);
     expect(pointsBy(p, tie.eventId)["winback-bonus"]).toBe(250);
   });
@@ -142,7 +142,7 @@ describe("churn alerts in event time (ADR 12)", () => {
 
 describe("earning pipeline", () => {
   it("prices an order 1 ms after the one that lifted the member to Gold at Gold", () => {
-    const p = new BatchProcessor(emptyState(), registry({ version: 1, publishedAt: 0 }), OPTS);
+    const p = new BatchProcessor(emptyState(), registry({ version: 1, effectiveAt: 0 }), OPTS);
     const first = order("m", 30_000, T); // $300: Member -> Gold (>= $250)
     const second = order("m", 10_000, T + 1);
     p.run([
@@ -153,7 +153,7 @@ describe("earning pipeline", () => {
     expect(pointsBy(p, second.eventId)).toEqual({ "base-points": 100, "tier-gold": 50 });
     // Batching does not matter: the same orders in two batches give the same awards.
     const state = emptyState();
-    const reg = registry({ version: 1, publishedAt: 0 });
+    const reg = registry({ version: 1, effectiveAt: 0 });
     new BatchProcessor(state, reg, OPTS).run([{ kind: "purchase", event: first }]);
     const p2 = new BatchProcessor(state, reg, OPTS);
     p2.run([{ kind: "purchase", event: second }]);
@@ -162,8 +162,8 @@ describe("earning pipeline", () => {
 
   it("prices each event with the version in effect at its event time", () => {
     const reg = registry(
-      { version: 1, publishedAt: T + 1000 },
-      { version: 2, publishedAt: T + 2000, rate: "3" },
+      { version: 1, effectiveAt: T + 1000 },
+      { version: 2, effectiveAt: T + 2000, rate: "3" },
     );
     expect(reg.at(T)?.version).toBe(1); // before the first publication: the first version
     expect(reg.at(T + 1999)?.version).toBe(1);
@@ -190,7 +190,7 @@ describe("earning pipeline", () => {
 
   it("reverses from the award's own lot first, then records a shortfall the balance cannot cover", () => {
     const state = emptyState();
-    const reg = registry({ version: 1, publishedAt: 0 });
+    const reg = registry({ version: 1, effectiveAt: 0 });
     const a = order("m", 5_000, T, "PURCHASE", "A");
     const b = order("m", 2_000, T + 10, "PURCHASE", "B");
     const p = new BatchProcessor(state, reg, OPTS);
@@ -221,7 +221,7 @@ describe("earning pipeline", () => {
 
   it("with ALLOW_NEGATIVE_BALANCE reverses in full and books the uncovered part as debt", () => {
     const state = emptyState();
-    const reg = registry({ version: 1, publishedAt: 0 });
+    const reg = registry({ version: 1, effectiveAt: 0 });
     const a = order("m", 5_000, T, "PURCHASE", "A");
     new BatchProcessor(state, reg, OPTS).run([{ kind: "purchase", event: a }]);
     state.lotsLoadedFor.add("m");
@@ -241,7 +241,7 @@ describe("earning pipeline", () => {
 
 describe("lots expire in the member's event order (ADR 13)", () => {
   const YEAR_ON = Date.UTC(2025, 2, 10, 12); // A's lots, earned at T, expire 12 months on
-  const reg = registry({ version: 1, publishedAt: 0 });
+  const reg = registry({ version: 1, effectiveAt: 0 });
   const expiryId = (lotId: string) => entryIdOf(expirySourceOf(lotId, 0), null, "expire", "m");
 
   /** A purchase at T (base 50 + first-purchase 100 points), each batch on the state the last left. */

@@ -1,16 +1,21 @@
-// `loyalty rules validate|publish|list|diff|simulate`: the rule-set lifecycle.
+// `loyalty rules validate|publish|list|diff|simulate|keygen`: the rule-set lifecycle.
 //   validate PATH      every error as `ruleId path problem`; exit 1 on errors
-//   publish PATH       validate, then publish to loyalty.rules.v1 (the version must grow)
-//   list               published versions (the compacted topic)
+//   publish PATH       validate, sign (Ed25519), publish to loyalty.rules.v1 (the version must grow)
+//   list               published versions (the compacted topic) with their audit trail: publisher,
+//                      key id, signed digest, claimed time, and the engine's verdict and effective time
+//   keygen             write an Ed25519 key pair for signing rule sets (docs/security.md)
 //   diff PATH          draft vs published: added / removed / changed rules
 //   simulate           price a file of orders (CDNOW or JSON Lines) with a draft; writes nothing
 //   backtest DIR       a draft beside the running set over [--from, --to) of a file of orders
 // LOYALTY_NAMESPACE selects the engine's namespace; KAFKA_BROKERS, SCHEMA_REGISTRY_URL the stack.
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname, userInfo } from "node:os";
+import { join, resolve } from "node:path";
 import { AvroCodec, type PurchaseEvent, type RuleSetPublished } from "@loyalty/contracts";
 import { cdnow } from "@loyalty/datasets";
+import type { Pool } from "@loyalty/db";
 import { type ReplayRecord, compileFx, normaliseOrder, parseText, validateOrder } from "@loyalty/ingestor";
+import { devRulesKeys } from "@loyalty/local-stack";
 import {
   BacktestError,
   type BacktestReport,
@@ -18,18 +23,23 @@ import {
   type Rule,
   type RuleSet,
   STANDARD_RULES_DIR,
+  type Signer,
+  SigningKeyError,
   backtestParallel,
+  generateSigningKeyPair,
   latestById,
-  publication,
-  readPublications,
+  readPublicationRecords,
   readRuleSetSource,
   sendPublication,
+  signedPublication,
+  signerOf,
+  signingKeyFromEnv,
   simulateDraft,
   validateRuleSet,
 } from "@loyalty/rules-engine";
 import { ensureTopics } from "@loyalty/stream-runtime";
 import { Partitioners } from "kafkajs";
-import { topics, withAdmin } from "../connections.ts";
+import { topics, withAdmin, withPool } from "../connections.ts";
 import { type CliContext, endpointsOf, printJson } from "../context.ts";
 import { CheckFailedError, EXIT, UsageError } from "../errors.ts";
 
@@ -73,13 +83,74 @@ function partitions(ctx: CliContext): { partitions: number; replication: number 
   };
 }
 
-/** Every publication on the namespace's rules topic (created if missing, as the services would). */
-async function published(ctx: CliContext): Promise<RuleSetPublished[]> {
+/** Every record on the namespace's rules topic (created if missing, as the services would). */
+async function publishedRecords(ctx: CliContext) {
   const rules = topics(ctx).rules;
   return withAdmin(ctx, "loyalty-cli-rules", async (admin, kafka) => {
     await ensureTopics(admin, { ...partitions(ctx), topics: [rules] });
-    return readPublications(kafka, new AvroCodec(endpointsOf(ctx).schemaRegistryUrl), rules.name);
+    return readPublicationRecords(kafka, new AvroCodec(endpointsOf(ctx).schemaRegistryUrl), rules.name);
   });
+}
+
+/**
+ * The publications that count as published (for publish's "the version must grow", diff and
+ * backtest --running-published): signed ones the engine has not refused. An unsigned or refused
+ * record (a forged v999999, say) must not block the next genuine version; and the versions the
+ * engine runs (rule_sets). Without engine state (no engine has run in the namespace, or
+ * PostgreSQL is not reachable) every signed record counts.
+ */
+async function published(ctx: CliContext): Promise<RuleSetPublished[]> {
+  const records = await publishedRecords(ctx);
+  let refused = new Set<string>();
+  // The versions the engine runs count too (compaction may have removed their records, and
+  // versions accepted before signing have no signed record).
+  let running: RuleSetPublished[] = [];
+  try {
+    const v = await engineVerdicts(ctx);
+    refused = new Set(v.refused.map((r) => `${r.source_partition}/${r.source_offset}`));
+    running = v.accepted.map((r) => ({
+      ruleSetId: r.rule_set_id,
+      version: r.version,
+      publishedAt: r.published_at.getTime(),
+      checksum: r.checksum,
+      ruleSetJson: r.rule_set_json,
+      publisher: r.publisher,
+      keyId: r.key_id,
+      digest: r.digest,
+      signature: r.signature,
+    }));
+  } catch (err) {
+    ctx.err(
+      `note: the engine's verdicts are not readable (${err instanceof Error ? err.message : String(err)}); counting every signed publication`,
+    );
+  }
+  const onTopic = records.flatMap((r) =>
+    r.publication === null || r.publication.signature === null || refused.has(`${r.partition}/${r.offset}`)
+      ? []
+      : [r.publication],
+  );
+  return [...running, ...onTopic];
+}
+
+/**
+ * The signer: RULES_SIGNING_KEY (PEM) or RULES_SIGNING_KEY_FILE; without either, the local
+ * stack's dev key pair (.stack/rules-signing/), which only an engine configured with its public
+ * key accepts. The publisher: --publisher, RULES_PUBLISHER, or user@host.
+ */
+function signerFor(ctx: CliContext, publisherOpt: string | undefined): { signer: Signer; dev: boolean } {
+  const publisher = publisherOpt ?? ctx.env.RULES_PUBLISHER ?? `${userInfo().username}@${hostname()}`;
+  if (publisher.trim() === "" || publisher.length > 200)
+    throw new UsageError("--publisher (or RULES_PUBLISHER) must be 1 to 200 characters");
+  try {
+    const key = signingKeyFromEnv(ctx.env);
+    if (key !== null) return { signer: signerOf(key, publisher), dev: false };
+    const dev = signingKeyFromEnv({ RULES_SIGNING_KEY_FILE: devRulesKeys(ctx.env).privateKeyFile });
+    if (dev === null) throw new SigningKeyError("RULES_SIGNING_KEY_FILE", "not set and no dev key pair");
+    return { signer: signerOf(dev, publisher), dev: true };
+  } catch (err) {
+    if (err instanceof SigningKeyError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 function rulesOf(p: RuleSetPublished): RuleSet {
@@ -94,8 +165,13 @@ export async function validate(ctx: CliContext, path: string, opts: { json?: boo
   return EXIT.ok;
 }
 
-export async function publish(ctx: CliContext, path: string, opts: { json?: boolean }): Promise<number> {
+export async function publish(
+  ctx: CliContext,
+  path: string,
+  opts: { json?: boolean; publisher?: string },
+): Promise<number> {
   const rs = validDraft(ctx, path, opts.json);
+  const { signer, dev } = signerFor(ctx, opts.publisher);
   const current = latestById(await published(ctx)).get(rs.id);
   if (current && rs.version <= current.version)
     throw new CheckFailedError(
@@ -104,7 +180,7 @@ export async function publish(ctx: CliContext, path: string, opts: { json?: bool
   const rules = topics(ctx).rules;
   const codec = new AvroCodec(endpointsOf(ctx).schemaRegistryUrl);
   await codec.register(rules);
-  const p = publication(rs, Date.now());
+  const p = signedPublication(rs, Date.now(), signer);
   await withAdmin(ctx, "loyalty-cli-rules", async (_admin, kafka) => {
     const producer = kafka.producer({
       allowAutoTopicCreation: false,
@@ -125,37 +201,169 @@ export async function publish(ctx: CliContext, path: string, opts: { json?: bool
     topic: rules.name,
     publishedAt: new Date(p.publishedAt).toISOString(),
     checksum: p.checksum,
+    publisher: signer.publisher,
+    keyId: signer.keyId,
+    digest: p.digest,
+    signingKey: dev ? "local-dev" : "environment",
   };
   if (opts.json) printJson(ctx, out);
   else
     ctx.out(
-      `published ${out.id} v${out.version} (${out.rules} rules) to ${out.topic} at ${out.publishedAt}, sha256 ${out.checksum.slice(0, 12)}`,
+      `published ${out.id} v${out.version} (${out.rules} rules) to ${out.topic} at ${out.publishedAt}, sha256 ${out.checksum.slice(0, 12)}, ` +
+        `signed by ${out.publisher} with key ${out.keyId}${dev ? " (the local stack's dev key)" : ""}`,
     );
   return EXIT.ok;
 }
 
-export async function list(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
-  const pubs = (await published(ctx)).sort(
-    (a, b) => a.ruleSetId.localeCompare(b.ruleSetId) || a.version - b.version,
-  );
-  const rows = pubs.map((p) => {
-    const rs = rulesOf(p);
-    return {
-      id: p.ruleSetId,
-      version: p.version,
-      publishedAt: new Date(p.publishedAt).toISOString(),
-      rules: rs.rules.length,
-      active: rs.rules.filter((r) => r.status === "active").length,
-      checksum: p.checksum,
-    };
+interface EngineRecord {
+  rule_set_id: string;
+  version: number;
+  published_at: Date;
+  checksum: string;
+  rule_set_json: string;
+  publisher: string | null;
+  key_id: string | null;
+  digest: string | null;
+  signature: Buffer | null;
+  effective_at: Date;
+  accepted_at: Date | null;
+  source_partition: number | null;
+  source_offset: string | null;
+}
+
+interface Rejection {
+  source_partition: number;
+  source_offset: string;
+  reason_code: string;
+  reason: string;
+}
+
+/** What the engine made of the topic's records: accepted versions and refusals (if it has run). */
+async function engineVerdicts(
+  ctx: CliContext,
+): Promise<{ accepted: EngineRecord[]; refused: Rejection[]; engineSeen: boolean }> {
+  return withPool(ctx, async (pool: Pool) => {
+    const t = await pool.query<{ rs: string | null; rj: string | null; ac: string | null }>(
+      `select to_regclass('rule_sets')::text as rs, to_regclass('rule_set_rejections')::text as rj,
+              (select column_name::text from information_schema.columns
+                where table_name = 'rule_sets' and column_name = 'effective_at'
+                  and table_schema = any (current_schemas(false)) limit 1) as ac`,
+    );
+    const row = t.rows[0];
+    if (!row || row.rs === null || row.rj === null || row.ac === null)
+      return { accepted: [], refused: [], engineSeen: false };
+    const accepted = await pool.query<EngineRecord>(
+      `select rule_set_id, version, published_at, checksum, rule_set_json::text, publisher, key_id, digest,
+              signature, effective_at, accepted_at, source_partition, source_offset::text
+         from rule_sets`,
+    );
+    const refused = await pool.query<Rejection>(
+      `select source_partition, source_offset::text, reason_code, reason from rule_set_rejections
+        where source_topic = $1`,
+      [topics(ctx).rules.name],
+    );
+    return { accepted: accepted.rows, refused: refused.rows, engineSeen: true };
   });
+}
+
+export async function list(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
+  const records = await publishedRecords(ctx);
+  const verdicts = await engineVerdicts(ctx);
+  const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+  const rows = records
+    .map((r) => {
+      const p = r.publication;
+      const at = (x: { source_partition: number | null; source_offset: string | null }) =>
+        x.source_partition === r.partition && x.source_offset === r.offset;
+      const accepted = verdicts.accepted.find(at);
+      const refused = verdicts.refused.find(at);
+      let rules: number | null = null;
+      let active: number | null = null;
+      if (p !== null)
+        try {
+          const rs = rulesOf(p);
+          rules = rs.rules.length;
+          active = rs.rules.filter((x) => x.status === "active").length;
+        } catch {
+          rules = null;
+        }
+      return {
+        id: p?.ruleSetId ?? null,
+        version: p?.version ?? null,
+        publishedAt: p === null ? null : new Date(p.publishedAt).toISOString(),
+        rules,
+        active,
+        checksum: p?.checksum ?? null,
+        publisher: p?.publisher ?? null,
+        keyId: p?.keyId ?? null,
+        digest: p?.digest ?? null,
+        partition: r.partition,
+        offset: r.offset,
+        engine: accepted
+          ? {
+              status: "running",
+              effectiveAt: iso(accepted.effective_at),
+              acceptedAt: iso(accepted.accepted_at),
+            }
+          : refused
+            ? { status: "refused", reasonCode: refused.reason_code, reason: refused.reason }
+            : { status: verdicts.engineSeen ? "not read yet" : "no engine state" },
+      };
+    })
+    .sort(
+      (a, b) =>
+        (a.id ?? "").localeCompare(b.id ?? "") ||
+        (a.version ?? 0) - (b.version ?? 0) ||
+        a.partition - b.partition ||
+        Number(a.offset) - Number(b.offset),
+    );
   if (opts.json) printJson(ctx, { topic: topics(ctx).rules.name, published: rows });
   else if (rows.length === 0) ctx.out(`nothing published on ${topics(ctx).rules.name}`);
   else
-    for (const r of rows)
+    for (const r of rows) {
+      const e = r.engine;
+      const verdict =
+        e.status === "running"
+          ? `running from ${e.effectiveAt}`
+          : e.status === "refused"
+            ? `refused ${e.reasonCode}: ${e.reason}`
+            : e.status;
       ctx.out(
-        `${r.id}  v${r.version}  ${r.publishedAt}  ${r.rules} rules (${r.active} active)  sha256 ${r.checksum.slice(0, 12)}`,
+        r.id === null
+          ? `(undecodable record at ${r.partition}/${r.offset})  ${verdict}`
+          : `${r.id}  v${r.version}  claimed ${r.publishedAt}  ${r.rules} rules (${r.active} active)  sha256 ${(r.checksum ?? "").slice(0, 12)}  ` +
+              `by ${r.publisher ?? "(unsigned)"} key ${r.keyId ?? "-"} digest ${(r.digest ?? "-").slice(0, 12)}  ${verdict}`,
       );
+    }
+  return EXIT.ok;
+}
+
+/** `rules keygen --out DIR`: a new Ed25519 key pair (private key 0600); never overwrites. */
+export async function keygen(
+  ctx: CliContext,
+  opts: { out: string; name?: string; json?: boolean },
+): Promise<number> {
+  const dir = resolve(ctx.cwd, opts.out);
+  const name = opts.name ?? "rules-signing";
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
+    throw new UsageError("--name must be 1 to 64 of A-Z a-z 0-9 . _ -");
+  const privateKeyFile = join(dir, `${name}.key`);
+  const publicKeyFile = join(dir, `${name}.pub`);
+  if (existsSync(privateKeyFile) || existsSync(publicKeyFile))
+    throw new UsageError(`${privateKeyFile} or ${publicKeyFile} exists: keygen never overwrites a key`);
+  mkdirSync(dir, { recursive: true });
+  const pair = generateSigningKeyPair();
+  writeFileSync(privateKeyFile, pair.privateKeyPem, { mode: 0o600, flag: "wx" });
+  writeFileSync(publicKeyFile, pair.publicKeyPem, { flag: "wx" });
+  const out = { keyId: pair.keyId, privateKeyFile, publicKeyFile };
+  if (opts.json) printJson(ctx, out);
+  else {
+    ctx.out(
+      `key ${pair.keyId}: private ${privateKeyFile} (mode 600, keep it secret), public ${publicKeyFile}`,
+    );
+    ctx.out(`publisher: RULES_SIGNING_KEY_FILE=${privateKeyFile}`);
+    ctx.out(`engine:    RULES_PUBLIC_KEYS=${publicKeyFile} (comma-separate several during a rotation)`);
+  }
   return EXIT.ok;
 }
 

@@ -179,15 +179,23 @@ export interface PurchaseEvent {
   refundedLineIds: Array<string>;
 }
 
-/** A published rule set (loyalty.rules.v1, compacted), key = rule set id. */
+/** A published rule set (loyalty.rules.v1, compacted), key = rule set id. The engine accepts it only when signed by a key in RULES_PUBLIC_KEYS (docs/security.md). */
 export interface RuleSetPublished {
   ruleSetId: string;
   version: number;
   publishedAt: number;
-  /** sha256 of ruleSetJson. */
+  /** sha256 (hex) of ruleSetJson, the canonical JSON of the rule set (keys sorted). */
   checksum: string;
   /** The validated rule set; rules are data, never code. */
   ruleSetJson: string;
+  /** Who published (RULES_PUBLISHER or --publisher); signed. Null only on publications made before signing, which the engine refuses. */
+  publisher: null | string;
+  /** Id of the Ed25519 signing key: the first 16 hex digits of sha256 of its public key (SPKI DER). */
+  keyId: null | string;
+  /** sha256 (hex) of the canonical signed statement (id, version, publisher, publishedAt, keyId, checksum): the bytes the signature covers. */
+  digest: null | string;
+  /** Ed25519 signature of the digest's 32 bytes by the key keyId. */
+  signature: null | Buffer;
 }
 
 export type TierDirection = "UP" | "DOWN";

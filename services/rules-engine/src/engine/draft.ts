@@ -57,7 +57,7 @@ export function simulateDraft(
   const added = registry.add({
     ruleSetId: ruleSet.id,
     version: ruleSet.version,
-    publishedAt: 0,
+    effectiveAt: 0,
     checksum: checksumOf(json),
     ruleSetJson: json,
   });

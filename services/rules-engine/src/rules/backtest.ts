@@ -179,12 +179,12 @@ function registryFor(
   withDraft: boolean,
 ): { registry: RuleSetRegistry; problem: string | null } {
   const registry = new RuleSetRegistry(input.running.id, input.programme);
-  const add = (rs: RuleSet, publishedAt: number): string | null => {
+  const add = (rs: RuleSet, effectiveAt: number): string | null => {
     const json = JSON.stringify(rs);
     const r = registry.add({
       ruleSetId: rs.id,
       version: rs.version,
-      publishedAt,
+      effectiveAt,
       checksum: checksumOf(json),
       ruleSetJson: json,
     });

@@ -1,19 +1,31 @@
 import type { AvroCodec, RuleSetPublished, TopicSpec } from "@loyalty/contracts";
+import { TransientError } from "@loyalty/stream-runtime";
 import type { Kafka, Producer } from "kafkajs";
 import { checksumOf } from "../engine/registry.ts";
 import type { RuleSet } from "../rules/types.ts";
+import { type Signer, canonicalJson, signPublication } from "./signing.ts";
 
 // loyalty.rules.v1: writing a publication and reading the compacted topic to its end.
 
+/** An unsigned publication of a validated rule set (ruleSetJson: its canonical JSON). */
 export function publication(ruleSet: RuleSet, publishedAt: number): RuleSetPublished {
-  const ruleSetJson = JSON.stringify(ruleSet);
+  const ruleSetJson = canonicalJson(ruleSet);
   return {
     ruleSetId: ruleSet.id,
     version: ruleSet.version,
     publishedAt,
     checksum: checksumOf(ruleSetJson),
     ruleSetJson,
+    publisher: null,
+    keyId: null,
+    digest: null,
+    signature: null,
   };
+}
+
+/** A signed publication: what `loyalty rules publish` and the engine's bootstrap send. */
+export function signedPublication(ruleSet: RuleSet, publishedAt: number, signer: Signer): RuleSetPublished {
+  return signPublication(publication(ruleSet, publishedAt), signer);
 }
 
 /**
@@ -43,7 +55,21 @@ export function toMs(v: unknown): number {
 }
 
 export function normalisePublication(raw: RuleSetPublished): RuleSetPublished {
-  return { ...raw, publishedAt: toMs(raw.publishedAt) };
+  return {
+    ...raw,
+    publishedAt: toMs(raw.publishedAt),
+    publisher: raw.publisher ?? null,
+    keyId: raw.keyId ?? null,
+    digest: raw.digest ?? null,
+    signature: raw.signature ?? null,
+  };
+}
+
+/** A record of the rules topic as read back: the publication (null if undecodable) and where it is. */
+export interface PublicationRecord {
+  partition: number;
+  offset: string;
+  publication: RuleSetPublished | null;
 }
 
 /** Every publication the topic still holds (compacted: the latest per rule-set id, at least). */
@@ -52,6 +78,17 @@ export async function readPublications(
   codec: AvroCodec,
   topic: string,
 ): Promise<RuleSetPublished[]> {
+  return (await readPublicationRecords(kafka, codec, topic)).flatMap((r) =>
+    r.publication === null ? [] : [r.publication],
+  );
+}
+
+/** Every record of the rules topic with its position; undecodable ones with publication null. */
+export async function readPublicationRecords(
+  kafka: Kafka,
+  codec: AvroCodec,
+  topic: string,
+): Promise<PublicationRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
   let ends: Map<number, number>;
@@ -63,7 +100,7 @@ export async function readPublications(
   }
   if (ends.size === 0) return [];
   const consumer = kafka.consumer({ groupId: `loyalty-cli-rules-${process.pid}-${Date.now()}` });
-  const out: RuleSetPublished[] = [];
+  const out: PublicationRecord[] = [];
   const reached = new Map<number, number>();
   await consumer.connect();
   try {
@@ -80,7 +117,14 @@ export async function readPublications(
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         for (const m of batch.messages) {
-          if (m.value) out.push(normalisePublication(await codec.decode<RuleSetPublished>(m.value)));
+          let p: RuleSetPublished | null = null;
+          if (m.value)
+            try {
+              p = normalisePublication(await codec.decode<RuleSetPublished>(m.value));
+            } catch {
+              p = null;
+            }
+          out.push({ partition: batch.partition, offset: m.offset, publication: p });
           reached.set(batch.partition, Number(m.offset) + 1);
         }
         if (batch.offsetLag() === "0") reached.set(batch.partition, Number(batch.highWatermark));
@@ -91,7 +135,7 @@ export async function readPublications(
     await done;
     clearTimeout(timer);
     for (const [p, end] of ends)
-      if ((reached.get(p) ?? 0) < end) throw new Error(`timed out reading ${topic} partition ${p}`);
+      if ((reached.get(p) ?? 0) < end) throw new TransientError(`timed out reading ${topic} partition ${p}`);
   } finally {
     await consumer.disconnect();
   }

@@ -13,9 +13,24 @@ import {
 } from "@loyalty/contracts";
 import { cdnow } from "@loyalty/datasets";
 import { compileFx, normaliseOrder, orderEventId, parseText, validateOrder } from "@loyalty/ingestor";
-import { type TestStack, serviceEnv, testKafka } from "@loyalty/testkit";
+import { type TestStack, devRulesKeyEnv, serviceEnv, testKafka } from "@loyalty/testkit";
 import type { Kafka } from "kafkajs";
-import { publication, readRuleSetSource, sendPublication, validateRuleSet } from "../../src/index.ts";
+import {
+  type Signer,
+  readRuleSetSource,
+  sendPublication,
+  signedPublication,
+  signerOf,
+  signingKeyFromEnv,
+  validateRuleSet,
+} from "../../src/index.ts";
+
+/** The signer `loyalty rules publish` would use in tests: the local stack's dev key pair. */
+export function devSigner(publisher = "test-publisher"): Signer {
+  const key = signingKeyFromEnv({ ...devRulesKeyEnv(), ...process.env });
+  if (key === null) throw new Error("no dev signing key");
+  return signerOf(key, publisher);
+}
 
 export const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 export const REPO = new URL("../../../../", import.meta.url).pathname;
@@ -134,16 +149,22 @@ export class Inputs {
    * Validates a rule-set draft and publishes it on the namespace's rules topic, as
    * `loyalty rules publish` does (the CLI app is tested in apps/cli; services do not import it).
    */
-  async publishRuleSet(pathOrDir: string): Promise<RuleSetPublished> {
+  async publishRuleSet(pathOrDir: string, signer: Signer = devSigner()): Promise<RuleSetPublished> {
     await this.prepare();
     const v = validateRuleSet(readRuleSetSource(pathOrDir).json);
     if (!v.ok) throw new Error(`${pathOrDir}: ${v.errors.map((e) => `${e.path} ${e.problem}`).join("; ")}`);
+    const p = signedPublication(v.ruleSet, Date.now(), signer);
+    await this.sendRuleSetPublication(p);
+    return p;
+  }
+
+  /** Sends a publication as given (signed or not): the hostile cases of signing.int.test.ts. */
+  async sendRuleSetPublication(p: RuleSetPublished): Promise<void> {
+    await this.prepare();
     const producer = this.kafka.producer();
     await producer.connect();
     try {
-      const p = publication(v.ruleSet, Date.now());
       await sendPublication(producer, this.codec, this.topics.rules, p);
-      return p;
     } finally {
       await producer.disconnect();
     }
