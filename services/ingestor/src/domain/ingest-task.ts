@@ -38,6 +38,8 @@ export interface SourceRecord {
   key: Buffer | null;
   value: Buffer | null;
   headers: Record<string, string>;
+  /** The headers as they came (one entry per value, bytes): what a dead letter keeps. */
+  headerEntries?: ReadonlyArray<{ key: string; value: Buffer | null }>;
 }
 
 /** A record after decode and validation, or the reason it can never be an event. */
