@@ -80,8 +80,8 @@ describe("10,000 hostile messages to members.v1, with hostile headers, valid eve
       ordersType: avroTypeOf(topics.orders),
       unknownIds,
     };
-    // About 20 % valid: 12,600 messages hold at least 10,000 hostile ones.
-    const messages = generateMemberFuzz(20261206, 12_600, avro);
+    // About 20 % valid: 12,700 messages hold at least 10,000 hostile ones.
+    const messages = generateMemberFuzz(20261206, 12_700, avro);
     const headerRng = new Rng(7);
     const headers: GeneratedHeaders[] = messages.map((_, i) => hostileHeaders(headerRng, i));
     const hostile = messages.filter((m) => !m.expect.valid).length;
@@ -96,7 +96,7 @@ describe("10,000 hostile messages to members.v1, with hostile headers, valid eve
       requestTimeout: 120_000,
     }).producer();
     await producer.connect();
-    let chunk: Array<{ key: string; value: Buffer; headers: GeneratedHeaders["headers"] }> = [];
+    let chunk: Array<{ key: string | Buffer; value: Buffer; headers: GeneratedHeaders["headers"] }> = [];
     let bytes = 0;
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]!;
@@ -138,6 +138,8 @@ describe("10,000 hostile messages to members.v1, with hostile headers, valid eve
         wrong.push(`#${i} (${m.label}): expected ${expected}, got ${rec.reasonCode} (${rec.reason})`);
       else if (!rec.reason) wrong.push(`#${i} (${m.label}): no reason`);
       else if (!rec.originalValue?.equals(m.bytes)) wrong.push(`#${i} (${m.label}): original bytes differ`);
+      else if (!rec.originalKey?.equals(Buffer.from(m.key)))
+        wrong.push(`#${i} (${m.label}): original key differs`);
       else if (rec.sourceTopic !== topics.members.name) wrong.push(`#${i}: source topic ${rec.sourceTopic}`);
       else if (headerProblem) wrong.push(`#${i} (${m.label}): ${headerProblem}`);
     }

@@ -19,8 +19,8 @@ export interface MemberFuzzMessage {
   readonly expect: MemberFuzzExpectation;
   /** What was done to the message, for test failure output and the printed counts. */
   readonly label: string;
-  /** Kafka key: the customer id of a valid event, the index of a hostile one. */
-  readonly key: string;
+  /** Kafka key: the customer id of a valid event; for a hostile one its index, or binary garbage. */
+  readonly key: string | Buffer;
 }
 
 /** Registry-framed Avro: the upstream schema's id and type, and another topic's (orders.v1). */
@@ -310,7 +310,7 @@ export function generateMemberFuzz(
       bytes: r.bytes ?? Buffer.from(r.text ?? "", "utf8"),
       expect: { valid: false, code: r.code },
       label: r.label,
-      key: `hostile-${i}`,
+      key: rng.chance(0.3) ? Buffer.from([0x00, 0xff, ...Buffer.from(`hostile-${i}`)]) : `hostile-${i}`,
     });
   }
   return out;
