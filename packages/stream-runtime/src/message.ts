@@ -28,6 +28,20 @@ type HeaderValue = Buffer | string | (Buffer | string)[] | undefined;
 const bytesOf = (v: Buffer | string): Buffer => (typeof v === "string" ? Buffer.from(v, "utf8") : v);
 
 /**
+ * What came off the wire: bytes or text. kafkajs 2.2.4 groups repeated headers into a plain
+ * object and tests `obj[key] === undefined`, so a header named after an Object.prototype member
+ * (toString, constructor, hasOwnProperty, __proto__) arrives as [<inherited member>, value]; the
+ * inherited member is not a header value and is dropped (a dead letter could not encode it, and
+ * the consumer crashed on such a record: found by test/hostile-members.int.test.ts in the ingestor).
+ */
+const isWireValue = (v: unknown): v is Buffer | string => Buffer.isBuffer(v) || typeof v === "string";
+
+/** Sets an own property, so that a "__proto__" header is kept as a header, not a prototype. */
+function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
  * kafkajs's headers, one entry per value, bytes untouched. kafkajs groups a repeated header's
  * values under its key (in order), keys in the order of their first appearance.
  */
@@ -35,9 +49,12 @@ export function headerEntries(headers: Readonly<Record<string, HeaderValue>> | u
   const out: HeaderEntry[] = [];
   for (const [key, v] of Object.entries(headers ?? {})) {
     if (v === undefined || v === null) out.push({ key, value: null });
-    else if (Array.isArray(v))
-      for (const one of v) out.push({ key, value: one === null ? null : bytesOf(one) });
-    else out.push({ key, value: bytesOf(v) });
+    else if (Array.isArray(v)) {
+      for (const one of v as unknown[]) {
+        if (one === null) out.push({ key, value: null });
+        else if (isWireValue(one)) out.push({ key, value: bytesOf(one) });
+      }
+    } else if (isWireValue(v)) out.push({ key, value: bytesOf(v) });
   }
   return out;
 }
@@ -46,7 +63,9 @@ export function toConsumed(topic: string, partition: number, m: KafkaMessage): C
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(m.headers ?? {})) {
     if (v === undefined) continue;
-    headers[k] = Array.isArray(v) ? v.map(String).join(",") : String(v);
+    const wire = (x: unknown) => x === null || isWireValue(x);
+    if (Array.isArray(v)) setOwn(headers, k, (v as unknown[]).filter(wire).map(String).join(","));
+    else if (wire(v)) setOwn(headers, k, String(v));
   }
   return {
     topic,

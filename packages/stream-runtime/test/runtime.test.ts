@@ -240,4 +240,36 @@ describe("dead-letter record", () => {
     ]);
     expect(r.originalHeaders.multi).toBe("a,b,c");
   });
+
+  it("keeps headers named after Object.prototype members, and only their own values", () => {
+    // kafkajs 2.2.4 groups headers in a plain object: a header named toString, constructor or
+    // __proto__ arrives as [<inherited member>, value]. The dead letter once failed to encode it
+    // and the consumer crashed.
+    const v = Buffer.from([0x00, 0xff]);
+    const headers: Record<string, unknown> = {};
+    for (const [k, value] of [
+      ["toString", [Object.prototype.toString, v]],
+      ["constructor", [Object, Buffer.from("c"), Buffer.from("d")]],
+      ["__proto__", [Object.prototype, Buffer.from("p")]],
+    ] as const)
+      Object.defineProperty(headers, k, { value, enumerable: true });
+    const m = toConsumed("members.v1", 0, {
+      key: null,
+      value: Buffer.from("{}"),
+      timestamp: "5",
+      attributes: 0,
+      offset: "7",
+      headers: headers as never,
+    });
+    const r = deadLetterRecord("ingestor", { message: m, code: "MALFORMED_JSON" });
+    expect(r.headers).toEqual([
+      { key: "toString", value: v },
+      { key: "constructor", value: Buffer.from("c") },
+      { key: "constructor", value: Buffer.from("d") },
+      { key: "__proto__", value: Buffer.from("p") },
+    ]);
+    expect(Object.hasOwn(r.originalHeaders, "__proto__")).toBe(true);
+    expect(r.originalHeaders.constructor).toBe("c,d");
+    expect(Object.getPrototypeOf(r.originalHeaders)).toBe(Object.prototype);
+  });
 });

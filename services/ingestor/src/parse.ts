@@ -2,6 +2,7 @@
 // reason it can never be one. JSON and validation are pure (src/domain); registry-framed Avro
 // goes through the codec.
 import { type AvroCodec, type Topics, isRegistryFramed } from "@loyalty/contracts";
+import { TransientError, isRetriable } from "@loyalty/stream-runtime";
 import type { IngestorSettings } from "./config.ts";
 import {
   type Parsed,
@@ -52,19 +53,32 @@ async function decodeAvro(
   try {
     return { ok: true, value: await codec.decode<unknown>(buf) };
   } catch (err) {
-    const msg = (err as Error).message ?? String(err);
-    // The registry answers 404 for an id it does not know; anything else is a broken body.
-    if (/not found|40403|404/i.test(msg))
+    const msg = err instanceof Error ? err.message : String(err);
+    const id = buf.readInt32BE(1);
+    // The registry client's ResponseError carries the HTTP status. Match on it, not on the
+    // message: Apicurio answers an unknown id with "No content with ID '7' was found." (404,
+    // error_code 40403), which a /not found/ test missed, so such records were dead-lettered as
+    // MALFORMED_AVRO (found by test/hostile-members.int.test.ts).
+    const status = (err as { status?: unknown }).status;
+    if (status === 404 || /\b40403\b/.test(msg))
+      return { ok: false, code: "UNKNOWN_SCHEMA_ID", reason: `schema id ${id} is unknown to the registry` };
+    // The registry down, overloaded or refusing our credentials is not the record's fault: retried,
+    // never dead-lettered.
+    if (
+      (typeof status === "number" && (status >= 500 || [401, 403, 408, 429].includes(status))) ||
+      isRetriable(err)
+    )
+      throw new TransientError(`schema registry failed to resolve schema id ${id}: ${msg}`, err);
+    if (typeof status === "number")
       return {
         ok: false,
         code: "UNKNOWN_SCHEMA_ID",
-        reason: `schema id ${buf.readInt32BE(1)} is unknown to the registry`,
+        reason: `the registry refused schema id ${id} (HTTP ${status})`,
       };
-    if ((err as { retriable?: boolean }).retriable) throw err;
     return {
       ok: false,
       code: "MALFORMED_AVRO",
-      reason: `cannot decode Avro with schema id ${buf.readInt32BE(1)}: ${msg}`,
+      reason: `cannot decode Avro with schema id ${id}: ${msg}`,
     };
   }
 }

@@ -12,6 +12,46 @@ import {
 } from "./domain/index.ts";
 
 /**
+ * A held record's headers in ingest_held_messages.headers (jsonb): [[key, base64 | null], ...],
+ * one entry per value, so that a refund dead-lettered after a restart keeps binary and repeated
+ * headers byte for byte. Rows written before this form hold the text map ({ key: "a,b" }); they
+ * are read as they are.
+ */
+type StoredHeaders = Array<[string, string | null]> | Record<string, string>;
+
+function storedHeaders(r: SourceRecord): StoredHeaders {
+  if (!r.headerEntries) return r.headers;
+  return r.headerEntries.map((h): [string, string | null] => [
+    h.key,
+    h.value === null ? null : h.value.toString("base64"),
+  ]);
+}
+
+function headersFrom(stored: StoredHeaders): Pick<SourceRecord, "headers" | "headerEntries"> {
+  if (!Array.isArray(stored)) return { headers: stored };
+  const headerEntries = stored.map(([key, v]) => ({
+    key,
+    value: v === null ? null : Buffer.from(v, "base64"),
+  }));
+  // The text form as the consumer builds it: a key's values joined with commas.
+  const text = new Map<string, string[]>();
+  for (const h of headerEntries) {
+    const values = text.get(h.key) ?? [];
+    values.push(h.value === null ? "null" : h.value.toString("utf8"));
+    text.set(h.key, values);
+  }
+  const headers: Record<string, string> = {};
+  for (const [key, values] of text)
+    Object.defineProperty(headers, key, {
+      value: values.join(","),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  return { headers, headerEntries };
+}
+
+/**
  * The stored state of these partitions. Rows written before migration 101 have no partition
  * (it cannot be computed in SQL from a customer id): every task restores them, and the task
  * that owns them claims them when it next writes them.
@@ -44,7 +84,7 @@ export async function restoreIngest(
       src_timestamp: number;
       msg_key: Buffer | null;
       msg_value: Buffer | null;
-      headers: Record<string, string>;
+      headers: StoredHeaders;
     }>(
       "select event_id, src_topic, src_partition, src_offset::text, src_timestamp, msg_key, msg_value, headers from ingest_held_messages where src_partition = any($1::int[])",
       [ps],
@@ -94,7 +134,7 @@ export async function restoreIngest(
         timestamp: Number(r.src_timestamp),
         key: r.msg_key,
         value: r.msg_value,
-        headers: r.headers,
+        ...headersFrom(r.headers),
       }),
     );
   for (const r of events.rows) each(r.src_partition, (s) => s.seen.add(r.event_id));
@@ -185,7 +225,7 @@ export async function flushIngest(tx: PoolClient, tasks: readonly Task<IngestSta
         held.map((h) => h.r.timestamp),
         held.map((h) => h.r.key),
         held.map((h) => h.r.value),
-        held.map((h) => JSON.stringify(h.r.headers)),
+        held.map((h) => JSON.stringify(storedHeaders(h.r))),
       ],
     );
   const names = Object.keys(counts).filter((k) => counts[k as keyof typeof counts] > 0);

@@ -2,7 +2,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AvroCodec, type DeadLetter, type PurchaseEvent, namespacedTopics } from "@loyalty/contracts";
+import {
+  AvroCodec,
+  type DeadLetter,
+  type MemberChanged,
+  type PurchaseEvent,
+  namespacedTopics,
+} from "@loyalty/contracts";
+import { createPool } from "@loyalty/db";
 import {
   type RunningService,
   type TestStack,
@@ -15,8 +22,14 @@ import {
 } from "@loyalty/testkit";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeJson } from "../src/domain/index.ts";
-import { FUZZ_CURRENCIES, generateFuzz } from "./support/fuzz.ts";
+import { autoEnrolmentEventId, decodeJson, memberIdFor, validateOrder } from "../src/domain/index.ts";
+import { FUZZ_CURRENCIES, Rng, generateFuzz } from "./support/fuzz.ts";
+import {
+  FUZZ_INDEX_HEADER,
+  type GeneratedHeaders,
+  headerDiff,
+  hostileHeaders,
+} from "./support/hostile-headers.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 let stack: TestStack;
@@ -41,8 +54,8 @@ function fxFile(): string {
   return file;
 }
 
-describe("10,000 malformed and hostile messages interleaved with valid orders", () => {
-  it("dead-letters every bad one with its reason code and original bytes, emits every valid one exactly once, and keeps running", async () => {
+describe("10,000 malformed and hostile messages, with hostile headers, interleaved with valid orders", () => {
+  it("dead-letters every bad one with its reason code, original bytes and headers, emits every valid one exactly once and nothing else, and keeps running", async () => {
     const ns = testNamespace();
     const topics = namespacedTopics(ns);
     // A zero hold: a refund of an order never seen is dead-lettered at its partition's next message.
@@ -54,8 +67,13 @@ describe("10,000 malformed and hostile messages interleaved with valid orders", 
         INGEST_REFUND_HOLD_MS: "0",
       }),
     );
+    let exits = 0;
+    svc.child.on("exit", () => exits++);
 
     const messages = generateFuzz(20261123, 17_000);
+    // Binary, empty, repeated and prototype-named headers: a dead letter keeps each value's bytes.
+    const headerRng = new Rng(11);
+    const headers: GeneratedHeaders[] = messages.map((_, i) => hostileHeaders(headerRng, i));
     // The service's own decoder: valid payloads may carry a BOM or surrounding whitespace.
     const typeOf = (b: Buffer) => {
       const d = decodeJson(b);
@@ -90,7 +108,7 @@ describe("10,000 malformed and hostile messages interleaved with valid orders", 
       const customerId = d?.ok ? (d.value as { customerId?: unknown }).customerId : undefined;
       return typeof customerId === "string" ? customerId : `fuzz-${i}`;
     };
-    let chunk: Array<{ key: string; value: Buffer; headers: Record<string, string> }> = [];
+    let chunk: Array<{ key: string; value: Buffer; headers: GeneratedHeaders["headers"] }> = [];
     let bytes = 0;
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]!;
@@ -99,7 +117,7 @@ describe("10,000 malformed and hostile messages interleaved with valid orders", 
         chunk = [];
         bytes = 0;
       }
-      chunk.push({ key: upstreamKey(i), value: m.bytes, headers: { "fuzz-index": String(i) } });
+      chunk.push({ key: upstreamKey(i), value: m.bytes, headers: headers[i]!.headers });
       bytes += m.bytes.length;
     }
     await producer.send({ topic: topics.orders.name, messages: chunk });
@@ -111,7 +129,8 @@ describe("10,000 malformed and hostile messages interleaved with valid orders", 
         source: "test",
         type: "ORDER_PLACED",
         orderId,
-        customerId: "c-0",
+        // One customer per sentinel: a customer's records share a partition (the topic's keying).
+        customerId: `c-sentinel-${partition}`,
         occurredAt: Date.now(),
         currency: "USD",
         totalMinor: 100,
@@ -130,7 +149,7 @@ describe("10,000 malformed and hostile messages interleaved with valid orders", 
     // taken from what the input topic holds.
     const input = await readTopic(kafka, topics.orders.name, (ms) => ms.length >= messages.length + 3);
     const copies = input.flatMap((m) => {
-      const h = m.headers?.["fuzz-index"];
+      const h = m.headers?.[FUZZ_INDEX_HEADER];
       return h === undefined ? [] : [Number(String(h))];
     });
     expect(new Set(copies).size).toBe(messages.length);
@@ -144,9 +163,11 @@ describe("10,000 malformed and hostile messages interleaved with valid orders", 
     expect(new Set(dead.map((d) => String(d.key))).size).toBe(dead.length);
     expect(dead.length).toBe(expectedDead);
     const wrong: string[] = [];
+    const perReason = new Map<string, number>();
     for (const d of dead) {
       const rec = await codec.decode<DeadLetter>(d.value!);
-      const i = Number(rec.originalHeaders["fuzz-index"]);
+      perReason.set(rec.reasonCode, (perReason.get(rec.reasonCode) ?? 0) + 1);
+      const i = Number(rec.originalHeaders[FUZZ_INDEX_HEADER]);
       const m = messages[i]!;
       const expected = isOrphan(i)
         ? "ORPHAN_REFUND_TIMEOUT"
@@ -156,6 +177,10 @@ describe("10,000 malformed and hostile messages interleaved with valid orders", 
       if (rec.reasonCode !== expected)
         wrong.push(`#${i} (${m.label}): expected ${expected}, got ${rec.reasonCode} (${rec.reason})`);
       else if (!rec.originalValue?.equals(m.bytes)) wrong.push(`#${i} (${m.label}): original bytes differ`);
+      else {
+        const problem = headerDiff(rec.headers, headers[i]!.entries);
+        if (problem) wrong.push(`#${i} (${m.label}): ${problem}`);
+      }
     }
     expect(wrong.slice(0, 20)).toEqual([]);
 
@@ -165,6 +190,47 @@ describe("10,000 malformed and hostile messages interleaved with valid orders", 
     );
     expect(orderIds.length).toBe(valid.length);
     expect(new Set(orderIds)).toEqual(new Set(valid));
+
+    // Its other output: one enrolment per member of an accepted order, and none for a member
+    // whose only orders were rejected (nothing derived from rejected input reaches the engine).
+    const acceptedMembers = new Set(["c-sentinel-0", "c-sentinel-1", "c-sentinel-2"]);
+    messages.forEach((m, i) => {
+      if (!m.expect.valid || isOrphan(i)) return;
+      const d = decodeJson(m.bytes);
+      const o = d.ok ? validateOrder(d.value) : null;
+      if (o?.ok) acceptedMembers.add(memberIdFor(o.value.customerId, o.value.source));
+    });
+    const changes = await readTopic(
+      kafka,
+      topics.memberChanges.name,
+      (ms) => ms.length >= acceptedMembers.size,
+    );
+    const enrolled = await Promise.all(
+      changes.map(async (m) => (await codec.decode<MemberChanged>(m.value!)).eventId),
+    );
+    expect(enrolled.length).toBe(acceptedMembers.size);
+    expect(new Set(enrolled)).toEqual(new Set([...acceptedMembers].map((id) => autoEnrolmentEventId(id))));
+    const pool = createPool(stack.databaseUrl, { max: 1, namespace: ns });
+    try {
+      const rows = await pool.query<{ member_id: string }>("select member_id from ingest_members");
+      expect(new Set(rows.rows.map((r) => r.member_id))).toEqual(acceptedMembers);
+    } finally {
+      await pool.end();
+    }
+
+    const running = svc.child.exitCode === null;
+    console.log(
+      [
+        "orders.v1 hostile run:",
+        `  sent ${messages.length + 3} (${input.length} records on the topic), valid ${messages.length - bad + 3} (${orphans} of them refunds of orders never seen), hostile ${bad}`,
+        `  dead-lettered ${dead.length}: ${[...perReason]
+          .sort()
+          .map(([k, n]) => `${k} ${n}`)
+          .join(", ")}`,
+        `  emitted: ${orderIds.length} purchases, ${enrolled.length} enrolments; crashes/restarts: ${exits}; running: ${running}`,
+      ].join("\n"),
+    );
+    expect(exits).toBe(0);
 
     // It never crashed: still running, and it stops cleanly.
     expect(svc.child.exitCode).toBeNull();

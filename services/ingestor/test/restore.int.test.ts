@@ -36,12 +36,16 @@ const event = (over: Record<string, unknown>) => ({
 });
 
 describe("a task restored after a restart", () => {
-  it("keeps its held refunds, members and seen ids: the order releases its refund, a late one expires, a re-send is dropped", async () => {
+  it("keeps its held refunds (headers as bytes), members and seen ids: the order releases its refund, a late one expires, a re-send is dropped", async () => {
     const ns = testNamespace();
     const topics = namespacedTopics(ns);
     const env = serviceEnv(stack, ns, { SERVICE_NAME: "ingestor", INGEST_REFUND_HOLD_MS: String(7 * DAY) });
     const kafka = testKafka(stack.kafkaBrokers);
     const t0 = Date.UTC(2026, 0, 1);
+    // Refund C's headers: binary, repeated, empty and prototype-named. It is dead-lettered after
+    // the restart, from the stored copy, and must keep each value byte for byte.
+    const bin = Buffer.from([0x00, 0xff, 0xfe, 0x2c]);
+    const cHeaders = { bin, multi: ["a,b", Buffer.alloc(0)], toString: "t" };
     const send = async (values: Array<Record<string, unknown>>) => {
       const producer = kafka.producer();
       await producer.connect();
@@ -51,6 +55,7 @@ describe("a task restored after a restart", () => {
           key: String(v.customerId),
           value: JSON.stringify(v),
           timestamp: String(v.occurredAt),
+          ...(v.orderId === "C" ? { headers: cHeaders } : {}),
         })),
       });
       await producer.disconnect();
@@ -99,6 +104,12 @@ describe("a task restored after a restart", () => {
       const d = await codec.decode<DeadLetter>(dead[0]!.value!);
       expect(d.reasonCode).toBe("ORPHAN_REFUND_TIMEOUT");
       expect(JSON.parse(d.originalValue!.toString()).orderId).toBe("C");
+      expect(d.headers).toEqual([
+        { key: "bin", value: bin },
+        { key: "multi", value: Buffer.from("a,b") },
+        { key: "multi", value: Buffer.alloc(0) },
+        { key: "toString", value: Buffer.from("t") },
+      ]);
       expect(await held()).toBe(0);
       expect(await svc.stop()).toBe(0);
       svc = undefined;

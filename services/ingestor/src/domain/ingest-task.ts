@@ -4,7 +4,10 @@
 // is plain maps in memory, time is passed in (the task's stream time), no I/O.
 //
 // Steps per record: expire holds due by `now` -> reject? -> dedupe on the event id ->
-// resolve the member (auto-enrolment) -> order book -> normalise (FX).
+// check the member is known (or may be auto-enrolled) -> order book -> normalise (FX) -> enrol an
+// unknown member just before their first purchase that is emitted, never for a rejected or held
+// event (a refund of an order never seen must not enrol anyone: issue 21, nothing derived from
+// rejected input reaches the rules engine).
 import type {
   DlqReasonCode,
   MemberChanged,
@@ -35,6 +38,8 @@ export interface SourceRecord {
   key: Buffer | null;
   value: Buffer | null;
   headers: Record<string, string>;
+  /** The headers as they came (one entry per value, bytes): what a dead letter keeps. */
+  headerEntries?: ReadonlyArray<{ key: string; value: Buffer | null }>;
 }
 
 /** A record after decode and validation, or the reason it can never be an event. */
@@ -207,25 +212,15 @@ export function ingestRecord(
   }
 
   const order = parsed.event;
-  if (!state.members.has(memberId)) {
-    if (!rules.autoEnrol) {
-      out.push({
-        kind: "dlq",
-        code: "UNKNOWN_CUSTOMER",
-        reason: `customer ${order.customerId} (source ${order.source}) is not enrolled`,
-        record,
-      });
-      c.rejected++;
-      return out;
-    }
-    setMember(state, {
-      memberId,
-      enrolledAt: order.occurredAt,
-      enrolledVia: "auto-enrolment",
-      registered: false,
+  if (!state.members.has(memberId) && !rules.autoEnrol) {
+    out.push({
+      kind: "dlq",
+      code: "UNKNOWN_CUSTOMER",
+      reason: `customer ${order.customerId} (source ${order.source}) is not enrolled`,
+      record,
     });
-    const enrol = autoEnrolment(order, rules.memberIds);
-    out.push({ kind: "member", record: { ...enrol, eventId: autoEnrolmentEventId(memberId) } });
+    c.rejected++;
+    return out;
   }
 
   const key = orderKey(order.source, order.orderId);
@@ -255,6 +250,7 @@ function outcome(
         applied: { amountMinor: o.amountMinor, refundedLineIds: o.refundedLineIds },
       });
       if (n.ok) {
+        enrolIfUnknown(state, o.event, rules, out);
         out.push({ kind: "purchase", record: n.value });
         c.accepted++;
       } else {
@@ -279,6 +275,20 @@ function outcome(
       dropHeld(state, o.eventId);
       return;
   }
+}
+
+/** Auto-enrolment (rules.autoEnrol is checked on arrival): once, before the member's first purchase. */
+function enrolIfUnknown(state: IngestState, order: OrderEvent, rules: IngestRules, out: Output[]): void {
+  const memberId = memberIdFor(order.customerId, order.source, rules.memberIds);
+  if (state.members.has(memberId)) return;
+  setMember(state, {
+    memberId,
+    enrolledAt: order.occurredAt,
+    enrolledVia: "auto-enrolment",
+    registered: false,
+  });
+  const enrol = autoEnrolment(order, rules.memberIds);
+  out.push({ kind: "member", record: { ...enrol, eventId: autoEnrolmentEventId(memberId) } });
 }
 
 function setSlot(state: IngestState, key: string, slot: OrderSlot): void {

@@ -110,10 +110,15 @@ describe("a task's ingest decision", () => {
 
   it("holds a refund until its order, and releases it with the order", () => {
     const s = ingestState({});
-    expect(run(s, [[T0, refund("r1", T0)]])).toEqual(["member ENROLLED"]);
+    // Nobody is enrolled by a held refund: only by the first purchase that is emitted.
+    expect(run(s, [[T0, refund("r1", T0)]])).toEqual([]);
     expect(s.holding.size).toBe(1);
     expect(s.held.size).toBe(1);
-    expect(run(s, [[T0 + DAY, placed()]])).toEqual(["PURCHASE o-1 3000", "REFUND o-1 500"]);
+    expect(run(s, [[T0 + DAY, placed()]])).toEqual([
+      "member ENROLLED",
+      "PURCHASE o-1 3000",
+      "REFUND o-1 500",
+    ]);
     expect(s.holding.size).toBe(0);
     expect(s.held.size).toBe(0);
     expect(s.changes.held.size).toBe(1); // written, then deleted
@@ -128,6 +133,7 @@ describe("a task's ingest decision", () => {
     // The placement comes too late: the refund is rejected first, then the order is placed alone.
     expect(run(s, [[T0 + 8 * DAY, placed()]])).toEqual([
       "dlq ORPHAN_REFUND_TIMEOUT @100",
+      "member ENROLLED",
       "PURCHASE o-1 3000",
     ]);
     expect(s.held.size).toBe(0);
@@ -147,7 +153,17 @@ describe("a task's ingest decision", () => {
     const afterA = summary(ingestRecord(a, next, p, rules({ holdMs: 0 })));
     const afterB = summary(ingestRecord(b, next, p, rules({ holdMs: 0 })));
     expect([...byPunctuation, ...afterA]).toEqual(afterB);
-    expect(afterB).toEqual(["dlq ORPHAN_REFUND_TIMEOUT @200", "PURCHASE o-9 3000"]);
+    expect(afterB).toEqual(["dlq ORPHAN_REFUND_TIMEOUT @200", "member ENROLLED", "PURCHASE o-9 3000"]);
+  });
+
+  it("a refund of an order never seen, dead-lettered, enrols no one (issue 21)", () => {
+    const s = ingestState({});
+    offset = 300;
+    run(s, [[T0, refund("r1", T0, { customerId: "c-orphan" })]]);
+    // Its hold expires: the dead letter is the only output, and the member is unknown.
+    expect(summary(expireHolds(s, T0 + 8 * DAY, rules()))).toEqual(["dlq ORPHAN_REFUND_TIMEOUT @300"]);
+    expect(s.members.has("c-orphan")).toBe(false);
+    expect(s.changes.members.size).toBe(0);
   });
 
   it("the same records give the same outputs whether or not the state was restored in between", () => {
