@@ -215,7 +215,9 @@ export class BatchProcessor {
     let t = stream?.from ?? Number.NEGATIVE_INFINITY;
     for (const e of events) {
       this.process(e);
-      if (stream === null) continue;
+      // Only purchases move the stream time and punctuate (member changes and churn alerts are
+      // side inputs of the task whose times may run ahead of its purchases).
+      if (stream === null || e.kind !== "purchase") continue;
       t = stream.wallTime ?? Math.max(t, e.event.eventTime);
       this.punctuate(t, eventIdOf(e), stream.owns);
     }

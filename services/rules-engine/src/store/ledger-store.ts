@@ -1,4 +1,4 @@
-import { type Pool, type PoolClient, inTransaction } from "@loyalty/db";
+import type { PoolClient } from "@loyalty/db";
 import { TransientError } from "@loyalty/stream-runtime";
 import type { TierState } from "@loyalty/tiers";
 import {
@@ -14,6 +14,7 @@ import {
   usageKey,
 } from "../engine/model.ts";
 import {
+  AmountLimitError,
   BatchProcessor,
   type EngineEvent,
   type EngineOptions,
@@ -36,24 +37,14 @@ export interface BatchOutputs {
   replayed: number;
   /** The fresh events' outputs alone: written by this transaction, so counted once (metrics). */
   written: { entries: EntryRow[]; campaigns: CampaignRow[] };
+  /** Events left out because their awards break the amount limits: their records go to the DLQ. */
+  rejected: AmountLimitError[];
 }
 
-/**
- * Time-driven expiry in a batch of one purchases partition (ADR 13, ADR 16): after each record,
- * the lots due at the partition's stream time of the members it `owns` (members with no movement
- * included). Event mode: the stream time is stored per partition (`rules_stream_times`) with the
- * batch, so a restarted engine goes on from it. Wall mode: `wallTime` for every record.
- */
 /** What a punctuation may expire: lots due by `time` of the members it `owns`. */
 interface DueAt {
   time: number;
   owns: (memberId: string) => boolean;
-}
-
-export interface Punctuation {
-  partition: number;
-  owns: (memberId: string) => boolean;
-  wallTime: number | null;
 }
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -61,35 +52,22 @@ const ms = (d: Date | null): number | null => (d === null ? null : d.getTime());
 
 export class LedgerStore {
   constructor(
-    private readonly pool: Pool,
     private readonly registry: RuleSetRegistry,
     private readonly opts: EngineOptions,
   ) {}
 
-  /** Applies a batch, then (with fresh events) the punctuation at its stream time, in one transaction. */
-  applyBatch(events: readonly EngineEvent[], punctuation: Punctuation | null = null): Promise<BatchOutputs> {
-    return inTransaction(this.pool, (client) => this.inTx(client, events, punctuation));
-  }
-
   /**
-   * A punctuation with no input (wall mode's timer): expires the due lots at `time`, as outputs
-   * of `trigger`. Returns the entries, in ledger order.
+   * Applies a task's events in the runtime's transaction `c` (ADR 16): loads the rows they need,
+   * prices them and writes the changes set-based. With `stream`, each purchase is followed by a
+   * punctuation at its partition's stream time (from `stream.from`, the task's stream time before
+   * the batch; wall mode: `stream.wallTime`): the due lots of the members the task `owns` expire,
+   * as outputs of that purchase. An event id applied before (an upstream duplicate) is skipped:
+   * a redelivery after a crash cannot happen, the task's offsets are stored with the ledger.
    */
-  async punctuate(time: number, trigger: string): Promise<EntryRow[]> {
-    return inTransaction(this.pool, async (c) => {
-      const loaded = await this.load(c, [], { time, owns: () => true });
-      if (loaded.lots.size === 0) return [];
-      const p = new BatchProcessor(loaded, this.registry, this.opts);
-      p.punctuate(time, trigger);
-      await this.write(c, p);
-      return p.entries;
-    });
-  }
-
-  private async inTx(
+  async applyIn(
     c: PoolClient,
     all: readonly EngineEvent[],
-    punctuation: Punctuation | null,
+    stream: StreamPunctuation | null,
   ): Promise<BatchOutputs> {
     const ids = [...new Set(all.map(eventIdOf))];
     const seenRows = await c.query<{ event_id: string }>(
@@ -108,32 +86,30 @@ export class LedgerStore {
     }
     const bySource = new Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>();
     const written: BatchOutputs["written"] = { entries: [], campaigns: [] };
-    if (seen.size > 0) await this.loadOutputs(c, [...seen], bySource);
+    const rejected: AmountLimitError[] = [];
     if (fresh.length > 0) {
-      let stream: StreamPunctuation | null = null;
       let due: DueAt | null = null;
-      if (punctuation !== null) {
-        let from = Number.NEGATIVE_INFINITY;
-        if (punctuation.wallTime === null) {
-          const r = await c.query<{ stream_time: string }>(
-            "select stream_time from rules_stream_times where partition = $1",
-            [punctuation.partition],
-          );
-          const stored = r.rows[0];
-          if (stored !== undefined) from = Number(stored.stream_time);
-        }
-        stream = { from, wallTime: punctuation.wallTime, owns: punctuation.owns };
-        let time = punctuation.wallTime ?? from;
-        if (punctuation.wallTime === null) for (const e of fresh) time = Math.max(time, e.event.eventTime);
-        due = { time, owns: punctuation.owns };
+      if (stream !== null) {
+        let time = stream.wallTime ?? stream.from;
+        if (stream.wallTime === null)
+          for (const e of fresh) if (e.kind === "purchase") time = Math.max(time, e.event.eventTime);
+        // A task that has seen no purchase yet has no stream time: nothing is due.
+        if (Number.isFinite(time)) due = { time, owns: stream.owns };
       }
-      const p = await this.process(c, fresh, stream, due);
-      if (punctuation !== null && punctuation.wallTime === null && due !== null)
-        await c.query(
-          `insert into rules_stream_times (partition, stream_time) values ($1, $2)
-           on conflict (partition) do update set stream_time = greatest(rules_stream_times.stream_time, excluded.stream_time)`,
-          [punctuation.partition, due.time],
-        );
+      // An event whose awards break the amount limits is left out (its record dead-lettered by
+      // the caller) and the rest priced again without it.
+      let p: BatchProcessor | null = null;
+      let events = fresh;
+      while (p === null && events.length > 0) {
+        try {
+          p = await this.process(c, events, stream, due);
+        } catch (err) {
+          if (!(err instanceof AmountLimitError)) throw err;
+          rejected.push(err);
+          events = events.filter((e) => eventIdOf(e) !== err.eventId);
+        }
+      }
+      if (p === null) return { bySource, fresh: 0, replayed: seen.size, written, rejected };
       await this.write(c, p);
       for (const [id, o] of p.bySource) {
         bySource.set(id, o);
@@ -141,7 +117,26 @@ export class LedgerStore {
         written.campaigns.push(...o.campaigns);
       }
     }
-    return { bySource, fresh: fresh.length, replayed: seen.size, written };
+    return { bySource, fresh: fresh.length - rejected.length, replayed: seen.size, written, rejected };
+  }
+
+  /**
+   * A punctuation with no input (wall mode's timer), in the runtime's transaction: expires the
+   * due lots at `time` of the members `owns` accepts, as outputs of `trigger`. Returns the
+   * entries, in ledger order.
+   */
+  async punctuateIn(
+    c: PoolClient,
+    time: number,
+    trigger: string,
+    owns: (memberId: string) => boolean,
+  ): Promise<EntryRow[]> {
+    const loaded = await this.load(c, [], { time, owns });
+    if (loaded.lots.size === 0) return [];
+    const p = new BatchProcessor(loaded, this.registry, this.opts);
+    p.punctuate(time, trigger, owns);
+    await this.write(c, p);
+    return p.entries;
   }
 
   private async process(
@@ -569,78 +564,6 @@ export class LedgerStore {
           cm.map((x) => x.rewardJson),
         ],
       );
-    }
-  }
-
-  /** What already-applied events produced, to emit it again (their first emission was aborted or is a duplicate). */
-  private async loadOutputs(
-    c: PoolClient,
-    sourceIds: string[],
-    into: Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>,
-  ): Promise<void> {
-    const get = (id: string) => {
-      let o = into.get(id);
-      if (!o) {
-        o = { entries: [], campaigns: [] };
-        into.set(id, o);
-      }
-      return o;
-    };
-    for (const id of sourceIds) get(id);
-    // An event's own entries, and the expiries it triggered (before it, or as the punctuation
-    // after its batch): each under the event, in ledger order.
-    const entries = await c.query(
-      `select * from (
-         select e.seq, e.entry_id, e.member_id, e.kind, e.points, e.balance_after, e.rule_id, e.rule_version,
-                e.rule_set_id, e.rule_set_version, e.source_event_id, e.order_id, e.reason, e.event_time, e.detail,
-                l.expires_at, e.source_event_id as owner
-           from ledger_entries e left join ledger_lots l on l.lot_id = e.entry_id
-          where e.source_event_id = any($1)
-         union all
-         select e.seq, e.entry_id, e.member_id, e.kind, e.points, e.balance_after, e.rule_id, e.rule_version,
-                e.rule_set_id, e.rule_set_version, e.source_event_id, e.order_id, e.reason, e.event_time, e.detail,
-                l.expires_at, e.detail->>'trigger' as owner
-           from ledger_entries e left join ledger_lots l on l.lot_id = e.detail->>'lotId'
-          where e.kind = 'expire' and e.detail->>'trigger' = any($1)
-       ) x order by seq`,
-      [sourceIds],
-    );
-    for (const r of entries.rows) {
-      get(r.owner).entries.push({
-        entryId: r.entry_id,
-        memberId: r.member_id,
-        kind: r.kind,
-        points: r.points,
-        balanceAfter: r.balance_after,
-        ruleId: r.rule_id,
-        ruleVersion: r.rule_version,
-        ruleSetId: r.rule_set_id,
-        ruleSetVersion: r.rule_set_version,
-        sourceEventId: r.source_event_id,
-        orderId: r.order_id,
-        reason: r.reason,
-        eventTime: r.event_time.getTime(),
-        detail: r.detail,
-        lotExpiresAt: ms(r.expires_at),
-      });
-    }
-    const campaigns = await c.query(
-      `select event_id, member_id, campaign_id, rule_id, rule_version, rule_set_version, source_event_id, event_time,
-              reward_json from rules_campaign_triggers where source_event_id = any($1) order by seq`,
-      [sourceIds],
-    );
-    for (const r of campaigns.rows) {
-      get(r.source_event_id).campaigns.push({
-        eventId: r.event_id,
-        memberId: r.member_id,
-        campaignId: r.campaign_id,
-        ruleId: r.rule_id,
-        ruleVersion: r.rule_version,
-        ruleSetVersion: r.rule_set_version,
-        sourceEventId: r.source_event_id,
-        eventTime: r.event_time.getTime(),
-        rewardJson: r.reward_json,
-      });
     }
   }
 }
