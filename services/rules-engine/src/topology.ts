@@ -233,26 +233,34 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
     },
     async apply(tx: PoolClient, batch: readonly TaskApply<EngineTaskState>[]) {
       written.length = 0;
+      const owner = (s: EngineTaskState) => (memberId: string) => d.partitionOf(memberId) === s.partition;
+      const wallTime = d.clockMode === "wall" ? Date.now() : null;
+      // Every task's events in one pass over the ledger: one statement per table for the batch.
+      const priced = batch.filter(({ task }) => task.state.events.length > 0);
+      if (priced.length > 0) {
+        const o = await d.store.applyIn(
+          tx,
+          priced.map(({ task }) => ({
+            events: task.state.events,
+            stream: { from: task.state.from, wallTime, owns: owner(task.state) },
+          })),
+        );
+        for (const { task, out } of priced) await emit(out, task.state, o);
+        written.push(o.written);
+      }
       for (const { task, out } of batch) {
         const s = task.state;
-        const owns = (memberId: string) => d.partitionOf(memberId) === s.partition;
-        if (s.events.length > 0) {
-          const wallTime = d.clockMode === "wall" ? Date.now() : null;
-          const o = await d.store.applyIn(tx, s.events, { from: s.from, wallTime, owns });
-          await emit(out, s, o);
-          written.push(o.written);
-        } else if (s.tick !== null) {
-          const trigger = `expiry-tick:${d.instanceId}:${s.partition}:${s.tick}`;
-          const entries = await d.store.punctuateIn(tx, s.tick, trigger, owns);
-          for (const m of entries)
-            out.produce({
-              topic: d.topics.points.name,
-              key: m.memberId,
-              value: await d.codec.encode(d.topics.points, toMovement(m)),
-              timestamp: m.eventTime,
-            });
-          written.push({ entries, campaigns: [] });
-        }
+        if (s.events.length > 0 || s.tick === null) continue;
+        const trigger = `expiry-tick:${d.instanceId}:${s.partition}:${s.tick}`;
+        const entries = await d.store.punctuateIn(tx, s.tick, trigger, owner(s));
+        for (const m of entries)
+          out.produce({
+            topic: d.topics.points.name,
+            key: m.memberId,
+            value: await d.codec.encode(d.topics.points, toMovement(m)),
+            timestamp: m.eventTime,
+          });
+        written.push({ entries, campaigns: [] });
       }
     },
     async flush(tx: PoolClient, tasks) {

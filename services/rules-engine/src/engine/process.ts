@@ -189,6 +189,9 @@ export class BatchProcessor {
   private readonly lotIndex = new Map<string, LotRow>();
   /** Open lots by expiry (a min-heap), built at the first punctuation; new lots join it. */
   private dueHeap: LotRow[] | null = null;
+  /** Due lots another owner's punctuation expires (see punctuate), and the owner they wait for. */
+  private parked: LotRow[] = [];
+  private parkedFor: ((memberId: string) => boolean) | null = null;
   private readonly usageCache = new WeakMap<CompiledRuleSet, { day: string[]; campaign: string[] }>();
 
   constructor(
@@ -335,17 +338,22 @@ export class BatchProcessor {
       for (const lots of this.state.lots.values()) for (const l of lots) if (l.remaining > 0) this.pushDue(l);
     }
     const heap = this.dueHeap;
-    // Due lots of members another partition owns wait for that partition's punctuation.
-    const others: LotRow[] = [];
+    // Due lots of members another partition owns wait for that partition's punctuation: parked
+    // while the same owner punctuates (the service's processors have one owner each, and a batch
+    // loads the due lots of every task), back in the heap when another owner does (the simulator).
+    if (owns !== this.parkedFor) {
+      for (const l of this.parked) this.pushDue(l);
+      this.parked = [];
+      this.parkedFor = owns;
+    }
     for (;;) {
       const top = heap[0];
       if (top === undefined || top.expiresAt > t) break;
       this.popDue();
       if (top.remaining <= 0) continue;
       if (owns(top.memberId)) this.expireDue(top.memberId, t, trigger);
-      else others.push(top);
+      else this.parked.push(top);
     }
-    for (const l of others) this.pushDue(l);
   }
 
   private pushDue(lot: LotRow): void {
