@@ -217,6 +217,10 @@ export interface RunTasksOptions<S> {
   topology: TaskTopology<S>;
   /** Wall mode: how often tasks punctuate. */
   tickIntervalMs?: number;
+  /** How often tasks holding records (TaskHold) are offered them again; default 250 ms. */
+  heldRetryMs?: number;
+  /** The consumer's fetch size per partition; default 1 MiB. */
+  maxBytesPerPartition?: number;
   /** Closed in the second shutdown phase, after the last batch has committed. */
   close?: () => Promise<void>;
   /** The service's update-heavy tables (see Vacuumer). */
@@ -245,6 +249,8 @@ export async function runTasks<S>(kit: ServiceKit, opts: RunTasksOptions<S>): Pr
     clockMode: kit.clock.mode,
     sessionTimeoutMs: kit.config.CONSUMER_SESSION_TIMEOUT_MS,
     ...(opts.tickIntervalMs ? { tickIntervalMs: opts.tickIntervalMs } : {}),
+    ...(opts.heldRetryMs ? { heldRetryMs: opts.heldRetryMs } : {}),
+    ...(opts.maxBytesPerPartition ? { maxBytesPerPartition: opts.maxBytesPerPartition } : {}),
     afterStateCommit: () => {
       vacuum.kick();
       opts.afterStateCommit?.();

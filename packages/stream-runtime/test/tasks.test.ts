@@ -3,9 +3,11 @@ import {
   NO_PROGRESS,
   PendingOutputError,
   advance,
+  coPartitionedAssignment,
   decodePending,
   encodePending,
   taskRecords,
+  withHeld,
 } from "../src/index.ts";
 import type { ConsumedMessage } from "../src/message.ts";
 
@@ -44,6 +46,37 @@ describe("task records and progress", () => {
     expect(p.seq).toBe(8n);
     const q = advance(p, new Map([["a", [rec("a", 5, 200)]]]), [rec("a", 5, 200)], 9n);
     expect(q.streamTime).toBe(500);
+  });
+
+  it("hands held records again before what was fetched, each offset once", () => {
+    const held = new Map([["a", [rec("a", 7, 100), rec("a", 8, 200)]]]);
+    // A fetch in flight when the partition was paused may deliver a held record again.
+    const fetched = new Map([
+      ["a", [rec("a", 8, 200), rec("a", 9, 300)]],
+      ["b", [rec("b", 1, 150)]],
+    ]);
+    const input = withHeld(held, fetched);
+    expect(input.get("a")?.map((m) => m.offset)).toEqual(["7", "8", "9"]);
+    expect(input.get("b")?.map((m) => m.offset)).toEqual(["1"]);
+    expect(
+      withHeld(held, new Map())
+        .get("a")
+        ?.map((m) => m.offset),
+    ).toEqual(["7", "8"]);
+  });
+});
+
+describe("co-partitioned assignment", () => {
+  it("gives partition p of every topic to the same member", () => {
+    const parts = new Map([
+      ["a", [0, 1, 2]],
+      ["b", [0, 1, 2]],
+      ["c", [0, 1, 2]],
+    ]);
+    const out = coPartitionedAssignment(["m2", "m1"], parts);
+    expect(out.get("m1")).toEqual({ a: [0, 2], b: [0, 2], c: [0, 2] });
+    expect(out.get("m2")).toEqual({ a: [1], b: [1], c: [1] });
+    expect(coPartitionedAssignment([], parts).size).toBe(0);
   });
 });
 

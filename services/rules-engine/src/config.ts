@@ -116,6 +116,20 @@ export const rulesEngineConfigSchema = baseConfigSchema.extend({
    * read (wall mode always works this way).
    */
   CHURN_JOIN: z.enum(["event-time", "arrival"]).default("event-time"),
+  /**
+   * The churn join's maximum wait (Kafka Streams' max.task.idle.ms): a purchase waits for
+   * churn-alert's frontier at most this long of wall time without the frontier moving; past it,
+   * it is priced with the alerts known (loyalty_rules_churn_join_late_total counts it). A replay
+   * with churn-alert running keeps up well within it; a stopped churn-alert stalls purchases
+   * that read churn facts no longer than this.
+   */
+  CHURN_JOIN_MAX_WAIT_MS: z.coerce.number().int().min(0).max(86_400_000).default(30_000),
+  /** The consumer's fetch size per partition: a batch is what one fetch delivers (tests: small batches). */
+  FETCH_MAX_BYTES_PER_PARTITION: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
   /** Test hook: SIGKILL the process right after batch N's ledger commit, before its Kafka commit. 0 = off. */
   FAULT_KILL_AFTER_BATCH: z.coerce.number().int().min(0).default(0),
 });

@@ -1,21 +1,21 @@
 // Composition root of the rules engine: config, clients, the rules feed, the ledger store and
-// the earning pipeline. Domain logic lives in src/rules (rule format) and src/engine (earning).
+// the engine's tasks (src/topology.ts). Domain logic lives in src/rules (rule format) and src/engine (earning).
 import {
   ConfigError,
   LedgerMetrics,
   bootService,
   groupIdFor,
   loadConfig,
-  runService,
+  runTasks,
 } from "@loyalty/stream-runtime";
-import { ChurnJoin } from "./churn-join.ts";
 import { rulesEngineConfigSchema } from "./config.ts";
 import { RuleSetRegistry } from "./engine/registry.ts";
-import { earningHandler, memberPartitioner, toMovement } from "./pipeline.ts";
+import { memberPartitioner, toMovement } from "./pipeline.ts";
 import { amountLimitProblems } from "./rules/amounts.ts";
 import { RulesFeed } from "./rulesets/feed.ts";
 import { SigningKeyError, signerOf, signingKeyFromEnv } from "./rulesets/signing.ts";
 import { LedgerStore } from "./store/ledger-store.ts";
+import { engineTopology } from "./topology.ts";
 
 const config = loadConfig(rulesEngineConfigSchema);
 const kit = await bootService(config, { transactional: true });
@@ -40,7 +40,7 @@ const feed = new RulesFeed(kit, registry, {
 await feed.start();
 if (config.RULES_BOOTSTRAP_DIR !== "") await feed.bootstrap(config.RULES_BOOTSTRAP_DIR);
 
-const store = new LedgerStore(kit.pool, registry, {
+const store = new LedgerStore(registry, {
   programme,
   tierConfig: config.TIER_CONFIG_JSON,
   expiryMonths: config.POINTS_EXPIRY_MONTHS,
@@ -55,17 +55,14 @@ const partitionsOf = (topic: string) =>
   meta.topics.find((t) => t.name === topic)?.partitions.length ?? config.LOYALTY_PARTITIONS;
 // Which purchases partition a member's lots belong to: that partition's batches expire them.
 const partitionOf = memberPartitioner(partitionsOf(kit.topics.purchases.name));
-// The join with churn alerts (ADR 12) exists in event mode only: live operation reads them as they come.
-let join: ChurnJoin | null = null;
-if (kit.clock.mode === "event" && config.CHURN_JOIN === "event-time") {
-  const alertPartitions = partitionsOf(kit.topics.churnAlerts.name);
-  join = new ChurnJoin({ pool: kit.pool, registry, alertPartitions, logger: kit.logger });
-  await join.start();
-}
 let batches = 0;
 const ledgerMetrics = new LedgerMetrics(kit.metrics);
 const campaigns = kit.metrics.counter("loyalty_campaigns_triggered_total", "Campaign triggers written");
-const runner = await runService(kit, {
+const late = kit.metrics.counter(
+  "loyalty_rules_churn_join_late_total",
+  "Purchases priced past CHURN_JOIN_MAX_WAIT_MS without churn-alert's frontier (alerts known then)",
+);
+await runTasks(kit, {
   group: config.SERVICE_NAME,
   // The ledger tables are shared with the API; this service, their main writer, maintains them.
   vacuum: [
@@ -78,53 +75,38 @@ const runner = await runService(kit, {
     "ledger_lot_movements",
     "ledger_balances",
   ],
-  topics: [kit.topics.purchases.name, kit.topics.memberChanges.name, kit.topics.churnAlerts.name],
-  handler: earningHandler({
+  // Co-partitioned, keyed by member id; ties of timestamps: alerts, member changes, purchases.
+  topics: [kit.topics.churnAlerts.name, kit.topics.memberChanges.name, kit.topics.purchases.name],
+  topology: engineTopology({
     codec: kit.codec,
     topics: kit.topics,
     feed,
     store,
-    join,
+    registry,
+    clockMode: kit.clock.mode,
+    // The join with churn alerts (ADR 12) exists in event mode only: live operation reads them as they come.
+    join: config.CHURN_JOIN === "event-time",
+    maxWaitMs: config.CHURN_JOIN_MAX_WAIT_MS,
+    partitionOf,
+    late,
     onWritten: (w) => {
       ledgerMetrics.count(w.entries.map(toMovement));
       campaigns.inc(w.campaigns.length);
     },
-    afterCommit: () => {
-      batches++;
-      if (batches === config.FAULT_KILL_AFTER_BATCH) process.kill(process.pid, "SIGKILL");
-    },
-    partitionOf,
+    instanceId: config.INSTANCE_ID,
   }),
   // Wall mode: time passes without input, so the lots of members with no movement also expire on
-  // a timer (event mode: after each purchases batch, at the partition's stream time).
-  ...(kit.clock.mode === "wall"
-    ? {
-        tickIntervalMs: config.POINTS_EXPIRY_CHECK_MS,
-        onTick: async (ctx) => {
-          const time = ctx.clock.now();
-          const entries = await store.punctuate(time, `expiry-tick:${config.INSTANCE_ID}:${time}`);
-          ledgerMetrics.count(entries.map(toMovement));
-          const values = await Promise.all(
-            entries.map((e) => kit.codec.encode(kit.topics.points, toMovement(e))),
-          );
-          entries.forEach((e, i) => {
-            ctx.produce({
-              topic: kit.topics.points.name,
-              key: e.memberId,
-              value: values[i] as Buffer,
-              timestamp: e.eventTime,
-            });
-          });
-        },
-      }
-    : {}),
+  // a timer (event mode: after each purchase, at the task's stream time).
+  tickIntervalMs: config.POINTS_EXPIRY_CHECK_MS,
+  maxBytesPerPartition: config.FETCH_MAX_BYTES_PER_PARTITION,
+  afterStateCommit: () => {
+    batches++;
+    if (batches === config.FAULT_KILL_AFTER_BATCH) process.kill(process.pid, "SIGKILL");
+  },
   close: async () => {
-    join?.stop();
     await feed.stop();
   },
 });
-join?.bind((topic, partition) => runner.resume(topic, partition));
-
 /** The bootstrap's signer, if a signing key is configured; its key must be a trusted one. */
 function rulesSigner() {
   try {

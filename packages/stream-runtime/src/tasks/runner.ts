@@ -13,11 +13,20 @@ import { type ConsumedMessage, toConsumed } from "../message.ts";
 import type { RuntimeMetrics } from "../metrics.ts";
 import type { BatchingProducer, OffsetCommit, OutMessage } from "../producer.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../retry.ts";
+import { CoPartitionedAssigner } from "./assigner.ts";
 import { FetchGate, type Waiting } from "./fetch-gate.ts";
 import { encodePending } from "./pending.ts";
 import { type StoredTask, type TaskWrite, loadTasks, saveTasks } from "./progress-store.ts";
 import { recoverTasks } from "./recovery.ts";
-import { NO_PROGRESS, type Task, type TaskOutput, type TaskProgress, advance, taskRecords } from "./task.ts";
+import {
+  NO_PROGRESS,
+  type Task,
+  type TaskOutput,
+  type TaskProgress,
+  advance,
+  taskRecords,
+  withHeld,
+} from "./task.ts";
 
 /** What a service provides: its state per partition, the pure decision, and how state is written. */
 export interface TaskTopology<S> {
@@ -30,13 +39,42 @@ export interface TaskTopology<S> {
    * memory and sends what follows to `out`. No I/O but the codec's; the same records on the same
    * state give the same state and output, however they are split into calls.
    */
-  process(task: Task<S>, records: readonly ConsumedMessage[], out: TaskOutput): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: topologies that never hold return Promise<void>.
+  process(task: Task<S>, records: readonly ConsumedMessage[], out: TaskOutput): Promise<void | TaskHold>;
   /** Time-driven work at `now`: in event mode after records moved the task's stream time, in wall mode on the timer. */
   punctuate?(task: Task<S>, now: number, out: TaskOutput): Promise<void>;
   /** Writes what changed in these tasks since their last committed flush, in the runtime's transaction. */
   flush(tx: PoolClient, tasks: readonly Task<S>[]): Promise<void>;
   /** The transaction flush wrote in has committed. */
   committed?(tasks: readonly Task<S>[]): void;
+  /**
+   * The event time a record moves its task's stream time to (Kafka Streams' timestamp
+   * extractor); null: it does not move it (e.g. a co-partitioned side input whose times run
+   * ahead). Absent: the record's timestamp.
+   */
+  eventTime?(record: ConsumedMessage): number | null;
+  /**
+   * For a service whose state still lives in its tables (read and written per batch, not held in
+   * memory): runs in the runtime's transaction, before `flush`, for the tasks of the batch, and
+   * may send output (kept as the pending output with the batch). Retried with the transaction.
+   */
+  apply?(tx: PoolClient, batch: readonly TaskApply<S>[]): Promise<void>;
+}
+
+/** A task of a batch as `apply` sees it, with where its output goes. */
+export interface TaskApply<S> {
+  readonly task: Task<S>;
+  readonly out: TaskOutput;
+}
+
+/**
+ * What `process` did not take: records it holds back (e.g. a join waiting for its other input),
+ * to be handed again, in order, with the task's next batch; a held record holds every later
+ * record of its topic-partition. Their offsets are not committed, their topic-partition is
+ * paused meanwhile, and held tasks are offered again every `heldRetryMs` without new input.
+ */
+export interface TaskHold {
+  readonly hold: readonly ConsumedMessage[];
 }
 
 export interface TaskRunnerOptions<S> {
@@ -58,9 +96,15 @@ export interface TaskRunnerOptions<S> {
   sessionTimeoutMs?: number;
   /** Fault injection for crash tests: after the PostgreSQL commit, before the Kafka commit. */
   afterStateCommit?: () => void;
+  /** How often tasks holding records (TaskHold) are offered them again without new input. */
+  heldRetryMs?: number;
+  /** The consumer's fetch size per partition (default 1 MiB): smaller, smaller batches. */
+  maxBytesPerPartition?: number;
 }
 
 class LiveTask<S> implements Task<S> {
+  /** Records `process` held, per topic, in offset order: handed again with the next batch. */
+  held = new Map<string, ConsumedMessage[]>();
   constructor(
     readonly partition: number,
     public state: S,
@@ -95,6 +139,9 @@ export class TaskRunner<S> {
   private timer: NodeJS.Timeout | null = null;
   private healthy = false;
   private crashed: Error | null = null;
+  /** Topic-partitions paused because their task holds records of them ("topic:partition"). */
+  private readonly paused = new Set<string>();
+  private heldTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: TaskRunnerOptions<S>) {
     if (!o.producer.transactional) throw new TypeError("TaskRunner needs a transactional producer");
@@ -119,7 +166,9 @@ export class TaskRunner<S> {
       groupId,
       sessionTimeout: this.o.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: Math.min(3_000, Math.floor((this.o.sessionTimeoutMs ?? 30_000) / 3)),
-      maxBytesPerPartition: 1024 * 1024,
+      // Partition p of every input topic to one member: the task (see assigner.ts).
+      partitionAssigners: [CoPartitionedAssigner],
+      maxBytesPerPartition: this.o.maxBytesPerPartition ?? 1024 * 1024,
       maxBytes: 8 * 1024 * 1024,
       allowAutoTopicCreation: false,
       readUncommitted: false,
@@ -134,7 +183,12 @@ export class TaskRunner<S> {
         for (const p of partitions) mine.add(p);
       // A task this instance no longer owns is dropped; if it comes back it is restored anew.
       void this.gate.serial(async () => {
-        for (const p of [...this.tasks.keys()]) if (!mine.has(p)) this.tasks.delete(p);
+        for (const [p, t] of [...this.tasks]) {
+          if (mine.has(p)) continue;
+          t.held = new Map();
+          this.pauseHeld(t);
+          this.tasks.delete(p);
+        }
       });
       logger.info({ assignment: e.payload.memberAssignment }, "joined consumer group");
     });
@@ -155,6 +209,11 @@ export class TaskRunner<S> {
       partitionsConsumedConcurrently: 1024,
       eachBatch: (payload) => this.gate.gather(payload),
     });
+    this.heldTimer = setInterval(() => {
+      void this.gate
+        .serial(() => this.runHeld())
+        .catch((err) => logger.error({ err }, "held records failed"));
+    }, this.o.heldRetryMs ?? 250);
     if (this.o.clockMode === "wall" && this.o.topology.punctuate) {
       this.timer = setInterval(() => {
         void this.gate
@@ -167,6 +226,7 @@ export class TaskRunner<S> {
   /** First phase of shutdown: stop fetching and wait for the batch in flight to commit. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.heldTimer) clearInterval(this.heldTimer);
     if (this.consumer) await this.consumer.disconnect();
     await this.gate.drained();
     await this.admin?.disconnect();
@@ -190,52 +250,137 @@ export class TaskRunner<S> {
         payload.batch.messages.map((m) => toConsumed(topic, partition, m)),
       );
     }
+    const processed = await this.decideAndCommit(byPartition);
+    for (const { payload } of live) {
+      const last = payload.batch.messages[payload.batch.messages.length - 1];
+      if (last) payload.resolveOffset(last.offset);
+      this.o.metrics.lag.set(
+        { topic: payload.batch.topic, partition: String(payload.batch.partition) },
+        Number(payload.batch.offsetLag()),
+      );
+    }
+    await live[0]?.payload.heartbeat();
+    this.o.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    this.o.metrics.watermark.set(this.lowestStreamTime());
+    this.o.logger.debug({ partitions: byPartition.size, processed }, "batch committed");
+  }
+
+  /** Offers the tasks that hold records (TaskHold) their records again, with no new input. */
+  private async runHeld(): Promise<void> {
+    for (const t of this.tasks.values())
+      if (t.held.size > 0) return void (await this.decideAndCommit(new Map()));
+  }
+
+  /** Decides every task of a batch (and every task holding records), then commits them. */
+  private async decideAndCommit(byPartition: Map<number, Map<string, ConsumedMessage[]>>): Promise<number> {
     try {
       await this.ensureTasks([...byPartition.keys()]);
+      for (const [p, t] of this.tasks)
+        if (t.held.size > 0 && !byPartition.has(p)) byPartition.set(p, new Map());
       const touched: Array<{ task: LiveTask<S>; next: TaskProgress; out: Collector }> = [];
       let processed = 0;
-      for (const [partition, byTopic] of byPartition) {
+      for (const [partition, fetched] of byPartition) {
         const task = this.tasks.get(partition);
         if (!task) throw new TypeError(`task ${partition} was not restored`);
+        const byTopic = withHeld(task.held, fetched);
+        const hadHeld = task.held.size > 0;
+        task.held = new Map();
         const records = taskRecords(task.progress, byTopic, this.o.topics);
         const out = new Collector();
-        if (records.length > 0) await this.processIsolated(task, records, out);
+        const hold = records.length > 0 ? await this.processIsolated(task, records, out) : [];
+        // A held record holds the rest of its topic-partition: offsets stop before it.
+        const heldFrom = new Map<string, bigint>();
+        for (const r of hold) {
+          const o = BigInt(r.offset);
+          const f = heldFrom.get(r.topic);
+          if (f === undefined || o < f) heldFrom.set(r.topic, o);
+        }
+        const isHeld = (m: ConsumedMessage) => {
+          const f = heldFrom.get(m.topic);
+          return f !== undefined && BigInt(m.offset) >= f;
+        };
+        let taken: ReadonlyMap<string, readonly ConsumedMessage[]> = byTopic;
+        if (heldFrom.size > 0) {
+          const kept = new Map<string, ConsumedMessage[]>();
+          for (const [topic, list] of byTopic) {
+            const from = heldFrom.get(topic);
+            if (from === undefined) {
+              kept.set(topic, list);
+              continue;
+            }
+            const before = list.filter((m) => BigInt(m.offset) < from);
+            if (before.length > 0) kept.set(topic, before);
+            const floor = task.progress.offsets.get(topic);
+            task.held.set(
+              topic,
+              list.filter(
+                (m) => BigInt(m.offset) >= from && (floor === undefined || BigInt(m.offset) >= floor),
+              ),
+            );
+          }
+          taken = kept;
+        }
+        this.pauseHeld(task);
         // Dead-lettered records do not move stream time, as Kafka Streams drops records it cannot
         // deserialize before they reach partition time: the timestamp of a malformed record
         // (often its producer's wall clock) must not carry a replayed partition to today.
         const dead = new Set(out.dead.map((d) => d.message));
-        const timed = dead.size > 0 ? records.filter((r) => !dead.has(r)) : records;
-        const next = advance(task.progress, byTopic, timed, task.progress.seq + 1n);
+        const timed: ConsumedMessage[] = [];
+        for (const r of records) {
+          if (dead.has(r) || isHeld(r)) continue;
+          const t = this.o.topology.eventTime ? this.o.topology.eventTime(r) : r.timestamp;
+          if (t !== null) timed.push(t === r.timestamp ? r : { ...r, timestamp: t });
+        }
+        const next = advance(task.progress, taken, timed, task.progress.seq + 1n);
         if (
           this.o.clockMode === "event" &&
           next.streamTime > task.progress.streamTime &&
           this.o.topology.punctuate
         )
           await this.o.topology.punctuate(view(task, next), next.streamTime, out);
+        const took = records.length - records.filter(isHeld).length;
+        // A task that took nothing (e.g. it only held what it was offered again) has nothing to commit.
+        if (took === 0 && (hadHeld || hold.length > 0) && out.out.length === 0 && out.dead.length === 0)
+          continue;
         touched.push({ task, next, out });
-        processed += records.length;
-        for (const [topic, list] of byTopic) this.o.metrics.processed.inc({ topic }, list.length);
+        processed += took;
+        for (const [topic, list] of fetched) this.o.metrics.processed.inc({ topic }, list.length);
       }
       await this.commit(touched);
-      for (const { payload } of live) {
-        const last = payload.batch.messages[payload.batch.messages.length - 1];
-        if (last) payload.resolveOffset(last.offset);
-        this.o.metrics.lag.set(
-          { topic: payload.batch.topic, partition: String(payload.batch.partition) },
-          Number(payload.batch.offsetLag()),
-        );
-      }
-      await live[0]?.payload.heartbeat();
-      this.o.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      this.o.metrics.watermark.set(this.lowestStreamTime());
-      this.o.logger.debug({ partitions: byPartition.size, processed }, "batch committed");
+      return processed;
     } catch (err) {
       // The tasks in memory may be ahead of what is stored: restore them after the restart, and
-      // send what PostgreSQL holds as pending, not what was buffered for Kafka.
+      // send what PostgreSQL holds as pending, not what was buffered for Kafka. Held records
+      // were fetched already: their topic-partitions are fetched again from the first of them.
+      for (const t of this.tasks.values())
+        for (const [topic, list] of t.held) {
+          const first = list[0];
+          if (first !== undefined)
+            this.consumer?.seek({ topic, partition: t.partition, offset: first.offset });
+        }
+      for (const t of this.tasks.values()) t.held = new Map();
+      for (const t of this.tasks.values()) this.pauseHeld(t);
       this.tasks.clear();
       this.o.producer.discard();
       this.o.metrics.failed.inc({ retriable: String(isRetriable(err)) });
       throw err;
+    }
+  }
+
+  /** Pauses the topic-partitions a task holds records of, resumes the others it paused. */
+  private pauseHeld(task: LiveTask<S>): void {
+    const consumer = this.consumer;
+    if (consumer === null) return;
+    for (const topic of this.o.topics) {
+      const key = `${topic}:${task.partition}`;
+      const holds = (task.held.get(topic)?.length ?? 0) > 0;
+      if (holds && !this.paused.has(key)) {
+        consumer.pause([{ topic, partitions: [task.partition] }]);
+        this.paused.add(key);
+      } else if (!holds && this.paused.has(key)) {
+        consumer.resume([{ topic, partitions: [task.partition] }]);
+        this.paused.delete(key);
+      }
     }
   }
 
@@ -250,8 +395,9 @@ export class TaskRunner<S> {
         if (task.progress.offsets.size === 0) continue;
         const out = new Collector();
         await punctuate(task, now, out);
-        // State changed without output is written with the task's next batch.
-        if (out.out.length > 0 || out.dead.length > 0)
+        // State changed without output is written with the task's next batch (a topology with
+        // `apply` is committed every time: its work happens in the transaction).
+        if (out.out.length > 0 || out.dead.length > 0 || this.o.topology.apply)
           touched.push({ task, next: { ...task.progress, seq: task.progress.seq + 1n }, out });
       }
       await this.commit(touched);
@@ -267,21 +413,34 @@ export class TaskRunner<S> {
    * restored from PostgreSQL and its records are decided one at a time, those that fail going
    * to the DLQ (ADR 4's guarantee: one bad record never blocks its partition).
    */
-  private async processIsolated(task: LiveTask<S>, records: readonly ConsumedMessage[], out: Collector) {
+  private async processIsolated(
+    task: LiveTask<S>,
+    records: readonly ConsumedMessage[],
+    out: Collector,
+  ): Promise<readonly ConsumedMessage[]> {
     const attempt = new Collector();
     try {
-      await this.o.topology.process(task, records, attempt);
+      const r = await this.o.topology.process(task, records, attempt);
       out.absorb(attempt);
-      return;
+      return r ? r.hold : [];
     } catch (err) {
       if (isRetriable(err)) throw err;
     }
     const good: ConsumedMessage[] = [];
+    const held: ConsumedMessage[] = [];
     task.state = await this.restoreState(task.partition);
     for (const r of records) {
       const one = new Collector();
+      if (held.some((h) => h.topic === r.topic)) {
+        held.push(r);
+        continue;
+      }
       try {
-        await this.o.topology.process(task, [r], one);
+        const taken = await this.o.topology.process(task, [r], one);
+        if (taken && taken.hold.length > 0) {
+          held.push(r);
+          continue;
+        }
         good.push(r);
         out.absorb(one);
       } catch (err) {
@@ -296,6 +455,7 @@ export class TaskRunner<S> {
         if (good.length > 0) await this.o.topology.process(task, good, new Collector());
       }
     }
+    return held;
   }
 
   private async restoreState(partition: number): Promise<S> {
@@ -308,31 +468,51 @@ export class TaskRunner<S> {
     touched: Array<{ task: LiveTask<S>; next: TaskProgress; out: Collector }>,
   ): Promise<void> {
     if (touched.length === 0) return;
-    const outputs = new Map<number, OutMessage[]>();
+    const decided = new Map<number, OutMessage[]>();
     for (const { task, out } of touched) {
       const messages = [...out.out];
       for (const d of out.dead) {
         messages.push(await this.o.dlq.toMessage(d));
         this.o.metrics.deadLettered.inc({ code: d.code });
       }
-      outputs.set(task.partition, messages);
+      decided.set(task.partition, messages);
     }
-    const writes: TaskWrite[] = touched.map(({ task, next }) => {
-      const messages = outputs.get(task.partition) ?? [];
-      return {
-        partition: task.partition,
-        progress: next,
-        expectedSeq: task.progress.seq,
-        pending: messages.length > 0 ? encodePending(messages) : null,
-      };
-    });
+    // What `apply` sends is added to each task's output inside the transaction (anew if retried).
+    let outputs = decided;
+    const writesOf = (messagesOf: Map<number, OutMessage[]>): TaskWrite[] =>
+      touched.map(({ task, next }) => {
+        const messages = messagesOf.get(task.partition) ?? [];
+        return {
+          partition: task.partition,
+          progress: next,
+          expectedSeq: task.progress.seq,
+          pending: messages.length > 0 ? encodePending(messages) : null,
+        };
+      });
     const views = touched.map(({ task, next }) => view(task, next));
     const retry = this.o.retry ?? DEFAULT_RETRY;
     await withRetry(
       () =>
         inTransaction(this.o.pool, async (tx) => {
+          const apply = this.o.topology.apply;
+          let messagesOf = decided;
+          if (apply) {
+            const applied = touched.map(({ task }, i) => ({
+              task: views[i] as Task<S>,
+              out: new Collector(),
+              partition: task.partition,
+            }));
+            await apply.call(this.o.topology, tx, applied);
+            messagesOf = new Map();
+            for (const a of applied) {
+              const messages = [...(decided.get(a.partition) ?? []), ...a.out.out];
+              for (const d of a.out.dead) messages.push(await this.o.dlq.toMessage(d));
+              messagesOf.set(a.partition, messages);
+            }
+          }
           await this.o.topology.flush(tx, views);
-          await saveTasks(tx, this.o.groupId, writes);
+          await saveTasks(tx, this.o.groupId, writesOf(messagesOf));
+          outputs = messagesOf;
         }),
       retry,
     );

@@ -97,3 +97,23 @@ export function advance(
     if (Number.isFinite(m.timestamp) && m.timestamp > streamTime) streamTime = m.timestamp;
   return { offsets, streamTime, seq, ...(progress.lanes ? { lanes: progress.lanes } : {}) };
 }
+
+/**
+ * A task's input for a batch: what it held back (TaskHold) before what was fetched, per topic in
+ * offset order; a fetched record at or below the last held offset of its topic is dropped (it
+ * was delivered before and is held already).
+ */
+export function withHeld(
+  held: ReadonlyMap<string, readonly ConsumedMessage[]>,
+  fetched: ReadonlyMap<string, readonly ConsumedMessage[]>,
+): Map<string, ConsumedMessage[]> {
+  const out = new Map<string, ConsumedMessage[]>();
+  for (const [topic, list] of fetched) out.set(topic, [...list]);
+  for (const [topic, list] of held) {
+    const last = list[list.length - 1];
+    if (last === undefined) continue;
+    const after = (out.get(topic) ?? []).filter((m) => BigInt(m.offset) > BigInt(last.offset));
+    out.set(topic, [...list, ...after]);
+  }
+  return out;
+}

@@ -18,6 +18,7 @@ import type { Award, CampaignTrigger, Evaluation, MemberUsage, UsageSnapshot } f
 import { evaluate } from "../rules/evaluate.ts";
 import { type MemberInput, buildMemberEventFacts, buildOrderFacts, zoneOffsetMs } from "../rules/facts.ts";
 import type { ProgrammeConfig, Trigger } from "../rules/types.ts";
+import { DueLots } from "./due-lots.ts";
 import {
   type BalanceRow,
   type CampaignRow,
@@ -187,8 +188,8 @@ export class BatchProcessor {
   readonly bySource = new Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>();
 
   private readonly lotIndex = new Map<string, LotRow>();
-  /** Open lots by expiry (a min-heap), built at the first punctuation; new lots join it. */
-  private dueHeap: LotRow[] | null = null;
+  /** Open lots by expiry (due-lots.ts), built at the first punctuation; new lots join it. */
+  private due: DueLots | null = null;
   private readonly usageCache = new WeakMap<CompiledRuleSet, { day: string[]; campaign: string[] }>();
 
   constructor(
@@ -215,7 +216,9 @@ export class BatchProcessor {
     let t = stream?.from ?? Number.NEGATIVE_INFINITY;
     for (const e of events) {
       this.process(e);
-      if (stream === null) continue;
+      // Only purchases move the stream time and punctuate (member changes and churn alerts are
+      // side inputs of the task whose times may run ahead of its purchases).
+      if (stream === null || e.kind !== "purchase") continue;
       t = stream.wallTime ?? Math.max(t, e.event.eventTime);
       this.punctuate(t, eventIdOf(e), stream.owns);
     }
@@ -328,55 +331,10 @@ export class BatchProcessor {
    * it `owns`, members with no movement included, as outputs of `trigger`.
    */
   punctuate(t: number, trigger: string, owns: (memberId: string) => boolean = () => true): void {
-    if (this.dueHeap === null) {
-      this.dueHeap = [];
-      for (const lots of this.state.lots.values()) for (const l of lots) if (l.remaining > 0) this.pushDue(l);
-    }
-    const heap = this.dueHeap;
+    this.due ??= new DueLots([...this.state.lots.values()].flat());
     // Due lots of members another partition owns wait for that partition's punctuation.
-    const others: LotRow[] = [];
-    for (;;) {
-      const top = heap[0];
-      if (top === undefined || top.expiresAt > t) break;
-      this.popDue();
-      if (top.remaining <= 0) continue;
-      if (owns(top.memberId)) this.expireDue(top.memberId, t, trigger);
-      else others.push(top);
-    }
-    for (const l of others) this.pushDue(l);
-  }
-
-  private pushDue(lot: LotRow): void {
-    const h = this.dueHeap;
-    if (h === null) return;
-    h.push(lot);
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const up = h[parent] as LotRow;
-      if (up.expiresAt <= lot.expiresAt) break;
-      h[i] = up;
-      i = parent;
-    }
-    h[i] = lot;
-  }
-
-  private popDue(): void {
-    const h = this.dueHeap;
-    const last = h?.pop();
-    if (h === null || last === undefined || h.length === 0) return;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= h.length) break;
-      const r = l + 1;
-      const c = r < h.length && (h[r] as LotRow).expiresAt < (h[l] as LotRow).expiresAt ? r : l;
-      const child = h[c] as LotRow;
-      if (child.expiresAt >= last.expiresAt) break;
-      h[i] = child;
-      i = c;
-    }
-    h[i] = last;
+    for (const lot of this.due.takeDue(t, owns))
+      if (lot.remaining > 0) this.expireDue(lot.memberId, t, trigger);
   }
 
   private tierState(m: MemberRow): TierState {
@@ -554,7 +512,7 @@ export class BatchProcessor {
     };
     this.lotsOf(memberId).push(lot);
     this.lotIndex.set(lot.lotId, lot);
-    this.pushDue(lot);
+    this.due?.add(lot);
     // No movement for the earn itself: the lot row is it (remaining = points + movements).
     this.newLots.push(lot);
     const entry: EntryRow = {

@@ -1,4 +1,4 @@
-import { type Pool, type PoolClient, inTransaction } from "@loyalty/db";
+import type { PoolClient } from "@loyalty/db";
 import { TransientError } from "@loyalty/stream-runtime";
 import type { TierState } from "@loyalty/tiers";
 import {
@@ -14,6 +14,7 @@ import {
   usageKey,
 } from "../engine/model.ts";
 import {
+  AmountLimitError,
   BatchProcessor,
   type EngineEvent,
   type EngineOptions,
@@ -36,24 +37,20 @@ export interface BatchOutputs {
   replayed: number;
   /** The fresh events' outputs alone: written by this transaction, so counted once (metrics). */
   written: { entries: EntryRow[]; campaigns: CampaignRow[] };
+  /** Events left out because their awards break the amount limits: their records go to the DLQ. */
+  rejected: AmountLimitError[];
 }
 
-/**
- * Time-driven expiry in a batch of one purchases partition (ADR 13, ADR 16): after each record,
- * the lots due at the partition's stream time of the members it `owns` (members with no movement
- * included). Event mode: the stream time is stored per partition (`rules_stream_times`) with the
- * batch, so a restarted engine goes on from it. Wall mode: `wallTime` for every record.
- */
+/** One task's events of a batch and its punctuation (null: none). */
+export interface TaskEvents {
+  events: readonly EngineEvent[];
+  stream: StreamPunctuation | null;
+}
+
 /** What a punctuation may expire: lots due by `time` of the members it `owns`. */
 interface DueAt {
   time: number;
   owns: (memberId: string) => boolean;
-}
-
-export interface Punctuation {
-  partition: number;
-  owns: (memberId: string) => boolean;
-  wallTime: number | null;
 }
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -61,104 +58,119 @@ const ms = (d: Date | null): number | null => (d === null ? null : d.getTime());
 
 export class LedgerStore {
   constructor(
-    private readonly pool: Pool,
     private readonly registry: RuleSetRegistry,
     private readonly opts: EngineOptions,
   ) {}
 
-  /** Applies a batch, then (with fresh events) the punctuation at its stream time, in one transaction. */
-  applyBatch(events: readonly EngineEvent[], punctuation: Punctuation | null = null): Promise<BatchOutputs> {
-    return inTransaction(this.pool, (client) => this.inTx(client, events, punctuation));
-  }
-
   /**
-   * A punctuation with no input (wall mode's timer): expires the due lots at `time`, as outputs
-   * of `trigger`. Returns the entries, in ledger order.
+   * Applies the events of a batch's tasks in the runtime's transaction `c` (ADR 16): loads the
+   * rows they all need in one set of statements, prices each task's events in order (one
+   * processor per task over the shared rows), and writes every change set-based, once per table
+   * for the whole batch. With `stream`, each purchase of a task is followed by a punctuation at
+   * its stream time (from `stream.from`, the task's stream time before the batch; wall mode:
+   * `stream.wallTime`): the due lots of the members the task `owns` expire, as outputs of that
+   * purchase. An event id applied before (an upstream duplicate) is skipped: a redelivery after
+   * a crash cannot happen, the task's offsets are stored with the ledger.
    */
-  async punctuate(time: number, trigger: string): Promise<EntryRow[]> {
-    return inTransaction(this.pool, async (c) => {
-      const loaded = await this.load(c, [], { time, owns: () => true });
-      if (loaded.lots.size === 0) return [];
-      const p = new BatchProcessor(loaded, this.registry, this.opts);
-      p.punctuate(time, trigger);
-      await this.write(c, p);
-      return p.entries;
-    });
-  }
-
-  private async inTx(
-    c: PoolClient,
-    all: readonly EngineEvent[],
-    punctuation: Punctuation | null,
-  ): Promise<BatchOutputs> {
-    const ids = [...new Set(all.map(eventIdOf))];
+  async applyIn(c: PoolClient, parts: readonly TaskEvents[]): Promise<BatchOutputs> {
+    const ids = [...new Set(parts.flatMap((part) => part.events.map(eventIdOf)))];
     const seenRows = await c.query<{ event_id: string }>(
       "select event_id from rules_priced_events where event_id = any($1)",
       [ids],
     );
     const seen = new Set(seenRows.rows.map((r) => r.event_id));
     // Fresh events, each once (an id twice in a batch is one event delivered twice).
-    const fresh: EngineEvent[] = [];
     const taken = new Set<string>();
-    for (const e of all) {
-      const id = eventIdOf(e);
-      if (seen.has(id) || taken.has(id)) continue;
-      taken.add(id);
-      fresh.push(e);
-    }
+    let fresh: TaskEvents[] = parts.map((part) => ({
+      stream: part.stream,
+      events: part.events.filter((e) => {
+        const id = eventIdOf(e);
+        if (seen.has(id) || taken.has(id)) return false;
+        taken.add(id);
+        return true;
+      }),
+    }));
     const bySource = new Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>();
     const written: BatchOutputs["written"] = { entries: [], campaigns: [] };
-    if (seen.size > 0) await this.loadOutputs(c, [...seen], bySource);
-    if (fresh.length > 0) {
-      let stream: StreamPunctuation | null = null;
-      let due: DueAt | null = null;
-      if (punctuation !== null) {
-        let from = Number.NEGATIVE_INFINITY;
-        if (punctuation.wallTime === null) {
-          const r = await c.query<{ stream_time: string }>(
-            "select stream_time from rules_stream_times where partition = $1",
-            [punctuation.partition],
-          );
-          const stored = r.rows[0];
-          if (stored !== undefined) from = Number(stored.stream_time);
-        }
-        stream = { from, wallTime: punctuation.wallTime, owns: punctuation.owns };
-        let time = punctuation.wallTime ?? from;
-        if (punctuation.wallTime === null) for (const e of fresh) time = Math.max(time, e.event.eventTime);
-        due = { time, owns: punctuation.owns };
+    const rejected: AmountLimitError[] = [];
+    // An event whose awards break the amount limits is left out (its record dead-lettered by
+    // the caller) and the rest priced again without it.
+    let ps: BatchProcessor[] | null = null;
+    while (ps === null && fresh.some((part) => part.events.length > 0)) {
+      try {
+        ps = await this.process(c, fresh);
+      } catch (err) {
+        if (!(err instanceof AmountLimitError)) throw err;
+        rejected.push(err);
+        fresh = fresh.map((part) => ({
+          stream: part.stream,
+          events: part.events.filter((e) => eventIdOf(e) !== err.eventId),
+        }));
       }
-      const p = await this.process(c, fresh, stream, due);
-      if (punctuation !== null && punctuation.wallTime === null && due !== null)
-        await c.query(
-          `insert into rules_stream_times (partition, stream_time) values ($1, $2)
-           on conflict (partition) do update set stream_time = greatest(rules_stream_times.stream_time, excluded.stream_time)`,
-          [punctuation.partition, due.time],
-        );
-      await this.write(c, p);
+    }
+    const applied = fresh.reduce((n, part) => n + part.events.length, 0);
+    if (ps === null) return { bySource, fresh: 0, replayed: seen.size, written, rejected };
+    await this.write(c, ps);
+    for (const p of ps)
       for (const [id, o] of p.bySource) {
         bySource.set(id, o);
         written.entries.push(...o.entries);
         written.campaigns.push(...o.campaigns);
       }
-    }
-    return { bySource, fresh: fresh.length, replayed: seen.size, written };
+    return { bySource, fresh: applied, replayed: seen.size, written, rejected };
   }
 
-  private async process(
+  /**
+   * A punctuation with no input (wall mode's timer), in the runtime's transaction: expires the
+   * due lots at `time` of the members `owns` accepts, as outputs of `trigger`. Returns the
+   * entries, in ledger order.
+   */
+  async punctuateIn(
     c: PoolClient,
-    events: EngineEvent[],
-    stream: StreamPunctuation | null,
-    due: DueAt | null,
-  ): Promise<BatchProcessor> {
-    const loaded = await this.load(c, events, due);
+    time: number,
+    trigger: string,
+    owns: (memberId: string) => boolean,
+  ): Promise<EntryRow[]> {
+    const loaded = await this.load(c, [], [{ time, owns }]);
+    if (loaded.lots.size === 0) return [];
+    const p = new BatchProcessor(loaded, this.registry, this.opts);
+    p.punctuate(time, trigger, owns);
+    await this.write(c, [p]);
+    return p.entries;
+  }
+
+  /** Prices each task's events with its own processor, over rows loaded once for all of them. */
+  private async process(c: PoolClient, parts: readonly TaskEvents[]): Promise<BatchProcessor[]> {
+    const events = parts.flatMap((part) => part.events);
+    const dues: DueAt[] = [];
+    for (const { events, stream } of parts) {
+      if (stream === null || events.length === 0) continue;
+      let time = stream.wallTime ?? stream.from;
+      if (stream.wallTime === null)
+        for (const e of events) if (e.kind === "purchase") time = Math.max(time, e.event.eventTime);
+      // A task that has seen no purchase yet has no stream time: nothing is due.
+      if (Number.isFinite(time)) dues.push({ time, owns: stream.owns });
+    }
+    const loaded = await this.load(c, events, dues);
     const pristine = this.registry.budgeted.size > 0 ? structuredClone(loaded) : null;
-    const run = (p: BatchProcessor) => p.run(events, stream);
-    let p = new BatchProcessor(loaded, this.registry, this.opts);
-    run(p);
-    if (p.budgetTouched.size === 0 || pristine === null) return p;
+    // Tasks own disjoint members, but budgets (and a referrer's caps) are shared: what one task
+    // used is folded into the rows the next one reads (the deltas are still what is written).
+    const runAll = (state: LoadedState) =>
+      parts
+        .filter((part) => part.events.length > 0)
+        .map((part) => {
+          const p = new BatchProcessor(state, this.registry, this.opts);
+          p.run(part.events, part.stream);
+          for (const [k, v] of p.budgetDelta) state.budgets.set(k, (state.budgets.get(k) ?? 0) + v);
+          for (const [k, v] of p.usageDelta) state.usage.set(k, (state.usage.get(k) ?? 0) + v);
+          return p;
+        });
+    let ps = runAll(loaded);
+    const touched = new Set(ps.flatMap((p) => [...p.budgetTouched]));
+    if (touched.size === 0 || pristine === null) return ps;
     // Budgets are shared by all instances: lock the touched rows and, if another instance
     // spent from them since the snapshot, run the batch again on the exact figures.
-    const rules = [...p.budgetTouched].sort();
+    const rules = [...touched].sort();
     await c.query(
       "insert into rules_budgets (rule_id) select unnest($1::text[]) order by 1 on conflict do nothing",
       [rules],
@@ -172,15 +184,15 @@ export class LedgerStore {
       if ((pristine.budgets.get(r.rule_id) ?? 0) !== r.used) changed = true;
       pristine.budgets.set(r.rule_id, r.used);
     }
-    if (!changed) return p;
-    p = new BatchProcessor(pristine, this.registry, this.opts);
-    run(p);
-    for (const id of p.budgetTouched)
-      if (!rules.includes(id)) throw new TransientError(`budget of ${id} touched only on the second pass`);
-    return p;
+    if (!changed) return ps;
+    ps = runAll(pristine);
+    for (const p of ps)
+      for (const id of p.budgetTouched)
+        if (!rules.includes(id)) throw new TransientError(`budget of ${id} touched only on the second pass`);
+    return ps;
   }
 
-  private async load(c: PoolClient, events: EngineEvent[], punctuation: DueAt | null): Promise<LoadedState> {
+  private async load(c: PoolClient, events: EngineEvent[], dues: readonly DueAt[]): Promise<LoadedState> {
     const memberIds = [...new Set(events.flatMap(membersOf))].sort();
     const orderKeys: string[] = [];
     const refundMembers = new Set<string>();
@@ -188,7 +200,7 @@ export class LedgerStore {
     const awardLots: string[] = [];
     const days = new Set<string>();
     let lastTime = Number.NEGATIVE_INFINITY;
-    if (punctuation !== null) lastTime = punctuation.time;
+    for (const d of dues) lastTime = Math.max(lastTime, d.time);
     for (const e of events) {
       lastTime = Math.max(lastTime, e.event.eventTime);
       days.add(programmeDay(e.event.eventTime, this.opts.programme.timeZone));
@@ -244,14 +256,14 @@ export class LedgerStore {
       };
       state.members.set(m.memberId, m);
     }
-    // The punctuation's members: those of the partition with a lot due, movement or not.
+    // The punctuations' members: those of the tasks' partitions with a lot due, movement or not.
     let lockIds = memberIds;
-    if (punctuation !== null) {
+    if (dues.length > 0) {
       const dueRows = await c.query<{ member_id: string }>(
         "select distinct member_id from ledger_lots where remaining > 0 and expires_at <= $1",
-        [iso(punctuation.time)],
+        [iso(lastTime)],
       );
-      const idle = dueRows.rows.map((r) => r.member_id).filter((m) => punctuation.owns(m));
+      const idle = dueRows.rows.map((r) => r.member_id).filter((m) => dues.some((d) => d.owns(m)));
       if (idle.length > 0) lockIds = [...new Set([...memberIds, ...idle])].sort();
     }
     const balances = await c.query(
@@ -348,7 +360,8 @@ export class LedgerStore {
     return state;
   }
 
-  private async write(c: PoolClient, p: BatchProcessor): Promise<void> {
+  private async write(c: PoolClient, ps: readonly BatchProcessor[]): Promise<void> {
+    const p = merged(ps);
     const s = p.state;
     const pe = p.priced;
     const inserted = await c.query(
@@ -571,76 +584,31 @@ export class LedgerStore {
       );
     }
   }
+}
 
-  /** What already-applied events produced, to emit it again (their first emission was aborted or is a duplicate). */
-  private async loadOutputs(
-    c: PoolClient,
-    sourceIds: string[],
-    into: Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>,
-  ): Promise<void> {
-    const get = (id: string) => {
-      let o = into.get(id);
-      if (!o) {
-        o = { entries: [], campaigns: [] };
-        into.set(id, o);
-      }
-      return o;
-    };
-    for (const id of sourceIds) get(id);
-    // An event's own entries, and the expiries it triggered (before it, or as the punctuation
-    // after its batch): each under the event, in ledger order.
-    const entries = await c.query(
-      `select * from (
-         select e.seq, e.entry_id, e.member_id, e.kind, e.points, e.balance_after, e.rule_id, e.rule_version,
-                e.rule_set_id, e.rule_set_version, e.source_event_id, e.order_id, e.reason, e.event_time, e.detail,
-                l.expires_at, e.source_event_id as owner
-           from ledger_entries e left join ledger_lots l on l.lot_id = e.entry_id
-          where e.source_event_id = any($1)
-         union all
-         select e.seq, e.entry_id, e.member_id, e.kind, e.points, e.balance_after, e.rule_id, e.rule_version,
-                e.rule_set_id, e.rule_set_version, e.source_event_id, e.order_id, e.reason, e.event_time, e.detail,
-                l.expires_at, e.detail->>'trigger' as owner
-           from ledger_entries e left join ledger_lots l on l.lot_id = e.detail->>'lotId'
-          where e.kind = 'expire' and e.detail->>'trigger' = any($1)
-       ) x order by seq`,
-      [sourceIds],
-    );
-    for (const r of entries.rows) {
-      get(r.owner).entries.push({
-        entryId: r.entry_id,
-        memberId: r.member_id,
-        kind: r.kind,
-        points: r.points,
-        balanceAfter: r.balance_after,
-        ruleId: r.rule_id,
-        ruleVersion: r.rule_version,
-        ruleSetId: r.rule_set_id,
-        ruleSetVersion: r.rule_set_version,
-        sourceEventId: r.source_event_id,
-        orderId: r.order_id,
-        reason: r.reason,
-        eventTime: r.event_time.getTime(),
-        detail: r.detail,
-        lotExpiresAt: ms(r.expires_at),
-      });
-    }
-    const campaigns = await c.query(
-      `select event_id, member_id, campaign_id, rule_id, rule_version, rule_set_version, source_event_id, event_time,
-              reward_json from rules_campaign_triggers where source_event_id = any($1) order by seq`,
-      [sourceIds],
-    );
-    for (const r of campaigns.rows) {
-      get(r.source_event_id).campaigns.push({
-        eventId: r.event_id,
-        memberId: r.member_id,
-        campaignId: r.campaign_id,
-        ruleId: r.rule_id,
-        ruleVersion: r.rule_version,
-        ruleSetVersion: r.rule_set_version,
-        sourceEventId: r.source_event_id,
-        eventTime: r.event_time.getTime(),
-        rewardJson: r.reward_json,
-      });
-    }
-  }
+/** The changes of a batch's processors (one per task, over the same rows), as one to write. */
+function merged(ps: readonly BatchProcessor[]) {
+  const first = ps[0];
+  if (first === undefined) throw new TypeError("merged() of no processors");
+  if (ps.length === 1) return first;
+  const union = (f: (p: BatchProcessor) => Iterable<string>) => new Set(ps.flatMap((p) => [...f(p)]));
+  const sum = (f: (p: BatchProcessor) => Map<string, number>) => {
+    const m = new Map<string, number>();
+    for (const p of ps) for (const [k, v] of f(p)) m.set(k, (m.get(k) ?? 0) + v);
+    return m;
+  };
+  return {
+    state: first.state,
+    priced: ps.flatMap((p) => p.priced),
+    dirtyMembers: union((p) => p.dirtyMembers),
+    dirtyBalances: union((p) => p.dirtyBalances),
+    dirtyLots: union((p) => p.dirtyLots),
+    dirtyOrders: union((p) => p.dirtyOrders),
+    entries: ps.flatMap((p) => p.entries),
+    newLots: ps.flatMap((p) => p.newLots),
+    movements: ps.flatMap((p) => p.movements),
+    campaigns: ps.flatMap((p) => p.campaigns),
+    usageDelta: sum((p) => p.usageDelta),
+    budgetDelta: sum((p) => p.budgetDelta),
+  };
 }

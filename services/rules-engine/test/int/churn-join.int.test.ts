@@ -3,6 +3,8 @@
 // would be priced before any alert exists and no win-back would be paid. Joined in event time,
 // the win-back goes exactly to each member's first purchase at or after their first alert
 // (`winback-bonus` is capped at one bonus per member), as if the two had run in step.
+// Without churn-alert, a purchase waits no longer than CHURN_JOIN_MAX_WAIT_MS: it is then priced
+// with the alerts known (none) and counted as late.
 import { createPool, migrate } from "@loyalty/db";
 import { type TestStack, requireStack, testKafka, testNamespace } from "@loyalty/testkit";
 import type { Pool } from "pg";
@@ -16,7 +18,7 @@ import {
   waitFor,
   waitUntilCaughtUp,
 } from "../../../churn-alert/test/support.ts";
-import { startService, stopService } from "./harness.ts";
+import { startService, stopService, waitFor as waitUntil } from "./harness.ts";
 
 let stack: TestStack;
 let pool: Pool | null = null;
@@ -41,7 +43,8 @@ it("pays win-backs in event time however late churn-alert runs", async () => {
   const { codec, topics } = await provision(stack, ns);
   await publish(stack, codec, topics.purchases!, events);
 
-  const engine = startService(stack, ns, { CHURN_JOIN: "event-time" });
+  // However late: longer than this test runs, so no purchase is priced before churn-alert marks it.
+  const engine = startService(stack, ns, { CHURN_JOIN: "event-time", CHURN_JOIN_MAX_WAIT_MS: "600000" });
   let churn: ReturnType<typeof startChurn> | null = null;
   try {
     // Up and consuming: its group is stable with the inputs assigned; then give it time to fetch.
@@ -98,3 +101,40 @@ it("pays win-backs in event time however late churn-alert runs", async () => {
     await stopService(engine);
   }
 }, 420_000);
+
+it("prices purchases after the maximum wait when churn-alert is absent, and counts them late", async () => {
+  const events = canonicalCdnow("CDNOW_sample.txt").slice(0, 600);
+  const ns = testNamespace();
+  await migrate(stack.databaseUrl, undefined, ns);
+  const db = createPool(stack.databaseUrl, { max: 2, namespace: ns });
+  const { codec, topics } = await provision(stack, ns);
+  await publish(stack, codec, topics.purchases!, events);
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const started = Date.now();
+  const engine = startService(stack, ns, {
+    CHURN_JOIN: "event-time",
+    CHURN_JOIN_MAX_WAIT_MS: "3000",
+    HTTP_PORT: String(port),
+  });
+  try {
+    await waitUntil(
+      "every purchase priced without churn-alert",
+      async () =>
+        (await db.query<{ n: number }>("select count(*)::int as n from rules_priced_events")).rows[0]?.n ?? 0,
+      (n) => n === events.length,
+      60_000,
+    );
+    // Not stalled: priced within the wait plus start-up, not held for good.
+    expect(Date.now() - started).toBeLessThan(60_000);
+    // No alert was known, so no win-back was paid.
+    const paid = await db.query("select 1 from ledger_entries where rule_id = 'winback-bonus'");
+    expect(paid.rows).toEqual([]);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const late = /^loyalty_rules_churn_join_late_total(?:\{[^}]*\})? (\d+)/m.exec(metrics);
+    expect(Number(late?.[1] ?? 0)).toBeGreaterThan(0);
+    expect(Number(late?.[1] ?? 0)).toBeLessThanOrEqual(events.length);
+  } finally {
+    await stopService(engine);
+    await db.end();
+  }
+}, 180_000);

@@ -18,6 +18,10 @@ import { Inputs, REPO, cdnowPurchases, refundOf, startService, stopService, wait
 let stack: TestStack;
 const pools: Pool[] = [];
 
+// A batch is what one fetch delivers: small fetches, many batches (a kill part-way; batch cuts
+// that must not change the ledger).
+const SMALL_FETCH = { FETCH_MAX_BYTES_PER_PARTITION: "16384" };
+
 function input(): PurchaseEvent[] {
   const purchases = cdnowPurchases(3000);
   // Refund half of every 25th order, a day after the member's last order (per-member order is
@@ -43,12 +47,12 @@ async function runNamespace(events: PurchaseEvent[], crash: boolean) {
     (await pool.query<{ n: number }>("select count(*)::int as n from rules_priced_events")).rows[0]?.n ?? 0;
   let partial: number | null = null;
   if (crash) {
-    const first = startService(stack, ns, { FAULT_KILL_AFTER_BATCH: "4" });
+    const first = startService(stack, ns, { ...SMALL_FETCH, FAULT_KILL_AFTER_BATCH: "4" });
     const signal = await new Promise<NodeJS.Signals | null>((r) => first.once("exit", (_c, s) => r(s)));
     expect(signal).toBe("SIGKILL");
     partial = await applied();
   }
-  const svc = startService(stack, ns);
+  const svc = startService(stack, ns, SMALL_FETCH);
   try {
     await waitFor("all events applied", applied, (n) => n >= events.length);
   } finally {
