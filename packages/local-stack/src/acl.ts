@@ -1,6 +1,7 @@
 // The broker's ACLs, generated from the topic contract (schemas/asyncapi.yaml): each channel's
 // `x-producers` may write it and its `x-consumers` read it; `x-principals` adds each principal's
-// consumer groups and transactional ids (prefixes) and whether it may see every topic's metadata.
+// consumer groups and transactional ids (prefixes) and whether it may see and create (not read or
+// write) every topic of its namespace, as a service's start-up provisioning does.
 // Nothing else is allowed: the StandardAuthorizer denies what no ACL allows.
 //
 // Namespaces (ADR 10): a namespace's topics are `<ns>.<address>`. A PREFIXED pattern on `<ns>.`
@@ -28,7 +29,7 @@ export interface ChannelAccess {
 export interface PrincipalAccess {
   groups: string[];
   transactionalIds: string[];
-  describeTopics: boolean;
+  provisionTopics: boolean;
 }
 
 export interface AccessPlan {
@@ -82,7 +83,7 @@ export function accessPlan(text: string = readFileSync(ASYNCAPI_FILE, "utf8")): 
     principals[name] = {
       groups: strings(p.groups, `x-principals.${name}.groups`),
       transactionalIds: strings(p.transactionalIds, `x-principals.${name}.transactionalIds`),
-      describeTopics: p.describeTopics === true,
+      provisionTopics: p.provisionTopics === true,
     };
   }
   return { channels, principals };
@@ -114,7 +115,7 @@ export function namespaceGrants(namespace: string, plan: AccessPlan = accessPlan
       add({ principal: p, resource: "TOPIC", pattern: "LITERAL", name, operation: "READ" });
   }
   for (const [principal, a] of Object.entries(plan.principals)) {
-    if (a.describeTopics)
+    if (a.provisionTopics)
       for (const c of plan.channels)
         add({
           principal,
