@@ -117,13 +117,8 @@ export function namespaceGrants(namespace: string, plan: AccessPlan = accessPlan
   for (const [principal, a] of Object.entries(plan.principals)) {
     if (a.provisionTopics)
       for (const c of plan.channels)
-        add({
-          principal,
-          resource: "TOPIC",
-          pattern: "LITERAL",
-          name: `${prefix}${c.address}`,
-          operation: "DESCRIBE",
-        });
+        for (const operation of ["DESCRIBE", "CREATE"] as const)
+          add({ principal, resource: "TOPIC", pattern: "LITERAL", name: `${prefix}${c.address}`, operation });
     for (const g of a.groups)
       for (const operation of ["READ", "DESCRIBE"] as const)
         add({ principal, resource: "GROUP", pattern: "PREFIXED", name: `${prefix}${g}`, operation });

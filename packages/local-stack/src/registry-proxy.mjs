@@ -6,12 +6,38 @@
 //
 // Usage: node registry-proxy.mjs <config.json>; the config (mode 0600, written by `stack up`)
 // holds { listen: {host, port}, target: {host, port}, users: {name: sha256 hex of password},
-// writers: [names] }. Plain JavaScript with no dependencies: it runs under any `node`.
+// writers: [names] }. Without a file (docker-compose) it reads REGISTRY_PROXY_LISTEN and
+// REGISTRY_PROXY_TARGET (host:port), REGISTRY_PROXY_USERS (JSON {name: password}) and
+// REGISTRY_PROXY_WRITERS (comma-separated names). Plain JavaScript with no dependencies: it runs
+// under any `node`.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, request } from "node:http";
 
-const config = JSON.parse(readFileSync(process.argv[2] ?? "", "utf8"));
+function hostPort(v, name) {
+  const [host, port] = String(v ?? "").split(":");
+  if (!host || !Number.isInteger(Number(port))) throw new TypeError(`${name} must be host:port`);
+  return { host, port: Number(port) };
+}
+
+function configFromEnv(env) {
+  const users = JSON.parse(env.REGISTRY_PROXY_USERS ?? "{}");
+  return {
+    listen: hostPort(env.REGISTRY_PROXY_LISTEN, "REGISTRY_PROXY_LISTEN"),
+    target: hostPort(env.REGISTRY_PROXY_TARGET, "REGISTRY_PROXY_TARGET"),
+    users: Object.fromEntries(
+      Object.entries(users).map(([name, password]) => [
+        name,
+        createHash("sha256").update(password).digest("hex"),
+      ]),
+    ),
+    writers: (env.REGISTRY_PROXY_WRITERS ?? "").split(",").filter(Boolean),
+  };
+}
+
+const config = process.argv[2]
+  ? JSON.parse(readFileSync(process.argv[2], "utf8"))
+  : configFromEnv(process.env);
 const users = new Map(Object.entries(config.users).map(([name, hex]) => [name, Buffer.from(hex, "hex")]));
 const writers = new Set(config.writers);
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);

@@ -39,6 +39,10 @@ describe("ACLs generated from the AsyncAPI document", () => {
       expect(keys).toContain(`User:${s} GROUP PREFIXED ${s} READ`);
       expect(keys).toContain(`User:${s} TRANSACTIONAL_ID PREFIXED ${s} WRITE`);
     }
+    // Services provision their namespace's topics at start (DESCRIBE and CREATE, no data access).
+    expect(of("ingestor", "CREATE")).toHaveLength(accessPlan().channels.length);
+    expect(of("upstream", "CREATE")).toEqual([]);
+    expect(of("publisher", "CREATE")).toEqual([]);
     // Nobody but admin (a super user, no ACL) reads the DLQ or anything they do not consume.
     expect(grants.filter((g) => g.name === "loyalty.dlq.v1" && g.operation === "READ")).toEqual([]);
   });

@@ -24,6 +24,29 @@ export function testKafka(brokers: string[]): Kafka {
   });
 }
 
+/** The SASL settings of one of the stack's principals; none on a stack without credentials. */
+export function principalSasl(principal: Principal): SASLOptions | undefined {
+  const creds = readCredentials();
+  if (creds === null) return undefined;
+  return { mechanism: "scram-sha-512", username: principal, password: creds[principal] };
+}
+
+/** librdkafka settings (kcat -X ...) for one of the stack's principals; none without credentials. */
+export function kcatSecurityArgs(principal: Principal): string[] {
+  const sasl = principalSasl(principal);
+  if (sasl === undefined || sasl.mechanism !== "scram-sha-512") return [];
+  return [
+    "-X",
+    "security.protocol=SASL_PLAINTEXT",
+    "-X",
+    "sasl.mechanisms=SCRAM-SHA-512",
+    "-X",
+    `sasl.username=${sasl.username}`,
+    "-X",
+    `sasl.password=${sasl.password}`,
+  ];
+}
+
 /**
  * A client authenticated as one of the stack's principals (`ingestor`, `publisher`, `upstream`,
  * ...), for tests of what that principal may and may not do. Fails when the stack has no
