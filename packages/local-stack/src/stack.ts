@@ -387,6 +387,11 @@ export async function stackUp(opts: StackOptions = {}): Promise<UpResult> {
     writeAdminClientProperties(p, creds);
     let kafka: UpResult["kafka"] = "running";
     const kd = kafkaDaemon(p, e, creds);
+    if (runningPid(p.stateDir, kd) !== null && !existsSync(scramUsersFile(p)))
+      throw new StackSetupError(
+        "the running broker was started by a stack from before SASL: " +
+          "`pnpm loyalty stack down --wipe` then `pnpm loyalty stack up` (this deletes the topics and schemas)",
+      );
     if (runningPid(p.stateDir, kd) === null) {
       if ((await probeKafka(e.kafkaBrokers, admin)).ok) kafka = "external";
       else {
