@@ -24,6 +24,18 @@ export function testKafka(brokers: string[]): Kafka {
   });
 }
 
+/**
+ * The headers a test's own request to the schema registry needs: HTTP basic authentication as
+ * the environment's SCHEMA_REGISTRY_USERNAME (the stack's admin when it names none).
+ */
+export function registryHeaders(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const e = withStackCredentials(env);
+  const user = e.SCHEMA_REGISTRY_USERNAME;
+  const password = e.SCHEMA_REGISTRY_PASSWORD;
+  if (!user || !password) return {};
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` };
+}
+
 /** The SASL settings of one of the stack's principals; none on a stack without credentials. */
 export function principalSasl(principal: Principal): SASLOptions | undefined {
   const creds = readCredentials();
