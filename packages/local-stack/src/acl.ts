@@ -28,6 +28,8 @@ export interface ChannelAccess {
 
 export interface PrincipalAccess {
   groups: string[];
+  /** Group prefixes that are the same in every namespace (not prefixed with it). */
+  globalGroups: string[];
   transactionalIds: string[];
   provisionTopics: boolean;
 }
@@ -82,6 +84,7 @@ export function accessPlan(text: string = readFileSync(ASYNCAPI_FILE, "utf8")): 
     const p = (raw ?? {}) as Record<string, unknown>;
     principals[name] = {
       groups: strings(p.groups, `x-principals.${name}.groups`),
+      globalGroups: strings(p.globalGroups, `x-principals.${name}.globalGroups`),
       transactionalIds: strings(p.transactionalIds, `x-principals.${name}.transactionalIds`),
       provisionTopics: p.provisionTopics === true,
     };
@@ -122,6 +125,9 @@ export function namespaceGrants(namespace: string, plan: AccessPlan = accessPlan
     for (const g of a.groups)
       for (const operation of ["READ", "DESCRIBE"] as const)
         add({ principal, resource: "GROUP", pattern: "PREFIXED", name: `${prefix}${g}`, operation });
+    for (const g of a.globalGroups)
+      for (const operation of ["READ", "DESCRIBE"] as const)
+        add({ principal, resource: "GROUP", pattern: "PREFIXED", name: g, operation });
     for (const t of a.transactionalIds)
       for (const operation of ["WRITE", "DESCRIBE"] as const)
         add({

@@ -107,16 +107,21 @@ export function principalEnv(creds: StackCredentials, principal: Principal): Rec
 
 /**
  * The developer fallback: an environment with no KAFKA_SASL_USERNAME gets the stack's `admin`
- * credentials from the credentials file, if there is one. The environment wins: a username set
- * there is left as it is, and so is an environment for a stack without credentials.
+ * credentials from the credentials file, if there is one; one that names a principal of the
+ * stack without a password (`KAFKA_SASL_USERNAME=publisher pnpm loyalty rules publish ...`)
+ * gets that principal's. The environment wins: a username with a password is left as it is, and
+ * so is an environment for a stack without credentials.
  */
 export function withStackCredentials(
   env: NodeJS.ProcessEnv,
   principal: Principal = "admin",
 ): NodeJS.ProcessEnv {
-  if (env.KAFKA_SASL_USERNAME !== undefined && env.KAFKA_SASL_USERNAME !== "") return env;
+  const named = env.KAFKA_SASL_USERNAME || undefined;
+  if (named !== undefined && env.KAFKA_SASL_PASSWORD) return env;
+  const wanted = named ?? principal;
+  if (!(PRINCIPALS as readonly string[]).includes(wanted)) return env;
   const creds = readCredentials(env);
-  return creds === null ? env : { ...env, ...principalEnv(creds, principal) };
+  return creds === null ? env : { ...env, ...principalEnv(creds, wanted as Principal) };
 }
 
 export function isServicePrincipal(name: string | undefined): name is (typeof SERVICE_PRINCIPALS)[number] {

@@ -2,7 +2,7 @@
 // which listens on an internal loopback port. Apicurio 3.0 authenticates only through an OIDC
 // server (its basic-auth option exchanges the credentials for a token there), which the local
 // stack does not run, so this proxy does it: every principal of the stack may read; only the
-// admin and service principals may write (register schemas, change compatibility).
+// writers (admin, the services, the publisher) may register schemas or change compatibility.
 //
 // Usage: node registry-proxy.mjs <config.json>; the config (mode 0600, written by `stack up`)
 // holds { listen: {host, port}, target: {host, port}, users: {name: sha256 hex of password},

@@ -200,7 +200,7 @@ function registryDaemon(
   };
 }
 
-/** Every principal may read the registry; admin and the services may also register schemas. */
+/** Every principal may read the registry; admin, the services and the publisher may register schemas. */
 function proxyDaemon(p: StackPaths, e: Endpoints, env: NodeJS.ProcessEnv, creds: StackCredentials): Daemon {
   const { host, port, internal } = registryPorts(e, env);
   const config = join(p.stateDir, "registry-proxy.json");
@@ -213,7 +213,8 @@ function proxyDaemon(p: StackPaths, e: Endpoints, env: NodeJS.ProcessEnv, creds:
       listen: { host, port },
       target: { host, port: internal },
       users,
-      writers: ["admin", ...SERVICE_PRINCIPALS],
+      // The publisher registers the rule topic's schema when it publishes.
+      writers: ["admin", ...SERVICE_PRINCIPALS, "publisher"],
     }),
   );
   return {

@@ -22,6 +22,15 @@ describe("ACLs generated from the AsyncAPI document", () => {
       expect(of(p, "WRITE"), p).not.toContain("loyalty.rules.v1");
   });
 
+  it("lets the publisher read the rule topic in the CLI's throwaway groups, nothing else", () => {
+    expect(grants.filter((g) => g.principal === "publisher").map(grantKey)).toEqual([
+      "User:publisher GROUP PREFIXED loyalty-cli-rules- DESCRIBE",
+      "User:publisher GROUP PREFIXED loyalty-cli-rules- READ",
+      "User:publisher TOPIC LITERAL loyalty.rules.v1 READ",
+      "User:publisher TOPIC LITERAL loyalty.rules.v1 WRITE",
+    ]);
+  });
+
   it("lets upstream write orders.v1 and members.v1 and nothing else", () => {
     expect(grants.filter((g) => g.principal === "upstream").map(grantKey)).toEqual([
       "User:upstream TOPIC LITERAL members.v1 WRITE",
@@ -51,7 +60,8 @@ describe("ACLs generated from the AsyncAPI document", () => {
   it("names only the namespace's own topics, groups and transactional ids", () => {
     const ns = namespaceGrants("t0123456789");
     expect(ns).toHaveLength(grants.length);
-    for (const g of ns) expect(g.name.startsWith("t0123456789.")).toBe(true);
+    for (const g of ns)
+      if (g.name !== "loyalty-cli-rules-") expect(g.name.startsWith("t0123456789."), grantKey(g)).toBe(true);
   });
 
   it("refuses a document naming an unknown principal", () => {
