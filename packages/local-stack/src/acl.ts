@@ -143,7 +143,10 @@ export function namespaceGrants(namespace: string, plan: AccessPlan = accessPlan
 
 /**
  * Apicurio's storage client: its own topics (kafkasql-journal, kafkasql-snapshots and
- * registry-events, which it creates) and consumer groups, nothing of the engine's.
+ * registry-events, which it creates) and consumer groups (`apicurio-<uuid>`, one per start; its
+ * default registry.id, which must stay unique to the journal's consumer: a second consumer of
+ * the same group held the journal's replay in a rebalance for max.poll.interval.ms, 5 minutes),
+ * nothing of the engine's.
  */
 export function registryGrants(principal: Principal = "registry"): Grant[] {
   const grants: Grant[] = [];
@@ -152,7 +155,7 @@ export function registryGrants(principal: Principal = "registry"): Grant[] {
     grants.push({ principal, resource: "TOPIC", pattern: "LITERAL", name: "registry-events", operation });
   }
   for (const operation of ["READ", "DESCRIBE"] as const)
-    grants.push({ principal, resource: "GROUP", pattern: "PREFIXED", name: "apicurio-registry", operation });
+    grants.push({ principal, resource: "GROUP", pattern: "PREFIXED", name: "apicurio-", operation });
   return grants;
 }
 

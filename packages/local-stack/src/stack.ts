@@ -179,7 +179,7 @@ function registryDaemon(
     `apicurio.kafkasql.${role}.sasl.mechanism=SCRAM-SHA-512`,
     `apicurio.kafkasql.${role}.sasl.jaas.config=${scramJaas("registry", creds.registry)}`,
   ]);
-  writeSecretFile(config, ["registry.id=apicurio-registry", ...client, ""].join("\n"));
+  writeSecretFile(config, [...client, ""].join("\n"));
   return {
     name: "registry",
     marker: REGISTRY_MARKER,
