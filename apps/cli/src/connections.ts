@@ -2,7 +2,8 @@
 // their failures translated into the CLI's typed errors (unreachable, no such state).
 import { NAMESPACE_PATTERN, type Topics, namespacedTopics } from "@loyalty/contracts";
 import { type Pool, createPool } from "@loyalty/db";
-import { type Admin, Kafka, logLevel } from "kafkajs";
+import { withStackCredentials } from "@loyalty/local-stack";
+import { type Admin, Kafka, type SASLOptions, logLevel } from "kafkajs";
 import { type CliContext, endpointsOf } from "./context.ts";
 import {
   NotFoundError,
@@ -78,16 +79,38 @@ export function translateDbError(err: unknown, url: string, ns: string): unknown
 }
 
 /**
+ * The CLI's Kafka credentials: KAFKA_SASL_* from the environment (an operator publishing rule
+ * sets sets the `publisher` principal's there), else the local stack's admin principal from its
+ * credentials file, else none (a broker without SASL).
+ */
+export function kafkaSasl(ctx: CliContext): SASLOptions | undefined {
+  const env = withStackCredentials(ctx.env);
+  const username = env.KAFKA_SASL_USERNAME;
+  const password = env.KAFKA_SASL_PASSWORD;
+  if (!username && !password) return undefined;
+  if (!username || !password)
+    throw new UsageError("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD must be set together");
+  const mechanism = env.KAFKA_SASL_MECHANISM || "scram-sha-512";
+  if (mechanism !== "scram-sha-512" && mechanism !== "scram-sha-256" && mechanism !== "plain")
+    throw new UsageError("KAFKA_SASL_MECHANISM must be scram-sha-512, scram-sha-256 or plain");
+  return { mechanism, username, password } as SASLOptions;
+}
+
+/**
  * A Kafka client whose own log lines (errors only) go to the context's stderr: stdout is the
  * command's output, one JSON document with --json.
  */
 export function kafkaClient(ctx: CliContext, clientId: string): Kafka {
+  const sasl = kafkaSasl(ctx);
+  const ssl = ctx.env.KAFKA_SSL === "true";
   return new Kafka({
     clientId,
     brokers: endpointsOf(ctx).kafkaBrokers,
     logLevel: logLevel.ERROR,
     logCreator: () => (entry) => ctx.err(`${clientId}: kafka: ${entry.log.message}`),
     retry: { initialRetryTime: 100, retries: 10 },
+    ...(sasl === undefined ? {} : { sasl }),
+    ...(ssl ? { ssl: true } : {}),
   });
 }
 

@@ -6,7 +6,13 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Topics, namespacedTopics } from "@loyalty/contracts";
-import { REPO_ROOT, devRulesKeyEnv } from "@loyalty/local-stack";
+import {
+  REPO_ROOT,
+  devRulesKeyEnv,
+  isServicePrincipal,
+  principalEnv,
+  readCredentials,
+} from "@loyalty/local-stack";
 import type { Admin } from "kafkajs";
 import { UsageError } from "./errors.ts";
 
@@ -66,6 +72,10 @@ export function startServices(
   const churn = SERVICES.find((s) => s.name === "churn-alert");
   const churnAlertUrl =
     env.CHURN_ALERT_URL ?? (churn === undefined ? undefined : `http://127.0.0.1:${opsPort(churn, env)}`);
+  // On the local stack each service runs as its own principal (schemas/asyncapi.yaml's ACLs).
+  const creds = readCredentials(env);
+  const credentialsOf = (name: string) =>
+    creds !== null && isServicePrincipal(name) ? principalEnv(creds, name) : {};
   return SERVICES.filter((s) => !only || only.includes(s.name)).map((spec) => {
     const port = opsPort(spec, env);
     const log = openSync(join(logDir, `${spec.name}.log`), "a");
@@ -79,6 +89,7 @@ export function startServices(
           // unless the environment names real keys (docs/security.md).
           ...devRulesKeyEnv(env),
           ...env,
+          ...credentialsOf(spec.name),
           SERVICE_NAME: spec.name,
           HTTP_PORT: String(port),
           ...(churnAlertUrl === undefined ? {} : { CHURN_ALERT_URL: churnAlertUrl }),

@@ -81,6 +81,8 @@ export function stackEnv(
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    // Where the stack keeps its credentials: the CLI authenticates as its admin from there.
+    ...(process.env.LOYALTY_STACK_DIR ? { LOYALTY_STACK_DIR: process.env.LOYALTY_STACK_DIR } : {}),
     KAFKA_BROKERS: stack.kafkaBrokers.join(","),
     SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
     DATABASE_URL: stack.databaseUrl,

@@ -1,7 +1,7 @@
 // `loyalty migrate` against the real stack: the namespace's schema, topics and registry subjects.
 import { namespacedTopics } from "@loyalty/contracts";
 import { loadMigrations } from "@loyalty/db";
-import { type TestStack, requireStack, testKafka, testNamespace } from "@loyalty/testkit";
+import { type TestStack, registryHeaders, requireStack, testKafka, testNamespace } from "@loyalty/testkit";
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cli, stackEnv } from "./helpers.ts";
@@ -50,6 +50,7 @@ describe("loyalty migrate", () => {
     for (const t of topics) {
       const r = await fetch(
         `${stack.schemaRegistryUrl}/subjects/${encodeURIComponent(`${t}-value`)}/versions`,
+        { headers: registryHeaders() },
       );
       expect(r.status, `${t}-value`).toBe(200);
       expect(((await r.json()) as number[]).length).toBeGreaterThan(0);

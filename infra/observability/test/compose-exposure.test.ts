@@ -53,7 +53,9 @@ describe("docker-compose.yml exposure", () => {
     expect(services.redis?.environment?.REDIS_PASSWORD).toMatch(/^\$\{REDIS_PASSWORD:\?/);
     expect((services.redis?.command ?? []).join(" ")).toContain("requirepass");
     for (const [name, svc] of Object.entries(services)) {
-      if (svc.build === undefined) continue; // the engine's services share one image
+      // The engine's services share one image and name themselves; the one-shot ACL step and
+      // the registry's proxy use that image too but never touch PostgreSQL or Redis.
+      if (svc.build === undefined || svc.environment?.SERVICE_NAME === undefined) continue;
       const env = svc.environment ?? {};
       expect(env.DATABASE_URL, name).toMatch(/^postgres:\/\/postgres:\$\{POSTGRES_PASSWORD:\?[^}]*\}@/);
       expect(env.REDIS_URL, name).toMatch(/^redis:\/\/:\$\{REDIS_PASSWORD:\?[^}]*\}@/);

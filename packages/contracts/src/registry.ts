@@ -19,6 +19,44 @@ export class SchemaViolationError extends Error {
   }
 }
 
+/** HTTP basic credentials for the schema registry. */
+export interface RegistryAuth {
+  username: string;
+  password: string;
+}
+
+export class RegistryConfigError extends Error {
+  readonly retriable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = "RegistryConfigError";
+  }
+}
+
+/**
+ * SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD (both or neither) from the environment.
+ * A missing half is an error naming the variable; the password's value is never shown.
+ */
+export function registryAuth(
+  env: {
+    SCHEMA_REGISTRY_USERNAME?: string | undefined;
+    SCHEMA_REGISTRY_PASSWORD?: string | undefined;
+  } = process.env,
+): RegistryAuth | undefined {
+  const username = env.SCHEMA_REGISTRY_USERNAME || undefined;
+  const password = env.SCHEMA_REGISTRY_PASSWORD || undefined;
+  if (username === undefined && password === undefined) return undefined;
+  if (username === undefined)
+    throw new RegistryConfigError(
+      "SCHEMA_REGISTRY_USERNAME: is required with SCHEMA_REGISTRY_PASSWORD (not set)",
+    );
+  if (password === undefined)
+    throw new RegistryConfigError(
+      "SCHEMA_REGISTRY_PASSWORD: is required with SCHEMA_REGISTRY_USERNAME (not set)",
+    );
+  return { username, password };
+}
+
 /**
  * Registers the contract's schemas under TopicNameStrategy subjects with BACKWARD
  * compatibility, then encodes and decodes registry-framed Avro for the services.
@@ -28,8 +66,22 @@ export class AvroCodec {
   private readonly ids = new Map<string, number>();
   private readonly types = new Map<string, avro.Type>();
 
-  constructor(private readonly url: string) {
-    this.registry = new SchemaRegistry({ host: url });
+  private readonly authHeader: Record<string, string>;
+
+  /** `auth` defaults to the environment's SCHEMA_REGISTRY_USERNAME / SCHEMA_REGISTRY_PASSWORD. */
+  constructor(
+    private readonly url: string,
+    auth: RegistryAuth | undefined = registryAuth(),
+  ) {
+    this.registry = new SchemaRegistry(
+      auth === undefined
+        ? { host: url }
+        : { host: url, auth: { username: auth.username, password: auth.password } },
+    );
+    this.authHeader =
+      auth === undefined
+        ? {}
+        : { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}` };
   }
 
   async registerAll(topics: readonly TopicSpec[] = ALL_TOPICS): Promise<void> {
@@ -54,12 +106,12 @@ export class AvroCodec {
     for (let attempt = 0; attempt < 5; attempt++) {
       const res = await fetch(url, {
         method: "PUT",
-        headers: { "content-type": "application/vnd.schemaregistry.v1+json" },
+        headers: { "content-type": "application/vnd.schemaregistry.v1+json", ...this.authHeader },
         body: JSON.stringify({ compatibility: level }),
       });
       if (res.ok) return;
       const body = await res.text();
-      const current = await fetch(url).then((r) =>
+      const current = await fetch(url, { headers: this.authHeader }).then((r) =>
         r.ok ? (r.json() as Promise<{ compatibilityLevel?: string }>) : null,
       );
       if (current?.compatibilityLevel === level) return;

@@ -76,15 +76,22 @@ describe("schemas/asyncapi.yaml", () => {
     }
   });
 
-  it("names the local stack and a production placeholder as servers, both plain Kafka", async () => {
+  it("names the local stack (SASL) and a production placeholder (TLS + SASL) as servers", async () => {
     const { document } = await parse(TEXT);
     const servers = document?.servers().all() ?? [];
     expect(servers.map((s) => [s.id(), s.protocol(), s.host()])).toEqual([
       ["local", "kafka", "127.0.0.1:9092"],
-      ["production", "kafka", "{bootstrap}"],
+      ["production", "kafka-secure", "{bootstrap}"],
     ]);
-    // The clients speak plaintext without SASL: no server may claim a security scheme.
-    expect(servers.flatMap((s) => s.security())).toEqual([]);
+    // Both require SASL/SCRAM-SHA-512 (issue 21): the scheme the clients and the stack use.
+    expect(
+      servers.map((s) =>
+        s
+          .security()
+          .flatMap((req) => req.all())
+          .map((r) => r.scheme().type()),
+      ),
+    ).toEqual([["scramSha512"], ["scramSha512"]]);
     expect(servers.map((s) => s.bindings().get("kafka")?.value().schemaRegistryVendor)).toEqual([
       "apicurio",
       "apicurio",

@@ -3,3 +3,5 @@ export * from "./probes.ts";
 export * from "./stack.ts";
 export { REPO_ROOT, stackPaths, stackVersions } from "./paths.ts";
 export { type DevRulesKeys, devRulesKeyEnv, devRulesKeys } from "./rules-keys.ts";
+export * from "./acl.ts";
+export * from "./credentials.ts";

@@ -5,14 +5,21 @@ import type { Endpoints } from "./endpoints.ts";
 
 export type Probe = { ok: true; detail: string } | { ok: false; detail: string };
 
+/** A principal's name and password, for SASL/SCRAM on the broker and basic auth on the registry. */
+export interface StackAuth {
+  username: string;
+  password: string;
+}
+
 /** Ready means the broker answers a metadata request, not merely that its port is open. */
-export async function probeKafka(brokers: string[]): Promise<Probe> {
+export async function probeKafka(brokers: string[], auth?: StackAuth): Promise<Probe> {
   const admin = new Kafka({
     clientId: "loyalty-probe",
     brokers,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 1500,
     retry: { retries: 0 },
+    ...(auth === undefined ? {} : { sasl: { mechanism: "scram-sha-512" as const, ...auth } }),
   }).admin();
   try {
     await admin.connect();
@@ -25,9 +32,13 @@ export async function probeKafka(brokers: string[]): Promise<Probe> {
   }
 }
 
-export async function probeRegistry(url: string): Promise<Probe> {
+export async function probeRegistry(url: string, auth?: StackAuth): Promise<Probe> {
+  const headers: Record<string, string> =
+    auth === undefined
+      ? {}
+      : { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}` };
   try {
-    const res = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(2000), headers });
     if (!res.ok) return { ok: false, detail: `HTTP ${res.status}` };
     const subjects = (await res.json()) as unknown[];
     return { ok: true, detail: `${subjects.length} subject(s)` };
@@ -73,10 +84,11 @@ export async function probeRedis(url: string): Promise<Probe> {
 
 export async function probeAll(
   e: Endpoints,
+  auth?: StackAuth,
 ): Promise<Record<"kafka" | "registry" | "postgres" | "redis", Probe>> {
   const [kafka, registry, postgres, redis] = await Promise.all([
-    probeKafka(e.kafkaBrokers),
-    probeRegistry(e.schemaRegistryUrl),
+    probeKafka(e.kafkaBrokers, auth),
+    probeRegistry(e.schemaRegistryUrl, auth),
     probePostgres(e.databaseUrl),
     probeRedis(e.redisUrl),
   ]);

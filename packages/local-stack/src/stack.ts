@@ -1,10 +1,22 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { Kafka, logLevel } from "kafkajs";
+import { applyGrants, namespaceGrants, registryGrants } from "./acl.ts";
+import {
+  PRINCIPALS,
+  type Principal,
+  SERVICE_PRINCIPALS,
+  type StackCredentials,
+  ensureCredentials,
+  readCredentials,
+} from "./credentials.ts";
 import { type Endpoints, endpointsFromEnv } from "./endpoints.ts";
 import { REPO_ROOT, type StackPaths, jarsPresent, stackPaths, stackVersions } from "./paths.ts";
-import { type Probe, probeAll, probeKafka, probeRegistry } from "./probes.ts";
+import { type Probe, type StackAuth, probeAll, probeKafka, probeRegistry } from "./probes.ts";
 import { type Daemon, runningPid, startDaemon, stopDaemon, withLock } from "./process.ts";
 
 export interface StackOptions {
@@ -14,28 +26,81 @@ export interface StackOptions {
 
 const KAFKA_MAIN = "kafka.Kafka";
 const REGISTRY_MARKER = "apicurio-registry-app";
+const PROXY_MARKER = "registry-proxy.mjs";
+const PROXY_SCRIPT = fileURLToPath(new URL("./registry-proxy.mjs", import.meta.url));
+
+/** The stack's own setup failed in a way retrying will not fix (old data, a bad address). */
+export class StackSetupError extends Error {
+  readonly retriable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = "StackSetupError";
+  }
+}
+
+/** A file only the stack's user may read: it holds passwords. */
+function writeSecretFile(file: string, text: string): void {
+  writeFileSync(file, text, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+const scramJaas = (user: string, password: string) =>
+  `org.apache.kafka.common.security.scram.ScramLoginModule required username="${user}" password="${password}";`;
+
+/** The admin principal's client settings, for the JDK tools (kafka-acls, kafka-configs, ...). */
+function writeAdminClientProperties(p: StackPaths, creds: StackCredentials): string {
+  const file = join(p.stateDir, "admin-client.properties");
+  writeSecretFile(
+    file,
+    [
+      "security.protocol=SASL_PLAINTEXT",
+      "sasl.mechanism=SCRAM-SHA-512",
+      `sasl.jaas.config=${scramJaas("admin", creds.admin)}`,
+      "",
+    ].join("\n"),
+  );
+  return file;
+}
 
 function hostPort(address: string): { host: string; port: number } {
   const [host, port] = address.split(":");
   if (!host || !port || !Number.isInteger(Number(port)))
-    throw new Error(`KAFKA_BROKERS entry '${address}' is not host:port`);
+    throw new StackSetupError(`KAFKA_BROKERS entry '${address}' is not host:port`);
   return { host, port: Number(port) };
 }
 
-function kafkaDaemon(p: StackPaths, e: Endpoints): Daemon {
+/**
+ * The broker: clients on SASL_PLAINTEXT with SCRAM-SHA-512 (the users are created when the
+ * storage is formatted, see formatKafka), the controller on its own listener with SASL/PLAIN and
+ * a single static user, admin (SCRAM cannot authenticate the controller listener in KRaft: its
+ * credentials live in the metadata the controller serves). The StandardAuthorizer denies what
+ * no ACL allows; admin is the only super user.
+ */
+function kafkaDaemon(p: StackPaths, e: Endpoints, creds: StackCredentials): Daemon {
   const { host, port } = hostPort(e.kafkaBrokers[0] ?? "");
   const controllerPort = port + 1;
   const props = join(p.stateDir, "server.properties");
-  writeFileSync(
+  const plain = `org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="${creds.admin}" user_admin="${creds.admin}";`;
+  writeSecretFile(
     props,
     [
       "process.roles=broker,controller",
       "node.id=1",
       `controller.quorum.voters=1@${host}:${controllerPort}`,
-      `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://${host}:${port}`,
+      `listeners=SASL_PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
+      `advertised.listeners=SASL_PLAINTEXT://${host}:${port}`,
       "controller.listener.names=CONTROLLER",
-      "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+      "inter.broker.listener.name=SASL_PLAINTEXT",
+      "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT",
+      "sasl.enabled.mechanisms=SCRAM-SHA-512",
+      "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+      `listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=${scramJaas("admin", creds.admin)}`,
+      "sasl.mechanism.controller.protocol=PLAIN",
+      "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+      `listener.name.controller.plain.sasl.jaas.config=${plain}`,
+      "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+      "super.users=User:admin",
+      "allow.everyone.if.no.acl.found=false",
       `log.dirs=${p.kafkaData}`,
       // Single node: internal topics cannot have more replicas than brokers.
       "offsets.topic.replication.factor=1",
@@ -78,18 +143,52 @@ function kafkaDaemon(p: StackPaths, e: Endpoints): Daemon {
   };
 }
 
-function registryDaemon(p: StackPaths, e: Endpoints): Daemon {
+/** Where the registry listens behind its proxy: REGISTRY_INTERNAL_PORT, else the public port + 1. */
+function registryPorts(
+  e: Endpoints,
+  env: NodeJS.ProcessEnv,
+): { host: string; port: number; internal: number } {
   const url = new URL(e.schemaRegistryUrl);
+  const port = Number(url.port || "8081");
+  const internal = Number(env.REGISTRY_INTERNAL_PORT ?? port + 1);
+  if (!Number.isInteger(internal) || internal < 1 || internal > 65_535 || internal === port)
+    throw new StackSetupError(`REGISTRY_INTERNAL_PORT must be a free port other than ${port}`);
+  return { host: url.hostname, port, internal };
+}
+
+const REGISTRY_DAEMON = { name: "registry", marker: REGISTRY_MARKER, command: "", args: [] };
+const PROXY_DAEMON = { name: "registry-proxy", marker: PROXY_MARKER, command: "", args: [] };
+
+/**
+ * Apicurio Registry on an internal loopback port, its kafkasql storage a SCRAM client of the
+ * broker as the `registry` principal. The storage client's settings (with its password) are in
+ * a 0600 properties file, not on the command line.
+ */
+function registryDaemon(
+  p: StackPaths,
+  e: Endpoints,
+  env: NodeJS.ProcessEnv,
+  creds: StackCredentials,
+): Daemon {
+  const { host, internal } = registryPorts(e, env);
   const jar = readdirSync(p.apicurioDir).find((f) => f.endsWith("-runner.jar"));
-  if (!jar) throw new Error(`no Apicurio runner jar in ${p.apicurioDir}; run infra/local/fetch.sh`);
+  if (!jar) throw new StackSetupError(`no Apicurio runner jar in ${p.apicurioDir}; run infra/local/fetch.sh`);
+  const config = join(p.stateDir, "registry.properties");
+  const client = ["producer", "consumer", "admin"].flatMap((role) => [
+    `apicurio.kafkasql.${role}.security.protocol=SASL_PLAINTEXT`,
+    `apicurio.kafkasql.${role}.sasl.mechanism=SCRAM-SHA-512`,
+    `apicurio.kafkasql.${role}.sasl.jaas.config=${scramJaas("registry", creds.registry)}`,
+  ]);
+  writeSecretFile(config, [...client, ""].join("\n"));
   return {
     name: "registry",
     marker: REGISTRY_MARKER,
     command: "java",
     args: [
       `-Xmx${process.env.REGISTRY_HEAP ?? "512m"}`,
-      `-Dquarkus.http.host=${url.hostname}`,
-      `-Dquarkus.http.port=${url.port || "8081"}`,
+      `-Dquarkus.http.host=${host}`,
+      `-Dquarkus.http.port=${internal}`,
+      `-Dquarkus.config.locations=file:${config}`,
       // Schemas are stored in Kafka itself (like Confluent's _schemas), so wiping the
       // broker's data wipes the ids with it and they can never disagree.
       "-Dapicurio.storage.kind=kafkasql",
@@ -98,6 +197,31 @@ function registryDaemon(p: StackPaths, e: Endpoints): Daemon {
       "-jar",
       join(p.apicurioDir, jar),
     ],
+  };
+}
+
+/** Every principal may read the registry; admin, the services and the publisher may register schemas. */
+function proxyDaemon(p: StackPaths, e: Endpoints, env: NodeJS.ProcessEnv, creds: StackCredentials): Daemon {
+  const { host, port, internal } = registryPorts(e, env);
+  const config = join(p.stateDir, "registry-proxy.json");
+  const users = Object.fromEntries(
+    PRINCIPALS.map((name) => [name, createHash("sha256").update(creds[name]).digest("hex")]),
+  );
+  writeSecretFile(
+    config,
+    JSON.stringify({
+      listen: { host, port },
+      target: { host, port: internal },
+      users,
+      // The publisher registers the rule topic's schema when it publishes.
+      writers: ["admin", ...SERVICE_PRINCIPALS, "publisher"],
+    }),
+  );
+  return {
+    name: "registry-proxy",
+    marker: PROXY_MARKER,
+    command: process.execPath,
+    args: [PROXY_SCRIPT, config],
   };
 }
 
@@ -119,8 +243,25 @@ async function waitFor(
   );
 }
 
-function formatKafka(p: StackPaths): void {
-  if (existsSync(join(p.kafkaData, "meta.properties"))) return;
+/** The principals whose SCRAM users the broker has, as recorded when they were created. */
+function scramUsersFile(p: StackPaths): string {
+  return join(p.stateDir, "scram-users");
+}
+
+/**
+ * Formats the storage with a SCRAM-SHA-512 user per principal (KRaft creates them in its first
+ * metadata records, so the broker authenticates from its first start). Storage formatted by a
+ * stack from before SASL has none: it must be wiped.
+ */
+function formatKafka(p: StackPaths, creds: StackCredentials): void {
+  if (existsSync(join(p.kafkaData, "meta.properties"))) {
+    if (!existsSync(scramUsersFile(p)))
+      throw new StackSetupError(
+        `the Kafka data in ${p.kafkaData} was formatted without SASL users (a stack from before SASL): ` +
+          "`pnpm loyalty stack down --wipe` then `pnpm loyalty stack up` (this deletes the topics and schemas)",
+      );
+    return;
+  }
   mkdirSync(p.kafkaData, { recursive: true });
   const cp = `${p.kafkaLibs}/*`;
   const clusterId = execFileSync(
@@ -149,18 +290,88 @@ function formatKafka(p: StackPaths): void {
       clusterId ?? "",
       "-c",
       join(p.stateDir, "server.properties"),
+      ...PRINCIPALS.flatMap((name) => [
+        "--add-scram",
+        `SCRAM-SHA-512=[name=${name},password=${creds[name]}]`,
+      ]),
     ],
     { stdio: "ignore" },
   );
+  writeFileSync(scramUsersFile(p), `${PRINCIPALS.join("\n")}\n`);
+}
+
+/**
+ * Principals added to the project after the storage was formatted get their SCRAM user through
+ * the admin API (kafka-configs), as the admin principal.
+ */
+function addMissingScramUsers(p: StackPaths, e: Endpoints, creds: StackCredentials): string[] {
+  const have = new Set(readFileSync(scramUsersFile(p), "utf8").split("\n").filter(Boolean));
+  const missing = PRINCIPALS.filter((name) => !have.has(name));
+  if (missing.length === 0) return [];
+  const adminProps = writeAdminClientProperties(p, creds);
+  for (const name of missing) {
+    execFileSync(
+      "java",
+      [
+        "-cp",
+        `${p.kafkaLibs}/*`,
+        `-Dlog4j.configuration=file:${join(p.stateDir, "log4j.properties")}`,
+        "kafka.admin.ConfigCommand",
+        "--bootstrap-server",
+        e.kafkaBrokers.join(","),
+        "--command-config",
+        adminProps,
+        "--alter",
+        "--entity-type",
+        "users",
+        "--entity-name",
+        name,
+        "--add-config",
+        `SCRAM-SHA-512=[password=${creds[name]}]`,
+      ],
+      { stdio: "ignore" },
+    );
+    have.add(name);
+  }
+  writeFileSync(scramUsersFile(p), `${[...have].join("\n")}\n`);
+  return missing;
+}
+
+export function authOf(
+  creds: StackCredentials | null,
+  principal: Principal = "admin",
+): StackAuth | undefined {
+  return creds === null ? undefined : { username: principal, password: creds[principal] };
+}
+
+/** The ACLs of the production (empty) namespace and of the registry's storage, as admin. */
+async function applyStackAcls(e: Endpoints, auth: StackAuth): Promise<number> {
+  const admin = new Kafka({
+    clientId: "loyalty-stack",
+    brokers: e.kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+    sasl: { mechanism: "scram-sha-512", ...auth },
+  }).admin();
+  await admin.connect();
+  try {
+    return await applyGrants(admin, [...namespaceGrants(""), ...registryGrants()]);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export interface UpResult {
   kafka: "started" | "running" | "external";
   registry: "started" | "running" | "external";
+  /** ACLs created (or confirmed) on the broker for the production namespace and the registry. */
+  acls: number;
   seconds: number;
 }
 
-/** Starts Kafka (KRaft) and Apicurio Registry from the Maven jars; idempotent. */
+/**
+ * Starts Kafka (KRaft, SASL/SCRAM, StandardAuthorizer) and Apicurio Registry (behind its
+ * authenticating proxy) from the Maven jars, with the ACLs of schemas/asyncapi.yaml; idempotent.
+ */
 export async function stackUp(opts: StackOptions = {}): Promise<UpResult> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? (() => undefined);
@@ -172,50 +383,72 @@ export async function stackUp(opts: StackOptions = {}): Promise<UpResult> {
       log("fetching Kafka and Apicurio Registry jars with Maven (first run only)");
       execFileSync("bash", [join(REPO_ROOT, "infra/local/fetch.sh")], { stdio: "inherit" });
     }
+    const creds = ensureCredentials(p.stateDir);
+    const admin = { username: "admin", password: creds.admin };
+    writeAdminClientProperties(p, creds);
     let kafka: UpResult["kafka"] = "running";
-    const kd = kafkaDaemon(p, e);
+    const kd = kafkaDaemon(p, e, creds);
+    if (runningPid(p.stateDir, kd) !== null && !existsSync(scramUsersFile(p)))
+      throw new StackSetupError(
+        "the running broker was started by a stack from before SASL: " +
+          "`pnpm loyalty stack down --wipe` then `pnpm loyalty stack up` (this deletes the topics and schemas)",
+      );
     if (runningPid(p.stateDir, kd) === null) {
-      if ((await probeKafka(e.kafkaBrokers)).ok) kafka = "external";
+      if ((await probeKafka(e.kafkaBrokers, admin)).ok) kafka = "external";
       else {
-        formatKafka(p);
-        log(`starting Kafka ${stackVersions().kafka} (KRaft) on ${e.kafkaBrokers[0]}`);
+        formatKafka(p, creds);
+        log(`starting Kafka ${stackVersions().kafka} (KRaft, SASL/SCRAM, ACLs) on ${e.kafkaBrokers[0]}`);
         startDaemon(p.stateDir, p.logs, kd);
         kafka = "started";
       }
     }
-    await waitFor("Kafka", () => probeKafka(e.kafkaBrokers), 90_000, join(p.logs, "kafka.log"));
+    await waitFor("Kafka", () => probeKafka(e.kafkaBrokers, admin), 90_000, join(p.logs, "kafka.log"));
+    if (kafka !== "external") {
+      const added = addMissingScramUsers(p, e, creds);
+      if (added.length) log(`created SCRAM users ${added.join(", ")}`);
+    }
+    const acls = await applyStackAcls(e, admin);
 
     let registry: UpResult["registry"] = "running";
-    const rd = registryDaemon(p, e);
-    if (runningPid(p.stateDir, rd) === null) {
-      if ((await probeRegistry(e.schemaRegistryUrl)).ok) registry = "external";
+    const rd = registryDaemon(p, e, env, creds);
+    const pd = proxyDaemon(p, e, env, creds);
+    if (runningPid(p.stateDir, rd) === null && runningPid(p.stateDir, pd) === null) {
+      if ((await probeRegistry(e.schemaRegistryUrl, admin)).ok) registry = "external";
       else {
         log(`starting Apicurio Registry ${stackVersions().apicurio} on ${e.schemaRegistryUrl}`);
         startDaemon(p.stateDir, p.logs, rd);
         registry = "started";
       }
+    } else if (runningPid(p.stateDir, rd) === null) {
+      startDaemon(p.stateDir, p.logs, rd);
+      registry = "started";
     }
+    if (registry !== "external" && runningPid(p.stateDir, pd) === null) startDaemon(p.stateDir, p.logs, pd);
     await waitFor(
       "Schema registry",
-      () => probeRegistry(e.schemaRegistryUrl),
+      () => probeRegistry(e.schemaRegistryUrl, admin),
       120_000,
       join(p.logs, "registry.log"),
     );
-    return { kafka, registry, seconds: (Date.now() - t0) / 1000 };
+    return { kafka, registry, acls, seconds: (Date.now() - t0) / 1000 };
   });
 }
 
 export async function stackDown(opts: StackOptions & { wipe?: boolean } = {}): Promise<string[]> {
   const env = opts.env ?? process.env;
-  const e = endpointsFromEnv(env);
   const p = stackPaths(env);
   mkdirSync(p.stateDir, { recursive: true });
   const stopped: string[] = [];
   // Registry first: it is a client of the broker.
-  if (await stopDaemon(p.stateDir, registryDaemon(p, e))) stopped.push("registry");
+  if (await stopDaemon(p.stateDir, PROXY_DAEMON)) stopped.push("registry-proxy");
+  if (await stopDaemon(p.stateDir, REGISTRY_DAEMON)) stopped.push("registry");
   if (await stopDaemon(p.stateDir, { name: "kafka", marker: KAFKA_MAIN, command: "", args: [] }))
     stopped.push("kafka");
-  if (opts.wipe) rmSync(p.kafkaData, { recursive: true, force: true });
+  if (opts.wipe) {
+    rmSync(p.kafkaData, { recursive: true, force: true });
+    // The users were in the wiped metadata; the passwords are kept for the next format.
+    rmSync(scramUsersFile(p), { force: true });
+  }
   return stopped;
 }
 
@@ -225,12 +458,15 @@ export async function stackStatus(
   const env = opts.env ?? process.env;
   const e = endpointsFromEnv(env);
   const p = stackPaths(env);
-  const probes = await probeAll(e);
+  const probes = await probeAll(e, authOf(readCredentials(env)));
   const managed = (name: string, marker: string) =>
     runningPid(p.stateDir, { name, marker, command: "", args: [] }) !== null;
   return {
     kafka: { ...probes.kafka, managed: managed("kafka", KAFKA_MAIN) },
-    registry: { ...probes.registry, managed: managed("registry", REGISTRY_MARKER) },
+    registry: {
+      ...probes.registry,
+      managed: managed("registry", REGISTRY_MARKER) && managed("registry-proxy", PROXY_MARKER),
+    },
     postgres: { ...probes.postgres, managed: false },
     redis: { ...probes.redis, managed: false },
   };

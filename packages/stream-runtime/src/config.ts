@@ -18,6 +18,15 @@ export const baseConfigSchema = z.object({
   SCHEMA_REGISTRY_URL: z.string().url().default("http://127.0.0.1:8081/apis/ccompat/v7"),
   DATABASE_URL: z.string().url().default("postgres://postgres@127.0.0.1:5432/loyalty"),
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379/0"),
+  // Kafka authentication and TLS (see kafkaSecurity in kafka.ts, which checks they go together).
+  KAFKA_SASL_MECHANISM: z.enum(["scram-sha-512", "scram-sha-256", "plain"]).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  KAFKA_SSL: z.enum(["true", "false"]).optional(),
+  KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
+  // HTTP basic authentication on the schema registry.
+  SCHEMA_REGISTRY_USERNAME: z.string().min(1).optional(),
+  SCHEMA_REGISTRY_PASSWORD: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   CLOCK_MODE: z.enum(["event", "wall"]).default("event"),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(0),

@@ -1,19 +1,99 @@
+import { readFileSync } from "node:fs";
 import { ALL_TOPICS, type TopicSpec } from "@loyalty/contracts";
-import { type Admin, type ITopicConfig, Kafka } from "kafkajs";
+import { type Admin, type ITopicConfig, Kafka, type SASLOptions } from "kafkajs";
+import { configProblem } from "./config.ts";
+import { ConfigError } from "./errors.ts";
 import { type Logger, kafkajsLevel, kafkajsLogCreator } from "./logger.ts";
 
+/** How a client authenticates to the brokers and whether it speaks TLS. */
+export interface KafkaSecurity {
+  sasl?: SASLOptions;
+  ssl?: boolean | { ca: string[] };
+}
+
+const MECHANISMS = ["scram-sha-512", "scram-sha-256", "plain"] as const;
+type Mechanism = (typeof MECHANISMS)[number];
+
+/**
+ * Kafka's TLS and SASL settings from the environment (the names of baseConfigSchema):
+ * KAFKA_SASL_MECHANISM (scram-sha-512, scram-sha-256 or plain; scram-sha-512 when a username is
+ * given without one), KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (both or neither), KAFKA_SSL
+ * (true/false) and KAFKA_SSL_CA_FILE (a PEM bundle; implies TLS). No variable set: plaintext,
+ * unauthenticated, which a broker with SASL refuses. Problems are a ConfigError naming each
+ * variable; a password is never shown.
+ */
+export interface KafkaSecurityEnv {
+  KAFKA_SASL_MECHANISM?: string | undefined;
+  KAFKA_SASL_USERNAME?: string | undefined;
+  KAFKA_SASL_PASSWORD?: string | undefined;
+  KAFKA_SSL?: string | undefined;
+  KAFKA_SSL_CA_FILE?: string | undefined;
+}
+
+export function kafkaSecurity(env: KafkaSecurityEnv = process.env): KafkaSecurity {
+  const problems: string[] = [];
+  const username = env.KAFKA_SASL_USERNAME || undefined;
+  const password = env.KAFKA_SASL_PASSWORD || undefined;
+  const mechanismRaw = env.KAFKA_SASL_MECHANISM || undefined;
+  if (mechanismRaw !== undefined && !(MECHANISMS as readonly string[]).includes(mechanismRaw))
+    problems.push(
+      configProblem("KAFKA_SASL_MECHANISM", `must be one of ${MECHANISMS.join(", ")}`, mechanismRaw),
+    );
+  if (username !== undefined && password === undefined)
+    problems.push(configProblem("KAFKA_SASL_PASSWORD", "is required with KAFKA_SASL_USERNAME", undefined));
+  if (password !== undefined && username === undefined)
+    problems.push(configProblem("KAFKA_SASL_USERNAME", "is required with KAFKA_SASL_PASSWORD", undefined));
+  if (mechanismRaw !== undefined && username === undefined && password === undefined)
+    problems.push(configProblem("KAFKA_SASL_USERNAME", "is required with KAFKA_SASL_MECHANISM", undefined));
+  const sslRaw = env.KAFKA_SSL || undefined;
+  if (sslRaw !== undefined && sslRaw !== "true" && sslRaw !== "false")
+    problems.push(configProblem("KAFKA_SSL", "must be true or false", sslRaw));
+  const caFile = env.KAFKA_SSL_CA_FILE || undefined;
+  let ca: string | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile, "utf8");
+      if (!ca.includes("-----BEGIN CERTIFICATE-----"))
+        problems.push(configProblem("KAFKA_SSL_CA_FILE", "must be a PEM file of CA certificates", caFile));
+    } catch (err) {
+      problems.push(
+        configProblem("KAFKA_SSL_CA_FILE", `cannot be read (${(err as NodeJS.ErrnoException).code})`, caFile),
+      );
+    }
+    if (sslRaw === "false")
+      problems.push(configProblem("KAFKA_SSL", "cannot be false with KAFKA_SSL_CA_FILE", sslRaw));
+  }
+  if (problems.length) throw new ConfigError(problems);
+  const out: KafkaSecurity = {};
+  if (username !== undefined && password !== undefined) {
+    const mechanism = (mechanismRaw ?? "scram-sha-512") as Mechanism;
+    out.sasl = { mechanism, username, password } as SASLOptions;
+  }
+  if (ca !== undefined) out.ssl = { ca: [ca] };
+  else if (sslRaw === "true") out.ssl = true;
+  return out;
+}
+
+/**
+ * A kafkajs client. Its TLS and SASL settings are `security` when given, else read from the
+ * process environment (kafkaSecurity), so every client the project makes authenticates the same way.
+ */
 export function createKafka(opts: {
   clientId: string;
   brokers: string[];
   logger: Logger;
   level: string;
+  security?: KafkaSecurity;
 }): Kafka {
+  const security = opts.security ?? kafkaSecurity();
   return new Kafka({
     clientId: opts.clientId,
     brokers: opts.brokers,
     logLevel: kafkajsLevel(opts.level),
     logCreator: kafkajsLogCreator(opts.logger),
     retry: { initialRetryTime: 100, retries: 10 },
+    ...(security.sasl === undefined ? {} : { sasl: security.sasl }),
+    ...(security.ssl === undefined ? {} : { ssl: security.ssl }),
   });
 }
 

@@ -1,4 +1,4 @@
-import { AvroCodec, type Topics, namespacedTopics } from "@loyalty/contracts";
+import { AvroCodec, type Topics, namespacedTopics, registryAuth } from "@loyalty/contracts";
 import { type Pool, Vacuumer, createPool, createRedis, migrate } from "@loyalty/db";
 import type { Redis } from "ioredis";
 import type { Kafka } from "kafkajs";
@@ -6,7 +6,7 @@ import { type StreamClock, WallClock, WatermarkClock } from "./clock.ts";
 import type { BaseConfig } from "./config.ts";
 import { DeadLetterPublisher } from "./dlq.ts";
 import { type OpsRoute, startOpsServer } from "./http.ts";
-import { createKafka, ensureTopics } from "./kafka.ts";
+import { createKafka, ensureTopics, kafkaSecurity } from "./kafka.ts";
 import { type Logger, createLogger } from "./logger.ts";
 import { RuntimeMetrics } from "./metrics.ts";
 import { BatchingProducer } from "./producer.ts";
@@ -40,6 +40,8 @@ export async function bootService(
   opts: { poolSize?: number; transactional?: boolean } = {},
 ): Promise<ServiceKit> {
   const logger = createLogger(config.SERVICE_NAME, config.LOG_LEVEL);
+  // Checked before anything connects: a bad TLS or SASL setting is a ConfigError at start.
+  const security = kafkaSecurity(config);
   const topics = namespacedTopics(config.LOYALTY_NAMESPACE);
   const applied = await migrate(config.DATABASE_URL, undefined, config.LOYALTY_NAMESPACE);
   if (applied.length) logger.info({ applied }, "applied migrations");
@@ -48,6 +50,7 @@ export async function bootService(
     brokers: config.KAFKA_BROKERS,
     logger,
     level: config.LOG_LEVEL,
+    security,
   });
   const admin = kafka.admin();
   await admin.connect();
@@ -61,7 +64,7 @@ export async function bootService(
   } finally {
     await admin.disconnect();
   }
-  const codec = new AvroCodec(config.SCHEMA_REGISTRY_URL);
+  const codec = new AvroCodec(config.SCHEMA_REGISTRY_URL, registryAuth(config));
   await codec.registerAll(Object.values(topics));
   const producer = new BatchingProducer(
     kafka,

@@ -7,7 +7,14 @@ import {
   schemaOf,
   valueSubject,
 } from "@loyalty/contracts";
-import { type TestStack, readTopic, requireStack, testKafka, testNamespace } from "@loyalty/testkit";
+import {
+  type TestStack,
+  readTopic,
+  registryHeaders,
+  requireStack,
+  testKafka,
+  testNamespace,
+} from "@loyalty/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureTopics } from "../src/index.ts";
 
@@ -59,7 +66,9 @@ const purchase = (orderId: string): PurchaseEvent => ({
 describe("Avro through the real broker and registry", () => {
   it("registers every topic's schema under its TopicNameStrategy subject with BACKWARD compatibility", async () => {
     for (const t of Object.values(TOPICS)) {
-      const res = await fetch(`${stack.schemaRegistryUrl}/config/${valueSubject(t.name)}`);
+      const res = await fetch(`${stack.schemaRegistryUrl}/config/${valueSubject(t.name)}`, {
+        headers: registryHeaders(),
+      });
       expect(res.ok).toBe(true);
       const body = (await res.json()) as { compatibilityLevel: string };
       expect(body.compatibilityLevel).toBe("BACKWARD");
@@ -104,7 +113,7 @@ describe("Avro through the real broker and registry", () => {
     const post = (schema: unknown) =>
       fetch(`${stack.schemaRegistryUrl}/subjects/${subject}/versions`, {
         method: "POST",
-        headers: { "content-type": "application/vnd.schemaregistry.v1+json" },
+        headers: { "content-type": "application/vnd.schemaregistry.v1+json", ...registryHeaders() },
         body: JSON.stringify({ schema: JSON.stringify(schema) }),
       });
     expect((await post(v1)).status).toBe(200);
@@ -120,7 +129,7 @@ describe("Avro through the real broker and registry", () => {
     const post = (schema: unknown) =>
       fetch(`${stack.schemaRegistryUrl}/subjects/${subject}/versions`, {
         method: "POST",
-        headers: { "content-type": "application/vnd.schemaregistry.v1+json" },
+        headers: { "content-type": "application/vnd.schemaregistry.v1+json", ...registryHeaders() },
         body: JSON.stringify({ schema: JSON.stringify(schema) }),
       });
     expect((await post(before)).status).toBe(200);

@@ -1,8 +1,80 @@
 import { randomUUID } from "node:crypto";
-import { type Admin, Kafka, type KafkaMessage, logLevel } from "kafkajs";
+import { type Principal, principalEnv, readCredentials, withStackCredentials } from "@loyalty/local-stack";
+import { type Admin, Kafka, type KafkaMessage, type SASLOptions, logLevel } from "kafkajs";
 
+/** SASL settings of an environment's KAFKA_SASL_* (the stack's admin when it names none). */
+export function saslOf(env: NodeJS.ProcessEnv = process.env): SASLOptions | undefined {
+  const e = withStackCredentials(env);
+  if (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD) return undefined;
+  const mechanism = (e.KAFKA_SASL_MECHANISM || "scram-sha-512") as "scram-sha-512";
+  return { mechanism, username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD };
+}
+
+/**
+ * The tests' own client: the stack's admin principal (super user), so that a test can create,
+ * write and read any topic of its namespace. Services under test run as their own principal.
+ */
 export function testKafka(brokers: string[]): Kafka {
-  return new Kafka({ clientId: "loyalty-test", brokers, logLevel: logLevel.NOTHING });
+  const sasl = saslOf();
+  return new Kafka({
+    clientId: "loyalty-test",
+    brokers,
+    logLevel: logLevel.NOTHING,
+    ...(sasl === undefined ? {} : { sasl }),
+  });
+}
+
+/**
+ * The headers a test's own request to the schema registry needs: HTTP basic authentication as
+ * the environment's SCHEMA_REGISTRY_USERNAME (the stack's admin when it names none).
+ */
+export function registryHeaders(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const e = withStackCredentials(env);
+  const user = e.SCHEMA_REGISTRY_USERNAME;
+  const password = e.SCHEMA_REGISTRY_PASSWORD;
+  if (!user || !password) return {};
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` };
+}
+
+/** The SASL settings of one of the stack's principals; none on a stack without credentials. */
+export function principalSasl(principal: Principal): SASLOptions | undefined {
+  const creds = readCredentials();
+  if (creds === null) return undefined;
+  return { mechanism: "scram-sha-512", username: principal, password: creds[principal] };
+}
+
+/** librdkafka settings (kcat -X ...) for one of the stack's principals; none without credentials. */
+export function kcatSecurityArgs(principal: Principal): string[] {
+  const sasl = principalSasl(principal);
+  if (sasl === undefined || sasl.mechanism !== "scram-sha-512") return [];
+  return [
+    "-X",
+    "security.protocol=SASL_PLAINTEXT",
+    "-X",
+    "sasl.mechanisms=SCRAM-SHA-512",
+    "-X",
+    `sasl.username=${sasl.username}`,
+    "-X",
+    `sasl.password=${sasl.password}`,
+  ];
+}
+
+/**
+ * A client authenticated as one of the stack's principals (`ingestor`, `publisher`, `upstream`,
+ * ...), for tests of what that principal may and may not do. Fails when the stack has no
+ * credentials (a stack from before SASL).
+ */
+export function principalKafka(brokers: string[], principal: Principal): Kafka {
+  const creds = readCredentials();
+  if (creds === null) throw new Error("the stack has no credentials file: is it a stack with SASL?");
+  const env = principalEnv(creds, principal);
+  return new Kafka({
+    clientId: `loyalty-test-${principal}`,
+    brokers,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+    sasl: { mechanism: "scram-sha-512", username: principal, password: env.KAFKA_SASL_PASSWORD ?? "" },
+  });
 }
 
 export function uniqueName(prefix: string): string {

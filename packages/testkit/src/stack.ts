@@ -2,12 +2,20 @@ import { execFileSync } from "node:child_process";
 import { ensureDatabase } from "@loyalty/db";
 import {
   type Endpoints,
+  authOf,
   devRulesKeyEnv,
   endpointsFromEnv,
+  grantNamespace,
+  isServicePrincipal,
+  principalEnv,
   probeAll,
+  readCredentials,
   stackUp,
   testEndpointsFromEnv,
+  withStackCredentials,
 } from "@loyalty/local-stack";
+import { Kafka, logLevel } from "kafkajs";
+import { saslOf } from "./kafka.ts";
 
 export interface TestStack extends Endpoints {
   via: "environment" | "local-scripts" | "testcontainers";
@@ -33,7 +41,7 @@ async function resolveStack(): Promise<TestStack> {
   // Tests get their own database so that they never touch the demo's ledger.
   const env = { ...process.env, DATABASE_URL: testEndpointsFromEnv().databaseUrl };
   let e = endpointsFromEnv(env);
-  let probes = await probeAll(e);
+  let probes = await probeAll(e, authOf(readCredentials(env)));
   let via: TestStack["via"] = "environment";
 
   if (!probes.kafka.ok || !probes.registry.ok) {
@@ -50,7 +58,7 @@ async function resolveStack(): Promise<TestStack> {
       await stackUp({ env, log: (l) => process.stderr.write(`[stack] ${l}\n`) });
       via = "local-scripts";
     }
-    probes = await probeAll(e);
+    probes = await probeAll(e, authOf(readCredentials(env)));
   }
   const down = Object.entries(probes).filter(([, p]) => !p.ok);
   if (down.length) {
@@ -60,7 +68,50 @@ async function resolveStack(): Promise<TestStack> {
   }
   // Each test namespace is migrated by the services (or the test) that use it.
   await ensureDatabase(e.databaseUrl);
+  // The test process itself is the stack's admin (unless the environment names a principal):
+  // its own clients, and services it boots in-process, authenticate with these.
+  const withAdmin = withStackCredentials(process.env);
+  for (const name of CREDENTIAL_VARS) if (withAdmin[name] !== undefined) process.env[name] = withAdmin[name];
   return { ...e, via };
+}
+
+const CREDENTIAL_VARS = [
+  "KAFKA_SASL_MECHANISM",
+  "KAFKA_SASL_USERNAME",
+  "KAFKA_SASL_PASSWORD",
+  "SCHEMA_REGISTRY_USERNAME",
+  "SCHEMA_REGISTRY_PASSWORD",
+] as const;
+
+/**
+ * Creates the ACLs of a namespace (as admin), once per test process: a service started on a
+ * namespace runs as its own principal, which may use only its namespace's topics once they exist.
+ */
+export async function grantTestNamespace(brokers: string[], namespace: string): Promise<void> {
+  const sasl = saslOf();
+  if (sasl === undefined) return;
+  const admin = new Kafka({
+    clientId: "loyalty-test-acl",
+    brokers,
+    logLevel: logLevel.NOTHING,
+    sasl,
+  }).admin();
+  await admin.connect();
+  try {
+    await grantNamespace(admin, namespace);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * A service process's environment with its own principal's credentials (SERVICE_NAME names it)
+ * when the stack has credentials; any other process keeps the environment it was given.
+ */
+function asPrincipal(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const creds = readCredentials(env);
+  if (creds === null || !isServicePrincipal(env.SERVICE_NAME)) return env;
+  return { ...env, ...principalEnv(creds, env.SERVICE_NAME) };
 }
 
 /** The real stack for integration tests; fails (never skips) with instructions when absent. */
@@ -113,8 +164,14 @@ function track(child: import("node:child_process").ChildProcess): void {
   });
 }
 
-/** Runs a service's composition root as a child process (node + tsx, so signals reach it). */
-export async function spawnService(mainTs: string, env: NodeJS.ProcessEnv): Promise<RunningService> {
+/**
+ * Runs a service's composition root as a child process (node + tsx, so signals reach it). A
+ * service named by SERVICE_NAME runs as its own principal, its namespace's ACLs created first.
+ */
+export async function spawnService(mainTs: string, given: NodeJS.ProcessEnv): Promise<RunningService> {
+  const env = asPrincipal(given);
+  if (env !== given && env.KAFKA_BROKERS)
+    await grantTestNamespace(env.KAFKA_BROKERS.split(","), env.LOYALTY_NAMESPACE ?? "");
   const { spawn } = await import("node:child_process");
   const { fileURLToPath } = await import("node:url");
   const root = fileURLToPath(new URL("../../..", import.meta.url));

@@ -3,7 +3,14 @@
 import { Kafka, Partitioners, logLevel } from "kafkajs";
 
 const [brokers, input, output, group] = process.argv.slice(2) as [string, string, string, string];
-const kafka = new Kafka({ clientId: "passthrough", brokers: brokers.split(","), logLevel: logLevel.NOTHING });
+// Authenticated like every client of the project: KAFKA_SASL_* from the environment (the CLI's).
+const { KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password } = process.env;
+const kafka = new Kafka({
+  clientId: "passthrough",
+  brokers: brokers.split(","),
+  logLevel: logLevel.NOTHING,
+  ...(username && password ? { sasl: { mechanism: "scram-sha-512" as const, username, password } } : {}),
+});
 const producer = kafka.producer({
   createPartitioner: Partitioners.DefaultPartitioner,
   maxInFlightRequests: 1,

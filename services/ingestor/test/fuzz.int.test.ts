@@ -13,6 +13,7 @@ import { createPool } from "@loyalty/db";
 import {
   type RunningService,
   type TestStack,
+  principalSasl,
   readTopic,
   requireStack,
   serviceEnv,
@@ -92,11 +93,14 @@ describe("10,000 malformed and hostile messages, with hostile headers, interleav
     // A long request timeout makes a slow broker be waited for rather than retried; retries still
     // happen (kafkajs's idempotent producer fails here with OUT_OF_ORDER_SEQUENCE_NUMBER), so
     // the expectations below are taken from the input topic as written.
+    // As an upstream system: the principal that may write orders.v1 and members.v1.
+    const sasl = principalSasl("upstream");
     const producer = new Kafka({
       clientId: "fuzz-upstream",
       brokers: stack.kafkaBrokers,
       logLevel: logLevel.NOTHING,
       requestTimeout: 120_000,
+      ...(sasl === undefined ? {} : { sasl }),
     }).producer();
     await producer.connect();
     // Batches stay under the broker's 1 MiB record-batch limit: some payloads are huge on purpose.

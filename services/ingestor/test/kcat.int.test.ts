@@ -4,6 +4,7 @@ import { AvroCodec, type PurchaseEvent, SOURCE_HEADER, namespacedTopics } from "
 import {
   type RunningService,
   type TestStack,
+  kcatSecurityArgs,
   readTopic,
   requireStack,
   serviceEnv,
@@ -85,7 +86,19 @@ describe("an upstream system using kcat", () => {
     ];
     execFileSync(
       "kcat",
-      ["-P", "-b", stack.kafkaBrokers.join(","), "-t", topics.orders.name, "-K", "\t", "-p", "0"],
+      [
+        "-P",
+        "-b",
+        stack.kafkaBrokers.join(","),
+        // As an upstream system: the principal that may write orders.v1 and members.v1.
+        ...kcatSecurityArgs("upstream"),
+        "-t",
+        topics.orders.name,
+        "-K",
+        "\t",
+        "-p",
+        "0",
+      ],
       { input: `${lines.join("\n")}\n` },
     );
 

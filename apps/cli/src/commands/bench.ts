@@ -8,7 +8,7 @@ import { AvroCodec, type PointsMovement } from "@loyalty/contracts";
 // every service), beside a raw kafkajs passthrough through the same broker as the ceiling.
 import { cdnow } from "@loyalty/datasets";
 import { replayFile } from "@loyalty/ingestor";
-import { REPO_ROOT, stackUp } from "@loyalty/local-stack";
+import { REPO_ROOT, grantNamespace, readCredentials, stackUp } from "@loyalty/local-stack";
 import { ensureTopics } from "@loyalty/stream-runtime";
 import { type Kafka, Partitioners } from "kafkajs";
 import { kafkaClient } from "../connections.ts";
@@ -92,6 +92,8 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
     API_ADMIN_KEY: "bench-admin-key-0123456789abcdef",
     API_PORT: ctx.env.API_PORT ?? "18080",
   };
+  // Its services run as their own principals: the namespace's ACLs first.
+  if (readCredentials(ctx.env) !== null) await grantNamespace(admin, nsB);
   const services = startServices(env, join(REPO_ROOT, ".stack", "logs", nsB));
   if (values.profile) {
     // Restart the profiled service with V8's sampling profiler; the profile is written at exit.

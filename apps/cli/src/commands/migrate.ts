@@ -1,7 +1,8 @@
 // `loyalty migrate`: database migrations, topics and schema registration for the namespace
 // (LOYALTY_NAMESPACE): what every service also does at its own start.
-import { AvroCodec } from "@loyalty/contracts";
+import { AvroCodec, registryAuth } from "@loyalty/contracts";
 import { migrate as applyMigrations } from "@loyalty/db";
+import { grantNamespace, withStackCredentials } from "@loyalty/local-stack";
 import { ensureTopics } from "@loyalty/stream-runtime";
 import { namespace, topics, translateDbError, withAdmin } from "../connections.ts";
 import { type CliContext, endpointsOf, printJson } from "../context.ts";
@@ -25,15 +26,18 @@ export async function provision(ctx: CliContext): Promise<Provisioned> {
     throw translateDbError(err, e.databaseUrl, ns);
   }
   const all = Object.values(topics(ctx));
-  const topicsCreated = await withAdmin(ctx, "loyalty-cli-migrate", (admin) =>
-    ensureTopics(admin, {
+  const secured = withStackCredentials(ctx.env).KAFKA_SASL_USERNAME !== undefined;
+  const topicsCreated = await withAdmin(ctx, "loyalty-cli-migrate", async (admin) => {
+    // The namespace's ACLs (schemas/asyncapi.yaml), so that its services may use its topics.
+    if (secured) await grantNamespace(admin, ns);
+    return ensureTopics(admin, {
       partitions: Number(ctx.env.LOYALTY_PARTITIONS ?? 6),
       replication: Number(ctx.env.LOYALTY_REPLICATION ?? 1),
       topics: all,
-    }),
-  );
+    });
+  });
   try {
-    await new AvroCodec(e.schemaRegistryUrl).registerAll(all);
+    await new AvroCodec(e.schemaRegistryUrl, registryAuth(withStackCredentials(ctx.env))).registerAll(all);
   } catch (err) {
     if (isConnectionFailure(err))
       throw new StackUnavailableError(

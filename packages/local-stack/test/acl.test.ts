@@ -1,0 +1,78 @@
+// The ACLs generated from schemas/asyncapi.yaml say what issue 21 asks: only the publisher writes
+// rule sets, upstream writes only orders and members, each service reads and writes its own
+// channels, and a namespace's grants name only its own topics.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ASYNCAPI_FILE, AccessPlanError, accessPlan, grantKey, namespaceGrants } from "../src/acl.ts";
+
+const grants = namespaceGrants("");
+const of = (principal: string, operation: string) =>
+  grants
+    .filter((g) => g.principal === principal && g.operation === operation && g.resource === "TOPIC")
+    .map((g) => g.name)
+    .sort();
+
+describe("ACLs generated from the AsyncAPI document", () => {
+  it("lets only the publisher (and, until rule sets are signed, the engine's bootstrap) write loyalty.rules.v1", () => {
+    expect(
+      grants.filter((g) => g.name === "loyalty.rules.v1" && g.operation === "WRITE").map((g) => g.principal),
+    ).toEqual(["publisher", "rules-engine"]);
+    expect(of("publisher", "WRITE")).toEqual(["loyalty.rules.v1"]);
+    for (const p of ["ingestor", "tier-evaluator", "churn-alert", "api", "upstream"])
+      expect(of(p, "WRITE"), p).not.toContain("loyalty.rules.v1");
+  });
+
+  it("lets the publisher read the rule topic in the CLI's throwaway groups, nothing else", () => {
+    expect(grants.filter((g) => g.principal === "publisher").map(grantKey)).toEqual([
+      "User:publisher GROUP PREFIXED loyalty-cli-rules- DESCRIBE",
+      "User:publisher GROUP PREFIXED loyalty-cli-rules- READ",
+      "User:publisher TOPIC LITERAL loyalty.rules.v1 READ",
+      "User:publisher TOPIC LITERAL loyalty.rules.v1 WRITE",
+    ]);
+  });
+
+  it("lets upstream write orders.v1 and members.v1 and nothing else", () => {
+    expect(grants.filter((g) => g.principal === "upstream").map(grantKey)).toEqual([
+      "User:upstream TOPIC LITERAL members.v1 WRITE",
+      "User:upstream TOPIC LITERAL orders.v1 WRITE",
+    ]);
+  });
+
+  it("gives each service its own channels, groups and transactional ids", () => {
+    expect(of("ingestor", "READ")).toEqual(["members.v1", "orders.v1"]);
+    expect(of("ingestor", "WRITE")).toEqual(["loyalty.dlq.v1", "loyalty.members.v1", "loyalty.purchases.v1"]);
+    expect(of("tier-evaluator", "WRITE")).toEqual(["loyalty.dlq.v1", "loyalty.tiers.v1"]);
+    expect(of("churn-alert", "READ")).toEqual(["loyalty.purchases.v1"]);
+    expect(of("rules-engine", "READ")).toContain("loyalty.rules.v1");
+    for (const s of ["ingestor", "rules-engine", "tier-evaluator", "churn-alert", "api"]) {
+      const keys = grants.filter((g) => g.principal === s).map(grantKey);
+      expect(keys).toContain(`User:${s} GROUP PREFIXED ${s} READ`);
+      expect(keys).toContain(`User:${s} TRANSACTIONAL_ID PREFIXED ${s} WRITE`);
+    }
+    // Services provision their namespace's topics at start (DESCRIBE and CREATE, no data access).
+    expect(of("ingestor", "CREATE")).toHaveLength(accessPlan().channels.length);
+    expect(of("upstream", "CREATE")).toEqual([]);
+    expect(of("publisher", "CREATE")).toEqual([]);
+    // Nobody but admin (a super user, no ACL) reads the DLQ or anything they do not consume.
+    expect(grants.filter((g) => g.name === "loyalty.dlq.v1" && g.operation === "READ")).toEqual([]);
+  });
+
+  it("names only the namespace's own topics, groups and transactional ids", () => {
+    const ns = namespaceGrants("t0123456789");
+    expect(ns).toHaveLength(grants.length);
+    for (const g of ns)
+      if (g.name !== "loyalty-cli-rules-") expect(g.name.startsWith("t0123456789."), grantKey(g)).toBe(true);
+  });
+
+  it("refuses a document naming an unknown principal", () => {
+    const text = readFileSync(ASYNCAPI_FILE, "utf8").replace(
+      "x-producers: [upstream]",
+      "x-producers: [mallory]",
+    );
+    expect(() => accessPlan(text)).toThrow(AccessPlanError);
+  });
+
+  it("covers every channel with at least one producer", () => {
+    for (const c of accessPlan().channels) expect(c.producers.length, c.address).toBeGreaterThan(0);
+  });
+});
