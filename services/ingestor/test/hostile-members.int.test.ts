@@ -15,7 +15,9 @@ import { createPool } from "@loyalty/db";
 import {
   type RunningService,
   type TestStack,
+  principalSasl,
   readTopic,
+  registryHeaders,
   requireStack,
   serviceEnv,
   spawnService,
@@ -49,7 +51,7 @@ afterAll(async () => {
 async function unknownSchemaIds(url: string): Promise<number[]> {
   const ids: number[] = [];
   for (const id of [2_147_483_647, 987_654_321, -1, -2_147_483_648]) {
-    const res = await fetch(`${url}/schemas/ids/${id}`);
+    const res = await fetch(`${url}/schemas/ids/${id}`, { headers: registryHeaders() });
     if (res.status === 404) ids.push(id);
   }
   return ids;
@@ -89,11 +91,14 @@ describe("10,000 hostile messages to members.v1, with hostile headers, valid eve
 
     // A long request timeout: a slow broker is waited for rather than retried. Retries can still
     // write a batch twice (at-least-once upstream), so expectations come from the topic as written.
+    // As an upstream system: the principal that may write orders.v1 and members.v1.
+    const sasl = principalSasl("upstream");
     const producer = new Kafka({
       clientId: "hostile-upstream",
       brokers: stack.kafkaBrokers,
       logLevel: logLevel.NOTHING,
       requestTimeout: 120_000,
+      ...(sasl === undefined ? {} : { sasl }),
     }).producer();
     await producer.connect();
     let chunk: Array<{ key: string | Buffer; value: Buffer; headers: GeneratedHeaders["headers"] }> = [];
