@@ -93,15 +93,27 @@ function npmCli(): string {
   return join(dirname(realpathSync(npm)), "npm-cli.js");
 }
 
+/** The confluent client could not be had: why, for the run's output and results. */
+export interface Unavailable {
+  unavailable: string;
+}
+
+/** The Debian packages the dynamic build links against (ADR 15, run D). */
+const CONFLUENT_BUILD_NEEDS =
+  "build-essential python3 libssl-dev zlib1g-dev libsasl2-dev liblz4-dev libzstd-dev";
+
 /**
  * Builds (or reuses) @confluentinc/kafka-javascript for one Node.js (its addon is built with NAN,
  * per ABI: a Node 20 build does not load in Node 22); returns its folder and install record.
+ * With `build` false a missing addon is not built, and a build that fails does not end the run:
+ * either way the client is unavailable, with the reason.
  */
 export function ensureConfluent(
   cacheDir: string,
   node: NodeRuntime,
-  rebuild: boolean,
-): { dir: string; record: InstallRecord } {
+  opts: { build: boolean; rebuild: boolean },
+): { dir: string; record: InstallRecord } | Unavailable {
+  const rebuild = opts.rebuild;
   const major = node.version.replace(/^v/, "").split(".")[0];
   const dir = join(cacheDir, `confluent-${CONFLUENT_VERSION}-node${major}`);
   const recordFile = join(dir, "install.json");
@@ -115,6 +127,10 @@ export function ensureConfluent(
       record: { ...(JSON.parse(readFileSync(recordFile, "utf8")) as InstallRecord), cached: true },
     };
   }
+  if (!opts.build && !rebuild)
+    return {
+      unavailable: `not built for Node.js ${node.version} (${addon} is missing) and --no-build-confluent was given; without it the bench compiles librdkafka and the addon (about 150 s on 2 cores; apt: ${CONFLUENT_BUILD_NEEDS})`,
+    };
   rmSync(dir, { recursive: true, force: true });
   const env = { CKJS_LINKING: "dynamic", npm_config_build_from_source: "true" };
   console.log(
@@ -122,13 +138,18 @@ export function ensureConfluent(
   );
   // npm runs under the target Node.js even when it is this one: the `npm` on PATH may belong to
   // another (the machine's), and node-gyp must build for this ABI against these headers.
-  const seconds = npmInstall(
-    dir,
-    `@confluentinc/kafka-javascript@${CONFLUENT_VERSION}`,
-    env,
-    `${dir}.log`,
-    node,
-  );
+  let seconds: number;
+  try {
+    seconds = npmInstall(dir, `@confluentinc/kafka-javascript@${CONFLUENT_VERSION}`, env, `${dir}.log`, node);
+  } catch (err) {
+    return {
+      unavailable: `its build for Node.js ${node.version} failed: ${(err as Error).message} (the dynamic build needs apt: ${CONFLUENT_BUILD_NEEDS})`,
+    };
+  }
+  if (!existsSync(addon))
+    return {
+      unavailable: `npm installed it for Node.js ${node.version} but built no addon (${addon}); see ${dir}.log`,
+    };
   const record: InstallRecord = {
     package: "@confluentinc/kafka-javascript",
     version: CONFLUENT_VERSION,

@@ -11,8 +11,16 @@
 //
 // Options: --rounds=N (3), --variants=kafkajs@24,confluent@24,... (client@node major; default:
 // every client on this Node.js when it is >= 22.22),
-// --rebuild-confluent (time its from-source install again), --brokers=host:port.
+// --rebuild-confluent (time its from-source install again), --no-build-confluent (a confluent
+// client not built yet is reported unavailable instead of compiled), --brokers=host:port.
+// A confluent client that cannot be had (not built, build failed) is reported unavailable, with
+// the reason, in the output and the results; the other clients run.
 // Topics and groups are named kbench_<run>_..., and deleted after each round.
+//
+// Security: every client (the bench's own admin and verifier here, and each client under test
+// in its worker) authenticates as the project's developer tools do (security.ts): KAFKA_SASL_*,
+// KAFKA_SSL and KAFKA_SSL_CA_FILE from the environment, else the local stack's admin principal
+// from its credentials file (LOYALTY_STACK_DIR). Brokers: --brokers, else KAFKA_BROKERS.
 import { spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -29,6 +37,7 @@ import {
   timeFreshInstall,
 } from "./install.ts";
 import { CDNOW_MASTER_ORDERS } from "./orders.ts";
+import { benchSecurity, describeSecurity } from "./security.ts";
 import type { ClientName, PhaseResult, WorkerJob, WorkerResult } from "./worker.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -221,6 +230,9 @@ async function main(): Promise<void> {
   const rounds = Number(arg("rounds") ?? 3);
   const brokers = (arg("brokers") ?? process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
   const wanted = (arg("variants") ?? defaultVariants()).split(",");
+  // Checked before anything is installed: a bad TLS or SASL setting is a ConfigError now.
+  const security = benchSecurity();
+  console.log(`brokers ${brokers.join(",")}: ${describeSecurity(security)}`);
   const run = new Date()
     .toISOString()
     .replace(/[-:T.Z]/g, "")
@@ -239,22 +251,49 @@ async function main(): Promise<void> {
     "22": node22,
   };
   const confluentDirs: Record<string, string> = {};
+  const confluentUnavailable: Record<string, string> = {};
+  const unavailable: Record<string, string> = {};
 
-  const variants: Variant[] = wanted.map((w) => {
+  const variants: Variant[] = [];
+  for (const w of wanted) {
     const [client, major] = w.split("@") as [ClientName, string];
     if (!["kafkajs", "confluent", "platformatic"].includes(client))
       throw new Error(`unknown client ${client}`);
     const node = runtimes[major];
     if (!node) throw new Error(`${w}: no Node.js ${major} here (this is ${process.version})`);
-    if (client === "confluent" && !confluentDirs[major]) {
-      const built = ensureConfluent(CACHE, node, flag("rebuild-confluent"));
-      confluentDirs[major] = built.dir;
-      installs[`confluent@node${major}`] = built.record;
+    if (client === "confluent" && !confluentDirs[major] && !confluentUnavailable[major]) {
+      const built = ensureConfluent(CACHE, node, {
+        build: !flag("no-build-confluent"),
+        rebuild: flag("rebuild-confluent"),
+      });
+      if ("unavailable" in built) confluentUnavailable[major] = built.unavailable;
+      else {
+        confluentDirs[major] = built.dir;
+        installs[`confluent@node${major}`] = built.record;
+      }
     }
-    return { id: w, client, node: node.path, nodeVersion: node.version, confluentDir: confluentDirs[major] };
-  });
+    const missing = client === "confluent" ? confluentUnavailable[major] : undefined;
+    if (missing !== undefined) {
+      unavailable[w] = missing;
+      console.log(`${w}: unavailable: ${missing}`);
+      continue;
+    }
+    variants.push({
+      id: w,
+      client,
+      node: node.path,
+      nodeVersion: node.version,
+      confluentDir: confluentDirs[major],
+    });
+  }
 
-  const kafka = new Kafka({ clientId: `kbench_${run}`, brokers, logLevel: logLevel.ERROR });
+  const kafka = new Kafka({
+    clientId: `kbench_${run}`,
+    brokers,
+    logLevel: logLevel.ERROR,
+    ...(security.sasl === undefined ? {} : { sasl: security.sasl }),
+    ...(security.ssl === undefined ? {} : { ssl: security.ssl }),
+  });
   const admin = kafka.admin();
   await admin.connect();
   const results: RoundResult[] = [];
@@ -357,7 +396,7 @@ async function main(): Promise<void> {
       loadAvgAtEnd: loadavg(),
       note: "2 cores shared with other engineers' builds and tests; compare clients within this run only",
     },
-    broker: { brokers, kafka: "3.9.1 (KRaft, PLAINTEXT, 1 broker)" },
+    broker: { brokers, kafka: "3.9.1 (KRaft, 1 broker)", security: describeSecurity(security) },
     orders: CDNOW_MASTER_ORDERS,
     settings: {
       partitions: 6,
@@ -368,6 +407,7 @@ async function main(): Promise<void> {
     installs,
     seconds: (at.getTime() - startedAt.getTime()) / 1000,
     summary,
+    unavailable,
     rounds: results,
     failures,
   };
@@ -398,6 +438,7 @@ async function main(): Promise<void> {
         `  ${p.padEnd(14)} ${fmt(s[p].ordersPerSecond).padEnd(22)} ${fmt(s[p].seconds, 2).padEnd(22)} cpu ${fmt(s[p].cpuSeconds, 2)}`,
       );
   }
+  for (const [id, reason] of Object.entries(unavailable)) console.log(`${id}: unavailable: ${reason}`);
   for (const [name, rec] of Object.entries(installs))
     console.log(
       `install ${name}: ${rec.package}@${rec.version} ${rec.seconds.toFixed(1)} s (${rec.how}${rec.cached ? `, measured ${rec.at}` : ""})`,

@@ -3,6 +3,7 @@
 // "RESULT <json>", for main.ts.
 import { type BenchClient, type ClientSettings, type ConsumeResult, progress } from "./clients/types.ts";
 import { CDNOW_MASTER_ORDERS, cdnowOrders } from "./orders.ts";
+import { benchSecurity } from "./security.ts";
 
 export type ClientName = "kafkajs" | "confluent" | "platformatic";
 
@@ -37,7 +38,8 @@ export interface WorkerResult {
 }
 
 async function makeClient(job: WorkerJob): Promise<BenchClient> {
-  const s: ClientSettings = { brokers: job.brokers, clientId: job.prefix };
+  // Credentials from this process's environment (main.ts's, inherited), never from argv.
+  const s: ClientSettings = { brokers: job.brokers, clientId: job.prefix, security: benchSecurity() };
   switch (job.client) {
     case "kafkajs":
       return (await import("./clients/kafkajs.ts")).kafkajsClient(s);

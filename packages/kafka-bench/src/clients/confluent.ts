@@ -9,6 +9,7 @@
 // .cache/kafka-bench/ (see install.ts) and loads it from there.
 import { createRequire } from "node:module";
 import type { BenchRecord } from "../orders.ts";
+import { passwordSasl } from "../security.ts";
 import {
   type BenchClient,
   type ClientSettings,
@@ -81,13 +82,20 @@ export function confluentClient(s: ClientSettings, packageDir: string): BenchCli
   const mod = req("@confluentinc/kafka-javascript") as { KafkaJS: KafkaJSModule; librdkafkaVersion: string };
   const pkg = req("@confluentinc/kafka-javascript/package.json") as { version: string };
   const { Kafka, CompressionTypes, logLevel } = mod.KafkaJS;
+  // The KafkaJS block takes SASL (mechanism, username, password) and `ssl` as a boolean only; a
+  // CA bundle is librdkafka's own property beside the block (ssl.ca.pem).
+  const sasl = passwordSasl(s.security);
+  const ssl = s.security.ssl;
   const kafka = new Kafka({
     kafkaJS: {
       clientId: s.clientId,
       brokers: s.brokers,
       logLevel: logLevel.ERROR,
       retry: { initialRetryTime: 100, retries: 10 },
+      ...(sasl === undefined ? {} : { sasl }),
+      ...(ssl === undefined ? {} : { ssl: ssl !== false }),
     },
+    ...(typeof ssl === "object" ? { "ssl.ca.pem": ssl.ca.join("\n") } : {}),
   });
 
   const consumer = (job: ConsumeJob) =>

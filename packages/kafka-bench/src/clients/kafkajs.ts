@@ -29,6 +29,8 @@ export function kafkajsClient(s: ClientSettings): BenchClient {
     // retries it (see the runtime's producer.ts): kafkajs logs each retry as an error.
     logLevel: process.env.KBENCH_KAFKAJS_LOG === "warn" ? logLevel.WARN : logLevel.NOTHING,
     retry: { initialRetryTime: 100, retries: 10 },
+    ...(s.security.sasl === undefined ? {} : { sasl: s.security.sasl }),
+    ...(s.security.ssl === undefined ? {} : { ssl: s.security.ssl }),
   });
 
   const consumer = (groupId: string) =>

@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Consumer, type Message, ProduceAcks, Producer } from "@platformatic/kafka";
 import type { BenchRecord } from "../orders.ts";
+import { passwordSasl } from "../security.ts";
 import {
   type BenchClient,
   type ClientSettings,
@@ -29,7 +30,25 @@ type Msg = Message<Buffer, Buffer, Buffer, Buffer>;
 export function platformaticClient(s: ClientSettings): BenchClient {
   // The runtime's kafkajs retry settings (kafka.ts: 10 retries from 100 ms) instead of this
   // client's defaults (3 retries, 1 s apart).
-  const base = { clientId: s.clientId, bootstrapBrokers: s.brokers, retries: 10, retryDelay: 100 };
+  // TLS and SASL: its mechanism names are Kafka's (SCRAM-SHA-512), its TLS options node:tls's.
+  const sasl = passwordSasl(s.security);
+  const ssl = s.security.ssl;
+  const base = {
+    clientId: s.clientId,
+    bootstrapBrokers: s.brokers,
+    retries: 10,
+    retryDelay: 100,
+    ...(sasl === undefined
+      ? {}
+      : {
+          sasl: {
+            mechanism: sasl.mechanism.toUpperCase() as "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512",
+            username: sasl.username,
+            password: sasl.password,
+          },
+        }),
+    ...(ssl === undefined || ssl === false ? {} : { tls: ssl === true ? {} : { ca: ssl.ca } }),
+  };
 
   async function consume(
     job: ConsumeJob,

@@ -4,10 +4,13 @@
  * would get from that client.
  */
 import type { BenchRecord } from "../orders.ts";
+import type { KafkaSecurity } from "../security.ts";
 
 export interface ClientSettings {
   brokers: string[];
   clientId: string;
+  /** TLS and SASL, as every client of the project resolves them (security.ts). */
+  security: KafkaSecurity;
 }
 
 export interface ConsumeJob {
