@@ -1,15 +1,21 @@
 // The ceiling: a raw kafkajs consume-and-produce loop doing no work (copy value, send batch,
 // commit), with the same batching and acknowledgements as the services.
+import { withStackCredentials } from "@loyalty/local-stack";
+import { kafkaSecurity } from "@loyalty/stream-runtime";
 import { Kafka, Partitioners, logLevel } from "kafkajs";
 
 const [brokers, input, output, group] = process.argv.slice(2) as [string, string, string, string];
-// Authenticated like every client of the project: KAFKA_SASL_* from the environment (the CLI's).
-const { KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password } = process.env;
+// Authenticated like every developer tool of the project (docs/security.md): KAFKA_SASL_*,
+// KAFKA_SSL and KAFKA_SSL_CA_FILE from the environment (its starter's: the CLI's or the bench's),
+// else the local stack's admin principal from its credentials file, which `pnpm bench` may have
+// created after its own process started.
+const security = kafkaSecurity(withStackCredentials(process.env));
 const kafka = new Kafka({
   clientId: "passthrough",
   brokers: brokers.split(","),
   logLevel: logLevel.NOTHING,
-  ...(username && password ? { sasl: { mechanism: "scram-sha-512" as const, username, password } } : {}),
+  ...(security.sasl === undefined ? {} : { sasl: security.sasl }),
+  ...(security.ssl === undefined ? {} : { ssl: security.ssl }),
 });
 const producer = kafka.producer({
   createPartitioner: Partitioners.DefaultPartitioner,

@@ -3,12 +3,18 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { AvroCodec, type PointsMovement } from "@loyalty/contracts";
+import { AvroCodec, type PointsMovement, type RegistryAuth, registryAuth } from "@loyalty/contracts";
 // pnpm bench: the end-to-end benchmark on this machine (Kafka, registry, PostgreSQL, Redis and
 // every service), beside a raw kafkajs passthrough through the same broker as the ceiling.
 import { cdnow } from "@loyalty/datasets";
 import { replayFile } from "@loyalty/ingestor";
-import { REPO_ROOT, grantNamespace, readCredentials, stackUp } from "@loyalty/local-stack";
+import {
+  REPO_ROOT,
+  grantNamespace,
+  readCredentials,
+  stackUp,
+  withStackCredentials,
+} from "@loyalty/local-stack";
 import { ensureTopics } from "@loyalty/stream-runtime";
 import { type Kafka, Partitioners } from "kafkajs";
 import { kafkaClient } from "../connections.ts";
@@ -73,8 +79,9 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
       tA.purchases.name,
       `${nsA}.pt`,
     ],
-    // Its output goes to stderr: stdout is the result (one JSON document with --json).
-    { cwd: REPO_ROOT, stdio: ["ignore", 2, 2] },
+    // Its output goes to stderr: stdout is the result (one JSON document with --json). Its
+    // environment is the command's; it falls back to the stack's credentials file by itself.
+    { cwd: REPO_ROOT, env: ctx.env, stdio: ["ignore", 2, 2] },
   );
   const ceiling = await timeUntil(
     async () => (await groupLag(admin, `${nsA}.pt`, [tA.orders.name])).committed >= loaded.sent,
@@ -163,6 +170,8 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
       values.seconds,
       liveFrom,
       e.schemaRegistryUrl,
+      // Read now: stackUp above may have created the credentials file after the CLI started.
+      registryAuth(withStackCredentials(ctx.env)),
     );
     const cpuLive = cpuSpent(cpuLiveBefore, cpuSnapshot(pids));
     // The profile is written when the profiled service exits.
@@ -278,8 +287,9 @@ async function steadyLatency(
   seconds: number,
   eventTimeFrom: number,
   registryUrl: string,
+  auth: RegistryAuth | undefined,
 ) {
-  const codec = new AvroCodec(registryUrl);
+  const codec = new AvroCodec(registryUrl, auth);
   const publishedAt = new Map<string, number>();
   const latencies: number[] = [];
   const consumer = kafka.consumer({ groupId: `${topics.points.name}.latency`, maxWaitTimeInMs: 50 });
