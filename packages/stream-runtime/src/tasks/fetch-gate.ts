@@ -2,6 +2,7 @@
 // the partitions one fetch delivers into one batch, and run batches and punctuations one at a
 // time, in order.
 import type { EachBatchPayload } from "kafkajs";
+import type { RuntimeMetrics } from "../metrics.ts";
 
 /** One partition's eachBatch call, held until the batch that includes it has committed. */
 export interface Waiting {
@@ -54,4 +55,27 @@ export class FetchGate {
       },
     );
   }
+}
+
+/**
+ * After a batch has committed: marks each partition's last record processed, records its lag,
+ * heartbeats, and observes the batch's duration and the runner's watermark.
+ */
+export async function settleFetch(
+  live: readonly Waiting[],
+  metrics: RuntimeMetrics,
+  startedNs: bigint,
+  watermark: number,
+): Promise<void> {
+  for (const { payload } of live) {
+    const last = payload.batch.messages[payload.batch.messages.length - 1];
+    if (last) payload.resolveOffset(last.offset);
+    metrics.lag.set(
+      { topic: payload.batch.topic, partition: String(payload.batch.partition) },
+      Number(payload.batch.offsetLag()),
+    );
+  }
+  await live[0]?.payload.heartbeat();
+  metrics.batchSeconds.observe(Number(process.hrtime.bigint() - startedNs) / 1e9);
+  metrics.watermark.set(watermark);
 }

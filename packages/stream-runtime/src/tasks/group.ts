@@ -16,7 +16,7 @@ import { type ConsumedMessage, toConsumed } from "../message.ts";
 import type { RuntimeMetrics } from "../metrics.ts";
 import type { BatchingProducer, OffsetCommit, OutMessage } from "../producer.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../retry.ts";
-import { FetchGate, type Waiting } from "./fetch-gate.ts";
+import { FetchGate, type Waiting, settleFetch } from "./fetch-gate.ts";
 import { encodePending } from "./pending.ts";
 import { type TaskWrite, loadTasks, saveTasks } from "./progress-store.ts";
 import { recoverTasks } from "./recovery.ts";
@@ -304,17 +304,7 @@ export class GroupTaskRunner<R> {
       this.beating = live[0]?.payload ?? null;
       await this.commit(held, next, records, this.stepContext(time, false), dead);
       held.clocks = clocks;
-      for (const { payload } of live) {
-        const last = payload.batch.messages[payload.batch.messages.length - 1];
-        if (last) payload.resolveOffset(last.offset);
-        this.o.metrics.lag.set(
-          { topic: payload.batch.topic, partition: String(payload.batch.partition) },
-          Number(payload.batch.offsetLag()),
-        );
-      }
-      await live[0]?.payload.heartbeat();
-      this.o.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      this.o.metrics.watermark.set(clocks.watermark() ?? 0);
+      await settleFetch(live, this.o.metrics, started, clocks.watermark() ?? 0);
       this.o.logger.debug({ partitions: byPartition.size, records: records.length }, "batch committed");
     } catch (err) {
       // The state stored may be behind what is held: restore it before the next step, and send

@@ -14,7 +14,7 @@ import type { RuntimeMetrics } from "../metrics.ts";
 import type { BatchingProducer, OffsetCommit, OutMessage } from "../producer.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../retry.ts";
 import { CoPartitionedAssigner } from "./assigner.ts";
-import { FetchGate, type Waiting } from "./fetch-gate.ts";
+import { FetchGate, type Waiting, settleFetch } from "./fetch-gate.ts";
 import { encodePending } from "./pending.ts";
 import { type StoredTask, type TaskWrite, loadTasks, saveTasks } from "./progress-store.ts";
 import { recoverTasks } from "./recovery.ts";
@@ -251,17 +251,7 @@ export class TaskRunner<S> {
       );
     }
     const processed = await this.decideAndCommit(byPartition);
-    for (const { payload } of live) {
-      const last = payload.batch.messages[payload.batch.messages.length - 1];
-      if (last) payload.resolveOffset(last.offset);
-      this.o.metrics.lag.set(
-        { topic: payload.batch.topic, partition: String(payload.batch.partition) },
-        Number(payload.batch.offsetLag()),
-      );
-    }
-    await live[0]?.payload.heartbeat();
-    this.o.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    this.o.metrics.watermark.set(this.lowestStreamTime());
+    await settleFetch(live, this.o.metrics, started, this.lowestStreamTime());
     this.o.logger.debug({ partitions: byPartition.size, processed }, "batch committed");
   }
 
