@@ -3,7 +3,8 @@
 import { NAMESPACE_PATTERN, type Topics, namespacedTopics } from "@loyalty/contracts";
 import { type Pool, createPool } from "@loyalty/db";
 import { withStackCredentials } from "@loyalty/local-stack";
-import { type Admin, Kafka, type SASLOptions, logLevel } from "kafkajs";
+import { ConfigError, type KafkaSecurity, kafkaSecurity } from "@loyalty/stream-runtime";
+import { type Admin, Kafka, logLevel } from "kafkajs";
 import { type CliContext, endpointsOf } from "./context.ts";
 import {
   NotFoundError,
@@ -79,21 +80,18 @@ export function translateDbError(err: unknown, url: string, ns: string): unknown
 }
 
 /**
- * The CLI's Kafka credentials: KAFKA_SASL_* from the environment (an operator publishing rule
- * sets sets the `publisher` principal's there), else the local stack's admin principal from its
- * credentials file, else none (a broker without SASL).
+ * The CLI's Kafka security: KAFKA_SASL_*, KAFKA_SSL and KAFKA_SSL_CA_FILE from the environment
+ * (an operator publishing rule sets sets the `publisher` principal's there), else the local
+ * stack's admin principal from its credentials file (and its CA when its broker speaks TLS),
+ * resolved as the services resolve theirs (kafkaSecurity). A bad setting is a usage error.
  */
-export function kafkaSasl(ctx: CliContext): SASLOptions | undefined {
-  const env = withStackCredentials(ctx.env);
-  const username = env.KAFKA_SASL_USERNAME;
-  const password = env.KAFKA_SASL_PASSWORD;
-  if (!username && !password) return undefined;
-  if (!username || !password)
-    throw new UsageError("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD must be set together");
-  const mechanism = env.KAFKA_SASL_MECHANISM || "scram-sha-512";
-  if (mechanism !== "scram-sha-512" && mechanism !== "scram-sha-256" && mechanism !== "plain")
-    throw new UsageError("KAFKA_SASL_MECHANISM must be scram-sha-512, scram-sha-256 or plain");
-  return { mechanism, username, password } as SASLOptions;
+export function kafkaSecurityOf(ctx: CliContext): KafkaSecurity {
+  try {
+    return kafkaSecurity(withStackCredentials(ctx.env));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 /**
@@ -101,8 +99,7 @@ export function kafkaSasl(ctx: CliContext): SASLOptions | undefined {
  * command's output, one JSON document with --json.
  */
 export function kafkaClient(ctx: CliContext, clientId: string): Kafka {
-  const sasl = kafkaSasl(ctx);
-  const ssl = ctx.env.KAFKA_SSL === "true";
+  const { sasl, ssl } = kafkaSecurityOf(ctx);
   return new Kafka({
     clientId,
     brokers: endpointsOf(ctx).kafkaBrokers,
@@ -110,7 +107,7 @@ export function kafkaClient(ctx: CliContext, clientId: string): Kafka {
     logCreator: () => (entry) => ctx.err(`${clientId}: kafka: ${entry.log.message}`),
     retry: { initialRetryTime: 100, retries: 10 },
     ...(sasl === undefined ? {} : { sasl }),
-    ...(ssl ? { ssl: true } : {}),
+    ...(ssl === undefined ? {} : { ssl }),
   });
 }
 

@@ -5,6 +5,7 @@
 //
 //   KAFKA_BROKERS=... KAFKA_SASL_USERNAME=admin KAFKA_SASL_PASSWORD=... \
 //     node --import tsx packages/local-stack/src/apply-acls.ts [--registry] [namespace ...]
+import { readFileSync } from "node:fs";
 import { Kafka, logLevel } from "kafkajs";
 import { applyGrants, grantKey, namespaceGrants, registryGrants } from "./acl.ts";
 import { endpointsFromEnv } from "./endpoints.ts";
@@ -27,7 +28,9 @@ const admin = new Kafka({
   clientId: "loyalty-acls",
   brokers: endpointsFromEnv().kafkaBrokers,
   logLevel: logLevel.ERROR,
-  ssl: process.env.KAFKA_SSL === "true",
+  ...(process.env.KAFKA_SSL_CA_FILE
+    ? { ssl: { ca: [readFileSync(process.env.KAFKA_SSL_CA_FILE, "utf8")] } }
+    : { ssl: process.env.KAFKA_SSL === "true" }),
   sasl: { mechanism: "scram-sha-512", username, password },
 }).admin();
 await admin.connect();

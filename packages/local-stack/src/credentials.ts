@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stackPaths } from "./paths.ts";
+import { stackTlsEnv } from "./tls.ts";
 
 /** One principal per service: the name a service runs under is its SERVICE_NAME. */
 export const SERVICE_PRINCIPALS = [
@@ -109,8 +110,10 @@ export function principalEnv(creds: StackCredentials, principal: Principal): Rec
  * The developer fallback: an environment with no KAFKA_SASL_USERNAME gets the stack's `admin`
  * credentials from the credentials file, if there is one; one that names a principal of the
  * stack without a password (`KAFKA_SASL_USERNAME=publisher pnpm loyalty rules publish ...`)
- * gets that principal's. The environment wins: a username with a password is left as it is, and
- * so is an environment for a stack without credentials.
+ * gets that principal's. On a stack started with LOYALTY_KAFKA_TLS=1 it also gets KAFKA_SSL=true
+ * and KAFKA_SSL_CA_FILE (the stack's CA) unless it sets either itself. The environment wins: a
+ * username with a password is left as it is, and so is an environment for a stack without
+ * credentials.
  */
 export function withStackCredentials(
   env: NodeJS.ProcessEnv,
@@ -121,7 +124,10 @@ export function withStackCredentials(
   const wanted = named ?? principal;
   if (!(PRINCIPALS as readonly string[]).includes(wanted)) return env;
   const creds = readCredentials(env);
-  return creds === null ? env : { ...env, ...principalEnv(creds, wanted as Principal) };
+  if (creds === null) return env;
+  // A stack whose broker speaks TLS: its CA too, unless the environment says how to do TLS.
+  const tls = env.KAFKA_SSL || env.KAFKA_SSL_CA_FILE ? {} : stackTlsEnv(env);
+  return { ...env, ...principalEnv(creds, wanted as Principal), ...tls };
 }
 
 export function isServicePrincipal(name: string | undefined): name is (typeof SERVICE_PRINCIPALS)[number] {

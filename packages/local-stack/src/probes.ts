@@ -9,6 +9,8 @@ export type Probe = { ok: true; detail: string } | { ok: false; detail: string }
 export interface StackAuth {
   username: string;
   password: string;
+  /** The PEM CA the broker's certificate chains to, when the broker speaks TLS (SASL_SSL). */
+  ca?: string;
 }
 
 /** Ready means the broker answers a metadata request, not merely that its port is open. */
@@ -19,7 +21,10 @@ export async function probeKafka(brokers: string[], auth?: StackAuth): Promise<P
     logLevel: logLevel.NOTHING,
     connectionTimeout: 1500,
     retry: { retries: 0 },
-    ...(auth === undefined ? {} : { sasl: { mechanism: "scram-sha-512" as const, ...auth } }),
+    ...(auth === undefined
+      ? {}
+      : { sasl: { mechanism: "scram-sha-512" as const, username: auth.username, password: auth.password } }),
+    ...(auth?.ca === undefined ? {} : { ssl: { ca: [auth.ca] } }),
   }).admin();
   try {
     await admin.connect();

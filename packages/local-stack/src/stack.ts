@@ -18,10 +18,31 @@ import { type Endpoints, endpointsFromEnv } from "./endpoints.ts";
 import { REPO_ROOT, type StackPaths, jarsPresent, stackPaths, stackVersions } from "./paths.ts";
 import { type Probe, type StackAuth, probeAll, probeKafka, probeRegistry } from "./probes.ts";
 import { type Daemon, runningPid, startDaemon, stopDaemon, withLock } from "./process.ts";
+import {
+  type ListenerProtocol,
+  type StackTlsFiles,
+  ensureTls,
+  recordListener,
+  recordedListener,
+  requestedListener,
+  stackCaFile,
+} from "./tls.ts";
 
 export interface StackOptions {
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+}
+
+/** How the stack's clients reach the client listener: its protocol and, with TLS, the stack's files. */
+interface Listener {
+  protocol: ListenerProtocol;
+  tls: StackTlsFiles | null;
+}
+
+/** A JDK client's TLS settings for the listener (none on SASL_PLAINTEXT). */
+function jdkTls(l: Listener, prefix = ""): string[] {
+  if (l.tls === null) return [];
+  return [`${prefix}ssl.truststore.type=PEM`, `${prefix}ssl.truststore.location=${l.tls.caCert}`];
 }
 
 const KAFKA_MAIN = "kafka.Kafka";
@@ -48,14 +69,15 @@ const scramJaas = (user: string, password: string) =>
   `org.apache.kafka.common.security.scram.ScramLoginModule required username="${user}" password="${password}";`;
 
 /** The admin principal's client settings, for the JDK tools (kafka-acls, kafka-configs, ...). */
-function writeAdminClientProperties(p: StackPaths, creds: StackCredentials): string {
+function writeAdminClientProperties(p: StackPaths, creds: StackCredentials, l: Listener): string {
   const file = join(p.stateDir, "admin-client.properties");
   writeSecretFile(
     file,
     [
-      "security.protocol=SASL_PLAINTEXT",
+      `security.protocol=${l.protocol}`,
       "sasl.mechanism=SCRAM-SHA-512",
       `sasl.jaas.config=${scramJaas("admin", creds.admin)}`,
+      ...jdkTls(l),
       "",
     ].join("\n"),
   );
@@ -70,13 +92,14 @@ function hostPort(address: string): { host: string; port: number } {
 }
 
 /**
- * The broker: clients on SASL_PLAINTEXT with SCRAM-SHA-512 (the users are created when the
+ * The broker: clients on SASL_PLAINTEXT (SASL_SSL with the stack's CA and broker certificate as
+ * PEM key and trust stores when TLS is on) with SCRAM-SHA-512 (the users are created when the
  * storage is formatted, see formatKafka), the controller on its own listener with SASL/PLAIN and
  * a single static user, admin (SCRAM cannot authenticate the controller listener in KRaft: its
  * credentials live in the metadata the controller serves). The StandardAuthorizer denies what
  * no ACL allows; admin is the only super user.
  */
-function kafkaDaemon(p: StackPaths, e: Endpoints, creds: StackCredentials): Daemon {
+function kafkaDaemon(p: StackPaths, e: Endpoints, creds: StackCredentials, l: Listener): Daemon {
   const { host, port } = hostPort(e.kafkaBrokers[0] ?? "");
   const controllerPort = port + 1;
   const props = join(p.stateDir, "server.properties");
@@ -87,14 +110,23 @@ function kafkaDaemon(p: StackPaths, e: Endpoints, creds: StackCredentials): Daem
       "process.roles=broker,controller",
       "node.id=1",
       `controller.quorum.voters=1@${host}:${controllerPort}`,
-      `listeners=SASL_PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
-      `advertised.listeners=SASL_PLAINTEXT://${host}:${port}`,
+      `listeners=${l.protocol}://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
+      `advertised.listeners=${l.protocol}://${host}:${port}`,
       "controller.listener.names=CONTROLLER",
-      "inter.broker.listener.name=SASL_PLAINTEXT",
+      `inter.broker.listener.name=${l.protocol}`,
       "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT",
       "sasl.enabled.mechanisms=SCRAM-SHA-512",
       "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
-      `listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=${scramJaas("admin", creds.admin)}`,
+      `listener.name.${l.protocol.toLowerCase()}.scram-sha-512.sasl.jaas.config=${scramJaas("admin", creds.admin)}`,
+      ...(l.tls === null
+        ? []
+        : [
+            // PEM stores (Kafka 3.x): the key (unencrypted PKCS#8, 0600) and chain, and the CA.
+            "ssl.keystore.type=PEM",
+            `ssl.keystore.location=${l.tls.keystore}`,
+            ...jdkTls(l),
+            "ssl.client.auth=none",
+          ]),
       "sasl.mechanism.controller.protocol=PLAIN",
       "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
       `listener.name.controller.plain.sasl.jaas.config=${plain}`,
@@ -156,6 +188,7 @@ function registryPorts(
   return { host: url.hostname, port, internal };
 }
 
+const KAFKA_STUB = { name: "kafka", command: "", args: [] };
 const REGISTRY_DAEMON = { name: "registry", marker: REGISTRY_MARKER, command: "", args: [] };
 const PROXY_DAEMON = { name: "registry-proxy", marker: PROXY_MARKER, command: "", args: [] };
 
@@ -169,15 +202,17 @@ function registryDaemon(
   e: Endpoints,
   env: NodeJS.ProcessEnv,
   creds: StackCredentials,
+  l: Listener,
 ): Daemon {
   const { host, internal } = registryPorts(e, env);
   const jar = readdirSync(p.apicurioDir).find((f) => f.endsWith("-runner.jar"));
   if (!jar) throw new StackSetupError(`no Apicurio runner jar in ${p.apicurioDir}; run infra/local/fetch.sh`);
   const config = join(p.stateDir, "registry.properties");
   const client = ["producer", "consumer", "admin"].flatMap((role) => [
-    `apicurio.kafkasql.${role}.security.protocol=SASL_PLAINTEXT`,
+    `apicurio.kafkasql.${role}.security.protocol=${l.protocol}`,
     `apicurio.kafkasql.${role}.sasl.mechanism=SCRAM-SHA-512`,
     `apicurio.kafkasql.${role}.sasl.jaas.config=${scramJaas("registry", creds.registry)}`,
+    ...jdkTls(l, `apicurio.kafkasql.${role}.`),
   ]);
   writeSecretFile(config, [...client, ""].join("\n"));
   return {
@@ -304,11 +339,11 @@ function formatKafka(p: StackPaths, creds: StackCredentials): void {
  * Principals added to the project after the storage was formatted get their SCRAM user through
  * the admin API (kafka-configs), as the admin principal.
  */
-function addMissingScramUsers(p: StackPaths, e: Endpoints, creds: StackCredentials): string[] {
+function addMissingScramUsers(p: StackPaths, e: Endpoints, creds: StackCredentials, l: Listener): string[] {
   const have = new Set(readFileSync(scramUsersFile(p), "utf8").split("\n").filter(Boolean));
   const missing = PRINCIPALS.filter((name) => !have.has(name));
   if (missing.length === 0) return [];
-  const adminProps = writeAdminClientProperties(p, creds);
+  const adminProps = writeAdminClientProperties(p, creds, l);
   for (const name of missing) {
     execFileSync(
       "java",
@@ -337,11 +372,22 @@ function addMissingScramUsers(p: StackPaths, e: Endpoints, creds: StackCredentia
   return missing;
 }
 
+/**
+ * How a principal reaches the stack: its SCRAM credentials and, when the stack's broker speaks
+ * TLS (see tls.ts), the stack's CA. `env` names the stack (LOYALTY_STACK_DIR).
+ */
 export function authOf(
   creds: StackCredentials | null,
   principal: Principal = "admin",
+  env: NodeJS.ProcessEnv = process.env,
 ): StackAuth | undefined {
-  return creds === null ? undefined : { username: principal, password: creds[principal] };
+  if (creds === null) return undefined;
+  const ca = stackCaFile(env);
+  return {
+    username: principal,
+    password: creds[principal],
+    ...(ca === null ? {} : { ca: readFileSync(ca, "utf8") }),
+  };
 }
 
 /** The ACLs of the production (empty) namespace and of the registry's storage, as admin. */
@@ -350,7 +396,8 @@ async function applyStackAcls(e: Endpoints, auth: StackAuth): Promise<number> {
     clientId: "loyalty-stack",
     brokers: e.kafkaBrokers,
     logLevel: logLevel.NOTHING,
-    sasl: { mechanism: "scram-sha-512", ...auth },
+    sasl: { mechanism: "scram-sha-512", username: auth.username, password: auth.password },
+    ...(auth.ca === undefined ? {} : { ssl: { ca: [auth.ca] } }),
   }).admin();
   await admin.connect();
   try {
@@ -362,7 +409,8 @@ async function applyStackAcls(e: Endpoints, auth: StackAuth): Promise<number> {
 
 export interface UpResult {
   kafka: "started" | "running" | "external";
-  registry: "started" | "running" | "external";
+  /** "skipped" when asked for the broker alone (`registry: false`, the TLS test's stack). */
+  registry: "started" | "running" | "external" | "skipped";
   /** ACLs created (or confirmed) on the broker for the production namespace and the registry. */
   acls: number;
   seconds: number;
@@ -372,7 +420,7 @@ export interface UpResult {
  * Starts Kafka (KRaft, SASL/SCRAM, StandardAuthorizer) and Apicurio Registry (behind its
  * authenticating proxy) from the Maven jars, with the ACLs of schemas/asyncapi.yaml; idempotent.
  */
-export async function stackUp(opts: StackOptions = {}): Promise<UpResult> {
+export async function stackUp(opts: StackOptions & { registry?: boolean } = {}): Promise<UpResult> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? (() => undefined);
   const e = endpointsFromEnv(env);
@@ -384,11 +432,26 @@ export async function stackUp(opts: StackOptions = {}): Promise<UpResult> {
       execFileSync("bash", [join(REPO_ROOT, "infra/local/fetch.sh")], { stdio: "inherit" });
     }
     const creds = ensureCredentials(p.stateDir);
-    const admin = { username: "admin", password: creds.admin };
-    writeAdminClientProperties(p, creds);
+    const protocol = requestedListener(env, p.stateDir);
+    const kafkaRunning = runningPid(p.stateDir, { ...KAFKA_STUB, marker: KAFKA_MAIN }) !== null;
+    if (kafkaRunning && protocol !== recordedListener(p.stateDir))
+      throw new StackSetupError(
+        `the running broker speaks ${recordedListener(p.stateDir)}, LOYALTY_KAFKA_TLS asks for ${protocol}: ` +
+          "`pnpm loyalty stack down` first (the data is kept)",
+      );
+    const listener: Listener = {
+      protocol,
+      tls: protocol === "SASL_SSL" ? ensureTls(p.stateDir, hostPort(e.kafkaBrokers[0] ?? "").host) : null,
+    };
+    const admin = {
+      username: "admin",
+      password: creds.admin,
+      ...(listener.tls === null ? {} : { ca: readFileSync(listener.tls.caCert, "utf8") }),
+    };
+    writeAdminClientProperties(p, creds, listener);
     let kafka: UpResult["kafka"] = "running";
-    const kd = kafkaDaemon(p, e, creds);
-    if (runningPid(p.stateDir, kd) !== null && !existsSync(scramUsersFile(p)))
+    const kd = kafkaDaemon(p, e, creds, listener);
+    if (kafkaRunning && !existsSync(scramUsersFile(p)))
       throw new StackSetupError(
         "the running broker was started by a stack from before SASL: " +
           "`pnpm loyalty stack down --wipe` then `pnpm loyalty stack up` (this deletes the topics and schemas)",
@@ -397,20 +460,27 @@ export async function stackUp(opts: StackOptions = {}): Promise<UpResult> {
       if ((await probeKafka(e.kafkaBrokers, admin)).ok) kafka = "external";
       else {
         formatKafka(p, creds);
-        log(`starting Kafka ${stackVersions().kafka} (KRaft, SASL/SCRAM, ACLs) on ${e.kafkaBrokers[0]}`);
+        log(
+          `starting Kafka ${stackVersions().kafka} (KRaft, ${protocol} with SCRAM, ACLs) on ${e.kafkaBrokers[0]}` +
+            (listener.tls === null ? "" : `; clients trust the CA ${listener.tls.caCert}`),
+        );
+        // Recorded before the start: the clients of this stack dir speak what the broker speaks.
+        recordListener(p.stateDir, protocol);
         startDaemon(p.stateDir, p.logs, kd);
         kafka = "started";
       }
     }
     await waitFor("Kafka", () => probeKafka(e.kafkaBrokers, admin), 90_000, join(p.logs, "kafka.log"));
     if (kafka !== "external") {
-      const added = addMissingScramUsers(p, e, creds);
+      const added = addMissingScramUsers(p, e, creds, listener);
       if (added.length) log(`created SCRAM users ${added.join(", ")}`);
     }
     const acls = await applyStackAcls(e, admin);
+    if (opts.registry === false)
+      return { kafka, registry: "skipped", acls, seconds: (Date.now() - t0) / 1000 };
 
     let registry: UpResult["registry"] = "running";
-    const rd = registryDaemon(p, e, env, creds);
+    const rd = registryDaemon(p, e, env, creds, listener);
     const pd = proxyDaemon(p, e, env, creds);
     if (runningPid(p.stateDir, rd) === null && runningPid(p.stateDir, pd) === null) {
       if ((await probeRegistry(e.schemaRegistryUrl, admin)).ok) registry = "external";
@@ -442,8 +512,7 @@ export async function stackDown(opts: StackOptions & { wipe?: boolean } = {}): P
   // Registry first: it is a client of the broker.
   if (await stopDaemon(p.stateDir, PROXY_DAEMON)) stopped.push("registry-proxy");
   if (await stopDaemon(p.stateDir, REGISTRY_DAEMON)) stopped.push("registry");
-  if (await stopDaemon(p.stateDir, { name: "kafka", marker: KAFKA_MAIN, command: "", args: [] }))
-    stopped.push("kafka");
+  if (await stopDaemon(p.stateDir, { ...KAFKA_STUB, marker: KAFKA_MAIN })) stopped.push("kafka");
   if (opts.wipe) {
     rmSync(p.kafkaData, { recursive: true, force: true });
     // The users were in the wiped metadata; the passwords are kept for the next format.
@@ -458,7 +527,7 @@ export async function stackStatus(
   const env = opts.env ?? process.env;
   const e = endpointsFromEnv(env);
   const p = stackPaths(env);
-  const probes = await probeAll(e, authOf(readCredentials(env)));
+  const probes = await probeAll(e, authOf(readCredentials(env), "admin", env));
   const managed = (name: string, marker: string) =>
     runningPid(p.stateDir, { name, marker, command: "", args: [] }) !== null;
   return {

@@ -1,5 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { type Principal, principalEnv, readCredentials, withStackCredentials } from "@loyalty/local-stack";
+import { readFileSync } from "node:fs";
+import {
+  type Principal,
+  principalEnv,
+  readCredentials,
+  stackCaFile,
+  withStackCredentials,
+} from "@loyalty/local-stack";
 import { type Admin, Kafka, type KafkaMessage, type SASLOptions, logLevel } from "kafkajs";
 
 /** SASL settings of an environment's KAFKA_SASL_* (the stack's admin when it names none). */
@@ -11,16 +18,29 @@ export function saslOf(env: NodeJS.ProcessEnv = process.env): SASLOptions | unde
 }
 
 /**
+ * TLS settings of an environment's KAFKA_SSL / KAFKA_SSL_CA_FILE (the stack's CA when it names
+ * neither and the stack's broker speaks TLS); undefined for plaintext.
+ */
+export function sslOf(env: NodeJS.ProcessEnv = process.env): { ca: string[] } | true | undefined {
+  const e = withStackCredentials(env);
+  const caFile = e.KAFKA_SSL_CA_FILE || (e.KAFKA_SSL ? undefined : (stackCaFile(env) ?? undefined));
+  if (caFile !== undefined) return { ca: [readFileSync(caFile, "utf8")] };
+  return e.KAFKA_SSL === "true" ? true : undefined;
+}
+
+/**
  * The tests' own client: the stack's admin principal (super user), so that a test can create,
  * write and read any topic of its namespace. Services under test run as their own principal.
  */
 export function testKafka(brokers: string[]): Kafka {
   const sasl = saslOf();
+  const ssl = sslOf();
   return new Kafka({
     clientId: "loyalty-test",
     brokers,
     logLevel: logLevel.NOTHING,
     ...(sasl === undefined ? {} : { sasl }),
+    ...(ssl === undefined ? {} : { ssl }),
   });
 }
 
@@ -47,9 +67,11 @@ export function principalSasl(principal: Principal): SASLOptions | undefined {
 export function kcatSecurityArgs(principal: Principal): string[] {
   const sasl = principalSasl(principal);
   if (sasl === undefined || sasl.mechanism !== "scram-sha-512") return [];
+  const ca = stackCaFile();
   return [
     "-X",
-    "security.protocol=SASL_PLAINTEXT",
+    `security.protocol=${ca === null ? "SASL_PLAINTEXT" : "SASL_SSL"}`,
+    ...(ca === null ? [] : ["-X", `ssl.ca.location=${ca}`]),
     "-X",
     "sasl.mechanisms=SCRAM-SHA-512",
     "-X",
@@ -68,12 +90,14 @@ export function principalKafka(brokers: string[], principal: Principal): Kafka {
   const creds = readCredentials();
   if (creds === null) throw new Error("the stack has no credentials file: is it a stack with SASL?");
   const env = principalEnv(creds, principal);
+  const ssl = sslOf();
   return new Kafka({
     clientId: `loyalty-test-${principal}`,
     brokers,
     logLevel: logLevel.NOTHING,
     retry: { retries: 0 },
     sasl: { mechanism: "scram-sha-512", username: principal, password: env.KAFKA_SASL_PASSWORD ?? "" },
+    ...(ssl === undefined ? {} : { ssl }),
   });
 }
 

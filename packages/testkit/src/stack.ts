@@ -15,7 +15,7 @@ import {
   withStackCredentials,
 } from "@loyalty/local-stack";
 import { Kafka, logLevel } from "kafkajs";
-import { saslOf } from "./kafka.ts";
+import { saslOf, sslOf } from "./kafka.ts";
 
 export interface TestStack extends Endpoints {
   via: "environment" | "local-scripts" | "testcontainers";
@@ -41,7 +41,7 @@ async function resolveStack(): Promise<TestStack> {
   // Tests get their own database so that they never touch the demo's ledger.
   const env = { ...process.env, DATABASE_URL: testEndpointsFromEnv().databaseUrl };
   let e = endpointsFromEnv(env);
-  let probes = await probeAll(e, authOf(readCredentials(env)));
+  let probes = await probeAll(e, authOf(readCredentials(env), "admin", env));
   let via: TestStack["via"] = "environment";
 
   if (!probes.kafka.ok || !probes.registry.ok) {
@@ -58,7 +58,7 @@ async function resolveStack(): Promise<TestStack> {
       await stackUp({ env, log: (l) => process.stderr.write(`[stack] ${l}\n`) });
       via = "local-scripts";
     }
-    probes = await probeAll(e, authOf(readCredentials(env)));
+    probes = await probeAll(e, authOf(readCredentials(env), "admin", env));
   }
   const down = Object.entries(probes).filter(([, p]) => !p.ok);
   if (down.length) {
@@ -81,6 +81,9 @@ const CREDENTIAL_VARS = [
   "KAFKA_SASL_PASSWORD",
   "SCHEMA_REGISTRY_USERNAME",
   "SCHEMA_REGISTRY_PASSWORD",
+  // Set when the stack's broker speaks TLS (LOYALTY_KAFKA_TLS=1): spawned services inherit them.
+  "KAFKA_SSL",
+  "KAFKA_SSL_CA_FILE",
 ] as const;
 
 /**
@@ -90,11 +93,13 @@ const CREDENTIAL_VARS = [
 export async function grantTestNamespace(brokers: string[], namespace: string): Promise<void> {
   const sasl = saslOf();
   if (sasl === undefined) return;
+  const ssl = sslOf();
   const admin = new Kafka({
     clientId: "loyalty-test-acl",
     brokers,
     logLevel: logLevel.NOTHING,
     sasl,
+    ...(ssl === undefined ? {} : { ssl }),
   }).admin();
   await admin.connect();
   try {

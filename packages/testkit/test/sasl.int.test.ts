@@ -18,6 +18,7 @@ import {
   principalKafka,
   readTopic,
   requireStack,
+  sslOf,
   testKafka,
   testNamespace,
 } from "../src/index.ts";
@@ -104,6 +105,8 @@ describe("authentication", () => {
       logLevel: logLevel.NOTHING,
       connectionTimeout: 3000,
       retry: { retries: 0 },
+      // Over TLS when the stack speaks it, so that SASL (not the handshake) is what refuses.
+      ...(sslOf() === undefined ? {} : { ssl: sslOf() }),
     });
     const a = anonymous.admin();
     await expect(a.connect().then(() => a.listTopics())).rejects.toThrow();
@@ -119,6 +122,7 @@ describe("authentication", () => {
       logLevel: logLevel.NOTHING,
       retry: { retries: 0 },
       sasl: { mechanism: "scram-sha-512", username: "publisher", password: `${creds?.publisher}x` },
+      ...(sslOf() === undefined ? {} : { ssl: sslOf() }),
     });
     expect(await produceAs(forged, TOPICS.rules.name, "forged")).toBe("KafkaJSSASLAuthenticationError");
   });

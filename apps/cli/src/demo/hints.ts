@@ -1,7 +1,7 @@
 // The command lines the demo prints for what to try next. Each is complete: the variables that
 // select this engine (namespace, endpoints) are part of it whenever they differ from the defaults,
 // so it works exactly as printed from the repository root in a fresh shell.
-import { DEFAULT_ENDPOINTS } from "@loyalty/local-stack";
+import { DEFAULT_ENDPOINTS, REPO_ROOT } from "@loyalty/local-stack";
 
 /** Single-quoted for sh when it holds anything beyond a safe set of characters. */
 export function shellQuote(s: string): string {
@@ -14,6 +14,8 @@ const DEFAULTS: Record<string, string> = {
   KAFKA_BROKERS: DEFAULT_ENDPOINTS.kafkaBrokers.join(","),
   SCHEMA_REGISTRY_URL: DEFAULT_ENDPOINTS.schemaRegistryUrl,
   REDIS_URL: DEFAULT_ENDPOINTS.redisUrl,
+  // The stack's credentials (and CA, with LOYALTY_KAFKA_TLS) are found through it.
+  LOYALTY_STACK_DIR: `${REPO_ROOT}/.stack`,
 };
 
 /** `NAME=value ` for each variable that selects this engine and is not at its default. */
