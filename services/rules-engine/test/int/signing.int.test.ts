@@ -111,7 +111,7 @@ describe("signed rule sets", () => {
     const signer = devSigner("alice");
     let svc = await startService(stack, ns);
     try {
-      // v1: the standard programme, bootstrapped by the engine through the same signed path.
+      // v1: the standard programme, published by the harness (as publisher) before the engine started.
       await waitFor("bootstrap v1", ruleSets, (r) => r.length === 1, 60_000);
       const t0 = Date.now();
       await inputs.produce(inputs.topics.purchases, [purchase("m1", 1_000, t0)]);
