@@ -102,8 +102,8 @@ describe("a running rules engine", () => {
     await inputs.prepare();
     const svc = await startService(stack, ns);
     try {
-      // v1 (the standard programme, published by the harness as publisher). A lifts m1 to Silver ($200 >= $100); B, 1 ms later,
-      // is priced at Silver.
+      // v1 (the standard programme, published by the harness as publisher). A lifts m1 to Silver
+      // ($200 >= $100); B, 1 ms later, is priced at Silver.
       const t0 = Date.now();
       const a = purchase("m1", "A", 20_000, t0);
       const b = purchase("m1", "B", 10_000, t0 + 1);
