@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Topics, namespacedTopics } from "@loyalty/contracts";
 import {
   REPO_ROOT,
-  devRulesKeyEnv,
+  devRulesKeys,
   isServicePrincipal,
   principalEnv,
   readCredentials,
@@ -85,9 +85,9 @@ export function startServices(
       {
         cwd: REPO_ROOT,
         env: {
-          // The local stack's dev key pair signs the bootstrap rule set and verifies publications,
-          // unless the environment names real keys (docs/security.md).
-          ...devRulesKeyEnv(env),
+          // The local stack's dev public key verifies publications unless the environment names
+          // real keys (docs/security.md). No service gets a signing key: none publishes rule sets.
+          RULES_PUBLIC_KEYS: devRulesKeys(env).publicKeyFile,
           ...env,
           ...credentialsOf(spec.name),
           SERVICE_NAME: spec.name,

@@ -212,10 +212,14 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
       "--publisher <name>",
       "who publishes, signed into the record (default RULES_PUBLISHER, else user@host)",
     )
+    .option(
+      "--if-unpublished",
+      "publish only if no version of the rule set's id is published yet (seeding a namespace); exit 0 either way",
+    )
     .addOption(json())
     .addHelpText("after", example("pnpm loyalty rules publish rules/standard --publisher alice"))
     .action(
-      act(async (path: string, o: { json?: boolean; publisher?: string }) =>
+      act(async (path: string, o: { json?: boolean; publisher?: string; ifUnpublished?: boolean }) =>
         (await import("./commands/rules.ts")).publish(ctx, path, o),
       ),
     );

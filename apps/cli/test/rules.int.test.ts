@@ -74,6 +74,14 @@ describe("rules publish, list, diff", () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/refused: standard v1 is not greater than the published v1/);
 
+    // --if-unpublished (how `loyalty up`, bench and compose seed a namespace): exit 0, nothing sent.
+    const seeded = await cli(["rules", "publish", "rules/standard", "--if-unpublished", "--json"], env);
+    expect(seeded.code).toBe(0);
+    expect(JSON.parse(seeded.stdout)).toEqual({ id: standard.id, version: 1, topic, published: false });
+    expect(
+      await readTopic(testKafka(stack.kafkaBrokers), topic, (m) => m.length >= 1, 30_000, 2000),
+    ).toHaveLength(1);
+
     const list = await cli(["rules", "list", "--json"], env);
     expect(list.code).toBe(0);
     const listed = JSON.parse(list.stdout) as {

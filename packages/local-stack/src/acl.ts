@@ -193,13 +193,52 @@ export async function applyGrants(admin: Admin, grants: readonly Grant[]): Promi
   return grants.length;
 }
 
+/**
+ * Deletes the topic ACLs of the engine's own principals that the contract no longer grants on the
+ * topics `grants` covers (LITERAL topic names): applying the grants only adds, so a producer or
+ * consumer removed from schemas/asyncapi.yaml (rules-engine's WRITE on loyalty.rules.v1, say)
+ * would keep its access on a stack provisioned before. Other principals' ACLs are left alone.
+ * Returns how many were deleted.
+ */
+export async function revokeStaleTopicGrants(admin: Admin, grants: readonly Grant[]): Promise<number> {
+  const wanted = new Set(grants.map(grantKey));
+  const topics = new Set(
+    grants.filter((g) => g.resource === "TOPIC" && g.pattern === "LITERAL").map((g) => g.name),
+  );
+  const ops = new Map<number, Grant["operation"]>(
+    Object.entries(OPERATION).map(([k, v]) => [v, k as Grant["operation"]]),
+  );
+  const stale: AclEntry[] = [];
+  for (const name of topics) {
+    const found = await admin.describeAcls({
+      resourceType: AclResourceTypes.TOPIC,
+      resourceName: name,
+      resourcePatternType: ResourcePatternTypes.LITERAL,
+      operation: AclOperationTypes.ANY,
+      permissionType: AclPermissionTypes.ALLOW,
+    });
+    for (const r of found.resources)
+      for (const a of r.acls) {
+        const principal = a.principal.startsWith("User:") ? a.principal.slice(5) : "";
+        const operation = ops.get(a.operation);
+        if (principal === "admin" || !KNOWN.has(principal) || operation === undefined) continue;
+        const g: Grant = { principal, resource: "TOPIC", pattern: "LITERAL", name, operation };
+        if (!wanted.has(grantKey(g))) stale.push(aclEntry(g));
+      }
+  }
+  if (stale.length > 0) await admin.deleteAcls({ filters: stale });
+  return stale.length;
+}
+
 // Namespaces whose ACLs this process has already created: provisioning is idempotent but not free.
 const granted = new Set<string>();
 
 /** The ACLs of a namespace, created once per process (admin principal required). */
 export async function grantNamespace(admin: Admin, namespace: string): Promise<number> {
   if (granted.has(namespace)) return 0;
-  const n = await applyGrants(admin, namespaceGrants(namespace));
+  const grants = namespaceGrants(namespace);
+  const n = await applyGrants(admin, grants);
+  await revokeStaleTopicGrants(admin, grants);
   granted.add(namespace);
   return n;
 }

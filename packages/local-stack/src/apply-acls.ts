@@ -1,13 +1,13 @@
 // Creates the broker's ACLs generated from schemas/asyncapi.yaml (see acl.ts), as the admin
 // principal, for the production namespace and any namespaces named on the command line; prints
 // each grant. Used by docker-compose's kafka-acls step; operators run it after changing the
-// contract. Idempotent.
+// contract. Idempotent; topic ACLs the contract no longer grants are revoked.
 //
 //   KAFKA_BROKERS=... KAFKA_SASL_USERNAME=admin KAFKA_SASL_PASSWORD=... \
 //     node --import tsx packages/local-stack/src/apply-acls.ts [--registry] [namespace ...]
 import { readFileSync } from "node:fs";
 import { Kafka, logLevel } from "kafkajs";
-import { applyGrants, grantKey, namespaceGrants, registryGrants } from "./acl.ts";
+import { applyGrants, grantKey, namespaceGrants, registryGrants, revokeStaleTopicGrants } from "./acl.ts";
 import { endpointsFromEnv } from "./endpoints.ts";
 
 const args = process.argv.slice(2);
@@ -36,6 +36,9 @@ const admin = new Kafka({
 await admin.connect();
 try {
   await applyGrants(admin, grants);
+  const revoked = await revokeStaleTopicGrants(admin, grants);
+  if (revoked > 0)
+    process.stdout.write(`apply-acls: revoked ${revoked} topic ACLs the contract no longer grants\n`);
   for (const g of grants) process.stdout.write(`${grantKey(g)}\n`);
   process.stdout.write(`apply-acls: ${grants.length} ACLs in place\n`);
 } finally {

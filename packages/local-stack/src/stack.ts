@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
-import { applyGrants, namespaceGrants, registryGrants } from "./acl.ts";
+import { applyGrants, namespaceGrants, registryGrants, revokeStaleTopicGrants } from "./acl.ts";
 import {
   PRINCIPALS,
   type Principal,
@@ -401,7 +401,10 @@ async function applyStackAcls(e: Endpoints, auth: StackAuth): Promise<number> {
   }).admin();
   await admin.connect();
   try {
-    return await applyGrants(admin, [...namespaceGrants(""), ...registryGrants()]);
+    const grants = [...namespaceGrants(""), ...registryGrants()];
+    const n = await applyGrants(admin, grants);
+    await revokeStaleTopicGrants(admin, grants);
+    return n;
   } finally {
     await admin.disconnect();
   }

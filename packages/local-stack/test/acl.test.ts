@@ -13,12 +13,12 @@ const of = (principal: string, operation: string) =>
     .sort();
 
 describe("ACLs generated from the AsyncAPI document", () => {
-  it("lets only the publisher (and, until rule sets are signed, the engine's bootstrap) write loyalty.rules.v1", () => {
+  it("lets only the publisher write loyalty.rules.v1 (the rules engine only reads it)", () => {
     expect(
       grants.filter((g) => g.name === "loyalty.rules.v1" && g.operation === "WRITE").map((g) => g.principal),
-    ).toEqual(["publisher", "rules-engine"]);
+    ).toEqual(["publisher"]);
     expect(of("publisher", "WRITE")).toEqual(["loyalty.rules.v1"]);
-    for (const p of ["ingestor", "tier-evaluator", "churn-alert", "api", "upstream"])
+    for (const p of ["ingestor", "rules-engine", "tier-evaluator", "churn-alert", "api", "upstream"])
       expect(of(p, "WRITE"), p).not.toContain("loyalty.rules.v1");
   });
 

@@ -101,6 +101,16 @@ export function principalKafka(brokers: string[], principal: Principal): Kafka {
   });
 }
 
+/**
+ * The client that publishes rule sets: the `publisher` principal on a stack with credentials (the
+ * only principal that may write loyalty.rules.v1), the test client on a stack without.
+ */
+export function publisherKafka(brokers: string[]): Kafka {
+  const sasl = principalSasl("publisher");
+  if (sasl === undefined) return testKafka(brokers);
+  return new Kafka({ clientId: "loyalty-test-publisher", brokers, logLevel: logLevel.NOTHING, sasl });
+}
+
 export function uniqueName(prefix: string): string {
   return `${prefix}.${randomUUID().slice(0, 8)}`;
 }

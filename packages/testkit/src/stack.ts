@@ -3,7 +3,7 @@ import { ensureDatabase } from "@loyalty/db";
 import {
   type Endpoints,
   authOf,
-  devRulesKeyEnv,
+  devRulesKeys,
   endpointsFromEnv,
   grantNamespace,
   isServicePrincipal,
@@ -132,8 +132,9 @@ export function serviceEnv(
   extra: Record<string, string> = {},
 ): NodeJS.ProcessEnv {
   return {
-    // The local stack's dev key pair signs and verifies rule sets unless the environment names others.
-    ...devRulesKeyEnv(),
+    // The local stack's dev public key verifies rule sets unless the environment names others
+    // (services never sign: only the publisher publishes).
+    RULES_PUBLIC_KEYS: devRulesKeys().publicKeyFile,
     ...process.env,
     KAFKA_BROKERS: stack.kafkaBrokers.join(","),
     SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,

@@ -3,11 +3,13 @@
 // it; and the ACLs on the broker are exactly those the document generates.
 import {
   type Grant,
+  applyGrants,
   grantKey,
   namespaceGrants,
   principalEnv,
   readCredentials,
   registryGrants,
+  revokeStaleTopicGrants,
 } from "@loyalty/local-stack";
 import { type Kafka, Kafka as KafkaClient, logLevel } from "kafkajs";
 import kafkajs from "kafkajs";
@@ -84,6 +86,11 @@ beforeAll(async () => {
     for (const t of [TOPICS.rules, TOPICS.orders, TOPICS.points])
       if (!existing.has(t.name)) await createTopic(a, t.name);
     for (const t of [nsTopics.rules, nsTopics.orders, nsTopics.points]) await createTopic(a, t.name);
+    // What `loyalty stack up` does on every run: the production names' ACLs as the contract says
+    // now (a stack started before a contract change keeps grants it no longer makes otherwise).
+    const production = [...namespaceGrants(""), ...registryGrants()];
+    await applyGrants(a, production);
+    await revokeStaleTopicGrants(a, production);
   } finally {
     await a.disconnect();
   }
@@ -129,10 +136,14 @@ describe("authentication", () => {
 });
 
 describe("authorisation (production topic names)", () => {
-  it("ingestor gets TopicAuthorizationFailed on loyalty.rules.v1; publisher's record lands", async () => {
+  it("ingestor and rules-engine get TopicAuthorizationFailed on loyalty.rules.v1; publisher's record lands", async () => {
     const marker = `rules-${ns}`;
     expect(
       await produceAs(principalKafka(brokers, "ingestor"), TOPICS.rules.name, `${marker}-ingestor`),
+    ).toBe("TOPIC_AUTHORIZATION_FAILED");
+    // The engine only reads rule sets (ADR 17): it never publishes, not even the standard programme.
+    expect(
+      await produceAs(principalKafka(brokers, "rules-engine"), TOPICS.rules.name, `${marker}-engine`),
     ).toBe("TOPIC_AUTHORIZATION_FAILED");
     expect(
       await produceAs(principalKafka(brokers, "publisher"), TOPICS.rules.name, `${marker}-publisher`),
@@ -159,6 +170,9 @@ describe("authorisation (production topic names)", () => {
 describe("authorisation (a namespace's topics)", () => {
   it("applies the same rules to <namespace>.<topic>", async () => {
     expect(await produceAs(principalKafka(brokers, "ingestor"), nsTopics.rules.name, "x")).toBe(
+      "TOPIC_AUTHORIZATION_FAILED",
+    );
+    expect(await produceAs(principalKafka(brokers, "rules-engine"), nsTopics.rules.name, "x")).toBe(
       "TOPIC_AUTHORIZATION_FAILED",
     );
     expect(await produceAs(principalKafka(brokers, "publisher"), nsTopics.rules.name, "rules")).toBe("ok");

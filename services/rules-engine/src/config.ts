@@ -2,7 +2,6 @@ import { baseConfigSchema } from "@loyalty/stream-runtime";
 import { type TierConfig, defaultTierConfig, validateTierConfig } from "@loyalty/tiers";
 import { z } from "zod";
 import { DEFAULT_AMOUNT_LIMITS } from "./rules/amounts.ts";
-import { STANDARD_RULES_DIR } from "./rulesets/files.ts";
 import { SigningKeyError, type TrustedKeys, parsePublicKeys } from "./rulesets/signing.ts";
 
 const bool = z
@@ -65,18 +64,11 @@ export const rulesEngineConfigSchema = baseConfigSchema.extend({
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/)
     .default("standard"),
-  /** Published at first start when the rules topic is empty; "" = wait for a publication instead. */
-  RULES_BOOTSTRAP_DIR: z.string().default(STANDARD_RULES_DIR()),
   /**
    * The Ed25519 public keys whose signed rule-set publications are accepted (docs/security.md):
    * inline PEM, or comma-separated PEM file paths and ed25519:<base64> raw keys. Required.
    */
   RULES_PUBLIC_KEYS: publicKeys,
-  /** Private key that signs the bootstrap rule set (inline PEM); or RULES_SIGNING_KEY_FILE. */
-  RULES_SIGNING_KEY: z.string().optional(),
-  RULES_SIGNING_KEY_FILE: z.string().optional(),
-  /** Publisher name on the bootstrap publication. */
-  RULES_PUBLISHER: z.string().min(1).max(200).default("rules-engine-bootstrap"),
   RULES_PUBLISH_SKEW_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   BASE_CURRENCY: z
     .string()

@@ -30,6 +30,7 @@ export {
   publication,
   readPublicationRecords,
   readPublications,
+  publishRuleSet,
   sendPublication,
   signedPublication,
 } from "./rulesets/topic.ts";

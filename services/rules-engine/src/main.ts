@@ -13,7 +13,6 @@ import { RuleSetRegistry } from "./engine/registry.ts";
 import { memberPartitioner, toMovement } from "./pipeline.ts";
 import { amountLimitProblems } from "./rules/amounts.ts";
 import { RulesFeed } from "./rulesets/feed.ts";
-import { SigningKeyError, signerOf, signingKeyFromEnv } from "./rulesets/signing.ts";
 import { LedgerStore } from "./store/ledger-store.ts";
 import { engineTopology } from "./topology.ts";
 
@@ -30,15 +29,15 @@ const programme = {
 const limitProblems = amountLimitProblems(programme);
 if (limitProblems.length > 0) throw new ConfigError(limitProblems);
 const registry = new RuleSetRegistry(config.RULE_SET_ID, programme);
-const signer = rulesSigner();
 const feed = new RulesFeed(kit, registry, {
   group: `${groupIdFor(config, config.SERVICE_NAME)}.rulesets.${config.INSTANCE_ID}`,
   skewMs: config.RULES_PUBLISH_SKEW_MS,
   keys: config.RULES_PUBLIC_KEYS,
-  signer,
 });
+// The engine never writes loyalty.rules.v1 (only the publisher principal may): on an empty topic
+// it waits for a publication before pricing anything (RulesFeed.ensureFresh); the project's
+// tooling publishes rules/standard first (`loyalty up`, `loyalty bench`, compose, the tests).
 await feed.start();
-if (config.RULES_BOOTSTRAP_DIR !== "") await feed.bootstrap(config.RULES_BOOTSTRAP_DIR);
 
 const store = new LedgerStore(registry, {
   programme,
@@ -107,22 +106,3 @@ await runTasks(kit, {
     await feed.stop();
   },
 });
-/** The bootstrap's signer, if a signing key is configured; its key must be a trusted one. */
-function rulesSigner() {
-  try {
-    const key = signingKeyFromEnv({
-      RULES_SIGNING_KEY: config.RULES_SIGNING_KEY,
-      RULES_SIGNING_KEY_FILE: config.RULES_SIGNING_KEY_FILE,
-    });
-    if (key === null) return null;
-    const s = signerOf(key, config.RULES_PUBLISHER);
-    if (!config.RULES_PUBLIC_KEYS.has(s.keyId))
-      throw new ConfigError([
-        `RULES_SIGNING_KEY: its public key (key id ${s.keyId}) is not one of RULES_PUBLIC_KEYS: the engine would refuse its own bootstrap`,
-      ]);
-    return s;
-  } catch (err) {
-    if (err instanceof SigningKeyError) throw new ConfigError([err.message]);
-    throw err;
-  }
-}

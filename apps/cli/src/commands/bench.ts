@@ -32,6 +32,7 @@ import {
   waitHealthy,
 } from "../engine.ts";
 import { PortBusyError, UsageError } from "../errors.ts";
+import { publishProgramme } from "./rules.ts";
 
 const ns = (tag: string) => `b${tag}${Date.now().toString(36)}`;
 
@@ -101,6 +102,8 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
   };
   // Its services run as their own principals: the namespace's ACLs first.
   if (readCredentials(ctx.env) !== null) await grantNamespace(admin, nsB);
+  // The engine never writes the rules topic: the programme is published first, as `publisher`.
+  await publishProgramme({ ...ctx, env }, (l) => ctx.err(`bench: rules: ${l}`));
   const services = startServices(env, join(REPO_ROOT, ".stack", "logs", nsB));
   if (values.profile) {
     // Restart the profiled service with V8's sampling profiler; the profile is written at exit.

@@ -1,6 +1,7 @@
 // `loyalty rules validate|publish|list|diff|simulate|keygen`: the rule-set lifecycle.
 //   validate PATH      every error as `ruleId path problem`; exit 1 on errors
-//   publish PATH       validate, sign (Ed25519), publish to loyalty.rules.v1 (the version must grow)
+//   publish PATH       validate, sign (Ed25519), publish to loyalty.rules.v1 (the version must grow;
+//                      --if-unpublished: nothing if a version of its id is already published)
 //   list               published versions (the compacted topic) with their audit trail: publisher,
 //                      key id, signed digest, claimed time, and the engine's verdict and effective time
 //   keygen             write an Ed25519 key pair for signing rule sets (docs/security.md)
@@ -11,11 +12,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { join, resolve } from "node:path";
-import { AvroCodec, type PurchaseEvent, type RuleSetPublished } from "@loyalty/contracts";
+import { AvroCodec, type PurchaseEvent, type RuleSetPublished, registryAuth } from "@loyalty/contracts";
 import { cdnow } from "@loyalty/datasets";
 import type { Pool } from "@loyalty/db";
 import { type ReplayRecord, compileFx, normaliseOrder, parseText, validateOrder } from "@loyalty/ingestor";
-import { devRulesKeys } from "@loyalty/local-stack";
+import { devRulesKeys, principalEnv, readCredentials, withStackCredentials } from "@loyalty/local-stack";
 import {
   BacktestError,
   type BacktestReport,
@@ -28,17 +29,15 @@ import {
   backtestParallel,
   generateSigningKeyPair,
   latestById,
+  publishRuleSet,
   readPublicationRecords,
   readRuleSetSource,
-  sendPublication,
-  signedPublication,
   signerOf,
   signingKeyFromEnv,
   simulateDraft,
   validateRuleSet,
 } from "@loyalty/rules-engine";
 import { ensureTopics } from "@loyalty/stream-runtime";
-import { Partitioners } from "kafkajs";
 import { topics, withAdmin, withPool } from "../connections.ts";
 import { type CliContext, endpointsOf, printJson } from "../context.ts";
 import { CheckFailedError, EXIT, UsageError } from "../errors.ts";
@@ -83,12 +82,17 @@ function partitions(ctx: CliContext): { partitions: number; replication: number 
   };
 }
 
+/** The registry client, authenticated as the command's principal (the stack's admin by default). */
+function rulesCodec(ctx: CliContext): AvroCodec {
+  return new AvroCodec(endpointsOf(ctx).schemaRegistryUrl, registryAuth(withStackCredentials(ctx.env)));
+}
+
 /** Every record on the namespace's rules topic (created if missing, as the services would). */
 async function publishedRecords(ctx: CliContext) {
   const rules = topics(ctx).rules;
   return withAdmin(ctx, "loyalty-cli-rules", async (admin, kafka) => {
     await ensureTopics(admin, { ...partitions(ctx), topics: [rules] });
-    return readPublicationRecords(kafka, new AvroCodec(endpointsOf(ctx).schemaRegistryUrl), rules.name);
+    return readPublicationRecords(kafka, rulesCodec(ctx), rules.name);
   });
 }
 
@@ -168,37 +172,34 @@ export async function validate(ctx: CliContext, path: string, opts: { json?: boo
 export async function publish(
   ctx: CliContext,
   path: string,
-  opts: { json?: boolean; publisher?: string },
+  opts: { json?: boolean; publisher?: string; ifUnpublished?: boolean },
 ): Promise<number> {
   const rs = validDraft(ctx, path, opts.json);
   const { signer, dev } = signerFor(ctx, opts.publisher);
   const current = latestById(await published(ctx)).get(rs.id);
+  const rules = topics(ctx).rules;
+  if (current && opts.ifUnpublished) {
+    // Seeding a namespace (`loyalty up`, bench, compose): a programme already runs; leave it.
+    const out = { id: rs.id, version: current.version, topic: rules.name, published: false };
+    if (opts.json) printJson(ctx, out);
+    else ctx.out(`${rs.id} v${current.version} is already published on ${rules.name}: nothing published`);
+    return EXIT.ok;
+  }
   if (current && rs.version <= current.version)
     throw new CheckFailedError(
       `refused: ${rs.id} v${rs.version} is not greater than the published v${current.version}`,
     );
-  const rules = topics(ctx).rules;
-  const codec = new AvroCodec(endpointsOf(ctx).schemaRegistryUrl);
+  const codec = rulesCodec(ctx);
   await codec.register(rules);
-  const p = signedPublication(rs, Date.now(), signer);
-  await withAdmin(ctx, "loyalty-cli-rules", async (_admin, kafka) => {
-    const producer = kafka.producer({
-      allowAutoTopicCreation: false,
-      idempotent: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    await producer.connect();
-    try {
-      await sendPublication(producer, codec, rules, p);
-    } finally {
-      await producer.disconnect();
-    }
-  });
+  const p = await withAdmin(ctx, "loyalty-cli-rules", (_admin, kafka) =>
+    publishRuleSet(kafka, codec, rules, rs, signer),
+  );
   const out = {
     id: rs.id,
     version: rs.version,
     rules: rs.rules.length,
     topic: rules.name,
+    published: true,
     publishedAt: new Date(p.publishedAt).toISOString(),
     checksum: p.checksum,
     publisher: signer.publisher,
@@ -213,6 +214,31 @@ export async function publish(
         `signed by ${out.publisher} with key ${out.keyId}${dev ? " (the local stack's dev key)" : ""}`,
     );
   return EXIT.ok;
+}
+
+/**
+ * Before the engine's first start in a namespace (`loyalty up`, `loyalty bench e2e`): publishes
+ * the programme of RULES_BOOTSTRAP_DIR (default rules/standard; "" publishes nothing) unless a
+ * version of its id is already published, through `rules publish` itself, as the `publisher`
+ * principal on a stack with credentials (the only one that may write loyalty.rules.v1; the
+ * engine never publishes). The rules topic is created first with the caller's own principal.
+ * Messages go to `log` (stderr), not to the command's output.
+ */
+export async function publishProgramme(ctx: CliContext, log: (line: string) => void): Promise<void> {
+  const dir = ctx.env.RULES_BOOTSTRAP_DIR ?? STANDARD_RULES_DIR();
+  if (dir === "") return;
+  const rules = topics(ctx).rules;
+  await withAdmin(ctx, "loyalty-cli-rules", (admin) =>
+    ensureTopics(admin, { ...partitions(ctx), topics: [rules] }),
+  );
+  const creds = readCredentials(ctx.env);
+  // Signed as `rules publish` signs (RULES_SIGNING_KEY[_FILE], else the local stack's dev key).
+  const env: NodeJS.ProcessEnv = {
+    ...ctx.env,
+    RULES_PUBLISHER: ctx.env.RULES_PUBLISHER ?? "local-dev",
+    ...(creds === null ? {} : principalEnv(creds, "publisher")),
+  };
+  await publish({ ...ctx, env, out: log }, dir, { ifUnpublished: true });
 }
 
 interface EngineRecord {

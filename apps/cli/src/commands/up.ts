@@ -82,6 +82,8 @@ async function session(ctx: CliContext, opts: Session): Promise<number> {
   const stack = await stackUp({ env, log: (l) => ctx.err(`stack: ${l}`) });
   ctx.err(`stack: ready in ${stack.seconds.toFixed(1)} s`);
   await provision(ectx);
+  // The engine never writes the rules topic: the programme is published first, as `publisher`.
+  await (await import("./rules.ts")).publishProgramme(ectx, (l) => ctx.err(`rules: ${l}`));
 
   const stateDir = stackPaths(env).stateDir;
   const keyFile = join(stateDir, "api-admin-key");

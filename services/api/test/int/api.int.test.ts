@@ -296,7 +296,7 @@ describe("expiry and the points topic", () => {
       { points: 10, expiresAt: NOW + 100 * DAY, tag: "later" },
     ]);
     // The ledger's owner expires lots, here on its wall-mode timer (a member with no movement).
-    const engine = startRulesEngine(stack, ns, { CLOCK_MODE: "wall", POINTS_EXPIRY_CHECK_MS: "300" });
+    const engine = await startRulesEngine(stack, ns, { CLOCK_MODE: "wall", POINTS_EXPIRY_CHECK_MS: "300" });
     try {
       await waitFor(
         "expiry",

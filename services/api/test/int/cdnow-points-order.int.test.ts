@@ -41,7 +41,7 @@ afterAll(async () => {
 it("publishes every member's points in ledger order after a CDNOW master replay", async () => {
   const inputs = new Inputs(stack, ns);
   await inputs.prepare();
-  engine = startRulesEngine(stack, ns, { CONSUMER_MAX_BATCH: "2000" });
+  engine = await startRulesEngine(stack, ns, { CONSUMER_MAX_BATCH: "2000" });
   api = await startApi(stack, ns);
   // In event-time order, as `loyalty replay` sends a file (stable: one day's orders keep file order).
   const purchases = cdnowPurchases(Number.MAX_SAFE_INTEGER)

@@ -40,7 +40,7 @@ afterAll(async () => {
 it("redeems at the watermark and expires lots when the watermark passes their expiry", async () => {
   const inputs = new Inputs(stack, ns);
   await inputs.prepare();
-  engine = startRulesEngine(stack, ns);
+  engine = await startRulesEngine(stack, ns);
   api = await startApi(stack, ns);
   // Two months of purchases: nothing earned in them expires before the late purchase below.
   const all = cdnowPurchases(120).filter((p) => p.type === "PURCHASE");

@@ -1,7 +1,6 @@
 import { type DlqReasonCode, type RuleSetPublished, isRegistryFramed } from "@loyalty/contracts";
 import type { Pool } from "@loyalty/db";
 import {
-  ConfigError,
   type ConsumedMessage,
   type Logger,
   type ServiceKit,
@@ -10,12 +9,11 @@ import {
 } from "@loyalty/stream-runtime";
 import { type Admin, type Consumer, type KafkaMessage, Partitioners, type Producer } from "kafkajs";
 import type { Candidate, PublicationAudit, RuleSetRegistry } from "../engine/registry.ts";
-import { validateRuleSet } from "../rules/validate.ts";
-import { readRuleSetSource } from "./files.ts";
-import { type Signer, type TrustedKeys, verifyPublication } from "./signing.ts";
-import { normalisePublication, sendPublication, signedPublication } from "./topic.ts";
+import { type TrustedKeys, verifyPublication } from "./signing.ts";
+import { normalisePublication } from "./topic.ts";
 
-// Every instance reads loyalty.rules.v1 from the beginning with its own consumer group (one
+// The engine only reads loyalty.rules.v1: the `publisher` principal alone may write it (ADR 17,
+// docs/security.md). Every instance reads loyalty.rules.v1 from the beginning with its own consumer group (one
 // shared group would hand the topic to one instance only) and keeps every accepted version in a
 // RuleSetRegistry. Versions are also written to PostgreSQL (rule_sets): the topic is compacted,
 // the history replays are priced with must not be.
@@ -44,8 +42,6 @@ export interface RulesFeedOptions {
   skewMs: number;
   /** Public keys whose signatures are accepted (RULES_PUBLIC_KEYS). */
   keys: TrustedKeys;
-  /** Signs the bootstrap rule set (RULES_SIGNING_KEY[_FILE]); null: bootstrap refuses to publish. */
-  signer: Signer | null;
 }
 
 export class RulesFeed {
@@ -374,7 +370,9 @@ export class RulesFeed {
       const at = Date.now();
       await this.catchUp(30_000, heartbeat);
       this.verifiedAt = at;
-      // No rule set at all: wait for one rather than pay nothing (bootstrap disabled).
+      // No rule set at all (nothing published yet: the engine never publishes one itself): wait
+      // for one rather than price with nothing. The batch is neither priced nor committed, so
+      // its purchases are priced once a rule set arrives.
       while (this.registry.size === 0) {
         this.logger.warn({ topic: this.topic }, "no rule set published yet; waiting");
         await heartbeat();
@@ -385,60 +383,5 @@ export class RulesFeed {
     // line takes effect after eventTime; one fixed before it is installed before we return.
     if (eventTime > this.pricedUpTo) this.pricedUpTo = eventTime;
     while (this.installing !== null) await this.installing;
-  }
-
-  /**
-   * First start on an empty topic: publish the standard programme, once across instances
-   * (an advisory lock, then a re-check of the topic under it).
-   */
-  async bootstrap(dir: string): Promise<void> {
-    await this.catchUp();
-    if (this.registry.size > 0) return;
-    const client = await this.kit.pool.connect();
-    let producer: Producer | null = null;
-    try {
-      await client.query("select pg_advisory_lock(hashtext($1))", [`rules-bootstrap:${this.topic}`]);
-      await this.catchUp();
-      if (this.registry.size > 0) return;
-      const src = readRuleSetSource(dir);
-      const v = validateRuleSet(src.json, this.registry.programme);
-      if (!v.ok)
-        throw new ConfigError([
-          `RULES_BOOTSTRAP_DIR: the rule set ${src.path} is invalid: ${v.errors.map((e) => `${e.ruleId ?? "-"} ${e.path} ${e.problem}`).join("; ")}`,
-        ]);
-      if (v.ruleSet.id !== this.registry.ruleSetId)
-        throw new ConfigError([
-          `RULES_BOOTSTRAP_DIR: the rule set id ${v.ruleSet.id} is not RULE_SET_ID ${this.registry.ruleSetId}`,
-        ]);
-      // The seeded programme is trusted as any other: published signed, read back, verified.
-      if (this.opts.signer === null)
-        throw new ConfigError([
-          'RULES_SIGNING_KEY_FILE: required to publish the bootstrap rule set on an empty rules topic (or set RULES_SIGNING_KEY; RULES_BOOTSTRAP_DIR="" waits for a publication instead) (not set)',
-        ]);
-      producer = this.kit.kafka.producer({
-        allowAutoTopicCreation: false,
-        idempotent: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
-      });
-      await producer.connect();
-      await sendPublication(
-        producer,
-        this.kit.codec,
-        this.kit.topics.rules,
-        signedPublication(v.ruleSet, Date.now(), this.opts.signer),
-      );
-      this.logger.info({ dir, version: v.ruleSet.version }, "published the bootstrap rule set");
-      await this.catchUp();
-      if (this.registry.size === 0)
-        throw new ConfigError([
-          "RULES_PUBLIC_KEYS: the bootstrap rule set was refused (see loyalty.dlq.v1): the signing key's public key must be one of RULES_PUBLIC_KEYS",
-        ]);
-    } finally {
-      await producer?.disconnect().catch(() => undefined);
-      await client
-        .query("select pg_advisory_unlock(hashtext($1))", [`rules-bootstrap:${this.topic}`])
-        .catch(() => undefined);
-      client.release();
-    }
   }
 }

@@ -1,6 +1,6 @@
 import type { AvroCodec, RuleSetPublished, TopicSpec } from "@loyalty/contracts";
 import { TransientError } from "@loyalty/stream-runtime";
-import type { Kafka, Producer } from "kafkajs";
+import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import { checksumOf } from "../engine/registry.ts";
 import type { RuleSet } from "../rules/types.ts";
 import { type Signer, canonicalJson, signPublication } from "./signing.ts";
@@ -23,7 +23,7 @@ export function publication(ruleSet: RuleSet, publishedAt: number): RuleSetPubli
   };
 }
 
-/** A signed publication: what `loyalty rules publish` and the engine's bootstrap send. */
+/** A signed publication: what `loyalty rules publish` sends. */
 export function signedPublication(ruleSet: RuleSet, publishedAt: number, signer: Signer): RuleSetPublished {
   return signPublication(publication(ruleSet, publishedAt), signer);
 }
@@ -44,6 +44,35 @@ export async function sendPublication(
     acks: -1,
     messages: [{ key: p.ruleSetId, value, timestamp: String(p.publishedAt) }],
   });
+}
+
+/**
+ * Publishes one signed rule set (a plain producer of `kafka`, connected for this send): the one
+ * path by which anything reaches loyalty.rules.v1 (`loyalty rules publish`, and the tooling that
+ * publishes rules/standard on a namespace's empty topic). `kafka` authenticates as the
+ * `publisher` principal on a stack with ACLs: no other principal may write the topic.
+ */
+export async function publishRuleSet(
+  kafka: Kafka,
+  codec: AvroCodec,
+  topic: TopicSpec,
+  ruleSet: RuleSet,
+  signer: Signer,
+  publishedAt: number = Date.now(),
+): Promise<RuleSetPublished> {
+  const p = signedPublication(ruleSet, publishedAt, signer);
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  try {
+    await sendPublication(producer, codec, topic, p);
+  } finally {
+    await producer.disconnect();
+  }
+  return p;
 }
 
 export function toMs(v: unknown): number {

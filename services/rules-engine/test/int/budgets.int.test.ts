@@ -105,8 +105,8 @@ describe("budgets and caps with two instances consuming together", () => {
     await inputs.prepare(3);
     await inputs.publishRuleSet(ruleSetDir());
     const env = { RULE_SET_ID: "budgeted", RULES_BOOTSTRAP_DIR: "", CONSUMER_MAX_BATCH: "40" };
-    const a = startService(stack, ns, { ...env, INSTANCE_ID: "a" });
-    const b = startService(stack, ns, { ...env, INSTANCE_ID: "b" });
+    const a = await startService(stack, ns, { ...env, INSTANCE_ID: "a" });
+    const b = await startService(stack, ns, { ...env, INSTANCE_ID: "b" });
     try {
       const admin = inputs.kafka.admin();
       await admin.connect();

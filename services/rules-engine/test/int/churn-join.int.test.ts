@@ -44,7 +44,10 @@ it("pays win-backs in event time however late churn-alert runs", async () => {
   await publish(stack, codec, topics.purchases!, events);
 
   // However late: longer than this test runs, so no purchase is priced before churn-alert marks it.
-  const engine = startService(stack, ns, { CHURN_JOIN: "event-time", CHURN_JOIN_MAX_WAIT_MS: "600000" });
+  const engine = await startService(stack, ns, {
+    CHURN_JOIN: "event-time",
+    CHURN_JOIN_MAX_WAIT_MS: "600000",
+  });
   let churn: ReturnType<typeof startChurn> | null = null;
   try {
     // Up and consuming: its group is stable with the inputs assigned; then give it time to fetch.
@@ -111,7 +114,7 @@ it("prices purchases after the maximum wait when churn-alert is absent, and coun
   await publish(stack, codec, topics.purchases!, events);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const started = Date.now();
-  const engine = startService(stack, ns, {
+  const engine = await startService(stack, ns, {
     CHURN_JOIN: "event-time",
     CHURN_JOIN_MAX_WAIT_MS: "3000",
     HTTP_PORT: String(port),

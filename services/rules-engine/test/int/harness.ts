@@ -13,13 +13,22 @@ import {
 } from "@loyalty/contracts";
 import { cdnow } from "@loyalty/datasets";
 import { compileFx, normaliseOrder, orderEventId, parseText, validateOrder } from "@loyalty/ingestor";
-import { type TestStack, devRulesKeyEnv, serviceEnv, testKafka } from "@loyalty/testkit";
+import {
+  type TestStack,
+  devRulesKeyEnv,
+  grantTestNamespace,
+  publisherKafka,
+  serviceEnv,
+  testKafka,
+} from "@loyalty/testkit";
 import type { Kafka } from "kafkajs";
 import {
+  STANDARD_RULES_DIR,
   type Signer,
+  publishRuleSet,
+  readPublicationRecords,
   readRuleSetSource,
   sendPublication,
-  signedPublication,
   signerOf,
   signingKeyFromEnv,
   validateRuleSet,
@@ -153,9 +162,31 @@ export class Inputs {
     await this.prepare();
     const v = validateRuleSet(readRuleSetSource(pathOrDir).json);
     if (!v.ok) throw new Error(`${pathOrDir}: ${v.errors.map((e) => `${e.path} ${e.problem}`).join("; ")}`);
-    const p = signedPublication(v.ruleSet, Date.now(), signer);
-    await this.sendRuleSetPublication(p);
-    return p;
+    // As `loyalty rules publish`: the same signing and sending code, as the publisher principal
+    // (which may write the namespace's rules topic once its ACLs exist).
+    await grantTestNamespace(this.stack.kafkaBrokers, this.ns);
+    return publishRuleSet(
+      publisherKafka(this.stack.kafkaBrokers),
+      this.codec,
+      this.topics.rules,
+      v.ruleSet,
+      signer,
+    );
+  }
+
+  /**
+   * What the tooling does before an engine's first start in a namespace (`loyalty up`, bench):
+   * publishes RULES_BOOTSTRAP_DIR's programme (default rules/standard; "" = none) unless a
+   * version of its id is on the topic already. The engine itself never publishes.
+   */
+  async publishProgramme(dir: string = STANDARD_RULES_DIR()): Promise<void> {
+    if (dir === "") return;
+    await this.prepare();
+    const id = readRuleSetSource(dir).json;
+    const ruleSetId = typeof id === "object" && id !== null && "id" in id ? String(id.id) : "";
+    const onTopic = await readPublicationRecords(this.kafka, this.codec, this.topics.rules.name);
+    if (onTopic.some((r) => r.publication?.ruleSetId === ruleSetId)) return;
+    await this.publishRuleSet(dir, devSigner("local-dev"));
   }
 
   /** Sends a publication as given (signed or not): the hostile cases of signing.int.test.ts. */
@@ -171,11 +202,24 @@ export class Inputs {
   }
 }
 
+const programmes = new Map<string, Promise<void>>();
+
 /**
  * The rules engine alone. No churn-alert runs beside it, so churn alerts (those a test produces)
  * count from when they are read (CHURN_JOIN=arrival); churn-join.int.test.ts runs both.
  */
-export function startService(stack: TestStack, ns: string, env: Record<string, string> = {}): ChildProcess {
+export async function startService(
+  stack: TestStack,
+  ns: string,
+  env: Record<string, string> = {},
+): Promise<ChildProcess> {
+  // Once per namespace and test process: the programme the engine waits for (it never publishes).
+  let seeded = programmes.get(ns);
+  if (seeded === undefined) {
+    seeded = new Inputs(stack, ns).publishProgramme(env.RULES_BOOTSTRAP_DIR);
+    programmes.set(ns, seeded);
+  }
+  await seeded;
   return spawn(process.execPath, ["--import", "tsx", MAIN], {
     cwd: REPO,
     env: serviceEnv(stack, ns, {

@@ -100,10 +100,10 @@ describe("a running rules engine", () => {
   it("hot-reloads a published rule set and claws back with the original terms", async () => {
     const inputs = new Inputs(stack, ns);
     await inputs.prepare();
-    const svc = startService(stack, ns);
+    const svc = await startService(stack, ns);
     try {
-      // v1 (bootstrapped standard programme). A lifts m1 to Silver ($200 >= $100); B, 1 ms later,
-      // is priced at Silver.
+      // v1 (the standard programme, published by the harness as publisher). A lifts m1 to Silver
+      // ($200 >= $100); B, 1 ms later, is priced at Silver.
       const t0 = Date.now();
       const a = purchase("m1", "A", 20_000, t0);
       const b = purchase("m1", "B", 10_000, t0 + 1);
@@ -217,7 +217,7 @@ describe("a running rules engine", () => {
   it("does not claw back points that expired in an earlier batch (ADR 14)", async () => {
     const inputs = new Inputs(stack, ns);
     await inputs.prepare();
-    const svc = startService(stack, ns);
+    const svc = await startService(stack, ns);
     const priced = async () =>
       (await pool.query("select count(*)::int as n from rules_priced_events where member_id = 'm3'")).rows[0]
         .n as number;

@@ -47,12 +47,12 @@ async function runNamespace(events: PurchaseEvent[], crash: boolean) {
     (await pool.query<{ n: number }>("select count(*)::int as n from rules_priced_events")).rows[0]?.n ?? 0;
   let partial: number | null = null;
   if (crash) {
-    const first = startService(stack, ns, { ...SMALL_FETCH, FAULT_KILL_AFTER_BATCH: "4" });
+    const first = await startService(stack, ns, { ...SMALL_FETCH, FAULT_KILL_AFTER_BATCH: "4" });
     const signal = await new Promise<NodeJS.Signals | null>((r) => first.once("exit", (_c, s) => r(s)));
     expect(signal).toBe("SIGKILL");
     partial = await applied();
   }
-  const svc = startService(stack, ns, SMALL_FETCH);
+  const svc = await startService(stack, ns, SMALL_FETCH);
   try {
     await waitFor("all events applied", applied, (n) => n >= events.length);
   } finally {

@@ -109,9 +109,9 @@ describe("signed rule sets", () => {
     await inputs.prepare();
     const rulesTopic = inputs.topics.rules.name;
     const signer = devSigner("alice");
-    let svc = startService(stack, ns);
+    let svc = await startService(stack, ns);
     try {
-      // v1: the standard programme, bootstrapped by the engine through the same signed path.
+      // v1: the standard programme, published by the harness (as publisher) before the engine started.
       await waitFor("bootstrap v1", ruleSets, (r) => r.length === 1, 60_000);
       const t0 = Date.now();
       await inputs.produce(inputs.topics.purchases, [purchase("m1", 1_000, t0)]);
@@ -231,7 +231,7 @@ describe("signed rule sets", () => {
 
       // A restart re-reads the topic: nothing is dead-lettered twice, v3 keeps its effective time.
       expect(await stopService(svc)).toBe(0);
-      svc = startService(stack, ns);
+      svc = await startService(stack, ns);
       await inputs.produce(inputs.topics.purchases, [purchase("m5", 1_000, t0 + 4_000)]);
       await waitFor(
         "m5",
