@@ -32,6 +32,7 @@ import type {
   TaskOutput,
   TaskTopology,
 } from "@loyalty/stream-runtime";
+import type { EntryRow } from "./engine/model.ts";
 import type { EngineEvent } from "./engine/process.ts";
 import { eventIdOf } from "./engine/process.ts";
 import type { RuleSetRegistry } from "./engine/registry.ts";
@@ -146,6 +147,16 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
     tick: null,
   });
 
+  async function produceMovements(out: TaskOutput, entries: readonly EntryRow[]): Promise<void> {
+    for (const m of entries)
+      out.produce({
+        topic: d.topics.points.name,
+        key: m.memberId,
+        value: await d.codec.encode(d.topics.points, toMovement(m)),
+        timestamp: m.eventTime,
+      });
+  }
+
   async function emit(out: TaskOutput, s: EngineTaskState, o: BatchOutputs): Promise<void> {
     for (const r of o.rejected) {
       const record = s.records.get(r.eventId);
@@ -154,13 +165,7 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
     for (const e of s.events) {
       const x = o.bySource.get(eventIdOf(e));
       if (!x) continue;
-      for (const m of x.entries)
-        out.produce({
-          topic: d.topics.points.name,
-          key: m.memberId,
-          value: await d.codec.encode(d.topics.points, toMovement(m)),
-          timestamp: m.eventTime,
-        });
+      await produceMovements(out, x.entries);
       for (const c of x.campaigns)
         out.produce({
           topic: d.topics.campaigns.name,
@@ -253,13 +258,7 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
         if (s.events.length > 0 || s.tick === null) continue;
         const trigger = `expiry-tick:${d.instanceId}:${s.partition}:${s.tick}`;
         const entries = await d.store.punctuateIn(tx, s.tick, trigger, owner(s));
-        for (const m of entries)
-          out.produce({
-            topic: d.topics.points.name,
-            key: m.memberId,
-            value: await d.codec.encode(d.topics.points, toMovement(m)),
-            timestamp: m.eventTime,
-          });
+        await produceMovements(out, entries);
         written.push({ entries, campaigns: [] });
       }
     },

@@ -222,15 +222,7 @@ export class RuleSetRegistry {
   }
 
   private prepare(p: { ruleSetId: string; version: number; checksum: string; ruleSetJson: string }):
-    | {
-        ok: true;
-        ruleSetId: string;
-        version: number;
-        checksum: string;
-        ruleSetJson: string;
-        ruleSet: RuleSet;
-        compiled: CompiledRuleSet;
-      }
+    | ({ ok: true } & Omit<Candidate, "audit">)
     | { ok: false; detail: string } {
     if (checksumOf(p.ruleSetJson) !== p.checksum) return { ok: false, detail: "checksum mismatch" };
     let json: unknown;
