@@ -19,6 +19,7 @@ import {
 } from "@loyalty/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { Inputs } from "../../../services/rules-engine/test/int/harness.ts";
 import { type Dashboard, checkDashboard, panelsOf } from "../src/check.ts";
 import { type Family, parseExposition, resolveMetric } from "../src/exposition.ts";
 import { SERVICES } from "../src/services.ts";
@@ -117,6 +118,9 @@ beforeAll(async () => {
   const apiPort = await freePort();
   for (const s of SERVICES) opsPort.set(s.name, await freePort());
   apiBase = `http://127.0.0.1:${apiPort}`;
+  // The rules engine never publishes rules itself: as `loyalty up` does, the standard programme is
+  // published first, signed, as the publisher principal.
+  await new Inputs(stack, ns).publishProgramme();
   for (const s of SERVICES) {
     const env = serviceEnv(stack, ns, {
       SERVICE_NAME: s.name,
