@@ -19,17 +19,38 @@ if (!reportsDir || !runId) {
   process.exit(2);
 }
 
+/**
+ * The package folders pnpm-workspace.yaml names ("group/*" or "group/name"; plain Node, so a
+ * line-wise read of its `- "..."` entries), or apps, packages and services when there is none.
+ */
+function workspaceDirs() {
+  const file = join(root, "pnpm-workspace.yaml");
+  const globs = existsSync(file)
+    ? readFileSync(file, "utf8")
+        .split("\n")
+        .map((l) => /^\s*-\s*["']?([^"'#\s]+)["']?/.exec(l)?.[1])
+        .filter((g) => g !== undefined)
+    : ["apps/*", "packages/*", "services/*"];
+  const dirs = [];
+  for (const g of globs) {
+    if (!g.endsWith("/*")) {
+      dirs.push(g);
+      continue;
+    }
+    const parent = g.slice(0, -2);
+    if (existsSync(join(root, parent)))
+      for (const name of readdirSync(join(root, parent))) dirs.push(`${parent}/${name}`);
+  }
+  return dirs;
+}
+
 /** The workspace packages that have a test script, as the report names them. */
 function testedPackages() {
   const out = [];
-  for (const group of ["apps", "packages", "services"]) {
-    const dir = join(root, group);
-    if (!existsSync(dir)) continue;
-    for (const name of readdirSync(dir)) {
-      const manifest = join(dir, name, "package.json");
-      if (!existsSync(manifest)) continue;
-      if (JSON.parse(readFileSync(manifest, "utf8")).scripts?.test) out.push(`${group}/${name}`);
-    }
+  for (const dir of workspaceDirs()) {
+    const manifest = join(root, dir, "package.json");
+    if (!existsSync(manifest)) continue;
+    if (JSON.parse(readFileSync(manifest, "utf8")).scripts?.test) out.push(dir);
   }
   return out.sort();
 }
@@ -46,7 +67,7 @@ const firstLine = (message) =>
 let skipped = 0;
 const problems = [];
 for (const pkg of testedPackages()) {
-  const file = join(reportsDir, `${pkg.replace("/", "__")}.json`);
+  const file = join(reportsDir, `${pkg.replaceAll("/", "__")}.json`);
   if (!existsSync(file)) {
     failed += 1;
     problems.push(`${pkg}: wrote no test report (vitest did not run or crashed): counted as 1 failed`);

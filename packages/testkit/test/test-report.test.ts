@@ -71,6 +71,31 @@ describe("the test command's closing report", () => {
     expect(r.code).toBe(0);
   });
 
+  it("reads every package pnpm-workspace.yaml names, one outside apps, packages and services too", async () => {
+    const { root, reports } = workspace({
+      a: { test: true, report: { testResults: [file("/x/a.test.ts", "passed", ["passed"])] } },
+    });
+    writeFileSync(
+      join(root, "pnpm-workspace.yaml"),
+      'packages:\n  - "packages/*"\n  - "infra/observability"\n',
+    );
+    mkdirSync(join(root, "infra", "observability"), { recursive: true });
+    writeFileSync(
+      join(root, "infra", "observability", "package.json"),
+      JSON.stringify({ name: "observability", scripts: { test: "vitest run" } }),
+    );
+    writeFileSync(
+      join(reports, "infra__observability.json"),
+      JSON.stringify({
+        testResults: [file("/x/dashboard.int.test.ts", "failed", ["skipped"], "timed out waiting")],
+      }),
+    );
+    const r = await report(root, reports, "run-infra");
+    expect(r.out.trim().split("\n").at(-1)).toBe("1 passed, 1 failed, 1 skipped");
+    expect(r.out).toMatch(/dashboard\.int\.test\.ts: the file failed outside its tests: timed out waiting/);
+    expect(r.code).toBe(1);
+  });
+
   it("counts a file that failed to load, a package without a report and one that ran nothing", async () => {
     const { root, reports } = workspace({
       a: {
