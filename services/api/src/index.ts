@@ -11,6 +11,7 @@ export {
   type KeyInfo,
   KeyStore,
   SCOPES,
+  parseKey,
   type Scope,
   KEY_CACHE_MS,
 } from "./store/keys.ts";

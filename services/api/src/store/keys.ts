@@ -32,6 +32,12 @@ export const sha256 = (s: string): Buffer => createHash("sha256").update(s, "utf
 const KEY_FORMAT = /^lk_([a-f0-9]{16})_([A-Za-z0-9_-]{43})$/;
 export const KEY_ID_PATTERN = "^[a-f0-9]{16}$";
 
+/** The parts of a key of the form `lk_<keyId>_<secret>`, or null for anything else. */
+export function parseKey(key: string): { keyId: string; secret: string } | null {
+  const m = KEY_FORMAT.exec(key);
+  return m?.[1] !== undefined && m[2] !== undefined ? { keyId: m[1], secret: m[2] } : null;
+}
+
 export function newKey(): { keyId: string; key: string } {
   const keyId = randomBytes(8).toString("hex");
   return { keyId, key: `lk_${keyId}_${randomBytes(32).toString("base64url")}` };
@@ -136,8 +142,7 @@ export class KeyStore {
     const hash = sha256(presented);
     if (this.adminHash && timingSafeEqual(hash, this.adminHash))
       return { ok: true, principal: { keyId: ENV_ADMIN_KEY_ID, scopes: ["admin"] } };
-    const m = KEY_FORMAT.exec(presented);
-    const keyId = m?.[1];
+    const keyId = parseKey(presented)?.keyId;
     if (keyId === undefined) return { ok: false, reason: "malformed" };
     const row = await this.lookup(keyId, now);
     if (!row) return { ok: false, reason: "unknown" };
