@@ -298,11 +298,19 @@ describe("the console in Chromium", () => {
     await page.close();
   });
 
-  it("shows a read-only key no publish button", async () => {
+  it("shows a read-only key no publish button (signed in and navigated with the keyboard only)", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await signIn(page, readKey);
+    await page.goto(`${consoleServer.url}/`);
+    const focused = () =>
+      page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent);
+    await page.keyboard.press("Tab");
+    expect(await focused()).toBe("api-key");
+    await page.keyboard.type(readKey);
+    await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Dashboard" }).waitFor();
-    await page.getByRole("link", { name: "Draft editor", exact: true }).click();
+    for (let i = 0; i < 10 && (await focused()) !== "Draft editor"; i++) await page.keyboard.press("Tab");
+    expect(await focused()).toBe("Draft editor");
+    await page.keyboard.press("Enter");
     await page.getByLabel("Draft rule set (JSON)").waitFor();
     await page.getByTestId("read-only").waitFor();
     expect(await page.getByRole("button", { name: "Submit for publishing" }).count()).toBe(0);
