@@ -5,7 +5,7 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import { extname, join, normalize, resolve } from "node:path";
+import { extname, join, normalize, resolve, sep } from "node:path";
 
 export interface ConsoleServerOptions {
   port: number;
@@ -112,7 +112,7 @@ async function serveFile(req: IncomingMessage, res: ServerResponse, dist: string
   const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
   const root = resolve(dist);
   const wanted = normalize(join(root, path));
-  let file = wanted.startsWith(root) && extname(wanted) !== "" ? wanted : join(root, "index.html");
+  let file = wanted.startsWith(root + sep) && extname(wanted) !== "" ? wanted : join(root, "index.html");
   const found = await stat(file).catch(() => null);
   if (!found?.isFile()) {
     // Unknown asset: 404; any other path is a route of the app (index.html).
