@@ -7,8 +7,9 @@
 // Steps: a wrong key is refused with a message; a marketer key signs in; the standard programme
 // is in the rules list; an invalid rule in the draft shows the validator's message at its path,
 // and fixing it clears it; the draft is submitted (the API stores it); a member lookup shows the
-// balance the ledger holds; the dashboard chart is drawn from non-empty data; a read-only key
-// has no publish button. Two screenshots go to docs/screenshots/.
+// balance the ledger holds; the dashboard chart is drawn from non-empty data; both pages follow
+// redemptions made meanwhile without a reload; a read-only key has no publish button (signed in
+// with the keyboard only). Two screenshots go to docs/screenshots/.
 import { existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -235,6 +236,21 @@ describe("the console in Chromium", () => {
     expect(canvasBox?.width ?? 0).toBeGreaterThan(500);
     await page.screenshot({ path: `${SHOTS}/console-dashboard.png`, fullPage: true });
 
+    // Live: a redemption made meanwhile shows up without a reload (the page polls every 5 s).
+    const r2 = await post(
+      apiBase,
+      `/v1/members/${MEMBER}/redemptions`,
+      ADMIN_KEY,
+      { points: 10 },
+      {
+        "idempotency-key": "console-e2e-2",
+      },
+    );
+    expect(r2.status).toBe(201);
+    await expect
+      .poll(() => figure.locator("figcaption").textContent(), { timeout: 15_000, interval: 500 })
+      .toContain("250 earned, 40 redeemed");
+
     // Rules: the standard programme, read from loyalty.rules.v1 by the API's read model.
     await page.getByRole("link", { name: "Rules", exact: true }).click();
     const standard = page.locator('[data-ruleset="standard"]');
@@ -275,7 +291,7 @@ describe("the console in Chromium", () => {
       { rule_set_id: "standard", version: 2, submitted_by: marketerKey.split("_")[1] },
     ]);
 
-    // Member lookup: the ledger's balance (250 earned − 30 redeemed), lots and history.
+    // Member lookup: the ledger's balance (250 earned − 30 − 10 redeemed), lots and history.
     await page.getByRole("link", { name: "Members", exact: true }).click();
     await page.getByLabel("Member id").fill(MEMBER);
     await page.getByLabel("Member id").press("Enter");
@@ -285,10 +301,25 @@ describe("the console in Chromium", () => {
       "select balance from ledger_balances where member_id = $1",
       [MEMBER],
     );
-    expect(ledger.rows[0]?.balance).toBe(220);
-    expect(await balance.textContent()).toBe("220");
+    expect(ledger.rows[0]?.balance).toBe(210);
+    expect(await balance.textContent()).toBe("210");
     await page.getByRole("cell", { name: "base-points v1" }).first().waitFor();
-    expect(await page.getByRole("cell", { name: "redeem", exact: true }).count()).toBe(1);
+    expect(await page.getByRole("cell", { name: "redeem", exact: true }).count()).toBe(2);
+    // Live on the member page too: 5 more points redeemed → 205, and a third history row.
+    const r3 = await post(
+      apiBase,
+      `/v1/members/${MEMBER}/redemptions`,
+      ADMIN_KEY,
+      { points: 5 },
+      {
+        "idempotency-key": "console-e2e-3",
+      },
+    );
+    expect(r3.body.balanceAfter).toBe(205);
+    await expect.poll(() => balance.textContent(), { timeout: 15_000, interval: 500 }).toBe("205");
+    await expect
+      .poll(() => page.getByRole("cell", { name: "redeem", exact: true }).count(), { timeout: 15_000 })
+      .toBe(3);
 
     // At 390 px nothing overflows the page sideways.
     await page.setViewportSize({ width: 390, height: 844 });

@@ -1,7 +1,7 @@
 // Points per day from GET /v1/dashboard/points-by-day, drawn with uPlot.
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
-import { useApi } from "../hooks.ts";
+import { Freshness, useApi } from "../hooks.tsx";
 
 interface Day {
   day: string;
@@ -13,12 +13,18 @@ interface Day {
   entries: number;
 }
 
+/** How often the dashboard asks again (live updates by polling; ADR 18). */
+export const REFRESH_MS = 5_000;
+
 function PointsChart(props: { days: Day[] }) {
   const box = useRef<HTMLDivElement>(null);
+  // Redrawn only when the figures change, not on every refresh.
+  const sig = JSON.stringify(props.days);
   useEffect(() => {
     const el = box.current;
     if (!el) return;
-    const xs = props.days.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000);
+    const days = JSON.parse(sig) as Day[];
+    const xs = days.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000);
     const width = () => Math.max(280, el.clientWidth);
     const plot = new uPlot(
       {
@@ -33,12 +39,7 @@ function PointsChart(props: { days: Day[] }) {
         ],
         axes: [{}, { label: "points", size: 70 }],
       },
-      [
-        xs,
-        props.days.map((d) => d.issued),
-        props.days.map((d) => d.redeemed),
-        props.days.map((d) => d.expired),
-      ],
+      [xs, days.map((d) => d.issued), days.map((d) => d.redeemed), days.map((d) => d.expired)],
       el,
     );
     const resize = () => plot.setSize({ width: width(), height: 280 });
@@ -47,7 +48,7 @@ function PointsChart(props: { days: Day[] }) {
       window.removeEventListener("resize", resize);
       plot.destroy();
     };
-  }, [props.days]);
+  }, [sig]);
   return <div ref={box} class="chart" />;
 }
 
@@ -59,7 +60,7 @@ function caption(days: Day[], to: string | null): string {
 }
 
 export function Dashboard() {
-  const r = useApi<{ to: string | null; days: Day[] }>("/v1/dashboard/points-by-day?days=90");
+  const r = useApi<{ to: string | null; days: Day[] }>("/v1/dashboard/points-by-day?days=90", REFRESH_MS);
   return (
     <section aria-labelledby="dash-h">
       <h1 id="dash-h">Dashboard</h1>
@@ -76,6 +77,7 @@ export function Dashboard() {
           <PointsChart days={r.data.days} />
         </figure>
       )}
+      <Freshness r={r} />
     </section>
   );
 }

@@ -1,7 +1,8 @@
 import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { useLocation } from "wouter-preact";
-import { useApi, when } from "../hooks.ts";
+import { Freshness, useApi, when } from "../hooks.tsx";
+import { REFRESH_MS } from "./dashboard.tsx";
 
 interface Summary {
   memberId: string;
@@ -11,6 +12,12 @@ interface Summary {
   debt: number;
   available: number;
   expiring: { days: number; points: number; before: string }[];
+  churn: {
+    modelVersion: string | null;
+    lastPurchaseAt: string | null;
+    purchaseDays: number;
+    lastAlert: { at: string; pAlive: number | null; segment: string; actionLevel: string } | null;
+  } | null;
   asOf: string;
 }
 interface Lots {
@@ -43,9 +50,9 @@ export function MemberLookup(props: { memberId: string | null }) {
   const [, navigate] = useLocation();
   const [input, setInput] = useState(props.memberId ?? "");
   const id = props.memberId === null ? null : encodeURIComponent(props.memberId);
-  const summary = useApi<Summary>(id === null ? null : `/v1/members/${id}`);
-  const lots = useApi<Lots>(id === null ? null : `/v1/members/${id}/lots`);
-  const history = useApi<History>(id === null ? null : `/v1/members/${id}/ledger?limit=100`);
+  const summary = useApi<Summary>(id === null ? null : `/v1/members/${id}`, REFRESH_MS);
+  const lots = useApi<Lots>(id === null ? null : `/v1/members/${id}/lots`, REFRESH_MS);
+  const history = useApi<History>(id === null ? null : `/v1/members/${id}/ledger?limit=100`, REFRESH_MS);
   return (
     <section aria-labelledby="member-h">
       <h1 id="member-h">Member lookup</h1>
@@ -68,6 +75,7 @@ export function MemberLookup(props: { memberId: string | null }) {
       )}
       {summary.state === "ok" && (
         <>
+          <Freshness r={summary} />
           <dl class="facts" aria-label="Summary">
             <dt>Balance</dt>
             <dd data-testid="balance">{summary.data.balance}</dd>
@@ -88,6 +96,25 @@ export function MemberLookup(props: { memberId: string | null }) {
               </Fragment>
             ))}
           </dl>
+          <h2>Churn</h2>
+          {summary.data.churn === null ? (
+            <p>No churn card yet (churn-alert has not seen this member).</p>
+          ) : (
+            <dl class="facts" aria-label="Churn card">
+              <dt>Last purchase</dt>
+              <dd>{summary.data.churn.lastPurchaseAt ? when(summary.data.churn.lastPurchaseAt) : "—"}</dd>
+              <dt>Purchase days</dt>
+              <dd>{summary.data.churn.purchaseDays}</dd>
+              <dt>Latest alert</dt>
+              <dd>
+                {summary.data.churn.lastAlert
+                  ? `${when(summary.data.churn.lastAlert.at)}: P(alive) ${summary.data.churn.lastAlert.pAlive?.toFixed(3) ?? "—"}, ${summary.data.churn.lastAlert.segment}, ${summary.data.churn.lastAlert.actionLevel}`
+                  : "none"}
+              </dd>
+              <dt>Model</dt>
+              <dd>{summary.data.churn.modelVersion ?? "—"}</dd>
+            </dl>
+          )}
           <h2>Lots</h2>
           {lots.state === "ok" && (
             <div class="scroll">

@@ -1,5 +1,5 @@
 import { Link } from "wouter-preact";
-import { useApi, when } from "../hooks.ts";
+import { useApi, when } from "../hooks.tsx";
 
 interface VersionInfo {
   version: number;
