@@ -80,7 +80,7 @@ export class PortBusyError extends CliError {
   readonly retriable = true;
   constructor(readonly ports: number[]) {
     super(
-      `port(s) ${ports.join(", ")} already in use (another engine running?): stop it, wait, or set LOYALTY_OPS_PORT_BASE / API_PORT`,
+      `port(s) ${ports.join(", ")} already in use (another engine running?): stop it, wait, or set LOYALTY_OPS_PORT_BASE / API_PORT / CONSOLE_PORT`,
     );
     this.name = "PortBusyError";
   }

@@ -462,7 +462,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
     return value;
   };
   const scopes = (value: string) => {
-    const all = ["read", "redeem", "admin"] as const;
+    const all = ["read", "redeem", "admin", "marketer"] as const;
     const list = value.split(",").map((x) => x.trim());
     for (const x of list) oneOf("--scopes", all)(x);
     return [...new Set(list)];
@@ -473,7 +473,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
     .requiredOption("--name <name>", "what the key is for, e.g. pos-berlin-1")
     .requiredOption(
       "--scopes <list>",
-      "comma-separated: read, redeem, admin (admin implies the others)",
+      "comma-separated: read, redeem, admin, marketer (admin implies the others; marketer: read and the console's drafts)",
       scopes,
     )
     .option("--owner <owner>", "who answers for the key (a team, a system); default: the name")

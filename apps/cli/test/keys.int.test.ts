@@ -67,7 +67,7 @@ describe("loyalty keys create", () => {
     const bad = await cli(["keys", "create", "--name", "x", "--scopes", "read,root"], env);
     expect([bad.code, bad.stderr]).toEqual([
       2,
-      expect.stringMatching(/--scopes must be one of read, redeem, admin, got root/),
+      expect.stringMatching(/--scopes must be one of read, redeem, admin, marketer, got root/),
     ]);
     const past = await cli(
       ["keys", "create", "--name", "x", "--scopes", "read", "--expires-at", "2001-01-01"],

@@ -1,5 +1,6 @@
 // `loyalty up --fresh --no-demo`: starts every service in a namespace of its own and keeps them
-// running; SIGTERM stops them cleanly (exit 0) and nothing is left listening.
+// running, with the console and a marketer key; SIGTERM stops them cleanly (exit 0) and nothing is
+// left listening.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -31,6 +32,7 @@ describe("loyalty up", () => {
     const env = stackEnv(stack, "", {
       LOYALTY_OPS_PORT_BASE: String(PORT_BASE),
       API_PORT: "18531",
+      CONSOLE_PORT: "18532",
       LOG_LEVEL: "warn",
     });
     // Another engine on these ports would answer the health checks below for ours.
@@ -59,12 +61,21 @@ describe("loyalty up", () => {
         fresh: boolean;
         figures: unknown;
         hints: { sendOrder: string | null; memberShow: string | null };
+        console: { url: string; keyId: string; key: string } | null;
       };
       expect(doc.fresh).toBe(true);
       expect(doc.namespace).toMatch(/^demo_\d{8}_\d{6}_[0-9a-f]{4}$/);
       expect(doc.figures).toBeNull();
       expect(stderr).toContain(`fresh namespace ${doc.namespace}`);
       for (const port of PORTS) expect(await healthy(port)).toBe(true);
+
+      // The console (ADR 18) on CONSOLE_PORT, with a marketer key made for this run: the console's
+      // server forwards it to the API, which knows it.
+      expect(doc.console?.url).toBe("http://127.0.0.1:18532/");
+      const who = await fetch(`${doc.console?.url}v1/session`, {
+        headers: { authorization: `Bearer ${doc.console?.key}` },
+      });
+      expect(await who.json()).toEqual({ keyId: doc.console?.keyId, scopes: ["marketer"] });
 
       // The namespace was provisioned: its schema holds the migrations.
       const db = new pg.Client({ connectionString: stack.databaseUrl });
@@ -103,6 +114,12 @@ describe("loyalty up", () => {
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
       for (const port of PORTS) expect(await healthy(port)).toBe(false);
+      expect(
+        await fetch("http://127.0.0.1:18532/").then(
+          () => "answered",
+          () => "closed",
+        ),
+      ).toBe("closed");
     } finally {
       // SIGTERM first: the CLI stops its services; SIGKILL would leave them running.
       if (child.exitCode === null) {

@@ -20,6 +20,8 @@ describe("ACLs generated from the AsyncAPI document", () => {
     expect(of("publisher", "WRITE")).toEqual(["loyalty.rules.v1"]);
     for (const p of ["ingestor", "rules-engine", "tier-evaluator", "churn-alert", "api", "upstream"])
       expect(of(p, "WRITE"), p).not.toContain("loyalty.rules.v1");
+    // The API reads it for the console's read model of rule sets (ADR 18), and only reads it.
+    expect(of("api", "READ")).toContain("loyalty.rules.v1");
   });
 
   it("lets the publisher read the rule topic in the CLI's throwaway groups, nothing else", () => {

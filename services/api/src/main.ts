@@ -24,6 +24,7 @@ import { MemoryRateLimiter, RedisRateLimiter } from "./http/rate-limit.ts";
 import { buildServer } from "./http/server.ts";
 import { ApiNow, ledgerNow } from "./now.ts";
 import { OutboxRelay } from "./outbox-relay.ts";
+import { rulesReadModelHandler } from "./rules-read-model.ts";
 import { KEY_CACHE_MS, KeyStore } from "./store/keys.ts";
 
 const config = loadConfig(apiConfigSchema);
@@ -93,6 +94,25 @@ if (config.CLOCK_MODE === "event") {
   });
 }
 
+// The console's read model of loyalty.rules.v1 (ADR 18): its own group, from the beginning, in
+// either clock mode. A publication's timestamp is the publisher's wall time, not an event time:
+// this runner reads the API's clock but never feeds it (no observe/assign).
+const readOnlyClock = { mode: kit.clock.mode, now: () => kit.clock.now() };
+const rulesRunner = new ConsumerRunner({
+  service: config.SERVICE_NAME,
+  kafka: kit.kafka,
+  groupId: groupIdFor(config, `${config.SERVICE_NAME}.rules`),
+  topics: [kit.topics.rules.name],
+  fromBeginning: true,
+  handler: rulesReadModelHandler(pool, kit.codec, logger),
+  producer: kit.producer,
+  dlq: kit.dlq,
+  logger,
+  metrics: kit.metrics,
+  clock: readOnlyClock,
+  sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
+});
+
 // /readyz (on the API's port and the ops server): PostgreSQL answers, Kafka answers (the clock
 // consumer is in its group; in wall mode, without one, an admin's metadata request), lag bound.
 const kafkaAdmin = kafkaAdminCheck(kit.kafka);
@@ -119,6 +139,7 @@ installShutdown(
     stop: async () => {
       await app.close(); // no new requests; in-flight ones finish
       await runner?.stop();
+      await rulesRunner.stop();
     },
     close: async () => {
       await relay.drain();
@@ -136,5 +157,6 @@ installShutdown(
 );
 
 await runner?.start();
+await rulesRunner.start();
 const address = await app.listen({ port: config.API_PORT, host: config.API_HOST });
 logger.info({ address, clock: kit.clock.mode, opsPort: ops.port }, "member API listening");

@@ -13,6 +13,7 @@ import { SingleBar } from "cli-progress";
 import type { Admin, Kafka } from "kafkajs";
 import { kafkaClient, namespace, translateDbError } from "../connections.ts";
 import { type CliContext, endpointsOf, printJson } from "../context.ts";
+import { type ConsoleRun, consolePort, formatConsole, startConsole } from "../demo/console.ts";
 import { formatHints, hints } from "../demo/hints.ts";
 import { type EngineFigures, type ReplayFigures, engineFigures, formatFigures } from "../demo/summary.ts";
 import { PipelineWatch, type Poll, ordersThrough } from "../demo/watch.ts";
@@ -74,6 +75,7 @@ async function session(ctx: CliContext, opts: Session): Promise<number> {
   if (!Number.isInteger(apiPort) || apiPort < 1 || apiPort > 65_535)
     throw new UsageError(`API_PORT must be a port number, got ${ctx.env.API_PORT}`);
   for (const s of SERVICES) opsPort(s, ctx.env);
+  const uiPort = consolePort(ctx.env);
   const ns = opts.fresh ? freshNamespace() : namespace(ctx);
   const env: NodeJS.ProcessEnv = { ...ctx.env, LOYALTY_NAMESPACE: ns };
   const ectx: CliContext = { ...ctx, env };
@@ -100,6 +102,10 @@ async function session(ctx: CliContext, opts: Session): Promise<number> {
   const logDir = join(stateDir, "logs", ns === "" ? "default" : ns);
   const busy = await busyPorts(serviceEnv);
   if (busy.length || !(await portFree(apiPort))) throw new PortBusyError(busy.length ? busy : [apiPort]);
+  // The console (ADR 18) runs while the engine does: with `loyalty up`, not the one-shot demo.
+  if (opts.keepRunning && !(await portFree(uiPort))) throw new PortBusyError([uiPort]);
+  // Set inside work() once the services answer; closed in the finally below.
+  const ui: { run: ConsoleRun | null } = { run: null };
   const services = startServices(serviceEnv, logDir);
   let stopped: Promise<Record<string, number | null>> | null = null;
   const stop = () => {
@@ -130,6 +136,10 @@ async function session(ctx: CliContext, opts: Session): Promise<number> {
     ctx.err(
       `services: ${services.map((s) => `${s.spec.name} (:${s.port})`).join(", ")} running; logs in ${logDir}`,
     );
+    if (opts.keepRunning) {
+      ui.run = await startConsole(serviceEnv, pool, apiPort, ctx.err);
+      if (ui.run) ctx.err(`console: ${ui.run.url} (sign in with the marketer key printed at the end)`);
+    }
     await admin.connect();
     let figures: EngineFigures | null = null;
     let replay: (ReplayFigures & { lastEventTime: number | null }) | null = null;
@@ -169,10 +179,19 @@ async function session(ctx: CliContext, opts: Session): Promise<number> {
       occurredAt: replay?.lastEventTime ?? null,
     });
     if (opts.json)
-      printJson(ctx, { namespace: ns, fresh: opts.fresh === true, refused, replay, figures, hints: h });
+      printJson(ctx, {
+        namespace: ns,
+        fresh: opts.fresh === true,
+        refused,
+        replay,
+        figures,
+        hints: h,
+        console: ui.run ? { url: ui.run.url, keyId: ui.run.keyId, key: ui.run.key } : null,
+      });
     else {
       if (figures) ctx.out(formatFigures(figures, replay));
       ctx.out(`\nNext (each works as printed, from the repository root):\n${formatHints(h)}`);
+      if (ui.run) ctx.out(formatConsole(ui.run, env));
     }
     return { refused };
   };
@@ -185,7 +204,7 @@ async function session(ctx: CliContext, opts: Session): Promise<number> {
     const { refused } = await Promise.race([work(), interrupted]);
     if (opts.keepRunning) {
       ctx.err(
-        `\nThe engine keeps running for live events (Ctrl-C stops it cleanly); API on http://127.0.0.1:${serviceEnv.API_PORT}, admin key in ${keyFile}`,
+        `\nThe engine keeps running for live events (Ctrl-C stops it cleanly); API on http://127.0.0.1:${serviceEnv.API_PORT}, admin key in ${keyFile}${ui.run ? `; console on ${ui.run.url}` : ""}`,
       );
       await Promise.race([signalled, serviceFailure]);
       ctx.err("\nstopping services (finishing in-flight batches)...");
@@ -201,6 +220,7 @@ async function session(ctx: CliContext, opts: Session): Promise<number> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    await ui.run?.server.close();
     await stop();
     await admin
       .disconnect()

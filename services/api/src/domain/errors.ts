@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   KEY_REVOKED: 409,
   INSUFFICIENT_BALANCE: 422,
   CALIBRATION_NO_DATA: 422,
+  RULESET_INVALID: 422,
+  RULESET_NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
@@ -123,4 +125,28 @@ export function toApiError(err: unknown): ApiError {
     if (e.statusCode === 400) return new ApiError("VALIDATION_FAILED", "malformed request", "body");
   }
   return new ApiError("INTERNAL", "internal error");
+}
+
+/** One problem the rules engine's validator found in a draft: the rule and the JSON path it names. */
+export interface RuleSetProblem {
+  ruleId: string | null;
+  path: string;
+  problem: string;
+}
+
+/** 422 RULESET_INVALID: the body's `error.errors` lists every problem of the draft. */
+export class RuleSetInvalidError extends ApiError {
+  constructor(readonly problems: readonly RuleSetProblem[]) {
+    super(
+      "RULESET_INVALID",
+      `the draft has ${problems.length} problem(s); the first: ${problems[0]?.path ?? "$"} ${problems[0]?.problem ?? ""}`,
+      "body.ruleSet",
+    );
+    this.name = "RuleSetInvalidError";
+  }
+
+  override body(): ErrorBody & { error: { errors: RuleSetProblem[] } } {
+    const b = super.body();
+    return { error: { ...b.error, errors: [...this.problems] } };
+  }
 }

@@ -3,6 +3,7 @@
 // server serves it at /openapi.json; `pnpm --filter @loyalty/api openapi:write` writes the same
 // document to schemas/openapi.json for clients that generate code without running the API.
 import { ERROR_CODES, type ErrorCode } from "../domain/errors.ts";
+import { CONSOLE_ROUTES } from "./console-schemas.ts";
 import { ROUTES, type RouteSpec, errorSchema, readinessSchema } from "./schemas.ts";
 
 type Json = Record<string, unknown>;
@@ -128,6 +129,14 @@ function operation(spec: RouteSpec): Json {
       };
       continue;
     }
+    if (s === 422 && schema !== errorSchema) {
+      // An error body with more than the contract's fields (422 RULESET_INVALID lists every problem).
+      responses[status] = {
+        description: "The request was understood but refused; `error.errors` says why",
+        content: { "application/json": { schema } },
+      };
+      continue;
+    }
     if (s >= 400) throw new TypeError(`${spec.operationId}: status ${s} has no error response in openapi.ts`);
     responses[status] = {
       description: s === 201 ? "Created" : "OK",
@@ -162,7 +171,7 @@ function operation(spec: RouteSpec): Json {
 
 export function openApiDocument(
   version: string = API_VERSION,
-  routes: readonly RouteSpec[] = Object.values(ROUTES),
+  routes: readonly RouteSpec[] = [...Object.values(ROUTES), ...Object.values(CONSOLE_ROUTES)],
 ): Json {
   const paths: Record<string, Json> = {};
   for (const r of routes) {

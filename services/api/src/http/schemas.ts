@@ -1,27 +1,30 @@
 // The JSON schemas the routes validate (and serialise) with. The OpenAPI document is generated
 // from these same objects (openapi.ts), so the two cannot drift apart.
 import { ERROR_CODES } from "../domain/errors.ts";
-import { KEY_ID_PATTERN, type Scope } from "../store/keys.ts";
+import { KEY_ID_PATTERN, SCOPES, type Scope } from "../store/keys.ts";
 
-type Schema = Record<string, unknown>;
+export type Schema = Record<string, unknown>;
 
-const str = (extra: Schema = {}): Schema => ({ type: "string", ...extra });
-const nullable = (s: Schema): Schema => ({ ...s, type: [s.type as string, "null"] });
-const int = (extra: Schema = {}): Schema => ({ type: "integer", ...extra });
-const obj = (properties: Record<string, Schema>, required: string[] = Object.keys(properties)): Schema => ({
+export const str = (extra: Schema = {}): Schema => ({ type: "string", ...extra });
+export const nullable = (s: Schema): Schema => ({ ...s, type: [s.type as string, "null"] });
+export const int = (extra: Schema = {}): Schema => ({ type: "integer", ...extra });
+export const obj = (
+  properties: Record<string, Schema>,
+  required: string[] = Object.keys(properties),
+): Schema => ({
   type: "object",
   additionalProperties: false,
   properties,
   required,
 });
 
-const memberId = str({
+export const memberId = str({
   minLength: 1,
   maxLength: 128,
   pattern: "^[A-Za-z0-9._:@-]+$",
   description: "Member id",
 });
-const isoTime = str({ format: "date-time" });
+export const isoTime = str({ format: "date-time" });
 const POINTS_MAX = 1_000_000_000;
 
 export const errorSchema: Schema = obj({
@@ -197,7 +200,7 @@ const keyFields = {
   keyId: str(),
   name: str(),
   owner: str(),
-  scopes: { type: "array", items: str({ enum: ["read", "redeem", "admin"] }) },
+  scopes: { type: "array", items: str({ enum: [...SCOPES] }) },
   createdBy: nullable(str({ description: "Key id of the admin key that created it; null from the CLI" })),
   createdAt: isoTime,
   lastUsedAt: nullable(str({ format: "date-time", description: "Updated at most once a minute" })),
@@ -211,13 +214,13 @@ const createdKey = obj({
   key: str({ description: "The key: shown once, only its sha256 is stored; keep it now" }),
 });
 
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorSchema]));
+export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorSchema]));
 /** What every authenticated route can answer before its handler runs: bad params, no key, scope, rate. */
-const AUTH_ERRORS = [400, 401, 403, 429] as const;
+export const AUTH_ERRORS = [400, 401, 403, 429] as const;
 /** What a route with a body can answer while reading it: over 16 KiB, not JSON. */
-const BODY_ERRORS = [413, 415] as const;
+export const BODY_ERRORS = [413, 415] as const;
 /** A handler's failure (500) or a transient database failure / shutdown (503). */
-const SERVER_ERRORS = [500, 503] as const;
+export const SERVER_ERRORS = [500, 503] as const;
 
 /** /readyz's body, on 200 and on 503 alike (packages/stream-runtime/src/readiness.ts). */
 export const readinessSchema: Schema = {
@@ -441,7 +444,7 @@ export const ROUTES = {
             type: "array",
             minItems: 1,
             uniqueItems: true,
-            items: str({ enum: ["read", "redeem", "admin"] }),
+            items: str({ enum: [...SCOPES] }),
           },
           owner: str({
             minLength: 1,

@@ -16,6 +16,7 @@ import { type KeyStore, type Principal, type Scope, allows } from "../store/keys
 import { adjust, cancelRedemption, closeMember, redeem } from "../store/ledger.ts";
 import { memberSummary } from "../summary.ts";
 import { type ChurnAlertLink, registerChurnCalibration } from "./churn-calibration.ts";
+import { registerConsoleRoutes } from "./console.ts";
 import { IpLimiter, type IpLimits } from "./ip-limit.ts";
 import { API_VERSION, openApiDocument } from "./openapi.ts";
 import type { RateLimiter } from "./rate-limit.ts";
@@ -342,6 +343,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   });
 
   registerChurnCalibration(app, deps.churnAlert ?? { url: null, timeoutMs: 0 });
+  registerConsoleRoutes(app, { pool: deps.pool, now: deps.now });
 
   app.route<{ Body: { name: string; scopes: Scope[]; owner?: string; expiresAt?: string } }>({
     method: r.createKey.method,

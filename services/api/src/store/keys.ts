@@ -12,7 +12,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Pool } from "@loyalty/db";
 import { ApiError } from "../domain/errors.ts";
 
-export const SCOPES = ["read", "redeem", "admin"] as const;
+export const SCOPES = ["read", "redeem", "admin", "marketer"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface Principal {
@@ -43,9 +43,14 @@ export function newKey(): { keyId: string; key: string } {
   return { keyId, key: `lk_${keyId}_${randomBytes(32).toString("base64url")}` };
 }
 
-/** Admin implies every scope; the others are exactly what they say. */
+/**
+ * Admin implies every scope; marketer (the console's scope, ADR 18) implies read; the others are
+ * exactly what they say.
+ */
 export function allows(scopes: readonly Scope[], needed: Scope): boolean {
-  return scopes.includes(needed) || scopes.includes("admin");
+  return (
+    scopes.includes(needed) || scopes.includes("admin") || (needed === "read" && scopes.includes("marketer"))
+  );
 }
 
 /** Why a presented key was refused (a metric label; the client only ever sees AUTH_INVALID). */

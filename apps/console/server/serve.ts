@@ -1,0 +1,164 @@
+// The console's own small server (ADR 18): serves the built app (dist/) and forwards /v1/* and
+// /openapi.json to the member API, so the browser talks to one origin (no CORS on the API) and the
+// API keeps serving only JSON. It holds no state and no key: the browser sends the key it was
+// given with every request, and the API authenticates it as it does any client.
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import { extname, join, normalize, resolve, sep } from "node:path";
+
+export interface ConsoleServerOptions {
+  port: number;
+  host: string;
+  /** The member API's base URL, e.g. http://127.0.0.1:8080. */
+  apiUrl: string;
+  /** The built app (vite build): apps/console/dist. */
+  dist: string;
+}
+
+export interface ConsoleServer {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export const DIST = new URL("../dist/", import.meta.url).pathname;
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".map": "application/json",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+};
+
+/** The app runs no inline script and no eval (the validator is compiled at build time). */
+const SECURITY_HEADERS = {
+  "content-security-policy":
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+const FORWARDED_REQUEST_HEADERS = ["authorization", "content-type", "accept", "x-request-id"];
+const FORWARDED_RESPONSE_HEADERS = ["content-type", "retry-after", "idempotent-replayed"];
+const MAX_BODY = 2 * 1024 * 1024;
+
+export class ConsoleServerError extends Error {
+  constructor(
+    message: string,
+    readonly retriable: boolean,
+  ) {
+    super(message);
+    this.name = "ConsoleServerError";
+  }
+}
+
+/** Whether a request goes to the API rather than to the app's files. */
+export const isApiPath = (path: string) => path.startsWith("/v1/") || path === "/openapi.json";
+
+async function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  if (req.method === "GET" || req.method === "HEAD") return null;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new ConsoleServerError("request body too large", false);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function forward(req: IncomingMessage, res: ServerResponse, apiUrl: string): Promise<void> {
+  const headers: Record<string, string> = {};
+  for (const h of FORWARDED_REQUEST_HEADERS) {
+    const v = req.headers[h];
+    if (typeof v === "string") headers[h] = v;
+  }
+  let answer: Response;
+  try {
+    const body = await readBody(req);
+    answer = await fetch(new URL(req.url ?? "/", apiUrl), {
+      method: req.method ?? "GET",
+      headers,
+      ...(body ? { body } : {}),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    const tooLarge = err instanceof ConsoleServerError;
+    res.writeHead(tooLarge ? 413 : 502, { "content-type": "application/json", ...SECURITY_HEADERS });
+    res.end(
+      JSON.stringify({
+        error: {
+          code: tooLarge ? "PAYLOAD_TOO_LARGE" : "UNAVAILABLE",
+          message: tooLarge ? "request body too large" : `the member API at ${apiUrl} did not answer`,
+        },
+      }),
+    );
+    return;
+  }
+  const out: Record<string, string> = { ...SECURITY_HEADERS, "cache-control": "no-store" };
+  for (const h of FORWARDED_RESPONSE_HEADERS) {
+    const v = answer.headers.get(h);
+    if (v !== null) out[h] = v;
+  }
+  res.writeHead(answer.status, out);
+  res.end(Buffer.from(await answer.arrayBuffer()));
+}
+
+async function serveFile(req: IncomingMessage, res: ServerResponse, dist: string): Promise<void> {
+  const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+  const root = resolve(dist);
+  const wanted = normalize(join(root, path));
+  let file = wanted.startsWith(root + sep) && extname(wanted) !== "" ? wanted : join(root, "index.html");
+  const found = await stat(file).catch(() => null);
+  if (!found?.isFile()) {
+    // Unknown asset: 404; any other path is a route of the app (index.html).
+    if (extname(wanted) !== "") {
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8", ...SECURITY_HEADERS });
+      res.end("not found");
+      return;
+    }
+    file = join(root, "index.html");
+  }
+  const exists = await stat(file).catch(() => null);
+  if (!exists?.isFile()) {
+    res.writeHead(503, { "content-type": "text/plain; charset=utf-8" });
+    res.end(`the console is not built: run pnpm --filter @loyalty/console build (no ${file})`);
+    return;
+  }
+  res.writeHead(200, {
+    "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+    "cache-control": file.includes("/assets/") ? "public, max-age=31536000, immutable" : "no-cache",
+    ...SECURITY_HEADERS,
+  });
+  createReadStream(file).pipe(res);
+}
+
+export async function startConsoleServer(o: ConsoleServerOptions): Promise<ConsoleServer> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const work = isApiPath(path)
+      ? forward(req, res, o.apiUrl)
+      : req.method === "GET" || req.method === "HEAD"
+        ? serveFile(req, res, o.dist)
+        : Promise.resolve(res.writeHead(405, { allow: "GET, HEAD" }).end());
+    work.catch(() => {
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+      res.end();
+    });
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once("error", fail);
+    server.listen(o.port, o.host, () => ok());
+  });
+  const a = server.address();
+  const port = typeof a === "object" && a ? a.port : o.port;
+  return {
+    url: `http://${o.host}:${port}`,
+    server,
+    close: () => new Promise<void>((ok) => server.close(() => ok())),
+  };
+}

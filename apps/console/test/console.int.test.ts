@@ -1,0 +1,354 @@
+// The console end to end in real headless Chromium (Debian's `chromium`, driven by
+// playwright-core) against the real stack: the member API as a child process (its rules read
+// model consuming loyalty.rules.v1), rules/standard published as `loyalty rules publish` does
+// (signed, as the publisher principal), a member's ledger seeded the way the rules engine writes
+// it, a redemption made through the API, and the console's own server in front of the API.
+//
+// Steps: a wrong key is refused with a message; a marketer key signs in; the standard programme
+// is in the rules list; an invalid rule in the draft shows the validator's message at its path,
+// and fixing it clears it; the draft is submitted (the API stores it); a member lookup shows the
+// balance the ledger holds; the dashboard chart is drawn from non-empty data; both pages follow
+// redemptions made meanwhile without a reload; a read-only key has no publish button (signed in
+// with the keyboard only). Two screenshots go to docs/screenshots/.
+import { existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { AvroCodec, namespacedTopics } from "@loyalty/contracts";
+import { type Pool, createPool, inTransaction, migrate } from "@loyalty/db";
+import {
+  STANDARD_RULES_DIR,
+  entryIdOf,
+  publishRuleSet,
+  readRuleSetSource,
+  signerOf,
+  signingKeyFromEnv,
+  validateRuleSet,
+} from "@loyalty/rules-engine";
+import {
+  type RunningService,
+  type TestStack,
+  devRulesKeyEnv,
+  grantTestNamespace,
+  publisherKafka,
+  requireStack,
+  serviceEnv,
+  spawnService,
+  testNamespace,
+} from "@loyalty/testkit";
+import { type Browser, type Page, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ConsoleServer, DIST, startConsoleServer } from "../server/serve.ts";
+
+const REPO = new URL("../../../", import.meta.url).pathname;
+const API_MAIN = `${REPO}services/api/src/main.ts`;
+const SHOTS = `${REPO}docs/screenshots`;
+const ADMIN_KEY = "console-test-admin-key-0123456789abcdef0123";
+const MEMBER = "console-m1";
+const DAY = 86_400_000;
+/** Debian's chromium (infra/bin/bootstrap installs it); CHROMIUM_PATH names another. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => ok(typeof a === "object" && a ? a.port : 0));
+    });
+  });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined && done(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+/** Earn entries and lots the way the rules engine writes them (services/rules-engine/README.md). */
+async function seedEarns(pool: Pool, memberId: string, earns: { points: number; at: number }[]) {
+  await inTransaction(pool, async (c) => {
+    await c.query("insert into ledger_balances (member_id, balance) values ($1, 0)", [memberId]);
+    let balance = 0;
+    for (const [i, e] of earns.entries()) {
+      const source = `console-seed:${memberId}:${i}`;
+      const id = entryIdOf(source, "base-points", "earn", memberId);
+      balance += e.points;
+      await c.query(
+        `insert into ledger_entries (entry_id, member_id, kind, points, balance_after, rule_id, rule_version,
+                                     rule_set_id, rule_set_version, source_event_id, order_id, event_time)
+         values ($1, $2, 'earn', $3, $4, 'base-points', 1, 'standard', 1, $5, $6, $7)`,
+        [id, memberId, e.points, balance, source, `order-${i}`, new Date(e.at)],
+      );
+      await c.query(
+        `insert into ledger_lots (lot_id, member_id, points, remaining, earned_at, expires_at)
+         values ($1, $2, $3, $3, $4, $5)`,
+        [id, memberId, e.points, new Date(e.at), new Date(e.at + 365 * DAY)],
+      );
+    }
+    await c.query("update ledger_balances set balance = $2 where member_id = $1", [memberId, balance]);
+  });
+}
+
+async function post(
+  base: string,
+  path: string,
+  key: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  const res = await fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: test-side JSON, asserted field by field
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+let stack: TestStack;
+let ns: string;
+let pool: Pool;
+let api: RunningService;
+let apiBase: string;
+let consoleServer: ConsoleServer;
+let browser: Browser;
+let marketerKey: string;
+let readKey: string;
+const NOW = Date.now();
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: run bash infra/bin/bootstrap (it installs Debian's chromium with apt-get), or set CHROMIUM_PATH`,
+    );
+  if (!existsSync(`${DIST}index.html`))
+    throw new Error(`the console is not built (${DIST}): pnpm --filter @loyalty/console build`);
+  stack = await requireStack();
+  ns = testNamespace();
+  await migrate(stack.databaseUrl, undefined, ns);
+  pool = createPool(stack.databaseUrl, { max: 2, namespace: ns });
+
+  const port = await freePort();
+  apiBase = `http://127.0.0.1:${port}`;
+  api = await spawnService(
+    API_MAIN,
+    serviceEnv(stack, ns, {
+      SERVICE_NAME: "api",
+      API_PORT: String(port),
+      API_ADMIN_KEY: ADMIN_KEY,
+      CLOCK_MODE: "wall",
+      API_RATE_LIMIT_STORE: "memory",
+    }),
+  );
+  await waitFor(
+    "the API",
+    () => fetch(`${apiBase}/readyz`).then((r) => r.status),
+    (s) => s === 200,
+  );
+
+  // rules/standard, signed and sent as `loyalty rules publish` does, as the publisher principal.
+  const checked = validateRuleSet(readRuleSetSource(STANDARD_RULES_DIR()).json);
+  if (!checked.ok) throw new Error("rules/standard does not validate");
+  const key = signingKeyFromEnv({ ...devRulesKeyEnv(), ...process.env });
+  if (key === null) throw new Error("no dev signing key (pnpm loyalty stack up makes one)");
+  await grantTestNamespace(stack.kafkaBrokers, ns);
+  const codec = new AvroCodec(stack.schemaRegistryUrl);
+  const rulesTopic = namespacedTopics(ns).rules;
+  await codec.registerAll([rulesTopic]);
+  await publishRuleSet(
+    publisherKafka(stack.kafkaBrokers),
+    codec,
+    rulesTopic,
+    checked.ruleSet,
+    signerOf(key, "console-test-publisher"),
+  );
+
+  await seedEarns(pool, MEMBER, [
+    { points: 120, at: NOW - 20 * DAY },
+    { points: 80, at: NOW - 10 * DAY },
+    { points: 50, at: NOW - 2 * DAY },
+  ]);
+  const redeemed = await post(
+    apiBase,
+    `/v1/members/${MEMBER}/redemptions`,
+    ADMIN_KEY,
+    { points: 30 },
+    {
+      "idempotency-key": "console-e2e-1",
+    },
+  );
+  expect(redeemed.status).toBe(201);
+
+  const created = async (name: string, scopes: string[]) => {
+    const r = await post(apiBase, "/v1/keys", ADMIN_KEY, { name, scopes });
+    expect(r.status).toBe(201);
+    return r.body.key as string;
+  };
+  marketerKey = await created("console-marketer", ["marketer"]);
+  readKey = await created("console-reader", ["read"]);
+
+  consoleServer = await startConsoleServer({ port: 0, host: "127.0.0.1", apiUrl: apiBase, dist: DIST });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  mkdirSync(SHOTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await consoleServer?.close();
+  const code = await api?.stop();
+  await pool?.end();
+  expect(code).toBe(0);
+});
+
+async function signIn(page: Page, key: string) {
+  await page.goto(`${consoleServer.url}/`);
+  await page.getByLabel("API key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+describe("the console in Chromium", () => {
+  it("refuses a wrong key with a message, then works end to end with a marketer key", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const failed: string[] = [];
+    page.on("pageerror", (e) => failed.push(e.message));
+
+    // Wrong key: the login page again, with the reason.
+    await signIn(page, "lk_0123456789abcdef_wrongwrongwrongwrongwrongwrongwrongwrongwro");
+    await expect.poll(() => page.getByRole("alert").textContent()).toContain("not accepted");
+    expect(await page.getByLabel("API key").isVisible()).toBe(true);
+
+    // Marketer key: signed in, the dashboard first.
+    await signIn(page, marketerKey);
+    await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+
+    // The chart: uPlot's canvas, drawn from the API's days (earned 250 and redeemed 30 in all).
+    const figure = page.getByTestId("points-chart");
+    await figure.waitFor();
+    expect(Number(await figure.getAttribute("data-days"))).toBeGreaterThanOrEqual(3);
+    expect(await figure.locator("canvas").count()).toBe(1);
+    expect(await figure.locator("figcaption").textContent()).toContain("250 earned, 30 redeemed");
+    const canvasBox = await figure.locator("canvas").boundingBox();
+    expect(canvasBox?.width ?? 0).toBeGreaterThan(500);
+    await page.screenshot({ path: `${SHOTS}/console-dashboard.png`, fullPage: true });
+
+    // Live: a redemption made meanwhile shows up without a reload (the page polls every 5 s).
+    const r2 = await post(
+      apiBase,
+      `/v1/members/${MEMBER}/redemptions`,
+      ADMIN_KEY,
+      { points: 10 },
+      {
+        "idempotency-key": "console-e2e-2",
+      },
+    );
+    expect(r2.status).toBe(201);
+    await expect
+      .poll(() => figure.locator("figcaption").textContent(), { timeout: 15_000, interval: 500 })
+      .toContain("250 earned, 40 redeemed");
+
+    // Rules: the standard programme, read from loyalty.rules.v1 by the API's read model.
+    await page.getByRole("link", { name: "Rules", exact: true }).click();
+    const standard = page.locator('[data-ruleset="standard"]');
+    await standard.waitFor({ timeout: 30_000 });
+    expect(await standard.textContent()).toContain("console-test-publisher");
+    await standard.getByRole("link", { name: "v1" }).click();
+    await page.getByRole("cell", { name: "base-points v1" }).waitFor();
+
+    // Draft: v2 of standard; an invalid status on the first rule → the message at its path.
+    await page.getByRole("link", { name: "Draft editor", exact: true }).click();
+    const editor = page.getByLabel("Draft rule set (JSON)");
+    await editor.waitFor();
+    const good = await editor.inputValue();
+    expect(JSON.parse(good).version).toBe(2);
+    const broken = JSON.parse(good);
+    broken.rules[0].status = "sometimes";
+    await editor.fill(JSON.stringify(broken, null, 2));
+    const problem = page.locator('#draft-problems li[data-path="$.rules[0].status"]');
+    await problem.waitFor();
+    expect(await problem.getAttribute("data-rule")).toBe("base-points");
+    expect(await problem.textContent()).toContain("must be one of");
+    expect(await page.getByRole("button", { name: "Submit for publishing" }).isDisabled()).toBe(true);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await problem.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${SHOTS}/console-draft-390.png`, fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // Fixed: no problem left; submitted, the API stores the draft.
+    await editor.fill(good);
+    await page.getByText("No problems found by the schema.").waitFor();
+    expect(await page.locator("#draft-problems").count()).toBe(0);
+    await page.getByRole("button", { name: "Submit for publishing" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toContain("submitted");
+    const drafts = await pool.query<{ rule_set_id: string; version: number; submitted_by: string }>(
+      "select rule_set_id, version, submitted_by from api_rule_drafts",
+    );
+    expect(drafts.rows).toEqual([
+      { rule_set_id: "standard", version: 2, submitted_by: marketerKey.split("_")[1] },
+    ]);
+
+    // Member lookup: the ledger's balance (250 earned − 30 − 10 redeemed), lots and history.
+    await page.getByRole("link", { name: "Members", exact: true }).click();
+    await page.getByLabel("Member id").fill(MEMBER);
+    await page.getByLabel("Member id").press("Enter");
+    const balance = page.getByTestId("balance");
+    await balance.waitFor();
+    const ledger = await pool.query<{ balance: number }>(
+      "select balance from ledger_balances where member_id = $1",
+      [MEMBER],
+    );
+    expect(ledger.rows[0]?.balance).toBe(210);
+    expect(await balance.textContent()).toBe("210");
+    await page.getByRole("cell", { name: "base-points v1" }).first().waitFor();
+    expect(await page.getByRole("cell", { name: "redeem", exact: true }).count()).toBe(2);
+    // Live on the member page too: 5 more points redeemed → 205, and a third history row.
+    const r3 = await post(
+      apiBase,
+      `/v1/members/${MEMBER}/redemptions`,
+      ADMIN_KEY,
+      { points: 5 },
+      {
+        "idempotency-key": "console-e2e-3",
+      },
+    );
+    expect(r3.body.balanceAfter).toBe(205);
+    await expect.poll(() => balance.textContent(), { timeout: 15_000, interval: 500 }).toBe("205");
+    await expect
+      .poll(() => page.getByRole("cell", { name: "redeem", exact: true }).count(), { timeout: 15_000 })
+      .toBe(3);
+
+    // At 390 px nothing overflows the page sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    expect(failed).toEqual([]);
+    await page.close();
+  });
+
+  it("shows a read-only key no publish button (signed in and navigated with the keyboard only)", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${consoleServer.url}/`);
+    const focused = () =>
+      page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent);
+    await page.keyboard.press("Tab");
+    expect(await focused()).toBe("api-key");
+    await page.keyboard.type(readKey);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+    for (let i = 0; i < 10 && (await focused()) !== "Draft editor"; i++) await page.keyboard.press("Tab");
+    expect(await focused()).toBe("Draft editor");
+    await page.keyboard.press("Enter");
+    await page.getByLabel("Draft rule set (JSON)").waitFor();
+    await page.getByTestId("read-only").waitFor();
+    expect(await page.getByRole("button", { name: "Submit for publishing" }).count()).toBe(0);
+    // And the API refuses it a draft all the same (403 before the body is read).
+    const refused = await post(apiBase, "/v1/rulesets/drafts", readKey, { ruleSet: {} });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe("SCOPE_FORBIDDEN");
+    await page.close();
+  });
+});

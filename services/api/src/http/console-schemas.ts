@@ -1,0 +1,190 @@
+import { SCOPES } from "../store/keys.ts";
+// The routes the marketers' console needs (ADR 18), specified like ROUTES (schemas.ts): the same
+// objects validate requests, serialise answers and make the OpenAPI document (openapi.ts).
+import {
+  AUTH_ERRORS,
+  BODY_ERRORS,
+  type RouteSpec,
+  SERVER_ERRORS,
+  errors,
+  int,
+  isoTime,
+  memberId,
+  nullable,
+  obj,
+  str,
+} from "./schemas.ts";
+
+const ruleSetId = str({ pattern: "^[a-z0-9][a-z0-9_-]{0,63}$", description: "Rule-set id" });
+const versionInfo = {
+  version: int({ minimum: 1 }),
+  publishedAt: isoTime,
+  publisher: nullable(str({ description: "Who signed the publication (null: unsigned)" })),
+  keyId: nullable(str({ description: "Id of the signing key (null: unsigned)" })),
+  signed: { type: "boolean", description: "Carries a signature; the rules engine verifies it, not the API" },
+  checksum: str(),
+  description: nullable(str()),
+  ruleCount: int({ minimum: 0 }),
+};
+const draftInfo = obj({
+  draftId: str({ pattern: "^drf-[0-9a-f-]{36}$" }),
+  ruleSetId: str(),
+  version: int({ minimum: 1 }),
+  submittedBy: str({ description: "Key id of the marketer key that submitted it" }),
+  submittedAt: isoTime,
+});
+const ruleSetDocument = {
+  type: "object",
+  additionalProperties: true,
+  description: "The rule set as published (schemas/ruleset.schema.json)",
+};
+const validationError = obj({
+  ruleId: nullable(str()),
+  path: str({ description: "JSON path of the offending node, e.g. $.rules[2].event.params.rate" }),
+  problem: str(),
+});
+const versionParam = str({ pattern: "^[1-9][0-9]{0,9}$", description: "Rule-set version" });
+
+export const CONSOLE_ROUTES = {
+  session: {
+    method: "GET",
+    url: "/v1/session",
+    operationId: "getSession",
+    summary: "The presented key's id and scopes (the console signs in with it and shows what the key may do)",
+    scope: "read",
+    schema: {
+      response: {
+        200: obj({ keyId: str(), scopes: { type: "array", items: str({ enum: [...SCOPES] }) } }),
+        ...errors(...AUTH_ERRORS, ...SERVER_ERRORS),
+      },
+    },
+  },
+  listRuleSets: {
+    method: "GET",
+    url: "/v1/rulesets",
+    operationId: "listRuleSets",
+    summary:
+      "Rule sets as published on loyalty.rules.v1 (the API's read model): versions newest first, with publisher and time, and submitted drafts",
+    scope: "read",
+    schema: {
+      response: {
+        200: obj({
+          ruleSets: {
+            type: "array",
+            items: obj({
+              ruleSetId: str(),
+              versions: { type: "array", items: obj(versionInfo) },
+              drafts: { type: "array", items: draftInfo },
+            }),
+          },
+        }),
+        ...errors(...AUTH_ERRORS, ...SERVER_ERRORS),
+      },
+    },
+  },
+  getRuleSetVersion: {
+    method: "GET",
+    url: "/v1/rulesets/:ruleSetId/versions/:version",
+    operationId: "getRuleSetVersion",
+    summary: "One published version of a rule set, with its rules",
+    scope: "read",
+    schema: {
+      params: obj({ ruleSetId, version: versionParam }),
+      response: {
+        200: obj({ ruleSetId: str(), ...versionInfo, ruleSet: ruleSetDocument }),
+        ...errors(...AUTH_ERRORS, 404, ...SERVER_ERRORS),
+      },
+    },
+  },
+  submitDraft: {
+    method: "POST",
+    url: "/v1/rulesets/drafts",
+    operationId: "submitRuleSetDraft",
+    summary:
+      "Submit a rule-set draft for publication (marketer): checked with the rules engine's validator (422 lists every error with rule id and path); a publisher signs and publishes it",
+    scope: "marketer",
+    schema: {
+      body: obj({ ruleSet: { ...ruleSetDocument, description: "The draft rule set" } }),
+      response: {
+        201: draftInfo,
+        422: obj({
+          error: obj(
+            {
+              code: str({ enum: ["RULESET_INVALID"] }),
+              message: str(),
+              field: str(),
+              errors: { type: "array", items: validationError },
+            },
+            ["code", "message", "errors"],
+          ),
+        }),
+        ...errors(...AUTH_ERRORS, ...BODY_ERRORS, ...SERVER_ERRORS),
+      },
+    },
+  },
+  memberLots: {
+    method: "GET",
+    url: "/v1/members/:memberId/lots",
+    operationId: "getMemberLots",
+    summary: "A member's lots with points left, soonest expiry first",
+    scope: "read",
+    schema: {
+      params: obj({ memberId }),
+      response: {
+        200: obj({
+          memberId: str(),
+          asOf: isoTime,
+          lots: {
+            type: "array",
+            items: obj({
+              lotId: str(),
+              points: int(),
+              remaining: int(),
+              earnedAt: isoTime,
+              expiresAt: isoTime,
+              due: { type: "boolean", description: "Expired at asOf; the rules engine removes it next" },
+            }),
+          },
+        }),
+        ...errors(...AUTH_ERRORS, 404, ...SERVER_ERRORS),
+      },
+    },
+  },
+  pointsByDay: {
+    method: "GET",
+    url: "/v1/dashboard/points-by-day",
+    operationId: "getPointsByDay",
+    summary:
+      "Points earned, reversed, redeemed, expired and adjusted per UTC day of event time, for the days up to the ledger's newest entry",
+    scope: "read",
+    schema: {
+      querystring: obj(
+        {
+          days: str({
+            pattern: "^(?:[1-9]|[1-9][0-9]|[1-3][0-9][0-9]|400)$",
+            description: "1..400, default 90",
+          }),
+        },
+        [],
+      ),
+      response: {
+        200: obj({
+          to: nullable(str({ format: "date-time", description: "Event time of the newest ledger entry" })),
+          days: {
+            type: "array",
+            items: obj({
+              day: str({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" }),
+              issued: int(),
+              reversed: int(),
+              redeemed: int(),
+              expired: int(),
+              adjusted: int(),
+              entries: int(),
+            }),
+          },
+        }),
+        ...errors(...AUTH_ERRORS, ...SERVER_ERRORS),
+      },
+    },
+  },
+} as const satisfies Record<string, RouteSpec>;
