@@ -9,9 +9,12 @@
 // and fixing it clears it; the draft is submitted (the API stores it); a member lookup shows the
 // balance the ledger holds; the dashboard chart is drawn from non-empty data; both pages follow
 // redemptions made meanwhile without a reload; a read-only key has no publish button (signed in
-// with the keyboard only). Two screenshots go to docs/screenshots/.
-import { existsSync, mkdirSync } from "node:fs";
+// with the keyboard only). Two screenshots are taken and checked non-empty: into a temporary
+// directory, or into docs/screenshots/ (the README's) with UPDATE_SCREENSHOTS=1.
+import { existsSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AvroCodec, namespacedTopics } from "@loyalty/contracts";
 import { type Pool, createPool, inTransaction, migrate } from "@loyalty/db";
@@ -41,7 +44,11 @@ import { type ConsoleServer, DIST, startConsoleServer } from "../server/serve.ts
 
 const REPO = new URL("../../../", import.meta.url).pathname;
 const API_MAIN = `${REPO}services/api/src/main.ts`;
-const SHOTS = `${REPO}docs/screenshots`;
+/** The README's screenshots are rewritten only when asked: a test run leaves the tree clean. */
+const SHOTS =
+  process.env.UPDATE_SCREENSHOTS === "1"
+    ? `${REPO}docs/screenshots`
+    : mkdtempSync(join(tmpdir(), "console-screenshots-"));
 const ADMIN_KEY = "console-test-admin-key-0123456789abcdef0123";
 const MEMBER = "console-m1";
 const DAY = 86_400_000;
@@ -235,6 +242,7 @@ describe("the console in Chromium", () => {
     const canvasBox = await figure.locator("canvas").boundingBox();
     expect(canvasBox?.width ?? 0).toBeGreaterThan(500);
     await page.screenshot({ path: `${SHOTS}/console-dashboard.png`, fullPage: true });
+    expect(statSync(`${SHOTS}/console-dashboard.png`).size).toBeGreaterThan(10_000);
 
     // Live: a redemption made meanwhile shows up without a reload (the page polls every 5 s).
     const r2 = await post(
@@ -276,6 +284,7 @@ describe("the console in Chromium", () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await problem.scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${SHOTS}/console-draft-390.png`, fullPage: true });
+    expect(statSync(`${SHOTS}/console-draft-390.png`).size).toBeGreaterThan(10_000);
     await page.setViewportSize({ width: 1280, height: 900 });
 
     // Fixed: no problem left; submitted, the API stores the draft.
