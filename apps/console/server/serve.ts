@@ -2,10 +2,13 @@
 // /openapi.json to the member API, so the browser talks to one origin (no CORS on the API) and the
 // API keeps serving only JSON. It holds no state and no key: the browser sends the key it was
 // given with every request, and the API authenticates it as it does any client.
+// It also runs the console's own actions under /console/* (server/backtest.ts: a backtest of a
+// draft over the history topics), each authenticated by asking the API who the caller's key is.
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { extname, join, normalize, resolve, sep } from "node:path";
+import { type BacktestConfig, ConsoleActionError, callerOf, isMarketer, runBacktest } from "./backtest.ts";
 
 export interface ConsoleServerOptions {
   port: number;
@@ -14,6 +17,8 @@ export interface ConsoleServerOptions {
   apiUrl: string;
   /** The built app (vite build): apps/console/dist. */
   dist: string;
+  /** Backtests (POST /console/backtest); without it they answer 503 NOT_CONFIGURED. */
+  backtest?: BacktestConfig | null;
 }
 
 export interface ConsoleServer {
@@ -58,6 +63,54 @@ export class ConsoleServerError extends Error {
 
 /** Whether a request goes to the API rather than to the app's files. */
 export const isApiPath = (path: string) => path.startsWith("/v1/") || path === "/openapi.json";
+
+/** The console server's own actions (not forwarded). */
+export const isActionPath = (path: string) => path.startsWith("/console/");
+
+function answerJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "cache-control": "no-store",
+    ...SECURITY_HEADERS,
+  });
+  res.end(JSON.stringify(body));
+}
+
+async function action(req: IncomingMessage, res: ServerResponse, o: ConsoleServerOptions): Promise<void> {
+  const path = (req.url ?? "/").split("?")[0] ?? "/";
+  try {
+    if (path !== "/console/backtest")
+      throw new ConsoleActionError(404, "NOT_FOUND", `no console action ${path}`, false);
+    if (req.method !== "POST") throw new ConsoleActionError(405, "METHOD_NOT_ALLOWED", "POST only", false);
+    const authorization = req.headers.authorization;
+    const caller = await callerOf(o.apiUrl, authorization);
+    if (!isMarketer(caller.scopes))
+      throw new ConsoleActionError(403, "SCOPE_FORBIDDEN", "backtests need a marketer or admin key", false);
+    if (!o.backtest)
+      throw new ConsoleActionError(
+        503,
+        "NOT_CONFIGURED",
+        "backtests need KAFKA_BROKERS and SCHEMA_REGISTRY_URL in the console server's environment",
+        false,
+      );
+    const raw = await readBody(req);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw?.toString("utf8") ?? "null");
+    } catch {
+      throw new ConsoleActionError(400, "VALIDATION_FAILED", "the body is not JSON", false);
+    }
+    answerJson(res, 200, await runBacktest(o.backtest, o.apiUrl, authorization ?? "", body));
+  } catch (err) {
+    if (err instanceof ConsoleActionError)
+      answerJson(res, err.status, {
+        error: { code: err.code, message: err.message, ...(err.details ? { errors: err.details } : {}) },
+      });
+    else if (err instanceof ConsoleServerError)
+      answerJson(res, 413, { error: { code: "PAYLOAD_TOO_LARGE", message: err.message } });
+    else throw err;
+  }
+}
 
 async function readBody(req: IncomingMessage): Promise<Buffer | null> {
   if (req.method === "GET" || req.method === "HEAD") return null;
@@ -142,9 +195,11 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     const work = isApiPath(path)
       ? forward(req, res, o.apiUrl)
-      : req.method === "GET" || req.method === "HEAD"
-        ? serveFile(req, res, o.dist)
-        : Promise.resolve(res.writeHead(405, { allow: "GET, HEAD" }).end());
+      : isActionPath(path)
+        ? action(req, res, o)
+        : req.method === "GET" || req.method === "HEAD"
+          ? serveFile(req, res, o.dist)
+          : Promise.resolve(res.writeHead(405, { allow: "GET, HEAD" }).end());
     work.catch(() => {
       if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
       res.end();
@@ -162,3 +217,5 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
     close: () => new Promise<void>((ok) => server.close(() => ok())),
   };
 }
+
+export { backtestConfigFromEnv } from "./backtest.ts";

@@ -11,12 +11,13 @@
 // redemptions made meanwhile without a reload; a read-only key has no publish button (signed in
 // with the keyboard only). Two screenshots are taken and checked non-empty: into a temporary
 // directory, or into docs/screenshots/ (the README's) with UPDATE_SCREENSHOTS=1.
-import { existsSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { AvroCodec, namespacedTopics } from "@loyalty/contracts";
+import { AvroCodec, type PurchaseEvent, namespacedTopics } from "@loyalty/contracts";
 import { type Pool, createPool, inTransaction, migrate } from "@loyalty/db";
 import {
   STANDARD_RULES_DIR,
@@ -27,20 +28,23 @@ import {
   signingKeyFromEnv,
   validateRuleSet,
 } from "@loyalty/rules-engine";
+import { ensureTopics } from "@loyalty/stream-runtime";
 import {
   type RunningService,
   type TestStack,
   devRulesKeyEnv,
   grantTestNamespace,
+  principalKafka,
   publisherKafka,
   requireStack,
   serviceEnv,
   spawnService,
+  testKafka,
   testNamespace,
 } from "@loyalty/testkit";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ConsoleServer, DIST, startConsoleServer } from "../server/serve.ts";
+import { type ConsoleServer, DIST, backtestConfigFromEnv, startConsoleServer } from "../server/serve.ts";
 
 const REPO = new URL("../../../", import.meta.url).pathname;
 const API_MAIN = `${REPO}services/api/src/main.ts`;
@@ -52,6 +56,51 @@ const SHOTS =
 const ADMIN_KEY = "console-test-admin-key-0123456789abcdef0123";
 const MEMBER = "console-m1";
 const DAY = 86_400_000;
+const NOW_AT_LOAD = Date.now();
+/** The history a backtest reads: 30 purchases of 7 members, 40 to 11 days ago. */
+const HISTORY: PurchaseEvent[] = Array.from({ length: 30 }, (_, i) => ({
+  eventId: `console-bt-${i}`,
+  type: "PURCHASE",
+  memberId: `bt-m${i % 7}`,
+  source: "web",
+  orderId: `bt-o${i}`,
+  eventTime: NOW_AT_LOAD - (40 - i) * DAY,
+  amountMinor: 1_000 + i * 531,
+  currency: "USD",
+  baseAmountMinor: 1_000 + i * 531,
+  baseCurrency: "USD",
+  fxRate: "1",
+  lines: [],
+  channel: null,
+  storeId: null,
+  refundId: null,
+  refundedLineIds: [],
+}));
+
+/** `loyalty rules backtest ...` as a child process, as an operator would run it. */
+function loyalty(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((ok, fail) => {
+    const child = spawn(process.execPath, ["--import", "tsx", `${REPO}apps/cli/src/main.ts`, ...args], {
+      cwd: REPO,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("error", fail);
+    child.on("exit", (code) => ok({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
 /** Debian's chromium (infra/bin/bootstrap installs it); CHROMIUM_PATH names another. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -199,7 +248,48 @@ beforeAll(async () => {
   marketerKey = await created("console-marketer", ["marketer"]);
   readKey = await created("console-reader", ["read"]);
 
-  consoleServer = await startConsoleServer({ port: 0, host: "127.0.0.1", apiUrl: apiBase, dist: DIST });
+  // History on the namespace's purchases topic, as the ingestor publishes it.
+  const topics = namespacedTopics(ns);
+  const admin = testKafka(stack.kafkaBrokers).admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, {
+      partitions: 3,
+      replication: 1,
+      topics: [topics.purchases, topics.memberChanges],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+  await codec.registerAll([topics.purchases]);
+  const producer = principalKafka(stack.kafkaBrokers, "ingestor").producer();
+  await producer.connect();
+  try {
+    await producer.send({
+      topic: topics.purchases.name,
+      messages: await Promise.all(
+        HISTORY.map(async (p) => ({ key: p.memberId, value: await codec.encode(topics.purchases, p) })),
+      ),
+    });
+  } finally {
+    await producer.disconnect();
+  }
+
+  consoleServer = await startConsoleServer({
+    port: 0,
+    host: "127.0.0.1",
+    apiUrl: apiBase,
+    dist: DIST,
+    // As the backtest principal (the stack's credentials file), on the test's namespace.
+    backtest: backtestConfigFromEnv({
+      ...process.env,
+      KAFKA_BROKERS: stack.kafkaBrokers.join(","),
+      SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
+      LOYALTY_NAMESPACE: ns,
+      KAFKA_SASL_USERNAME: "",
+      KAFKA_SASL_PASSWORD: "",
+    }),
+  });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
   mkdirSync(SHOTS, { recursive: true });
 });
@@ -358,6 +448,130 @@ describe("the console in Chromium", () => {
     const refused = await post(apiBase, "/v1/rulesets/drafts", readKey, { ruleSet: {} });
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe("SCOPE_FORBIDDEN");
+    // No backtest panel either, and the console server refuses it a backtest.
+    expect(await page.getByRole("button", { name: "Run backtest" }).count()).toBe(0);
+    const backtest = await post(consoleServer.url, "/console/backtest", readKey, {});
+    expect(backtest.status).toBe(403);
+    expect(backtest.body.error.code).toBe("SCOPE_FORBIDDEN");
+    await page.close();
+  });
+
+  it("backtests a draft over the topic's history with the figures of loyalty rules backtest --from-topic", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, marketerKey);
+    await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await page.getByRole("link", { name: "Draft editor", exact: true }).click();
+    const editor = page.getByLabel("Draft rule set (JSON)");
+    await editor.waitFor();
+    // The draft: base points doubled (base-points v2) and a new 7-point bonus on every order.
+    const draft = JSON.parse(await editor.inputValue()) as {
+      version: number;
+      rules: Record<string, unknown>[];
+    };
+    expect(draft.version).toBe(2);
+    draft.rules = draft.rules.map((r) =>
+      r.id === "base-points"
+        ? { ...r, version: 2, event: { type: "points-per-unit", params: { rate: "2", rounding: "floor" } } }
+        : r,
+    );
+    draft.rules.push({
+      id: "console-bonus",
+      version: 1,
+      name: "7 points on every order",
+      status: "active",
+      priority: 30,
+      trigger: "order.placed",
+      conditions: { all: [] },
+      event: { type: "fixed-bonus", params: { points: 7 } },
+    });
+    await editor.fill(JSON.stringify(draft, null, 2));
+    await page.getByText("No problems found by the schema.").waitFor();
+    const from = new Date(NOW - 30 * DAY).toISOString().slice(0, 10);
+    const to = new Date(NOW + DAY).toISOString().slice(0, 10);
+    await page.getByLabel("From").fill(from);
+    await page.getByLabel("To (excluded)").fill(to);
+    await page.getByRole("button", { name: "Run backtest" }).click();
+    const result = page.getByTestId("backtest-result");
+    await result.waitFor({ timeout: 60_000 });
+    const shown = await page.locator("#backtest-rules tbody tr").evaluateAll((rows) =>
+      rows.map((r) => ({
+        ruleId: r.getAttribute("data-rule"),
+        running: Number(r.querySelector('[data-col="running"]')?.textContent),
+        draft: Number(r.querySelector('[data-col="draft"]')?.textContent),
+        difference: Number(r.querySelector('[data-col="difference"]')?.textContent),
+      })),
+    );
+    const liability = Number(await page.getByTestId("liability").getAttribute("data-minor"));
+
+    // The CLI over the same topic, with the same draft beside the same published set.
+    const dir = mkdtempSync(join(tmpdir(), "console-backtest-"));
+    cpSync(`${STANDARD_RULES_DIR()}/programme.json`, join(dir, "programme.json"));
+    writeFileSync(join(dir, "ruleset.json"), JSON.stringify(draft));
+    const ran = await loyalty(
+      ["rules", "backtest", dir, "--from-topic", "--running-published", "--from", from, "--to", to, "--json"],
+      {
+        PATH: process.env.PATH,
+        LOYALTY_STACK_DIR: process.env.LOYALTY_STACK_DIR,
+        KAFKA_BROKERS: stack.kafkaBrokers.join(","),
+        SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
+        DATABASE_URL: stack.databaseUrl,
+        LOYALTY_NAMESPACE: ns,
+      },
+    );
+    expect(ran.stderr).toBe("");
+    expect(ran.code).toBe(0);
+    const cli = JSON.parse(ran.stdout) as {
+      runningFrom: string;
+      history: { purchases: number; principal: string };
+      byRule: {
+        ruleId: string;
+        running: { netPoints: number };
+        draft: { netPoints: number };
+        difference: number;
+      }[];
+      totals: {
+        running: { netPoints: number };
+        draft: { netPoints: number };
+        difference: { netPoints: number; liabilityMinor: number };
+      };
+    };
+    expect(cli.runningFrom).toContain("v1");
+    expect(cli.history).toMatchObject({ purchases: 30, principal: "backtest" });
+    expect(shown).toEqual([
+      ...cli.byRule.map((r) => ({
+        ruleId: r.ruleId,
+        running: r.running.netPoints,
+        draft: r.draft.netPoints,
+        difference: r.difference,
+      })),
+      {
+        ruleId: "(total)",
+        running: cli.totals.running.netPoints,
+        draft: cli.totals.draft.netPoints,
+        difference: cli.totals.difference.netPoints,
+      },
+    ]);
+    expect(liability).toBe(cli.totals.difference.liabilityMinor);
+    // And the figures are the draft's: the bonus on each of the window's orders, base points doubled.
+    const inWindow = HISTORY.filter((p) => p.eventTime >= Date.parse(`${from}T00:00:00Z`));
+    const bonus = shown.find((r) => r.ruleId === "console-bonus");
+    expect(bonus).toEqual({
+      ruleId: "console-bonus",
+      running: 0,
+      draft: 7 * inWindow.length,
+      difference: 7 * inWindow.length,
+    });
+    const base = shown.find((r) => r.ruleId === "base-points");
+    expect(base?.running).toBe(inWindow.reduce((s, p) => s + Math.floor(p.baseAmountMinor / 100), 0));
+    expect(base?.draft).toBe(inWindow.reduce((s, p) => s + Math.floor((2 * p.baseAmountMinor) / 100), 0));
+    expect(liability).toBeGreaterThan(0);
+    await result.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${SHOTS}/console-backtest.png`, fullPage: true });
+    expect(statSync(`${SHOTS}/console-backtest.png`).size).toBeGreaterThan(10_000);
+    // At 390 px the result scrolls inside its tables, not the page.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
     await page.close();
   });
 });

@@ -499,12 +499,31 @@ type HistorySource =
     };
 
 /**
+ * The environment history is read with: on the local stack (a credentials file) the `backtest`
+ * principal, even where the CLI otherwise acts as its admin fallback (main.ts puts admin's
+ * credentials in the environment when it names none); an environment naming a principal other
+ * than admin (an operator's, e.g. backtest's own credentials in production) is used as it is.
+ */
+function backtestEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const named = env.KAFKA_SASL_USERNAME || undefined;
+  if ((named !== undefined && named !== "admin") || readCredentials(env) === null) return env;
+  const cleared = {
+    ...env,
+    KAFKA_SASL_USERNAME: "",
+    KAFKA_SASL_PASSWORD: "",
+    SCHEMA_REGISTRY_USERNAME: "",
+    SCHEMA_REGISTRY_PASSWORD: "",
+  };
+  return withStackCredentials(cleared, "backtest");
+}
+
+/**
  * --from-topic: the namespace's loyalty.purchases.v1 and loyalty.members.v1 up to --to, read by
  * the same reader as the console's server (readTopicHistory), as the `backtest` principal (its
- * ACL is in schemas/asyncapi.yaml) unless the environment names another with its password.
+ * ACL is in schemas/asyncapi.yaml: read those two topics, nothing else).
  */
 async function historyFromTopic(ctx: CliContext, to: number) {
-  const env = withStackCredentials(ctx.env, "backtest");
+  const env = backtestEnv(ctx.env);
   const as: CliContext = { ...ctx, env };
   const kafka = kafkaClient(as, "loyalty-cli-backtest");
   const codec = new AvroCodec(endpointsOf(as).schemaRegistryUrl, registryAuth(env));

@@ -7,6 +7,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { useSearch } from "wouter-preact";
 import { ApiFailure, type Session, api, canSubmitDrafts } from "../api.ts";
 import { type Problem, checkDraft } from "../validate.ts";
+import { BacktestPanel } from "./backtest.tsx";
 
 interface Listing {
   ruleSets: { ruleSetId: string; versions: { version: number }[] }[];
@@ -146,6 +147,7 @@ export function DraftEditor(props: { session: Session }) {
               )}
             </div>
           )}
+          {mayPublish && <BacktestPanel draft={checked.doc} disabled={checked.problems.length > 0} />}
         </div>
       )}
     </section>
