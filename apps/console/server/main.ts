@@ -4,6 +4,7 @@
 // CONSOLE_PROGRAMME_DIR (rules/standard). Serves apps/console/dist, which `pnpm --filter
 // @loyalty/console build` makes.
 import { backtestConfigFromEnv } from "./backtest.ts";
+import { publishConfigFromEnv } from "./publish.ts";
 import { DIST, startConsoleServer } from "./serve.ts";
 
 function env(name: string, fallback?: string): string {
@@ -26,6 +27,7 @@ const s = await startConsoleServer({
   apiUrl: env("CONSOLE_API_URL"),
   dist: process.env.CONSOLE_DIST ?? DIST,
   backtest: backtestConfigFromEnv(process.env),
+  publish: publishConfigFromEnv(process.env),
 });
 process.stdout.write(`console: ${s.url}/ (API ${process.env.CONSOLE_API_URL})\n`);
 const stop = () => void s.close().then(() => process.exit(0));

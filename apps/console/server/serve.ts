@@ -9,6 +9,7 @@ import { stat } from "node:fs/promises";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { type BacktestConfig, ConsoleActionError, callerOf, isMarketer, runBacktest } from "./backtest.ts";
+import { type PublishConfig, publishDraft } from "./publish.ts";
 
 export interface ConsoleServerOptions {
   port: number;
@@ -19,6 +20,8 @@ export interface ConsoleServerOptions {
   dist: string;
   /** Backtests (POST /console/backtest); without it they answer 503 NOT_CONFIGURED. */
   backtest?: BacktestConfig | null;
+  /** Publishing (POST /console/drafts/{id}/publish); without it 503 NOT_CONFIGURED, no button. */
+  publish?: PublishConfig | null;
 }
 
 export interface ConsoleServer {
@@ -79,13 +82,43 @@ function answerJson(res: ServerResponse, status: number, body: unknown): void {
 async function action(req: IncomingMessage, res: ServerResponse, o: ConsoleServerOptions): Promise<void> {
   const path = (req.url ?? "/").split("?")[0] ?? "/";
   try {
-    if (path !== "/console/backtest")
+    if (path === "/console/config") {
+      // What this server can do, so the app shows only the buttons that work. No secret in it.
+      if (req.method !== "GET") throw new ConsoleActionError(405, "METHOD_NOT_ALLOWED", "GET only", false);
+      answerJson(res, 200, {
+        backtest: Boolean(o.backtest),
+        publish: o.publish ? { review: o.publish.review, signingKey: o.publish.signingKeyFrom } : null,
+      });
+      return;
+    }
+    const publishMatch = /^\/console\/drafts\/(drf-[0-9a-f-]{36})\/publish$/.exec(path);
+    if (path !== "/console/backtest" && publishMatch === null)
       throw new ConsoleActionError(404, "NOT_FOUND", `no console action ${path}`, false);
     if (req.method !== "POST") throw new ConsoleActionError(405, "METHOD_NOT_ALLOWED", "POST only", false);
     const authorization = req.headers.authorization;
     const caller = await callerOf(o.apiUrl, authorization);
     if (!isMarketer(caller.scopes))
-      throw new ConsoleActionError(403, "SCOPE_FORBIDDEN", "backtests need a marketer or admin key", false);
+      throw new ConsoleActionError(
+        403,
+        "SCOPE_FORBIDDEN",
+        `${publishMatch ? "publishing" : "backtests"} need a marketer or admin key`,
+        false,
+      );
+    if (publishMatch !== null) {
+      if (!o.publish)
+        throw new ConsoleActionError(
+          503,
+          "NOT_CONFIGURED",
+          "publishing needs the publisher's credentials and a signing key in the console server's environment",
+          false,
+        );
+      answerJson(
+        res,
+        201,
+        await publishDraft(o.publish, o.apiUrl, authorization ?? "", publishMatch[1] ?? "", caller.keyId),
+      );
+      return;
+    }
     if (!o.backtest)
       throw new ConsoleActionError(
         503,
@@ -219,3 +252,4 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
 }
 
 export { backtestConfigFromEnv } from "./backtest.ts";
+export { publishConfigFromEnv } from "./publish.ts";

@@ -7,6 +7,7 @@ import { Dashboard } from "./pages/dashboard.tsx";
 import { DraftEditor } from "./pages/draft.tsx";
 import { Login } from "./pages/login.tsx";
 import { MemberLookup } from "./pages/member.tsx";
+import { DraftReview } from "./pages/review.tsx";
 import { RuleSetVersion, RuleSets } from "./pages/rules.tsx";
 
 export function App() {
@@ -84,6 +85,9 @@ export function App() {
           </Route>
           <Route path="/draft">
             <DraftEditor session={session} />
+          </Route>
+          <Route path="/drafts/:draftId">
+            {(p) => <DraftReview session={session} draftId={p.draftId} />}
           </Route>
           <Route path="/members">
             <MemberLookup memberId={null} />

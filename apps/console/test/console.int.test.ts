@@ -44,10 +44,18 @@ import {
 } from "@loyalty/testkit";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ConsoleServer, DIST, backtestConfigFromEnv, startConsoleServer } from "../server/serve.ts";
+import {
+  type ConsoleServer,
+  DIST,
+  backtestConfigFromEnv,
+  publishConfigFromEnv,
+  startConsoleServer,
+} from "../server/serve.ts";
 
 const REPO = new URL("../../../", import.meta.url).pathname;
 const API_MAIN = `${REPO}services/api/src/main.ts`;
+const ENGINE_MAIN = `${REPO}services/rules-engine/src/main.ts`;
+const INGESTOR_MAIN = `${REPO}services/ingestor/src/main.ts`;
 /** The README's screenshots are rewritten only when asked: a test run leaves the tree clean. */
 const SHOTS =
   process.env.UPDATE_SCREENSHOTS === "1"
@@ -175,6 +183,8 @@ let consoleServer: ConsoleServer;
 let browser: Browser;
 let marketerKey: string;
 let readKey: string;
+let reviewerKey: string;
+const services: RunningService[] = [];
 const NOW = Date.now();
 
 beforeAll(async () => {
@@ -247,6 +257,7 @@ beforeAll(async () => {
   };
   marketerKey = await created("console-marketer", ["marketer"]);
   readKey = await created("console-reader", ["read"]);
+  reviewerKey = await created("console-reviewer", ["marketer"]);
 
   // History on the namespace's purchases topic, as the ingestor publishes it.
   const topics = namespacedTopics(ns);
@@ -289,12 +300,22 @@ beforeAll(async () => {
       KAFKA_SASL_USERNAME: "",
       KAFKA_SASL_PASSWORD: "",
     }),
+    // As the publisher principal, signed with the stack's dev key (the engine's RULES_PUBLIC_KEYS),
+    // review required (CONSOLE_REVIEW's default).
+    publish: publishConfigFromEnv({
+      ...process.env,
+      KAFKA_BROKERS: stack.kafkaBrokers.join(","),
+      SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
+      LOYALTY_NAMESPACE: ns,
+      CONSOLE_REVIEW: "required",
+    }),
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
   mkdirSync(SHOTS, { recursive: true });
 });
 
 afterAll(async () => {
+  for (const s of services) expect(await s.stop()).toBe(0);
   await browser?.close();
   await consoleServer?.close();
   const code = await api?.stop();
@@ -573,5 +594,162 @@ describe("the console in Chromium", () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await page.close();
+  });
+
+  it("publishes an approved draft: the engine runs it and a member gets the new rule's points", async () => {
+    // The engine and the ingestor of the namespace, as `loyalty up` runs them (wall clock).
+    for (const [main, name] of [
+      [ENGINE_MAIN, "rules-engine"],
+      [INGESTOR_MAIN, "ingestor"],
+    ] as const)
+      services.push(
+        await spawnService(main, serviceEnv(stack, ns, { SERVICE_NAME: name, CLOCK_MODE: "wall" })),
+      );
+    await waitFor(
+      "the engine running standard v1",
+      () => pool.query<{ version: number }>("select version from rule_sets where rule_set_id = 'standard'"),
+      (r) => r.rows.some((x) => x.version === 1),
+      90_000,
+    );
+
+    // The author: a draft v2 with a new rule, submitted from the editor.
+    const author = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(author, marketerKey);
+    await author.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await author.getByRole("link", { name: "Draft editor", exact: true }).click();
+    const editor = author.getByLabel("Draft rule set (JSON)");
+    await editor.waitFor();
+    const draft = JSON.parse(await editor.inputValue()) as {
+      version: number;
+      rules: Record<string, unknown>[];
+    };
+    draft.rules.push({
+      id: "console-bonus",
+      version: 1,
+      name: "7 points on every order",
+      status: "active",
+      priority: 30,
+      trigger: "order.placed",
+      conditions: { all: [] },
+      event: { type: "fixed-bonus", params: { points: 7 } },
+    });
+    await editor.fill(JSON.stringify(draft, null, 2));
+    await author.getByRole("button", { name: "Submit for publishing" }).click();
+    await author.getByRole("link", { name: "Review and publish" }).click();
+    await author.getByTestId("own-draft").waitFor();
+    expect(await author.getByTestId("draft-status").textContent()).toBe("submitted");
+    const draftId = author.url().split("/drafts/")[1] ?? "";
+    expect(draftId).toMatch(/^drf-/);
+    // Review required: the author's own key may neither approve (no button; the API refuses it)
+    // nor publish before a second key approves.
+    expect(await author.getByRole("button", { name: "Approve" }).count()).toBe(0);
+    expect(await author.getByRole("button", { name: "Publish" }).isDisabled()).toBe(true);
+    const self = await post(apiBase, `/v1/rulesets/drafts/${draftId}/reviews`, marketerKey, {
+      decision: "approve",
+    });
+    expect(self.body.error.code).toBe("DRAFT_SELF_REVIEW");
+    const early = await post(consoleServer.url, `/console/drafts/${draftId}/publish`, marketerKey, {});
+    expect([early.status, early.body.error.code]).toEqual([409, "APPROVAL_REQUIRED"]);
+    // A read-only key: no publish button, and the console server answers it 403.
+    const reader = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(reader, readKey);
+    await reader.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await reader.goto(`${consoleServer.url}/drafts/${draftId}`);
+    await reader.getByTestId("draft-status").waitFor();
+    expect(await reader.getByRole("button", { name: "Publish" }).count()).toBe(0);
+    const byReader = await post(consoleServer.url, `/console/drafts/${draftId}/publish`, readKey, {});
+    expect([byReader.status, byReader.body.error.code]).toEqual([403, "SCOPE_FORBIDDEN"]);
+    await reader.close();
+
+    // The reviewer approves and publishes.
+    const reviewer = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(reviewer, reviewerKey);
+    await reviewer.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await reviewer.goto(`${consoleServer.url}/drafts/${draftId}`);
+    await reviewer.getByLabel("Review note").fill("checked the backtest");
+    await reviewer.getByRole("button", { name: "Approve" }).click();
+    await expect.poll(() => reviewer.getByTestId("draft-status").textContent()).toBe("approved");
+    await reviewer.getByRole("button", { name: "Publish" }).click();
+    await expect
+      .poll(() => reviewer.getByRole("status").textContent(), { timeout: 30_000 })
+      .toContain("Published standard v2");
+    // The audit trail: submitted, approved (by whom, why), published (signed, naming publisher,
+    // draft and approver), once the API has read the publication from the topic.
+    await expect
+      .poll(() => reviewer.getByTestId("draft-status").textContent(), { timeout: 30_000 })
+      .toBe("published");
+    const trail = await reviewer
+      .locator("#audit-trail tbody tr")
+      .evaluateAll((rows) =>
+        rows.map((r) => [
+          r.getAttribute("data-event"),
+          r.children[1]?.textContent ?? "",
+          r.children[3]?.textContent ?? "",
+        ]),
+      );
+    const reviewerId = reviewerKey.split("_")[1] ?? "";
+    expect(trail.map((t) => t[0])).toEqual(["submitted", "approved", "published"]);
+    expect(trail[0]?.[1]).toBe(`key ${marketerKey.split("_")[1]}`);
+    expect(trail[1]?.slice(1)).toEqual([`key ${reviewerId}`, "checked the backtest"]);
+    expect(trail[2]?.[1]).toBe(`${reviewerId} via console (draft ${draftId}, approved by ${reviewerId})`);
+    await reviewer.screenshot({ path: `${SHOTS}/console-review.png`, fullPage: true });
+    expect(statSync(`${SHOTS}/console-review.png`).size).toBeGreaterThan(10_000);
+
+    // The engine accepts v2 (signed by the key it trusts) and runs it.
+    await waitFor(
+      "the engine running standard v2",
+      () => pool.query<{ version: number }>("select version from rule_sets where rule_set_id = 'standard'"),
+      (r) => r.rows.some((x) => x.version === 2),
+      60_000,
+    );
+    // A new order on orders.v1, as a shop sends it: the ingestor makes it a purchase, the engine
+    // prices it with v2.
+    const shopper = "console-shopper";
+    const producer = principalKafka(stack.kafkaBrokers, "upstream").producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: namespacedTopics(ns).orders.name,
+        messages: [
+          {
+            key: shopper,
+            value: JSON.stringify({
+              source: "web",
+              type: "ORDER_PLACED",
+              orderId: "console-order-1",
+              customerId: shopper,
+              occurredAt: new Date().toISOString(),
+              currency: "USD",
+              totalMinor: 4_250,
+              lines: [],
+            }),
+          },
+        ],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const entries = await waitFor(
+      "the order's ledger entries",
+      () =>
+        pool.query<{ rule_id: string; points: number; rule_set_version: number }>(
+          "select rule_id, points, rule_set_version from ledger_entries where member_id = $1 order by rule_id",
+          [shopper],
+        ),
+      (r) => r.rows.some((x) => x.rule_id === "console-bonus"),
+      60_000,
+    );
+    expect(entries.rows.find((x) => x.rule_id === "console-bonus")).toEqual({
+      rule_id: "console-bonus",
+      points: 7,
+      rule_set_version: 2,
+    });
+    // The member's page shows the entry with the new rule's id.
+    await reviewer.getByRole("link", { name: "Members", exact: true }).click();
+    await reviewer.getByLabel("Member id").fill(shopper);
+    await reviewer.getByLabel("Member id").press("Enter");
+    await reviewer.getByRole("cell", { name: "console-bonus v1" }).waitFor({ timeout: 15_000 });
+    await author.close();
+    await reviewer.close();
   });
 });

@@ -80,3 +80,8 @@ export {
   type TopicHistory,
   readTopicHistory,
 } from "./rulesets/history.ts";
+export {
+  type PublishOutcome,
+  PublishRefusedError,
+  publishNextVersion,
+} from "./rulesets/publish.ts";

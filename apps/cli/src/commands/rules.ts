@@ -28,6 +28,8 @@ import {
   BacktestError,
   type BacktestReport,
   type ProgrammeFile,
+  type PublishOutcome,
+  PublishRefusedError,
   type Rule,
   type RuleSet,
   STANDARD_RULES_DIR,
@@ -36,7 +38,7 @@ import {
   backtestParallel,
   generateSigningKeyPair,
   latestById,
-  publishRuleSet,
+  publishNextVersion,
   readPublicationRecords,
   readRuleSetSource,
   readTopicHistory,
@@ -184,24 +186,36 @@ export async function publish(
 ): Promise<number> {
   const rs = validDraft(ctx, path, opts.json);
   const { signer, dev } = signerFor(ctx, opts.publisher);
-  const current = latestById(await published(ctx)).get(rs.id);
+  const already = await published(ctx);
   const rules = topics(ctx).rules;
-  if (current && opts.ifUnpublished) {
+  const codec = rulesCodec(ctx);
+  // The one publishing path (the console's server takes it too): version check, schema, sign, send.
+  let outcome: PublishOutcome;
+  try {
+    outcome = await withAdmin(ctx, "loyalty-cli-rules", (_admin, kafka) =>
+      publishNextVersion({
+        kafka,
+        codec,
+        topic: rules,
+        ruleSet: rs,
+        signer,
+        published: already,
+        ifUnpublished: opts.ifUnpublished === true,
+      }),
+    );
+  } catch (err) {
+    if (err instanceof PublishRefusedError) throw new CheckFailedError(err.message);
+    throw err;
+  }
+  if (!outcome.published) {
     // Seeding a namespace (`loyalty up`, bench, compose): a programme already runs; leave it.
+    const current = outcome.current;
     const out = { id: rs.id, version: current.version, topic: rules.name, published: false };
     if (opts.json) printJson(ctx, out);
     else ctx.out(`${rs.id} v${current.version} is already published on ${rules.name}: nothing published`);
     return EXIT.ok;
   }
-  if (current && rs.version <= current.version)
-    throw new CheckFailedError(
-      `refused: ${rs.id} v${rs.version} is not greater than the published v${current.version}`,
-    );
-  const codec = rulesCodec(ctx);
-  await codec.register(rules);
-  const p = await withAdmin(ctx, "loyalty-cli-rules", (_admin, kafka) =>
-    publishRuleSet(kafka, codec, rules, rs, signer),
-  );
+  const p = outcome.publication;
   const out = {
     id: rs.id,
     version: rs.version,

@@ -77,7 +77,8 @@ export function RuleSets() {
                 <ul>
                   {s.drafts.map((d) => (
                     <li key={d.draftId}>
-                      v{d.version} by key {d.submittedBy} at {when(d.submittedAt)} ({d.draftId})
+                      <Link href={`/drafts/${d.draftId}`}>v{d.version}</Link> by key {d.submittedBy} at{" "}
+                      {when(d.submittedAt)} ({d.draftId})
                     </li>
                   ))}
                 </ul>
