@@ -8,8 +8,15 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { extname, join, normalize, resolve, sep } from "node:path";
+import {
+  type ProgrammeFile,
+  STANDARD_RULES_DIR,
+  readRuleSetSource,
+  validateRuleSet,
+} from "@loyalty/rules-engine";
 import { type BacktestConfig, ConsoleActionError, callerOf, isMarketer, runBacktest } from "./backtest.ts";
 import { type PublishConfig, publishDraft } from "./publish.ts";
+import { orderRequestOf, simulateOrder } from "./simulate.ts";
 
 export interface ConsoleServerOptions {
   port: number;
@@ -22,6 +29,8 @@ export interface ConsoleServerOptions {
   backtest?: BacktestConfig | null;
   /** Publishing (POST /console/drafts/{id}/publish); without it 503 NOT_CONFIGURED, no button. */
   publish?: PublishConfig | null;
+  /** The programme simulations price with (currency, time zone); default rules/standard's. */
+  programme?: ProgrammeFile;
 }
 
 export interface ConsoleServer {
@@ -79,6 +88,44 @@ function answerJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
+async function jsonBody(req: IncomingMessage): Promise<unknown> {
+  const raw = await readBody(req);
+  try {
+    return JSON.parse(raw?.toString("utf8") ?? "null");
+  } catch {
+    throw new ConsoleActionError(400, "VALIDATION_FAILED", "the body is not JSON", false);
+  }
+}
+
+let standard: ProgrammeFile | null = null;
+const standardProgramme = (): ProgrammeFile => {
+  standard ??= readRuleSetSource(STANDARD_RULES_DIR()).programme;
+  return standard;
+};
+
+/** POST /console/simulate {draft, order, member}: one order priced by the draft, rule by rule. */
+function simulate(body: unknown, programme: ProgrammeFile) {
+  const b = (body ?? {}) as { draft?: unknown };
+  const checked = validateRuleSet(b.draft, programme);
+  if (!checked.ok)
+    throw new ConsoleActionError(
+      422,
+      "RULESET_INVALID",
+      "the draft is not a valid rule set",
+      false,
+      checked.errors,
+    );
+  const input = orderRequestOf(body);
+  if (!input.ok)
+    throw new ConsoleActionError(400, "VALIDATION_FAILED", `${input.field}: ${input.message}`, false);
+  try {
+    return simulateOrder(checked.ruleSet, programme, input.order, input.member);
+  } catch (err) {
+    // An order the facts builder refuses (a foreign currency without its base amount).
+    throw new ConsoleActionError(400, "VALIDATION_FAILED", (err as Error).message, false);
+  }
+}
+
 async function action(req: IncomingMessage, res: ServerResponse, o: ConsoleServerOptions): Promise<void> {
   const path = (req.url ?? "/").split("?")[0] ?? "/";
   try {
@@ -92,11 +139,16 @@ async function action(req: IncomingMessage, res: ServerResponse, o: ConsoleServe
       return;
     }
     const publishMatch = /^\/console\/drafts\/(drf-[0-9a-f-]{36})\/publish$/.exec(path);
-    if (path !== "/console/backtest" && publishMatch === null)
+    if (path !== "/console/backtest" && path !== "/console/simulate" && publishMatch === null)
       throw new ConsoleActionError(404, "NOT_FOUND", `no console action ${path}`, false);
     if (req.method !== "POST") throw new ConsoleActionError(405, "METHOD_NOT_ALLOWED", "POST only", false);
     const authorization = req.headers.authorization;
     const caller = await callerOf(o.apiUrl, authorization);
+    if (path === "/console/simulate") {
+      // Any signed-in key: it reads nothing and writes nothing.
+      answerJson(res, 200, simulate(await jsonBody(req), o.programme ?? standardProgramme()));
+      return;
+    }
     if (!isMarketer(caller.scopes))
       throw new ConsoleActionError(
         403,
@@ -126,14 +178,7 @@ async function action(req: IncomingMessage, res: ServerResponse, o: ConsoleServe
         "backtests need KAFKA_BROKERS and SCHEMA_REGISTRY_URL in the console server's environment",
         false,
       );
-    const raw = await readBody(req);
-    let body: unknown;
-    try {
-      body = JSON.parse(raw?.toString("utf8") ?? "null");
-    } catch {
-      throw new ConsoleActionError(400, "VALIDATION_FAILED", "the body is not JSON", false);
-    }
-    answerJson(res, 200, await runBacktest(o.backtest, o.apiUrl, authorization ?? "", body));
+    answerJson(res, 200, await runBacktest(o.backtest, o.apiUrl, authorization ?? "", await jsonBody(req)));
   } catch (err) {
     if (err instanceof ConsoleActionError)
       answerJson(res, err.status, {

@@ -586,6 +586,28 @@ describe("the console in Chromium", () => {
     expect(base?.running).toBe(inWindow.reduce((s, p) => s + Math.floor(p.baseAmountMinor / 100), 0));
     expect(base?.draft).toBe(inWindow.reduce((s, p) => s + Math.floor((2 * p.baseAmountMinor) / 100), 0));
     expect(liability).toBeGreaterThan(0);
+    // Simulate one order against the same draft: each rule's outcome and why, priced server-side.
+    await page.getByLabel("Amount (USD)").fill("42.50");
+    await page.getByLabel("Member tier").fill("gold");
+    await page.getByLabel("Orders before").fill("0");
+    await page.getByRole("button", { name: "Simulate" }).click();
+    await page.getByTestId("simulation").waitFor();
+    const sim = async (rule: string) => {
+      const row = page.locator(`#simulation-rules tr[data-rule="${rule}"]`);
+      return [
+        await row.getAttribute("data-outcome"),
+        Number(await row.locator('[data-col="points"]').textContent()),
+      ];
+    };
+    expect(await sim("console-bonus")).toEqual(["awarded", 7]);
+    expect(await sim("base-points")).toEqual(["awarded", 85]); // floor(2 x 42.50)
+    expect(await sim("tier-gold")).toEqual(["awarded", 42]); // floor(85 x 0.5)
+    expect(await sim("first-purchase")).toEqual(["awarded", 100]);
+    expect(await sim("tier-platinum")).toEqual(["conditions-false", 0]);
+    expect(
+      await page.locator('#simulation-rules tr[data-rule="tier-platinum"] td.why').textContent(),
+    ).toContain('member.tier equal "platinum"');
+    expect(await sim("referral-referee")).toEqual(["other-trigger", 0]);
     await result.scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${SHOTS}/console-backtest.png`, fullPage: true });
     expect(statSync(`${SHOTS}/console-backtest.png`).size).toBeGreaterThan(10_000);

@@ -8,6 +8,7 @@ import { Link, useSearch } from "wouter-preact";
 import { ApiFailure, type Session, api, canSubmitDrafts } from "../api.ts";
 import { type Problem, checkDraft } from "../validate.ts";
 import { BacktestPanel } from "./backtest.tsx";
+import { SimulatePanel } from "./simulate.tsx";
 
 interface Listing {
   ruleSets: { ruleSetId: string; versions: { version: number }[] }[];
@@ -156,6 +157,7 @@ export function DraftEditor(props: { session: Session }) {
               )}
             </div>
           )}
+          <SimulatePanel draft={checked.doc} disabled={checked.problems.length > 0} />
           {mayPublish && <BacktestPanel draft={checked.doc} disabled={checked.problems.length > 0} />}
         </div>
       )}
