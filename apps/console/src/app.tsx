@@ -4,6 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { Link, Redirect, Route, Switch, useLocation } from "wouter-preact";
 import { type Session, api, forgetKey, savedKey, whenUnauthorized } from "./api.ts";
 import { Dashboard } from "./pages/dashboard.tsx";
+import { VersionDiff } from "./pages/diff.tsx";
 import { DraftEditor } from "./pages/draft.tsx";
 import { Login } from "./pages/login.tsx";
 import { MemberLookup } from "./pages/member.tsx";
@@ -79,6 +80,9 @@ export function App() {
           </Route>
           <Route path="/rules">
             <RuleSets />
+          </Route>
+          <Route path="/rules/:ruleSetId/diff/:from/:to">
+            {(p) => <VersionDiff ruleSetId={p.ruleSetId} from={p.from} to={p.to} />}
           </Route>
           <Route path="/rules/:ruleSetId/:version">
             {(p) => <RuleSetVersion ruleSetId={p.ruleSetId} version={p.version} />}

@@ -688,6 +688,11 @@ describe("the console in Chromium", () => {
     await signIn(reviewer, reviewerKey);
     await reviewer.getByRole("heading", { name: "Dashboard" }).waitFor();
     await reviewer.goto(`${consoleServer.url}/drafts/${draftId}`);
+    // What the reviewer is approving: the draft against the published v1, path by path.
+    const added = reviewer.locator('#diff-rules tr[data-rule="console-bonus"]');
+    await added.waitFor();
+    expect(await added.getAttribute("data-kind")).toBe("added");
+    expect(await reviewer.locator("#diff-rules tbody tr").count()).toBe(1);
     await reviewer.getByLabel("Review note").fill("checked the backtest");
     await reviewer.getByRole("button", { name: "Approve" }).click();
     await expect.poll(() => reviewer.getByTestId("draft-status").textContent()).toBe("approved");
@@ -771,6 +776,12 @@ describe("the console in Chromium", () => {
     await reviewer.getByLabel("Member id").fill(shopper);
     await reviewer.getByLabel("Member id").press("Enter");
     await reviewer.getByRole("cell", { name: "console-bonus v1" }).waitFor({ timeout: 15_000 });
+    // The two published versions compared: v1 -> v2 adds console-bonus, and the version moved.
+    await reviewer.getByRole("link", { name: "Rules", exact: true }).click();
+    await reviewer.locator('[data-ruleset="standard"] table').getByRole("link", { name: "v2" }).click();
+    await reviewer.getByRole("link", { name: "Compare with v1" }).click();
+    await reviewer.locator('#diff-rules tr[data-rule="console-bonus"]').waitFor();
+    expect(await reviewer.locator('#diff-paths tr[data-path="$.version"]').textContent()).toContain("12");
     await author.close();
     await reviewer.close();
   });

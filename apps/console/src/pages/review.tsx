@@ -4,7 +4,8 @@
 // signing key and the publisher's credentials: server/publish.ts) and the review allows it.
 import { useEffect, useState } from "preact/hooks";
 import { ApiFailure, type Session, api, canSubmitDrafts } from "../api.ts";
-import { when } from "../hooks.tsx";
+import { useApi, when } from "../hooks.tsx";
+import { DiffView } from "./diff.tsx";
 
 interface Detail {
   draftId: string;
@@ -21,6 +22,34 @@ interface Detail {
   }[];
   status: "submitted" | "approved" | "rejected" | "published";
   published: { publishedAt: string; publisher: string | null; keyId: string | null; signed: boolean } | null;
+}
+
+interface Listing {
+  ruleSets: { ruleSetId: string; versions: { version: number }[] }[];
+}
+
+/** The draft against the newest published version below it (what it would replace). */
+function AgainstPublished(props: { ruleSetId: string; version: number; draft: unknown }) {
+  const list = useApi<Listing>("/v1/rulesets");
+  const before =
+    list.state === "ok"
+      ? (list.data.ruleSets
+          .find((s) => s.ruleSetId === props.ruleSetId)
+          ?.versions.map((v) => v.version)
+          .filter((v) => v < props.version)
+          .sort((x, y) => y - x)[0] ?? null)
+      : null;
+  const v = useApi<{ ruleSet: unknown }>(
+    before === null ? null : `/v1/rulesets/${encodeURIComponent(props.ruleSetId)}/versions/${before}`,
+  );
+  if (before === null || v.state !== "ok") return null;
+  return (
+    <DiffView
+      before={v.data.ruleSet}
+      after={props.draft}
+      label={`published v${before} → draft v${props.version}`}
+    />
+  );
 }
 
 interface ServerConfig {
@@ -155,6 +184,7 @@ export function DraftReview(props: { session: Session; draftId: string }) {
         </table>
       </div>
       <p>Rules: {(d.ruleSet.rules ?? []).map((r) => `${r.id} v${r.version}`).join(", ")}</p>
+      <AgainstPublished ruleSetId={d.ruleSetId} version={d.version} draft={d.ruleSet} />
       {marketer && d.status !== "published" && (
         <div class="review-actions">
           {own ? (
