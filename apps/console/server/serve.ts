@@ -146,7 +146,9 @@ async function action(req: IncomingMessage, res: ServerResponse, o: ConsoleServe
     const caller = await callerOf(o.apiUrl, authorization);
     if (path === "/console/simulate") {
       // Any signed-in key: it reads nothing and writes nothing.
-      answerJson(res, 200, simulate(await jsonBody(req), o.programme ?? standardProgramme()));
+      // The programme of CONSOLE_PROGRAMME_DIR, as backtests and publishing read it.
+      const programme = o.programme ?? o.backtest?.programme ?? o.publish?.programme ?? standardProgramme();
+      answerJson(res, 200, simulate(await jsonBody(req), programme));
       return;
     }
     if (!isMarketer(caller.scopes))

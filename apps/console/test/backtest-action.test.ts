@@ -190,4 +190,32 @@ describe("POST /console/backtest", () => {
       inWindow.reduce((n, p) => n + Math.floor((3 * p.baseAmountMinor) / 100), 0),
     );
   });
+
+  it("simulates one order for any signed-in key, and for no one else", async () => {
+    const body = {
+      draft,
+      order: { placedAt: "2026-03-12T10:00:00Z", amountMinor: 2_000, currency: "USD" },
+      member: { tier: "member", orderCount: 3 },
+    };
+    const post = (key: string | null) =>
+      fetch(`${withHistory.url}/console/simulate`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+        body: JSON.stringify(body),
+      });
+    expect((await post(null)).status).toBe(401);
+    const r = await post("k-reader");
+    expect(r.status).toBe(200);
+    const s = (await r.json()) as { rules: { ruleId: string; outcome: string; points: number }[] };
+    expect(s.rules.find((x) => x.ruleId === "base-points")).toMatchObject({ outcome: "awarded", points: 60 });
+    const bad = await fetch(`${withHistory.url}/console/simulate`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer k-reader" },
+      body: JSON.stringify({ ...body, order: { ...body.order, currency: "usd" } }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toBe(
+      "order.currency: an ISO 4217 code",
+    );
+  });
 });
