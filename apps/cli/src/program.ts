@@ -300,11 +300,17 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
         "(rules/standard if none); liability from the draft folder's programme.json",
     )
     .option("--orders <file>", "orders: CDNOW or JSON Lines (default: the CDNOW master file in data/cdnow)")
+    .option(
+      "--from-topic",
+      "history from the namespace's loyalty.purchases.v1 and loyalty.members.v1 (read as the `backtest` " +
+        "principal, as the console does) instead of a file",
+    )
     .addOption(json())
     .addHelpText(
       "after",
       example(
         "pnpm loyalty rules backtest my-draft --from 1997-01-01 --to 1998-01-01",
+        "LOYALTY_NAMESPACE=demo pnpm loyalty rules backtest my-draft --from-topic --running-published --from 1997-01-01 --to 1998-01-01 --json",
         "pnpm loyalty rules backtest my-draft --from 1997-03-01 --to 1997-04-01 --orders data/cdnow/CDNOW_sample.txt --json",
         "LOYALTY_NAMESPACE=demo pnpm loyalty rules backtest my-draft --running-published --from 1997-01-01 --to 1998-01-01",
       ),

@@ -4,8 +4,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AvroCodec, type RuleSetPublished, namespacedTopics } from "@loyalty/contracts";
 import { createPool, migrate } from "@loyalty/db";
-import { type TestStack, readTopic, requireStack, testKafka, testNamespace } from "@loyalty/testkit";
+import { ensureTopics } from "@loyalty/stream-runtime";
+import {
+  type TestStack,
+  grantTestNamespace,
+  principalKafka,
+  readTopic,
+  requireStack,
+  testKafka,
+  testNamespace,
+} from "@loyalty/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
+import { purchasesFromText } from "../src/commands/rules.ts";
 import { REPO, cli, stackEnv } from "./helpers.ts";
 
 let stack: TestStack;
@@ -336,5 +346,83 @@ describe("rules backtest --running-published", () => {
     expect(a.running).toEqual({ id: "base-only", version: 1 });
     expect(a.totals.running.netPoints).toBe(cents.reduce((s, c) => s + Math.floor(c / 100), 0));
     expect(a.totals.draft.netPoints).toBe(cents.reduce((s, c) => s + Math.floor((c * 3) / 100), 0));
+  });
+});
+
+describe("rules backtest --from-topic", () => {
+  it("prices the namespace's purchases on the topic as --orders prices the same orders from a file", async () => {
+    const ns = testNamespace();
+    const env = stackEnv(stack, ns);
+    const t = namespacedTopics(ns);
+    await grantTestNamespace(stack.kafkaBrokers, ns);
+    const admin = testKafka(stack.kafkaBrokers).admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, { partitions: 3, replication: 1, topics: [t.purchases, t.memberChanges] });
+    } finally {
+      await admin.disconnect();
+    }
+    // Twelve orders of five customers over two months; the first month is warm-up.
+    const dir = mkdtempSync(join(tmpdir(), "loyalty-backtest-topic-"));
+    const orders = join(dir, "orders.jsonl");
+    const lines = Array.from({ length: 12 }, (_, i) =>
+      JSON.stringify({
+        source: "web",
+        type: "ORDER_PLACED",
+        orderId: `t${i}`,
+        customerId: `c${i % 5}`,
+        occurredAt: `1997-0${3 + Math.floor(i / 6)}-${String(2 + (i % 6) * 4).padStart(2, "0")}T10:00:00Z`,
+        currency: "USD",
+        totalMinor: 1_000 + i * 777,
+        lines: [],
+      }),
+    );
+    writeFileSync(orders, lines.join("\n"));
+    // On the topic as the ingestor would publish them: canonical purchases, as the ingestor.
+    const { purchases } = purchasesFromText(lines.join("\n"));
+    expect(purchases).toHaveLength(12);
+    const codec = new AvroCodec(stack.schemaRegistryUrl);
+    await codec.registerAll([t.purchases]);
+    const producer = principalKafka(stack.kafkaBrokers, "ingestor").producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: t.purchases.name,
+        messages: await Promise.all(
+          purchases.map(async (p) => ({ key: p.memberId, value: await codec.encode(t.purchases, p) })),
+        ),
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const window = ["--from", "1997-04-01", "--to", "1997-05-01", "--json"];
+    const fromFile = await cli(["rules", "backtest", "rules/standard", "--orders", orders, ...window], env);
+    expect(fromFile.code).toBe(0);
+    const fromTopic = await cli(["rules", "backtest", "rules/standard", "--from-topic", ...window], env);
+    expect(fromTopic.stderr).toBe("");
+    expect(fromTopic.code).toBe(0);
+    const { orders: _o, ...a } = JSON.parse(fromFile.stdout) as Record<string, unknown>;
+    const { history, ...b } = JSON.parse(fromTopic.stdout) as Record<string, unknown>;
+    expect(history).toEqual({
+      topics: { [t.purchases.name]: 12, [t.memberChanges.name]: 0 },
+      purchases: 12,
+      memberEvents: 0,
+      skipped: 0,
+      principal: "backtest",
+    });
+    expect(b).toEqual(a);
+    const report = b as {
+      events: { warmUp: number; inWindow: number };
+      totals: { running: { netPoints: number } };
+    };
+    expect(report.events).toEqual({ warmUp: 6, inWindow: 6 });
+    expect(report.totals.running.netPoints).toBeGreaterThan(0);
+
+    // --orders and --from-topic exclude each other (a usage error, exit 2).
+    const both = await cli(
+      ["rules", "backtest", "rules/standard", "--from-topic", "--orders", orders, ...window],
+      env,
+    );
+    expect(both.code).toBe(2);
   });
 });

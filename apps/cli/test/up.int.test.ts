@@ -76,6 +76,41 @@ describe("loyalty up", () => {
         headers: { authorization: `Bearer ${doc.console?.key}` },
       });
       expect(await who.json()).toEqual({ keyId: doc.console?.keyId, scopes: ["marketer"] });
+      // Its server can backtest (as `backtest`) and publish (as `publisher`, with the stack's dev
+      // key), a second approval required; and a backtest over the fresh namespace's empty history
+      // prices nothing.
+      const config = await fetch(`${doc.console?.url}console/config`);
+      expect(await config.json()).toEqual({
+        backtest: true,
+        publish: { review: "required", signingKey: "local-dev" },
+      });
+      // The API's read model has the standard programme a moment after up published it.
+      let standard = await fetch(`${doc.console?.url}v1/rulesets/standard/versions/1`, {
+        headers: { authorization: `Bearer ${doc.console?.key}` },
+      });
+      for (let i = 0; i < 60 && standard.status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        standard = await fetch(`${doc.console?.url}v1/rulesets/standard/versions/1`, {
+          headers: { authorization: `Bearer ${doc.console?.key}` },
+        });
+      }
+      expect(standard.status).toBe(200);
+      const bt = await fetch(`${doc.console?.url}console/backtest`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${doc.console?.key}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          draft: { ...((await standard.json()) as { ruleSet: object }).ruleSet, version: 2 },
+          from: "2026-01-01",
+          to: "2026-02-01",
+        }),
+      });
+      expect(bt.status).toBe(200);
+      const report = (await bt.json()) as {
+        history: { purchases: number };
+        report: { totals: { draft: { netPoints: number } } };
+      };
+      expect(report.history.purchases).toBe(0);
+      expect(report.report.totals.draft.netPoints).toBe(0);
 
       // The namespace was provisioned: its schema holds the migrations.
       const db = new pg.Client({ connectionString: stack.databaseUrl });

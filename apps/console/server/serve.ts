@@ -2,10 +2,21 @@
 // /openapi.json to the member API, so the browser talks to one origin (no CORS on the API) and the
 // API keeps serving only JSON. It holds no state and no key: the browser sends the key it was
 // given with every request, and the API authenticates it as it does any client.
+// It also runs the console's own actions under /console/* (server/backtest.ts: a backtest of a
+// draft over the history topics), each authenticated by asking the API who the caller's key is.
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { extname, join, normalize, resolve, sep } from "node:path";
+import {
+  type ProgrammeFile,
+  STANDARD_RULES_DIR,
+  readRuleSetSource,
+  validateRuleSet,
+} from "@loyalty/rules-engine";
+import { type BacktestConfig, ConsoleActionError, callerOf, isMarketer, runBacktest } from "./backtest.ts";
+import { type PublishConfig, publishDraft } from "./publish.ts";
+import { orderRequestOf, simulateOrder } from "./simulate.ts";
 
 export interface ConsoleServerOptions {
   port: number;
@@ -14,6 +25,12 @@ export interface ConsoleServerOptions {
   apiUrl: string;
   /** The built app (vite build): apps/console/dist. */
   dist: string;
+  /** Backtests (POST /console/backtest); without it they answer 503 NOT_CONFIGURED. */
+  backtest?: BacktestConfig | null;
+  /** Publishing (POST /console/drafts/{id}/publish); without it 503 NOT_CONFIGURED, no button. */
+  publish?: PublishConfig | null;
+  /** The programme simulations price with (currency, time zone); default rules/standard's. */
+  programme?: ProgrammeFile;
 }
 
 export interface ConsoleServer {
@@ -58,6 +75,122 @@ export class ConsoleServerError extends Error {
 
 /** Whether a request goes to the API rather than to the app's files. */
 export const isApiPath = (path: string) => path.startsWith("/v1/") || path === "/openapi.json";
+
+/** The console server's own actions (not forwarded). */
+export const isActionPath = (path: string) => path.startsWith("/console/");
+
+function answerJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "cache-control": "no-store",
+    ...SECURITY_HEADERS,
+  });
+  res.end(JSON.stringify(body));
+}
+
+async function jsonBody(req: IncomingMessage): Promise<unknown> {
+  const raw = await readBody(req);
+  try {
+    return JSON.parse(raw?.toString("utf8") ?? "null");
+  } catch {
+    throw new ConsoleActionError(400, "VALIDATION_FAILED", "the body is not JSON", false);
+  }
+}
+
+let standard: ProgrammeFile | null = null;
+const standardProgramme = (): ProgrammeFile => {
+  standard ??= readRuleSetSource(STANDARD_RULES_DIR()).programme;
+  return standard;
+};
+
+/** POST /console/simulate {draft, order, member}: one order priced by the draft, rule by rule. */
+function simulate(body: unknown, programme: ProgrammeFile) {
+  const b = (body ?? {}) as { draft?: unknown };
+  const checked = validateRuleSet(b.draft, programme);
+  if (!checked.ok)
+    throw new ConsoleActionError(
+      422,
+      "RULESET_INVALID",
+      "the draft is not a valid rule set",
+      false,
+      checked.errors,
+    );
+  const input = orderRequestOf(body);
+  if (!input.ok)
+    throw new ConsoleActionError(400, "VALIDATION_FAILED", `${input.field}: ${input.message}`, false);
+  try {
+    return simulateOrder(checked.ruleSet, programme, input.order, input.member);
+  } catch (err) {
+    // An order the facts builder refuses (a foreign currency without its base amount).
+    throw new ConsoleActionError(400, "VALIDATION_FAILED", (err as Error).message, false);
+  }
+}
+
+async function action(req: IncomingMessage, res: ServerResponse, o: ConsoleServerOptions): Promise<void> {
+  const path = (req.url ?? "/").split("?")[0] ?? "/";
+  try {
+    if (path === "/console/config") {
+      // What this server can do, so the app shows only the buttons that work. No secret in it.
+      if (req.method !== "GET") throw new ConsoleActionError(405, "METHOD_NOT_ALLOWED", "GET only", false);
+      answerJson(res, 200, {
+        backtest: Boolean(o.backtest),
+        publish: o.publish ? { review: o.publish.review, signingKey: o.publish.signingKeyFrom } : null,
+      });
+      return;
+    }
+    const publishMatch = /^\/console\/drafts\/(drf-[0-9a-f-]{36})\/publish$/.exec(path);
+    if (path !== "/console/backtest" && path !== "/console/simulate" && publishMatch === null)
+      throw new ConsoleActionError(404, "NOT_FOUND", `no console action ${path}`, false);
+    if (req.method !== "POST") throw new ConsoleActionError(405, "METHOD_NOT_ALLOWED", "POST only", false);
+    const authorization = req.headers.authorization;
+    const caller = await callerOf(o.apiUrl, authorization);
+    if (path === "/console/simulate") {
+      // Any signed-in key: it reads nothing and writes nothing.
+      // The programme of CONSOLE_PROGRAMME_DIR, as backtests and publishing read it.
+      const programme = o.programme ?? o.backtest?.programme ?? o.publish?.programme ?? standardProgramme();
+      answerJson(res, 200, simulate(await jsonBody(req), programme));
+      return;
+    }
+    if (!isMarketer(caller.scopes))
+      throw new ConsoleActionError(
+        403,
+        "SCOPE_FORBIDDEN",
+        `${publishMatch ? "publishing" : "backtests"} need a marketer or admin key`,
+        false,
+      );
+    if (publishMatch !== null) {
+      if (!o.publish)
+        throw new ConsoleActionError(
+          503,
+          "NOT_CONFIGURED",
+          "publishing needs the publisher's credentials and a signing key in the console server's environment",
+          false,
+        );
+      answerJson(
+        res,
+        201,
+        await publishDraft(o.publish, o.apiUrl, authorization ?? "", publishMatch[1] ?? "", caller.keyId),
+      );
+      return;
+    }
+    if (!o.backtest)
+      throw new ConsoleActionError(
+        503,
+        "NOT_CONFIGURED",
+        "backtests need KAFKA_BROKERS and SCHEMA_REGISTRY_URL in the console server's environment",
+        false,
+      );
+    answerJson(res, 200, await runBacktest(o.backtest, o.apiUrl, authorization ?? "", await jsonBody(req)));
+  } catch (err) {
+    if (err instanceof ConsoleActionError)
+      answerJson(res, err.status, {
+        error: { code: err.code, message: err.message, ...(err.details ? { errors: err.details } : {}) },
+      });
+    else if (err instanceof ConsoleServerError)
+      answerJson(res, 413, { error: { code: "PAYLOAD_TOO_LARGE", message: err.message } });
+    else throw err;
+  }
+}
 
 async function readBody(req: IncomingMessage): Promise<Buffer | null> {
   if (req.method === "GET" || req.method === "HEAD") return null;
@@ -142,9 +275,11 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     const work = isApiPath(path)
       ? forward(req, res, o.apiUrl)
-      : req.method === "GET" || req.method === "HEAD"
-        ? serveFile(req, res, o.dist)
-        : Promise.resolve(res.writeHead(405, { allow: "GET, HEAD" }).end());
+      : isActionPath(path)
+        ? action(req, res, o)
+        : req.method === "GET" || req.method === "HEAD"
+          ? serveFile(req, res, o.dist)
+          : Promise.resolve(res.writeHead(405, { allow: "GET, HEAD" }).end());
     work.catch(() => {
       if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
       res.end();
@@ -162,3 +297,6 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
     close: () => new Promise<void>((ok) => server.close(() => ok())),
   };
 }
+
+export { backtestConfigFromEnv } from "./backtest.ts";
+export { publishConfigFromEnv } from "./publish.ts";

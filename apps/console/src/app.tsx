@@ -4,9 +4,11 @@ import { useEffect, useState } from "preact/hooks";
 import { Link, Redirect, Route, Switch, useLocation } from "wouter-preact";
 import { type Session, api, forgetKey, savedKey, whenUnauthorized } from "./api.ts";
 import { Dashboard } from "./pages/dashboard.tsx";
+import { VersionDiff } from "./pages/diff.tsx";
 import { DraftEditor } from "./pages/draft.tsx";
 import { Login } from "./pages/login.tsx";
 import { MemberLookup } from "./pages/member.tsx";
+import { DraftReview } from "./pages/review.tsx";
 import { RuleSetVersion, RuleSets } from "./pages/rules.tsx";
 
 export function App() {
@@ -79,11 +81,17 @@ export function App() {
           <Route path="/rules">
             <RuleSets />
           </Route>
+          <Route path="/rules/:ruleSetId/diff/:from/:to">
+            {(p) => <VersionDiff ruleSetId={p.ruleSetId} from={p.from} to={p.to} />}
+          </Route>
           <Route path="/rules/:ruleSetId/:version">
             {(p) => <RuleSetVersion ruleSetId={p.ruleSetId} version={p.version} />}
           </Route>
           <Route path="/draft">
             <DraftEditor session={session} />
+          </Route>
+          <Route path="/drafts/:draftId">
+            {(p) => <DraftReview session={session} draftId={p.draftId} />}
           </Route>
           <Route path="/members">
             <MemberLookup memberId={null} />

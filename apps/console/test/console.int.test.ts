@@ -9,11 +9,15 @@
 // and fixing it clears it; the draft is submitted (the API stores it); a member lookup shows the
 // balance the ledger holds; the dashboard chart is drawn from non-empty data; both pages follow
 // redemptions made meanwhile without a reload; a read-only key has no publish button (signed in
-// with the keyboard only). Two screenshots go to docs/screenshots/.
-import { existsSync, mkdirSync } from "node:fs";
+// with the keyboard only). Two screenshots are taken and checked non-empty: into a temporary
+// directory, or into docs/screenshots/ (the README's) with UPDATE_SCREENSHOTS=1.
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { AvroCodec, namespacedTopics } from "@loyalty/contracts";
+import { AvroCodec, type PurchaseEvent, namespacedTopics } from "@loyalty/contracts";
 import { type Pool, createPool, inTransaction, migrate } from "@loyalty/db";
 import {
   STANDARD_RULES_DIR,
@@ -24,27 +28,87 @@ import {
   signingKeyFromEnv,
   validateRuleSet,
 } from "@loyalty/rules-engine";
+import { ensureTopics } from "@loyalty/stream-runtime";
 import {
   type RunningService,
   type TestStack,
   devRulesKeyEnv,
   grantTestNamespace,
+  principalKafka,
   publisherKafka,
   requireStack,
   serviceEnv,
   spawnService,
+  testKafka,
   testNamespace,
 } from "@loyalty/testkit";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ConsoleServer, DIST, startConsoleServer } from "../server/serve.ts";
+import {
+  type ConsoleServer,
+  DIST,
+  backtestConfigFromEnv,
+  publishConfigFromEnv,
+  startConsoleServer,
+} from "../server/serve.ts";
 
 const REPO = new URL("../../../", import.meta.url).pathname;
 const API_MAIN = `${REPO}services/api/src/main.ts`;
-const SHOTS = `${REPO}docs/screenshots`;
+const ENGINE_MAIN = `${REPO}services/rules-engine/src/main.ts`;
+const INGESTOR_MAIN = `${REPO}services/ingestor/src/main.ts`;
+/** The README's screenshots are rewritten only when asked: a test run leaves the tree clean. */
+const SHOTS =
+  process.env.UPDATE_SCREENSHOTS === "1"
+    ? `${REPO}docs/screenshots`
+    : mkdtempSync(join(tmpdir(), "console-screenshots-"));
 const ADMIN_KEY = "console-test-admin-key-0123456789abcdef0123";
 const MEMBER = "console-m1";
 const DAY = 86_400_000;
+const NOW_AT_LOAD = Date.now();
+/** The history a backtest reads: 30 purchases of 7 members, 40 to 11 days ago. */
+const HISTORY: PurchaseEvent[] = Array.from({ length: 30 }, (_, i) => ({
+  eventId: `console-bt-${i}`,
+  type: "PURCHASE",
+  memberId: `bt-m${i % 7}`,
+  source: "web",
+  orderId: `bt-o${i}`,
+  eventTime: NOW_AT_LOAD - (40 - i) * DAY,
+  amountMinor: 1_000 + i * 531,
+  currency: "USD",
+  baseAmountMinor: 1_000 + i * 531,
+  baseCurrency: "USD",
+  fxRate: "1",
+  lines: [],
+  channel: null,
+  storeId: null,
+  refundId: null,
+  refundedLineIds: [],
+}));
+
+/** `loyalty rules backtest ...` as a child process, as an operator would run it. */
+function loyalty(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((ok, fail) => {
+    const child = spawn(process.execPath, ["--import", "tsx", `${REPO}apps/cli/src/main.ts`, ...args], {
+      cwd: REPO,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("error", fail);
+    child.on("exit", (code) => ok({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
 /** Debian's chromium (infra/bin/bootstrap installs it); CHROMIUM_PATH names another. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -119,6 +183,8 @@ let consoleServer: ConsoleServer;
 let browser: Browser;
 let marketerKey: string;
 let readKey: string;
+let reviewerKey: string;
+const services: RunningService[] = [];
 const NOW = Date.now();
 
 beforeAll(async () => {
@@ -191,13 +257,65 @@ beforeAll(async () => {
   };
   marketerKey = await created("console-marketer", ["marketer"]);
   readKey = await created("console-reader", ["read"]);
+  reviewerKey = await created("console-reviewer", ["marketer"]);
 
-  consoleServer = await startConsoleServer({ port: 0, host: "127.0.0.1", apiUrl: apiBase, dist: DIST });
+  // History on the namespace's purchases topic, as the ingestor publishes it.
+  const topics = namespacedTopics(ns);
+  const admin = testKafka(stack.kafkaBrokers).admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, {
+      partitions: 3,
+      replication: 1,
+      topics: [topics.purchases, topics.memberChanges],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+  await codec.registerAll([topics.purchases]);
+  const producer = principalKafka(stack.kafkaBrokers, "ingestor").producer();
+  await producer.connect();
+  try {
+    await producer.send({
+      topic: topics.purchases.name,
+      messages: await Promise.all(
+        HISTORY.map(async (p) => ({ key: p.memberId, value: await codec.encode(topics.purchases, p) })),
+      ),
+    });
+  } finally {
+    await producer.disconnect();
+  }
+
+  consoleServer = await startConsoleServer({
+    port: 0,
+    host: "127.0.0.1",
+    apiUrl: apiBase,
+    dist: DIST,
+    // As the backtest principal (the stack's credentials file), on the test's namespace.
+    backtest: backtestConfigFromEnv({
+      ...process.env,
+      KAFKA_BROKERS: stack.kafkaBrokers.join(","),
+      SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
+      LOYALTY_NAMESPACE: ns,
+      KAFKA_SASL_USERNAME: "",
+      KAFKA_SASL_PASSWORD: "",
+    }),
+    // As the publisher principal, signed with the stack's dev key (the engine's RULES_PUBLIC_KEYS),
+    // review required (CONSOLE_REVIEW's default).
+    publish: publishConfigFromEnv({
+      ...process.env,
+      KAFKA_BROKERS: stack.kafkaBrokers.join(","),
+      SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
+      LOYALTY_NAMESPACE: ns,
+      CONSOLE_REVIEW: "required",
+    }),
+  });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
   mkdirSync(SHOTS, { recursive: true });
 });
 
 afterAll(async () => {
+  for (const s of services) expect(await s.stop()).toBe(0);
   await browser?.close();
   await consoleServer?.close();
   const code = await api?.stop();
@@ -235,6 +353,7 @@ describe("the console in Chromium", () => {
     const canvasBox = await figure.locator("canvas").boundingBox();
     expect(canvasBox?.width ?? 0).toBeGreaterThan(500);
     await page.screenshot({ path: `${SHOTS}/console-dashboard.png`, fullPage: true });
+    expect(statSync(`${SHOTS}/console-dashboard.png`).size).toBeGreaterThan(10_000);
 
     // Live: a redemption made meanwhile shows up without a reload (the page polls every 5 s).
     const r2 = await post(
@@ -276,6 +395,7 @@ describe("the console in Chromium", () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await problem.scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${SHOTS}/console-draft-390.png`, fullPage: true });
+    expect(statSync(`${SHOTS}/console-draft-390.png`).size).toBeGreaterThan(10_000);
     await page.setViewportSize({ width: 1280, height: 900 });
 
     // Fixed: no problem left; submitted, the API stores the draft.
@@ -349,6 +469,320 @@ describe("the console in Chromium", () => {
     const refused = await post(apiBase, "/v1/rulesets/drafts", readKey, { ruleSet: {} });
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe("SCOPE_FORBIDDEN");
+    // No backtest panel either, and the console server refuses it a backtest.
+    expect(await page.getByRole("button", { name: "Run backtest" }).count()).toBe(0);
+    const backtest = await post(consoleServer.url, "/console/backtest", readKey, {});
+    expect(backtest.status).toBe(403);
+    expect(backtest.body.error.code).toBe("SCOPE_FORBIDDEN");
     await page.close();
+  });
+
+  it("backtests a draft over the topic's history with the figures of loyalty rules backtest --from-topic", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, marketerKey);
+    await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await page.getByRole("link", { name: "Draft editor", exact: true }).click();
+    const editor = page.getByLabel("Draft rule set (JSON)");
+    await editor.waitFor();
+    // The draft: base points doubled (base-points v2) and a new 7-point bonus on every order.
+    const draft = JSON.parse(await editor.inputValue()) as {
+      version: number;
+      rules: Record<string, unknown>[];
+    };
+    expect(draft.version).toBe(2);
+    draft.rules = draft.rules.map((r) =>
+      r.id === "base-points"
+        ? { ...r, version: 2, event: { type: "points-per-unit", params: { rate: "2", rounding: "floor" } } }
+        : r,
+    );
+    draft.rules.push({
+      id: "console-bonus",
+      version: 1,
+      name: "7 points on every order",
+      status: "active",
+      priority: 30,
+      trigger: "order.placed",
+      conditions: { all: [] },
+      event: { type: "fixed-bonus", params: { points: 7 } },
+    });
+    await editor.fill(JSON.stringify(draft, null, 2));
+    await page.getByText("No problems found by the schema.").waitFor();
+    const from = new Date(NOW - 30 * DAY).toISOString().slice(0, 10);
+    const to = new Date(NOW + DAY).toISOString().slice(0, 10);
+    await page.getByLabel("From").fill(from);
+    await page.getByLabel("To (excluded)").fill(to);
+    await page.getByRole("button", { name: "Run backtest" }).click();
+    const result = page.getByTestId("backtest-result");
+    await result.waitFor({ timeout: 60_000 });
+    const shown = await page.locator("#backtest-rules tbody tr").evaluateAll((rows) =>
+      rows.map((r) => ({
+        ruleId: r.getAttribute("data-rule"),
+        running: Number(r.querySelector('[data-col="running"]')?.textContent),
+        draft: Number(r.querySelector('[data-col="draft"]')?.textContent),
+        difference: Number(r.querySelector('[data-col="difference"]')?.textContent),
+      })),
+    );
+    const liability = Number(await page.getByTestId("liability").getAttribute("data-minor"));
+
+    // The CLI over the same topic, with the same draft beside the same published set.
+    const dir = mkdtempSync(join(tmpdir(), "console-backtest-"));
+    cpSync(`${STANDARD_RULES_DIR()}/programme.json`, join(dir, "programme.json"));
+    writeFileSync(join(dir, "ruleset.json"), JSON.stringify(draft));
+    const ran = await loyalty(
+      ["rules", "backtest", dir, "--from-topic", "--running-published", "--from", from, "--to", to, "--json"],
+      {
+        PATH: process.env.PATH,
+        LOYALTY_STACK_DIR: process.env.LOYALTY_STACK_DIR,
+        KAFKA_BROKERS: stack.kafkaBrokers.join(","),
+        SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
+        DATABASE_URL: stack.databaseUrl,
+        LOYALTY_NAMESPACE: ns,
+      },
+    );
+    expect(ran.stderr).toBe("");
+    expect(ran.code).toBe(0);
+    const cli = JSON.parse(ran.stdout) as {
+      runningFrom: string;
+      history: { purchases: number; principal: string };
+      byRule: {
+        ruleId: string;
+        running: { netPoints: number };
+        draft: { netPoints: number };
+        difference: number;
+      }[];
+      totals: {
+        running: { netPoints: number };
+        draft: { netPoints: number };
+        difference: { netPoints: number; liabilityMinor: number };
+      };
+    };
+    expect(cli.runningFrom).toContain("v1");
+    expect(cli.history).toMatchObject({ purchases: 30, principal: "backtest" });
+    expect(shown).toEqual([
+      ...cli.byRule.map((r) => ({
+        ruleId: r.ruleId,
+        running: r.running.netPoints,
+        draft: r.draft.netPoints,
+        difference: r.difference,
+      })),
+      {
+        ruleId: "(total)",
+        running: cli.totals.running.netPoints,
+        draft: cli.totals.draft.netPoints,
+        difference: cli.totals.difference.netPoints,
+      },
+    ]);
+    expect(liability).toBe(cli.totals.difference.liabilityMinor);
+    // And the figures are the draft's: the bonus on each of the window's orders, base points doubled.
+    const inWindow = HISTORY.filter((p) => p.eventTime >= Date.parse(`${from}T00:00:00Z`));
+    const bonus = shown.find((r) => r.ruleId === "console-bonus");
+    expect(bonus).toEqual({
+      ruleId: "console-bonus",
+      running: 0,
+      draft: 7 * inWindow.length,
+      difference: 7 * inWindow.length,
+    });
+    const base = shown.find((r) => r.ruleId === "base-points");
+    expect(base?.running).toBe(inWindow.reduce((s, p) => s + Math.floor(p.baseAmountMinor / 100), 0));
+    expect(base?.draft).toBe(inWindow.reduce((s, p) => s + Math.floor((2 * p.baseAmountMinor) / 100), 0));
+    expect(liability).toBeGreaterThan(0);
+    // Simulate one order against the same draft: each rule's outcome and why, priced server-side.
+    await page.getByLabel("Amount (USD)").fill("42.50");
+    await page.getByLabel("Member tier").fill("gold");
+    await page.getByLabel("Orders before").fill("0");
+    await page.getByRole("button", { name: "Simulate" }).click();
+    await page.getByTestId("simulation").waitFor();
+    const sim = async (rule: string) => {
+      const row = page.locator(`#simulation-rules tr[data-rule="${rule}"]`);
+      return [
+        await row.getAttribute("data-outcome"),
+        Number(await row.locator('[data-col="points"]').textContent()),
+      ];
+    };
+    expect(await sim("console-bonus")).toEqual(["awarded", 7]);
+    expect(await sim("base-points")).toEqual(["awarded", 85]); // floor(2 x 42.50)
+    expect(await sim("tier-gold")).toEqual(["awarded", 42]); // floor(85 x 0.5)
+    expect(await sim("first-purchase")).toEqual(["awarded", 100]);
+    expect(await sim("tier-platinum")).toEqual(["conditions-false", 0]);
+    expect(
+      await page.locator('#simulation-rules tr[data-rule="tier-platinum"] td.why').textContent(),
+    ).toContain('member.tier equal "platinum"');
+    expect(await sim("referral-referee")).toEqual(["other-trigger", 0]);
+    await result.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${SHOTS}/console-backtest.png`, fullPage: true });
+    expect(statSync(`${SHOTS}/console-backtest.png`).size).toBeGreaterThan(10_000);
+    // At 390 px the result scrolls inside its tables, not the page.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.close();
+  });
+
+  it("publishes an approved draft: the engine runs it and a member gets the new rule's points", async () => {
+    // The engine and the ingestor of the namespace, as `loyalty up` runs them (wall clock).
+    for (const [main, name] of [
+      [ENGINE_MAIN, "rules-engine"],
+      [INGESTOR_MAIN, "ingestor"],
+    ] as const)
+      services.push(
+        await spawnService(main, serviceEnv(stack, ns, { SERVICE_NAME: name, CLOCK_MODE: "wall" })),
+      );
+    await waitFor(
+      "the engine running standard v1",
+      () => pool.query<{ version: number }>("select version from rule_sets where rule_set_id = 'standard'"),
+      (r) => r.rows.some((x) => x.version === 1),
+      90_000,
+    );
+
+    // The author: a draft v2 with a new rule, submitted from the editor.
+    const author = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(author, marketerKey);
+    await author.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await author.getByRole("link", { name: "Draft editor", exact: true }).click();
+    const editor = author.getByLabel("Draft rule set (JSON)");
+    await editor.waitFor();
+    const draft = JSON.parse(await editor.inputValue()) as {
+      version: number;
+      rules: Record<string, unknown>[];
+    };
+    draft.rules.push({
+      id: "console-bonus",
+      version: 1,
+      name: "7 points on every order",
+      status: "active",
+      priority: 30,
+      trigger: "order.placed",
+      conditions: { all: [] },
+      event: { type: "fixed-bonus", params: { points: 7 } },
+    });
+    await editor.fill(JSON.stringify(draft, null, 2));
+    await author.getByRole("button", { name: "Submit for publishing" }).click();
+    await author.getByRole("link", { name: "Review and publish" }).click();
+    await author.getByTestId("own-draft").waitFor();
+    expect(await author.getByTestId("draft-status").textContent()).toBe("submitted");
+    const draftId = author.url().split("/drafts/")[1] ?? "";
+    expect(draftId).toMatch(/^drf-/);
+    // Review required: the author's own key may neither approve (no button; the API refuses it)
+    // nor publish before a second key approves.
+    expect(await author.getByRole("button", { name: "Approve" }).count()).toBe(0);
+    expect(await author.getByRole("button", { name: "Publish" }).isDisabled()).toBe(true);
+    const self = await post(apiBase, `/v1/rulesets/drafts/${draftId}/reviews`, marketerKey, {
+      decision: "approve",
+    });
+    expect(self.body.error.code).toBe("DRAFT_SELF_REVIEW");
+    const early = await post(consoleServer.url, `/console/drafts/${draftId}/publish`, marketerKey, {});
+    expect([early.status, early.body.error.code]).toEqual([409, "APPROVAL_REQUIRED"]);
+    // A read-only key: no publish button, and the console server answers it 403.
+    const reader = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(reader, readKey);
+    await reader.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await reader.goto(`${consoleServer.url}/drafts/${draftId}`);
+    await reader.getByTestId("draft-status").waitFor();
+    expect(await reader.getByRole("button", { name: "Publish" }).count()).toBe(0);
+    const byReader = await post(consoleServer.url, `/console/drafts/${draftId}/publish`, readKey, {});
+    expect([byReader.status, byReader.body.error.code]).toEqual([403, "SCOPE_FORBIDDEN"]);
+    await reader.close();
+
+    // The reviewer approves and publishes.
+    const reviewer = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(reviewer, reviewerKey);
+    await reviewer.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await reviewer.goto(`${consoleServer.url}/drafts/${draftId}`);
+    // What the reviewer is approving: the draft against the published v1, path by path.
+    const added = reviewer.locator('#diff-rules tr[data-rule="console-bonus"]');
+    await added.waitFor();
+    expect(await added.getAttribute("data-kind")).toBe("added");
+    expect(await reviewer.locator("#diff-rules tbody tr").count()).toBe(1);
+    await reviewer.getByLabel("Review note").fill("checked the backtest");
+    await reviewer.getByRole("button", { name: "Approve" }).click();
+    await expect.poll(() => reviewer.getByTestId("draft-status").textContent()).toBe("approved");
+    await reviewer.getByRole("button", { name: "Publish" }).click();
+    await expect
+      .poll(() => reviewer.getByRole("status").textContent(), { timeout: 30_000 })
+      .toContain("Published standard v2");
+    // The audit trail: submitted, approved (by whom, why), published (signed, naming publisher,
+    // draft and approver), once the API has read the publication from the topic.
+    await expect
+      .poll(() => reviewer.getByTestId("draft-status").textContent(), { timeout: 30_000 })
+      .toBe("published");
+    const trail = await reviewer
+      .locator("#audit-trail tbody tr")
+      .evaluateAll((rows) =>
+        rows.map((r) => [
+          r.getAttribute("data-event"),
+          r.children[1]?.textContent ?? "",
+          r.children[3]?.textContent ?? "",
+        ]),
+      );
+    const reviewerId = reviewerKey.split("_")[1] ?? "";
+    expect(trail.map((t) => t[0])).toEqual(["submitted", "approved", "published"]);
+    expect(trail[0]?.[1]).toBe(`key ${marketerKey.split("_")[1]}`);
+    expect(trail[1]?.slice(1)).toEqual([`key ${reviewerId}`, "checked the backtest"]);
+    expect(trail[2]?.[1]).toBe(`${reviewerId} via console (draft ${draftId}, approved by ${reviewerId})`);
+    await reviewer.screenshot({ path: `${SHOTS}/console-review.png`, fullPage: true });
+    expect(statSync(`${SHOTS}/console-review.png`).size).toBeGreaterThan(10_000);
+
+    // The engine accepts v2 (signed by the key it trusts) and runs it.
+    await waitFor(
+      "the engine running standard v2",
+      () => pool.query<{ version: number }>("select version from rule_sets where rule_set_id = 'standard'"),
+      (r) => r.rows.some((x) => x.version === 2),
+      60_000,
+    );
+    // A new order on orders.v1, as a shop sends it: the ingestor makes it a purchase, the engine
+    // prices it with v2.
+    const shopper = "console-shopper";
+    const producer = principalKafka(stack.kafkaBrokers, "upstream").producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: namespacedTopics(ns).orders.name,
+        messages: [
+          {
+            key: shopper,
+            value: JSON.stringify({
+              source: "web",
+              type: "ORDER_PLACED",
+              orderId: "console-order-1",
+              customerId: shopper,
+              occurredAt: new Date().toISOString(),
+              currency: "USD",
+              totalMinor: 4_250,
+              lines: [],
+            }),
+          },
+        ],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const entries = await waitFor(
+      "the order's ledger entries",
+      () =>
+        pool.query<{ rule_id: string; points: number; rule_set_version: number }>(
+          "select rule_id, points, rule_set_version from ledger_entries where member_id = $1 order by rule_id",
+          [shopper],
+        ),
+      (r) => r.rows.some((x) => x.rule_id === "console-bonus"),
+      60_000,
+    );
+    expect(entries.rows.find((x) => x.rule_id === "console-bonus")).toEqual({
+      rule_id: "console-bonus",
+      points: 7,
+      rule_set_version: 2,
+    });
+    // The member's page shows the entry with the new rule's id.
+    await reviewer.getByRole("link", { name: "Members", exact: true }).click();
+    await reviewer.getByLabel("Member id").fill(shopper);
+    await reviewer.getByLabel("Member id").press("Enter");
+    await reviewer.getByRole("cell", { name: "console-bonus v1" }).waitFor({ timeout: 15_000 });
+    // The two published versions compared: v1 -> v2 adds console-bonus, and the version moved.
+    await reviewer.getByRole("link", { name: "Rules", exact: true }).click();
+    await reviewer.locator('[data-ruleset="standard"] table').getByRole("link", { name: "v2" }).click();
+    await reviewer.getByRole("link", { name: "Compare with v1" }).click();
+    await reviewer.locator('#diff-rules tr[data-rule="console-bonus"]').waitFor();
+    expect(await reviewer.locator('#diff-paths tr[data-path="$.version"]').textContent()).toContain("12");
+    await author.close();
+    await reviewer.close();
   });
 });

@@ -47,7 +47,7 @@ export class AccessPlanError extends Error {
   }
 }
 
-const KNOWN = new Set<string>(["admin", ...SERVICE_PRINCIPALS, "publisher", "upstream"]);
+const KNOWN = new Set<string>(["admin", ...SERVICE_PRINCIPALS, "publisher", "upstream", "backtest"]);
 
 function names(v: unknown, where: string): string[] {
   if (v === undefined) return [];

@@ -22,9 +22,18 @@ export const SERVICE_PRINCIPALS = [
  * Every principal of the stack. `admin` is the broker's super user (the stack's own
  * administration, the CLI, the tests' readers and writers); `publisher` publishes rule sets;
  * `upstream` is the shops and POS (orders.v1 and members.v1 only); `registry` is Apicurio's
- * own storage client (its kafkasql topics only).
+ * own storage client (its kafkasql topics only); `backtest` reads the history a backtest prices
+ * (loyalty.purchases.v1 and loyalty.members.v1, read only: the console's server and
+ * `loyalty rules backtest --from-topic`).
  */
-export const PRINCIPALS = ["admin", ...SERVICE_PRINCIPALS, "publisher", "upstream", "registry"] as const;
+export const PRINCIPALS = [
+  "admin",
+  ...SERVICE_PRINCIPALS,
+  "publisher",
+  "upstream",
+  "registry",
+  "backtest",
+] as const;
 export type Principal = (typeof PRINCIPALS)[number];
 
 export type StackCredentials = Record<Principal, string>;

@@ -236,27 +236,36 @@ function registryDaemon(
 }
 
 /** Every principal may read the registry; admin, the services and the publisher may register schemas. */
-function proxyDaemon(p: StackPaths, e: Endpoints, env: NodeJS.ProcessEnv, creds: StackCredentials): Daemon {
+/**
+ * The proxy's daemon, its config file rewritten; `changed` when the file said something else
+ * before (a principal added to the project): a running proxy read its users only at its start.
+ */
+function proxyDaemon(
+  p: StackPaths,
+  e: Endpoints,
+  env: NodeJS.ProcessEnv,
+  creds: StackCredentials,
+): Daemon & { changed: boolean } {
   const { host, port, internal } = registryPorts(e, env);
   const config = join(p.stateDir, "registry-proxy.json");
   const users = Object.fromEntries(
     PRINCIPALS.map((name) => [name, createHash("sha256").update(creds[name]).digest("hex")]),
   );
-  writeSecretFile(
-    config,
-    JSON.stringify({
-      listen: { host, port },
-      target: { host, port: internal },
-      users,
-      // The publisher registers the rule topic's schema when it publishes.
-      writers: ["admin", ...SERVICE_PRINCIPALS, "publisher"],
-    }),
-  );
+  const text = JSON.stringify({
+    listen: { host, port },
+    target: { host, port: internal },
+    users,
+    // The publisher registers the rule topic's schema when it publishes.
+    writers: ["admin", ...SERVICE_PRINCIPALS, "publisher"],
+  });
+  const before = existsSync(config) ? readFileSync(config, "utf8") : null;
+  writeSecretFile(config, text);
   return {
     name: "registry-proxy",
     marker: PROXY_MARKER,
     command: process.execPath,
     args: [PROXY_SCRIPT, config],
+    changed: before !== null && before !== text,
   };
 }
 
@@ -495,6 +504,11 @@ export async function stackUp(opts: StackOptions & { registry?: boolean } = {}):
     } else if (runningPid(p.stateDir, rd) === null) {
       startDaemon(p.stateDir, p.logs, rd);
       registry = "started";
+    }
+    if (registry !== "external" && runningPid(p.stateDir, pd) !== null && pd.changed) {
+      // A principal was added (or a password changed) since the proxy started: it would refuse it.
+      log("restarting the registry proxy: its user list changed");
+      await stopDaemon(p.stateDir, PROXY_DAEMON);
     }
     if (registry !== "external" && runningPid(p.stateDir, pd) === null) startDaemon(p.stateDir, p.logs, pd);
     await waitFor(

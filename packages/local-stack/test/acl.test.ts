@@ -33,6 +33,15 @@ describe("ACLs generated from the AsyncAPI document", () => {
     ]);
   });
 
+  it("lets backtest read purchases and member changes in its throwaway groups, nothing else", () => {
+    expect(grants.filter((g) => g.principal === "backtest").map(grantKey)).toEqual([
+      "User:backtest GROUP PREFIXED loyalty-backtest- DESCRIBE",
+      "User:backtest GROUP PREFIXED loyalty-backtest- READ",
+      "User:backtest TOPIC LITERAL loyalty.members.v1 READ",
+      "User:backtest TOPIC LITERAL loyalty.purchases.v1 READ",
+    ]);
+  });
+
   it("lets upstream write orders.v1 and members.v1 and nothing else", () => {
     expect(grants.filter((g) => g.principal === "upstream").map(grantKey)).toEqual([
       "User:upstream TOPIC LITERAL members.v1 WRITE",
@@ -63,7 +72,8 @@ describe("ACLs generated from the AsyncAPI document", () => {
     const ns = namespaceGrants("t0123456789");
     expect(ns).toHaveLength(grants.length);
     for (const g of ns)
-      if (g.name !== "loyalty-cli-rules-") expect(g.name.startsWith("t0123456789."), grantKey(g)).toBe(true);
+      if (g.name !== "loyalty-cli-rules-" && g.name !== "loyalty-backtest-")
+        expect(g.name.startsWith("t0123456789."), grantKey(g)).toBe(true);
   });
 
   it("refuses a document naming an unknown principal", () => {

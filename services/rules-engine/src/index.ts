@@ -74,3 +74,14 @@ export {
   backtestSide,
 } from "./rules/backtest.ts";
 export { type ParallelBacktest, backtestParallel } from "./rules/backtest-parallel.ts";
+export {
+  HISTORY_GROUP_PREFIX,
+  type ReadHistoryOptions,
+  type TopicHistory,
+  readTopicHistory,
+} from "./rulesets/history.ts";
+export {
+  type PublishOutcome,
+  PublishRefusedError,
+  publishNextVersion,
+} from "./rulesets/publish.ts";

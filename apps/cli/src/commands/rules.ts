@@ -7,12 +7,19 @@
 //   keygen             write an Ed25519 key pair for signing rule sets (docs/security.md)
 //   diff PATH          draft vs published: added / removed / changed rules
 //   simulate           price a file of orders (CDNOW or JSON Lines) with a draft; writes nothing
-//   backtest DIR       a draft beside the running set over [--from, --to) of a file of orders
+//   backtest DIR       a draft beside the running set over [--from, --to) of a file of orders, or of
+//                      the namespace's purchases and member changes (--from-topic, as `backtest`)
 // LOYALTY_NAMESPACE selects the engine's namespace; KAFKA_BROKERS, SCHEMA_REGISTRY_URL the stack.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { join, resolve } from "node:path";
-import { AvroCodec, type PurchaseEvent, type RuleSetPublished, registryAuth } from "@loyalty/contracts";
+import {
+  AvroCodec,
+  type MemberChanged,
+  type PurchaseEvent,
+  type RuleSetPublished,
+  registryAuth,
+} from "@loyalty/contracts";
 import { cdnow } from "@loyalty/datasets";
 import type { Pool } from "@loyalty/db";
 import { type ReplayRecord, compileFx, normaliseOrder, parseText, validateOrder } from "@loyalty/ingestor";
@@ -21,6 +28,8 @@ import {
   BacktestError,
   type BacktestReport,
   type ProgrammeFile,
+  type PublishOutcome,
+  PublishRefusedError,
   type Rule,
   type RuleSet,
   STANDARD_RULES_DIR,
@@ -29,16 +38,17 @@ import {
   backtestParallel,
   generateSigningKeyPair,
   latestById,
-  publishRuleSet,
+  publishNextVersion,
   readPublicationRecords,
   readRuleSetSource,
+  readTopicHistory,
   signerOf,
   signingKeyFromEnv,
   simulateDraft,
   validateRuleSet,
 } from "@loyalty/rules-engine";
 import { ensureTopics } from "@loyalty/stream-runtime";
-import { topics, withAdmin, withPool } from "../connections.ts";
+import { kafkaClient, topics, translateKafkaError, withAdmin, withPool } from "../connections.ts";
 import { type CliContext, endpointsOf, printJson } from "../context.ts";
 import { CheckFailedError, EXIT, UsageError } from "../errors.ts";
 
@@ -176,24 +186,36 @@ export async function publish(
 ): Promise<number> {
   const rs = validDraft(ctx, path, opts.json);
   const { signer, dev } = signerFor(ctx, opts.publisher);
-  const current = latestById(await published(ctx)).get(rs.id);
+  const already = await published(ctx);
   const rules = topics(ctx).rules;
-  if (current && opts.ifUnpublished) {
+  const codec = rulesCodec(ctx);
+  // The one publishing path (the console's server takes it too): version check, schema, sign, send.
+  let outcome: PublishOutcome;
+  try {
+    outcome = await withAdmin(ctx, "loyalty-cli-rules", (_admin, kafka) =>
+      publishNextVersion({
+        kafka,
+        codec,
+        topic: rules,
+        ruleSet: rs,
+        signer,
+        published: already,
+        ifUnpublished: opts.ifUnpublished === true,
+      }),
+    );
+  } catch (err) {
+    if (err instanceof PublishRefusedError) throw new CheckFailedError(err.message);
+    throw err;
+  }
+  if (!outcome.published) {
     // Seeding a namespace (`loyalty up`, bench, compose): a programme already runs; leave it.
+    const current = outcome.current;
     const out = { id: rs.id, version: current.version, topic: rules.name, published: false };
     if (opts.json) printJson(ctx, out);
     else ctx.out(`${rs.id} v${current.version} is already published on ${rules.name}: nothing published`);
     return EXIT.ok;
   }
-  if (current && rs.version <= current.version)
-    throw new CheckFailedError(
-      `refused: ${rs.id} v${rs.version} is not greater than the published v${current.version}`,
-    );
-  const codec = rulesCodec(ctx);
-  await codec.register(rules);
-  const p = await withAdmin(ctx, "loyalty-cli-rules", (_admin, kafka) =>
-    publishRuleSet(kafka, codec, rules, rs, signer),
-  );
+  const p = outcome.publication;
   const out = {
     id: rs.id,
     version: rs.version,
@@ -475,7 +497,56 @@ export interface BacktestOpts {
   running?: string;
   runningPublished?: boolean;
   orders?: string;
+  fromTopic?: boolean;
   json?: boolean;
+}
+
+/** Where a backtest's history came from, as printed and in --json. */
+type HistorySource =
+  | { file: string; read: number; rejected: number }
+  | {
+      topics: Record<string, number>;
+      purchases: number;
+      memberEvents: number;
+      skipped: number;
+      principal: string;
+    };
+
+/**
+ * The environment history is read with: on the local stack (a credentials file) the `backtest`
+ * principal, even where the CLI otherwise acts as its admin fallback (main.ts puts admin's
+ * credentials in the environment when it names none); an environment naming a principal other
+ * than admin (an operator's, e.g. backtest's own credentials in production) is used as it is.
+ */
+function backtestEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const named = env.KAFKA_SASL_USERNAME || undefined;
+  if ((named !== undefined && named !== "admin") || readCredentials(env) === null) return env;
+  const cleared = {
+    ...env,
+    KAFKA_SASL_USERNAME: "",
+    KAFKA_SASL_PASSWORD: "",
+    SCHEMA_REGISTRY_USERNAME: "",
+    SCHEMA_REGISTRY_PASSWORD: "",
+  };
+  return withStackCredentials(cleared, "backtest");
+}
+
+/**
+ * --from-topic: the namespace's loyalty.purchases.v1 and loyalty.members.v1 up to --to, read by
+ * the same reader as the console's server (readTopicHistory), as the `backtest` principal (its
+ * ACL is in schemas/asyncapi.yaml: read those two topics, nothing else).
+ */
+async function historyFromTopic(ctx: CliContext, to: number) {
+  const env = backtestEnv(ctx.env);
+  const as: CliContext = { ...ctx, env };
+  const kafka = kafkaClient(as, "loyalty-cli-backtest");
+  const codec = new AvroCodec(endpointsOf(as).schemaRegistryUrl, registryAuth(env));
+  try {
+    const h = await readTopicHistory(kafka, codec, topics(ctx), { to });
+    return { ...h, principal: env.KAFKA_SASL_USERNAME ?? "(none)" };
+  } catch (err) {
+    throw translateKafkaError(err, ctx);
+  }
 }
 
 /**
@@ -491,14 +562,34 @@ export async function backtest(ctx: CliContext, path: string, opts: BacktestOpts
   const draft = validDraft(ctx, path, opts.json);
   if (opts.runningPublished && opts.running !== undefined)
     throw new UsageError("--running and --running-published exclude each other: give one of them");
-  const ordersPath = opts.orders === undefined ? cdnow.master() : resolve(ctx.cwd, opts.orders);
-  let text: string;
-  try {
-    text = readFileSync(ordersPath, "utf8");
-  } catch (err) {
-    throw new UsageError(`--orders ${opts.orders}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  if (opts.fromTopic && opts.orders !== undefined)
+    throw new UsageError("--orders and --from-topic exclude each other: give one of them");
+  let purchases: PurchaseEvent[];
+  let memberEvents: MemberChanged[] = [];
+  let source: HistorySource;
+  if (opts.fromTopic) {
+    const h = await historyFromTopic(ctx, opts.to);
+    purchases = h.purchases;
+    memberEvents = h.memberEvents;
+    source = {
+      topics: h.records,
+      purchases: h.purchases.length,
+      memberEvents: h.memberEvents.length,
+      skipped: h.skipped,
+      principal: h.principal,
+    };
+  } else {
+    const ordersPath = opts.orders === undefined ? cdnow.master() : resolve(ctx.cwd, opts.orders);
+    let text: string;
+    try {
+      text = readFileSync(ordersPath, "utf8");
+    } catch (err) {
+      throw new UsageError(`--orders ${opts.orders}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    const parsed = purchasesFromText(text);
+    purchases = parsed.purchases;
+    source = { file: ordersPath, read: purchases.length, rejected: parsed.rejected };
   }
-  const { purchases, rejected } = purchasesFromText(text);
   const { running, programme, runningFrom } = await runningSet(ctx, path, draft, opts);
   let report: BacktestReport;
   try {
@@ -508,6 +599,7 @@ export async function backtest(ctx: CliContext, path: string, opts: BacktestOpts
       draft,
       programme,
       purchases,
+      memberEvents,
       from: opts.from,
       to: opts.to,
     }));
@@ -519,15 +611,11 @@ export async function backtest(ctx: CliContext, path: string, opts: BacktestOpts
     printJson(ctx, {
       ...report,
       runningFrom,
-      orders: { file: ordersPath, read: purchases.length, rejected },
+      ...("file" in source ? { orders: source } : { history: source }),
     });
     return EXIT.ok;
   }
-  printBacktest(ctx, report, programme.currencyExponent, runningFrom, {
-    file: ordersPath,
-    read: purchases.length,
-    rejected,
-  });
+  printBacktest(ctx, report, programme.currencyExponent, runningFrom, source);
   return EXIT.ok;
 }
 
@@ -579,15 +667,18 @@ function printBacktest(
   r: BacktestReport,
   exponent: number,
   runningFrom: string,
-  orders: { file: string; read: number; rejected: number },
+  source: HistorySource,
 ): void {
   const money = (minor: number) => `${(minor / 10 ** exponent).toFixed(exponent)} ${r.currency}`;
   const signed = (n: number) => (n > 0 ? `+${n}` : String(n));
   ctx.out(
     `backtest of ${r.draft.id} v${r.draft.version} beside ${r.running.id} v${r.running.version} (${runningFrom}), ` +
       `[${r.window.from}, ${r.window.to}): ${r.events.inWindow} events of ${r.members} members ` +
-      `(${r.events.warmUp} before the window as warm-up; ${orders.read} orders read from ${orders.file}` +
-      `${orders.rejected ? `, ${orders.rejected} rejected lines` : ""}); nothing was written`,
+      `(${r.events.warmUp} before the window as warm-up; ${
+        "file" in source
+          ? `${source.read} orders read from ${source.file}${source.rejected ? `, ${source.rejected} rejected lines` : ""}`
+          : `${source.purchases} purchases and ${source.memberEvents} member changes read from ${Object.keys(source.topics).join(" and ")} as ${source.principal}${source.skipped ? `, ${source.skipped} undecodable records skipped` : ""}`
+      }); nothing was written`,
   );
   const w = Math.max(4, ...r.byRule.map((x) => x.ruleId.length));
   ctx.out(

@@ -4,7 +4,13 @@
 // without it.
 import { existsSync } from "node:fs";
 import { KeyStore } from "@loyalty/api";
-import { type ConsoleServer, DIST, startConsoleServer } from "@loyalty/console/server";
+import {
+  type ConsoleServer,
+  DIST,
+  backtestConfigFromEnv,
+  publishConfigFromEnv,
+  startConsoleServer,
+} from "@loyalty/console/server";
 import type { Pool } from "@loyalty/db";
 import { UsageError } from "../errors.ts";
 import { envPrefix } from "./hints.ts";
@@ -39,6 +45,11 @@ export async function startConsole(
     host: "127.0.0.1",
     apiUrl: `http://127.0.0.1:${apiPort}`,
     dist: DIST,
+    // Backtests read the namespace's history as the `backtest` principal (not up's own admin).
+    backtest: backtestConfigFromEnv({ ...env, KAFKA_SASL_USERNAME: "", KAFKA_SASL_PASSWORD: "" }),
+    // Publishing as the publisher principal, signed with RULES_SIGNING_KEY[_FILE] or the stack's
+    // dev key, as `rules publish` signs: the key stays in this process, never in the browser.
+    publish: publishConfigFromEnv(env),
   });
   const created = await new KeyStore(pool, null).create({
     name: `console-${new Date().toISOString().slice(0, 19)}`,

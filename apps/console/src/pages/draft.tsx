@@ -4,9 +4,11 @@
 // engine's own validator, which knows more than the schema (duplicate ids, rates, groups).
 import validate from "virtual:ruleset-validator";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { useSearch } from "wouter-preact";
+import { Link, useSearch } from "wouter-preact";
 import { ApiFailure, type Session, api, canSubmitDrafts } from "../api.ts";
 import { type Problem, checkDraft } from "../validate.ts";
+import { BacktestPanel } from "./backtest.tsx";
+import { SimulatePanel } from "./simulate.tsx";
 
 interface Listing {
   ruleSets: { ruleSetId: string; versions: { version: number }[] }[];
@@ -37,7 +39,12 @@ export function DraftEditor(props: { session: Session }) {
   const from = new URLSearchParams(search).get("from");
   const [text, setText] = useState<string | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
-  const [outcome, setOutcome] = useState<{ ok: boolean; message: string; problems: Problem[] } | null>(null);
+  const [outcome, setOutcome] = useState<{
+    ok: boolean;
+    message: string;
+    problems: Problem[];
+    draftId?: string;
+  } | null>(null);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
@@ -80,8 +87,9 @@ export function DraftEditor(props: { session: Session }) {
       });
       setOutcome({
         ok: true,
-        message: `Draft ${d.draftId} (${d.ruleSetId} v${d.version}) submitted: a publisher signs and publishes it with loyalty rules publish.`,
+        message: `Draft ${d.draftId} (${d.ruleSetId} v${d.version}) submitted.`,
         problems: [],
+        draftId: d.draftId,
       });
     } catch (err) {
       const problems =
@@ -136,7 +144,10 @@ export function DraftEditor(props: { session: Session }) {
           )}
           {outcome && (
             <div role="alert" class={outcome.ok ? "ok" : "error"}>
-              <p>{outcome.message}</p>
+              <p>
+                {outcome.message}{" "}
+                {outcome.draftId && <Link href={`/drafts/${outcome.draftId}`}>Review and publish</Link>}
+              </p>
               {outcome.problems.length > 0 && (
                 <ProblemList
                   id="server-problems"
@@ -146,6 +157,8 @@ export function DraftEditor(props: { session: Session }) {
               )}
             </div>
           )}
+          <SimulatePanel draft={checked.doc} disabled={checked.problems.length > 0} />
+          {mayPublish && <BacktestPanel draft={checked.doc} disabled={checked.problems.length > 0} />}
         </div>
       )}
     </section>

@@ -77,7 +77,8 @@ export function RuleSets() {
                 <ul>
                   {s.drafts.map((d) => (
                     <li key={d.draftId}>
-                      v{d.version} by key {d.submittedBy} at {when(d.submittedAt)} ({d.draftId})
+                      <Link href={`/drafts/${d.draftId}`}>v{d.version}</Link> by key {d.submittedBy} at{" "}
+                      {when(d.submittedAt)} ({d.draftId})
                     </li>
                   ))}
                 </ul>
@@ -113,6 +114,17 @@ export function RuleSetVersion(props: { ruleSetId: string; version: string }) {
         <Link href={`/draft?from=${encodeURIComponent(props.ruleSetId)}/${props.version}`}>
           Start a draft from this version
         </Link>
+        {Number(props.version) > 1 && (
+          <>
+            {" "}
+            ·{" "}
+            <Link
+              href={`/rules/${encodeURIComponent(props.ruleSetId)}/diff/${Number(props.version) - 1}/${props.version}`}
+            >
+              Compare with v{Number(props.version) - 1}
+            </Link>
+          </>
+        )}
       </p>
       {r.state === "loading" && <p>Loading…</p>}
       {r.state === "error" && (

@@ -19,6 +19,10 @@ export const ERROR_CODES = {
   CALIBRATION_NO_DATA: 422,
   RULESET_INVALID: 422,
   RULESET_NOT_FOUND: 404,
+  /** Console review (ADR 18): a draft's own submitter may not review it; a published one is closed. */
+  DRAFT_SELF_REVIEW: 403,
+  DRAFT_NOT_FOUND: 404,
+  DRAFT_PUBLISHED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,

@@ -43,6 +43,38 @@ const validationError = obj({
   path: str({ description: "JSON path of the offending node, e.g. $.rules[2].event.params.rate" }),
   problem: str(),
 });
+const draftIdParam = str({ pattern: "^drf-[0-9a-f-]{36}$", description: "Draft id" });
+const draftDetail = obj({
+  draftId: str({ pattern: "^drf-[0-9a-f-]{36}$" }),
+  ruleSetId: str(),
+  version: int({ minimum: 1 }),
+  submittedBy: str({ description: "Key id of the key that submitted it" }),
+  submittedAt: isoTime,
+  ruleSet: { ...ruleSetDocument, description: "The draft rule set as submitted" },
+  reviews: {
+    type: "array",
+    description: "Approvals and rejections, oldest first",
+    items: obj({
+      decision: str({ enum: ["approved", "rejected"] }),
+      reviewedBy: str({ description: "Key id of the reviewing key (never the submitter's)" }),
+      reviewedAt: isoTime,
+      note: nullable(str()),
+    }),
+  },
+  status: str({
+    enum: ["submitted", "approved", "rejected", "published"],
+    description:
+      "published once the API's read model of loyalty.rules.v1 holds this rule set and version; else the latest review's decision",
+  }),
+  published: nullable(
+    obj({
+      publishedAt: isoTime,
+      publisher: nullable(str({ description: "Who signed the publication" })),
+      keyId: nullable(str()),
+      signed: { type: "boolean" },
+    }),
+  ),
+});
 const versionParam = str({ pattern: "^[1-9][0-9]{0,9}$", description: "Rule-set version" });
 
 export const CONSOLE_ROUTES = {
@@ -120,6 +152,37 @@ export const CONSOLE_ROUTES = {
         }),
         ...errors(...AUTH_ERRORS, ...BODY_ERRORS, ...SERVER_ERRORS),
       },
+    },
+  },
+  getDraft: {
+    method: "GET",
+    url: "/v1/rulesets/drafts/:draftId",
+    operationId: "getRuleSetDraft",
+    summary:
+      "A submitted draft with its review trail (approved/rejected by whom, when) and its publication, if any",
+    scope: "read",
+    schema: {
+      params: obj({ draftId: draftIdParam }),
+      response: { 200: draftDetail, ...errors(...AUTH_ERRORS, 404, ...SERVER_ERRORS) },
+    },
+  },
+  reviewDraft: {
+    method: "POST",
+    url: "/v1/rulesets/drafts/:draftId/reviews",
+    operationId: "reviewRuleSetDraft",
+    summary:
+      "Approve or reject a draft (marketer; not the key that submitted it: 403 DRAFT_SELF_REVIEW; 409 DRAFT_PUBLISHED once published)",
+    scope: "marketer",
+    schema: {
+      params: obj({ draftId: draftIdParam }),
+      body: obj(
+        {
+          decision: str({ enum: ["approve", "reject"] }),
+          note: str({ maxLength: 500, description: "Why (shown in the audit trail)" }),
+        },
+        ["decision"],
+      ),
+      response: { 201: draftDetail, ...errors(...AUTH_ERRORS, ...BODY_ERRORS, 404, 409, ...SERVER_ERRORS) },
     },
   },
   memberLots: {

@@ -5,7 +5,15 @@
 import { validateRuleSet } from "@loyalty/rules-engine";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { ApiError, RuleSetInvalidError } from "../domain/errors.ts";
-import { listRuleSets, memberLots, pointsByDay, ruleSetVersion, submitDraft } from "../store/console.ts";
+import {
+  draftDetail,
+  listRuleSets,
+  memberLots,
+  pointsByDay,
+  reviewDraft,
+  ruleSetVersion,
+  submitDraft,
+} from "../store/console.ts";
 import type { Db } from "../store/db.ts";
 import { CONSOLE_ROUTES } from "./console-schemas.ts";
 
@@ -65,6 +73,33 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
         submittedBy: keyIdOf(req),
       });
       return reply.status(201).send(draft);
+    },
+  });
+  app.route<{ Params: { draftId: string } }>({
+    method: r.getDraft.method,
+    url: r.getDraft.url,
+    schema: r.getDraft.schema,
+    config: { scope: r.getDraft.scope },
+    handler: async (req) => {
+      const d = await draftDetail(deps.pool, req.params.draftId);
+      if (d === null)
+        throw new ApiError("DRAFT_NOT_FOUND", `no draft ${req.params.draftId}`, "params.draftId");
+      return d;
+    },
+  });
+  app.route<{ Params: { draftId: string }; Body: { decision: "approve" | "reject"; note?: string } }>({
+    method: r.reviewDraft.method,
+    url: r.reviewDraft.url,
+    schema: r.reviewDraft.schema,
+    config: { scope: r.reviewDraft.scope },
+    handler: async (req, reply) => {
+      const d = await reviewDraft(deps.pool, {
+        draftId: req.params.draftId,
+        decision: req.body.decision === "approve" ? "approved" : "rejected",
+        reviewedBy: keyIdOf(req),
+        note: req.body.note ?? null,
+      });
+      return reply.status(201).send(d);
     },
   });
   app.route<{ Params: { memberId: string } }>({

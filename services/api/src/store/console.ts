@@ -193,6 +193,109 @@ export async function submitDraft(
   };
 }
 
+export interface DraftReview {
+  decision: "approved" | "rejected";
+  reviewedBy: string;
+  reviewedAt: string;
+  note: string | null;
+}
+
+export interface DraftDetail extends DraftInfo {
+  ruleSet: unknown;
+  /** Oldest first. */
+  reviews: DraftReview[];
+  /** The latest review's decision, or "submitted" before any; "published" once the read model has the version. */
+  status: "submitted" | "approved" | "rejected" | "published";
+  /** The publication of this rule set and version as the API read it from loyalty.rules.v1, if any. */
+  published: { publishedAt: string; publisher: string | null; keyId: string | null; signed: boolean } | null;
+}
+
+/** A draft with its review trail and publication; null when there is no such draft. */
+export async function draftDetail(db: Db, draftId: string): Promise<DraftDetail | null> {
+  const d = await db.query<{
+    rule_set_id: string;
+    version: number;
+    rule_set: unknown;
+    submitted_by: string;
+    submitted_at: Date;
+    published_at: Date | null;
+    publisher: string | null;
+    key_id: string | null;
+    signed: boolean | null;
+  }>(
+    `select d.rule_set_id, d.version, d.rule_set, d.submitted_by, d.submitted_at,
+            s.published_at, s.publisher, s.key_id, s.signed
+       from api_rule_drafts d
+       left join api_rule_sets s on s.rule_set_id = d.rule_set_id and s.version = d.version
+      where d.draft_id = $1`,
+    [draftId],
+  );
+  const row = d.rows[0];
+  if (!row) return null;
+  const r = await db.query<{
+    decision: "approved" | "rejected";
+    reviewed_by: string;
+    reviewed_at: Date;
+    note: string | null;
+  }>(
+    `select decision, reviewed_by, reviewed_at, note from api_rule_draft_reviews
+      where draft_id = $1 order by review_id`,
+    [draftId],
+  );
+  const reviews = r.rows.map((x) => ({
+    decision: x.decision,
+    reviewedBy: x.reviewed_by,
+    reviewedAt: x.reviewed_at.toISOString(),
+    note: x.note,
+  }));
+  const published =
+    row.published_at === null
+      ? null
+      : {
+          publishedAt: row.published_at.toISOString(),
+          publisher: row.publisher,
+          keyId: row.key_id,
+          signed: row.signed === true,
+        };
+  return {
+    draftId,
+    ruleSetId: row.rule_set_id,
+    version: row.version,
+    submittedBy: row.submitted_by,
+    submittedAt: row.submitted_at.toISOString(),
+    ruleSet: row.rule_set,
+    reviews,
+    status: published !== null ? "published" : (reviews.at(-1)?.decision ?? "submitted"),
+    published,
+  };
+}
+
+/**
+ * Records a review of a draft. Refused: no such draft (404), the key that submitted it (403: a
+ * second person reviews), a draft already published (409).
+ */
+export async function reviewDraft(
+  db: Db,
+  r: { draftId: string; decision: "approved" | "rejected"; reviewedBy: string; note: string | null },
+): Promise<DraftDetail> {
+  const before = await draftDetail(db, r.draftId);
+  if (before === null) throw new ApiError("DRAFT_NOT_FOUND", `no draft ${r.draftId}`, "params.draftId");
+  if (before.submittedBy === r.reviewedBy)
+    throw new ApiError(
+      "DRAFT_SELF_REVIEW",
+      "the key that submitted a draft cannot review it: a second person does",
+    );
+  if (before.published !== null)
+    throw new ApiError("DRAFT_PUBLISHED", `${before.ruleSetId} v${before.version} is already published`);
+  await db.query(
+    "insert into api_rule_draft_reviews (draft_id, decision, reviewed_by, note) values ($1, $2, $3, $4)",
+    [r.draftId, r.decision, r.reviewedBy, r.note],
+  );
+  const after = await draftDetail(db, r.draftId);
+  if (after === null) throw new ApiError("INTERNAL", "draft vanished during its review");
+  return after;
+}
+
 export interface LotView {
   lotId: string;
   points: number;

@@ -31,6 +31,7 @@ let pool: Pool;
 let api: Api;
 let marketer: string;
 let reader: string;
+let reviewer: string;
 const NOW = Date.now();
 const admin = { key: ADMIN_KEY };
 
@@ -67,6 +68,7 @@ beforeAll(async () => {
   };
   marketer = await key("marketer", ["marketer"]);
   reader = await key("reader", ["read"]);
+  reviewer = await key("reviewer", ["marketer"]);
 });
 
 afterAll(async () => {
@@ -166,6 +168,63 @@ describe("drafts", () => {
     expect((await listed()).ruleSets[0].drafts.map((d: { draftId: string }) => d.draftId)).toEqual([
       ok.body.draftId,
     ]);
+  });
+});
+
+describe("draft review", () => {
+  it("a second marketer approves or rejects, never the submitter; published drafts are closed", async () => {
+    const drafts = (await listed()).ruleSets[0].drafts as { draftId: string }[];
+    const draftId = drafts[0]?.draftId ?? "";
+    const detail = async () => call(api.base, "GET", `/v1/rulesets/drafts/${draftId}`, { key: reader });
+    const before = await detail();
+    expect(before.status).toBe(200);
+    expect(before.body).toMatchObject({ version: 4, status: "submitted", reviews: [], published: null });
+    expect(before.body.ruleSet.rules[0].id).toBe("base-points");
+    const review = (key: string, body: unknown) =>
+      call(api.base, "POST", `/v1/rulesets/drafts/${draftId}/reviews`, { key, body });
+
+    const own = await review(marketer, { decision: "approve" });
+    expect(own.status).toBe(403);
+    expect(own.body.error.code).toBe("DRAFT_SELF_REVIEW");
+    expect((await review(reader, { decision: "approve" })).status).toBe(403);
+    const rejected = await review(reviewer, { decision: "reject", note: "bonus too generous" });
+    expect(rejected.status).toBe(201);
+    expect(rejected.body.status).toBe("rejected");
+    const approved = await review(reviewer, { decision: "approve", note: "fixed after a call" });
+    expect(approved.body.status).toBe("approved");
+    expect(
+      approved.body.reviews.map((r: { decision: string; reviewedBy: string; note: string }) => [
+        r.decision,
+        r.reviewedBy,
+        r.note,
+      ]),
+    ).toEqual([
+      ["rejected", reviewer.split("_")[1], "bonus too generous"],
+      ["approved", reviewer.split("_")[1], "fixed after a call"],
+    ]);
+    const rows = await pool.query<{ decision: string }>(
+      "select decision from api_rule_draft_reviews where draft_id = $1 order by review_id",
+      [draftId],
+    );
+    expect(rows.rows.map((r) => r.decision)).toEqual(["rejected", "approved"]);
+
+    // Published (v4 on the topic, read into the read model): the draft says so, by whom, and is closed.
+    await publish(4, "dave");
+    const after = await waitFor("v4 published", detail, (r) => r.body.status === "published");
+    expect(after.body.published).toMatchObject({ publisher: "dave", signed: true });
+    const late = await review(reviewer, { decision: "reject" });
+    expect(late.status).toBe(409);
+    expect(late.body.error.code).toBe("DRAFT_PUBLISHED");
+    const unknown = await call(
+      api.base,
+      "GET",
+      "/v1/rulesets/drafts/drf-00000000-0000-0000-0000-000000000000",
+      {
+        key: reader,
+      },
+    );
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe("DRAFT_NOT_FOUND");
   });
 });
 
