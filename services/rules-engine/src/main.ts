@@ -66,6 +66,7 @@ await runTasks(kit, {
   // The ledger tables are shared with the API; this service, their main writer, maintains them.
   vacuum: [
     "rules_priced_events",
+    "rules_ledger_commands",
     "rules_members",
     "rules_orders",
     "rules_usage",
@@ -75,7 +76,13 @@ await runTasks(kit, {
     "ledger_balances",
   ],
   // Co-partitioned, keyed by member id; ties of timestamps: alerts, member changes, purchases.
-  topics: [kit.topics.churnAlerts.name, kit.topics.memberChanges.name, kit.topics.purchases.name],
+  // Ledger commands last: at equal timestamps a command sees the purchases before it.
+  topics: [
+    kit.topics.churnAlerts.name,
+    kit.topics.memberChanges.name,
+    kit.topics.purchases.name,
+    kit.topics.ledgerCommands.name,
+  ],
   topology: engineTopology({
     codec: kit.codec,
     topics: kit.topics,

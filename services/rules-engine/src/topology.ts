@@ -1,5 +1,8 @@
 // The rules engine on the stream runtime's tasks (ADR 16 step 4). Task p = partition p of the
-// purchases, member-changes and churn-alerts topics (all keyed by member id, co-partitioned).
+// purchases, member-changes, churn-alerts and ledger-commands topics (all keyed by member id,
+// co-partitioned). Ledger commands (engine/commands.ts) are applied in partition order with the
+// task's other events at its stream time, which they do not move; each gets a reply on
+// loyalty.ledger-replies.v1 in the batch's Kafka transaction, after its entries on the points topic.
 // Per batch of one fetch: `process` decodes the task's records in memory and decides which
 // purchases must wait for churn-alert (the join, below); `apply` prices the rest against the
 // ledger in the runtime's PostgreSQL transaction (rows loaded and written set-based, as the API
@@ -164,8 +167,17 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
     }
     for (const e of s.events) {
       const x = o.bySource.get(eventIdOf(e));
+      if (x) await produceMovements(out, x.entries);
+      // A command's reply (a rejection and a duplicate's included) after its entries.
+      const reply = o.replies.get(eventIdOf(e));
+      if (reply)
+        out.produce({
+          topic: d.topics.ledgerReplies.name,
+          key: reply.commandId,
+          value: await d.codec.encode(d.topics.ledgerReplies, reply),
+          timestamp: reply.appliedAt,
+        });
       if (!x) continue;
-      await produceMovements(out, x.entries);
       for (const c of x.campaigns)
         out.produce({
           topic: d.topics.campaigns.name,
@@ -204,7 +216,8 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
           out.deadLetter(record, code, v.error);
           continue;
         }
-        if ("event" in v && v.event.eventTime > maxTime) maxTime = v.event.eventTime;
+        // A command's time is the stream time it is applied at, not its requestedAt.
+        if ("event" in v && v.kind !== "command" && v.event.eventTime > maxTime) maxTime = v.event.eventTime;
         decoded.push({ record, value: v });
       }
       // The rule sets in force up to the batch's latest event are known before anything is priced.
