@@ -7,13 +7,15 @@
 // in api_requests (the Idempotency-Key's answer) and api_redemptions, in one transaction per
 // batch of replies; then the requests waiting for it get it. Every instance settles every reply it
 // reads (conditionally: the first one wins), so a request answered 202 by an instance that died
-// is still answered at its status URL.
+// is still answered at its status URL; and an instance sends its unanswered commands again at
+// start (a reply that came while no instance was reading is asked for again: the engine answers
+// a command id it applied with its recorded reply).
 import { randomUUID } from "node:crypto";
 import type { AvroCodec, LedgerCommand, LedgerReply, TopicSpec } from "@loyalty/contracts";
 import type { Pool } from "@loyalty/db";
 import type { Logger } from "@loyalty/stream-runtime";
 import type { Consumer, Kafka, Producer } from "kafkajs";
-import { type Answer, settleReplies } from "./store/ledger.ts";
+import { type Answer, pendingCommands, settleReplies } from "./store/ledger.ts";
 
 export interface LedgerCommandsOptions {
   kafka: Kafka;
@@ -24,6 +26,8 @@ export interface LedgerCommandsOptions {
   pool: Pool;
   /** Consumer group prefix of this service (namespace and service name); a unique suffix is added. */
   group: string;
+  /** Unanswered commands sent this long before start are sent again at start (default a day). */
+  resendWithinMs?: number;
   logger: Logger;
 }
 
@@ -69,6 +73,12 @@ export class LedgerCommands implements LedgerGateway {
       },
     });
     await joined;
+    // Replies to commands sent before this start went by unseen: ask for them again.
+    const pending = await pendingCommands(this.o.pool, this.o.resendWithinMs ?? 86_400_000);
+    if (pending.length > 0) {
+      this.o.logger.info({ commands: pending.length }, "sending unanswered ledger commands again");
+      await this.send(pending);
+    }
     for (const p of ends)
       consumer.seek({ topic: this.o.replies.name, partition: p.partition, offset: p.offset });
   }
@@ -94,23 +104,27 @@ export class LedgerCommands implements LedgerGateway {
     set.add(resolve);
     const timer = setTimeout(() => resolve(null), timeoutMs);
     try {
-      await this.o.producer.send({
-        topic: this.o.commands.name,
-        acks: -1,
-        messages: [
-          {
-            key: cmd.memberId,
-            value: await this.o.codec.encode(this.o.commands, cmd),
-            timestamp: String(cmd.requestedAt),
-          },
-        ],
-      });
+      await this.send([cmd]);
       return await answered;
     } finally {
       clearTimeout(timer);
       set.delete(resolve);
       if (set.size === 0) this.waiters.delete(cmd.commandId);
     }
+  }
+
+  private async send(cmds: readonly LedgerCommand[]): Promise<void> {
+    await this.o.producer.send({
+      topic: this.o.commands.name,
+      acks: -1,
+      messages: await Promise.all(
+        cmds.map(async (cmd) => ({
+          key: cmd.memberId,
+          value: await this.o.codec.encode(this.o.commands, cmd),
+          timestamp: String(cmd.requestedAt),
+        })),
+      ),
+    });
   }
 
   /** Stores the answers of a batch of replies, then hands them to the requests waiting. */

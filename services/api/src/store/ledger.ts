@@ -64,11 +64,13 @@ export interface Answer {
 
 export type Operation = "redeem" | "cancel" | "adjust";
 
-/** What the answer needs that the reply does not carry. */
+/** What the answer needs that the reply does not carry, and the command as sent. */
 interface CommandRequest {
   orderId?: string | null;
   reason?: string | null;
   redemptionId?: string;
+  /** Sent again at start while unanswered (pendingCommands). */
+  command?: LedgerCommand;
 }
 
 export const statusUrlOf = (commandId: string) => `/v1/ledger-commands/${commandId}`;
@@ -223,6 +225,21 @@ export async function settleReplies(
   return out;
 }
 
+/**
+ * Commands sent within `withinMs` that have no answer yet (an instance stopped before their reply,
+ * which its successor, reading from the end of the replies topic, will not see): sent again at
+ * start, the engine answers a command id it applied with its recorded reply.
+ */
+export async function pendingCommands(pool: Pool, withinMs: number): Promise<LedgerCommand[]> {
+  const r = await pool.query<{ command: LedgerCommand | null }>(
+    `select request -> 'command' as command from api_ledger_commands
+      where replied_at is null and created_at > now() - make_interval(secs => $1::double precision / 1000)
+      order by created_at`,
+    [withinMs],
+  );
+  return r.rows.flatMap((x) => (x.command ? [x.command] : []));
+}
+
 async function storedAnswer<T>(
   db: Db,
   keyId: string,
@@ -277,7 +294,7 @@ async function command<T>(
      values ($1, $2, $3, $4, $5, $6)
      on conflict (command_id) do update set command_id = excluded.command_id
      returning http_status, response`,
-    [cmd.commandId, keyId, idempotencyKey, cmd.memberId, op, JSON.stringify(request)],
+    [cmd.commandId, keyId, idempotencyKey, cmd.memberId, op, JSON.stringify({ ...request, command: cmd })],
   );
   const row = r.rows[0];
   let a: Answer | null =

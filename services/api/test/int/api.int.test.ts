@@ -264,6 +264,65 @@ describe("a late reply", () => {
   });
 });
 
+describe("a reply nobody read", () => {
+  it("is asked for again by the next start of the API: the status URL gets the answer", async () => {
+    await seedLots(pool, "lost1", [{ points: 100, expiresAt: NOW + 100 * DAY }]);
+    // No engine: the command waits in Kafka; the API answers 202 and stops.
+    if (engine) expect(await stopService(engine)).toBe(0);
+    engine = undefined;
+    const first = await startApi(stack, ns, { CLOCK_MODE: "wall", LEDGER_REPLY_TIMEOUT_MS: "200" });
+    let statusUrl = "";
+    try {
+      const r = await call(first.base, "POST", "/v1/members/lost1/redemptions", {
+        key: keys.redeem,
+        body: { points: 25 },
+        headers: { "idempotency-key": "lost-1" },
+      });
+      expect(r.status).toBe(202);
+      statusUrl = r.body.statusUrl;
+    } finally {
+      expect(await first.service.stop()).toBe(0);
+    }
+    // The engine applies it and replies while the only other API reads from its own start on;
+    // that API settles it. The answer is stored once, whoever reads it: here, to show the resend,
+    // forget it and let a new instance ask again.
+    engine = await startRulesEngine(stack, ns, { CLOCK_MODE: "wall", POINTS_EXPIRY_CHECK_MS: "300" });
+    await waitFor(
+      "the redemption",
+      () => balanceOf(pool, "lost1"),
+      (b) => b === 75,
+      60_000,
+    );
+    await waitFor(
+      "settled by the running API",
+      async () => (await call(api.base, "GET", statusUrl, { key: keys.redeem })).body.status,
+      (s) => s === "done",
+      30_000,
+    );
+    await pool.query(
+      "update api_ledger_commands set http_status = null, response = null, replied_at = null where command_id = $1",
+      [statusUrl.split("/").pop()],
+    );
+    const second = await startApi(stack, ns, { CLOCK_MODE: "wall" });
+    try {
+      const done = await waitFor(
+        "the answer asked for again",
+        async () => (await call(second.base, "GET", statusUrl, { key: keys.redeem })).body,
+        (b) => b.status === "done",
+        30_000,
+      );
+      expect(done).toMatchObject({ httpStatus: 201, result: { points: 25, balanceAfter: 75 } });
+      expect(await balanceOf(pool, "lost1")).toBe(75);
+      const n = await pool.query(
+        "select count(*)::int as n from ledger_entries where member_id = 'lost1' and kind = 'redeem'",
+      );
+      expect(n.rows[0].n).toBe(1);
+    } finally {
+      expect(await second.service.stop()).toBe(0);
+    }
+  });
+});
+
 describe("cancellation", () => {
   it("returns the points to their original lots with their original expiry, once", async () => {
     const [a, b] = await seedLots(pool, "cancel1", [
