@@ -57,7 +57,9 @@ export class LedgerCommands implements LedgerGateway {
     await consumer.subscribe({ topics: [this.o.replies.name], fromBeginning: false });
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.run({
-      autoCommit: true,
+      // Positions are this process's own (seeked at start, never resumed by another start): no
+      // offsets are committed, so the broker keeps no group offsets for the per-start groups.
+      autoCommit: false,
       eachBatch: async ({ batch, heartbeat }) => {
         const replies: LedgerReply[] = [];
         for (const m of batch.messages) {
