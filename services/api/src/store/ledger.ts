@@ -143,7 +143,8 @@ export function answerOf(
 
 /**
  * Stores the answers of replies to commands the API sent (api_ledger_commands, api_requests,
- * api_redemptions), once: the first instance to settle a reply writes it. Returns the answers of
+ * api_redemptions), once: the first instance to settle a reply writes it. One transaction per
+ * batch of replies, one statement per table. Returns the answers of
  * the commands `wanted` (settled now or before).
  */
 export async function settleReplies(
@@ -170,6 +171,12 @@ export async function settleReplies(
       [ids],
     );
     const byId = new Map(replies.map((r) => [r.commandId, r]));
+    // What this batch settles, computed first, then written set-based: one statement per table.
+    const settled: Array<{ id: string; a: Answer }> = [];
+    const finals: Array<{ key: string; idem: string; a: Answer }> = [];
+    const refused: Array<{ key: string; idem: string }> = [];
+    const redeemed: Array<Record<string, unknown>> = [];
+    const cancelled: Array<Record<string, unknown>> = [];
     for (const row of rows.rows) {
       if (row.http_status !== null) {
         if (wanted(row.command_id)) out.set(row.command_id, { status: row.http_status, body: row.response });
@@ -182,45 +189,70 @@ export async function settleReplies(
         { commandId: row.command_id, memberId: row.member_id, request: row.request },
         reply,
       );
-      await c.query(
-        "update api_ledger_commands set http_status = $2, response = $3, replied_at = now() where command_id = $1",
-        [row.command_id, a.status, JSON.stringify(a.body)],
-      );
+      settled.push({ id: row.command_id, a });
       if (row.idempotency_key !== null) {
-        if (a.status < 300)
-          await c.query(
-            "update api_requests set status_code = $3, response = $4 where key_id = $1 and idempotency_key = $2",
-            [row.key_id, row.idempotency_key, a.status, JSON.stringify(a.body)],
-          );
+        if (a.status < 300) finals.push({ key: row.key_id, idem: row.idempotency_key, a });
         // A refusal is not the key's answer: a retry asks again (and gets the ledger's recorded reply).
-        else
-          await c.query(
-            "delete from api_requests where key_id = $1 and idempotency_key = $2 and status_code = 202",
-            [row.key_id, row.idempotency_key],
-          );
+        else refused.push({ key: row.key_id, idem: row.idempotency_key });
       }
       if (reply.status === "ACCEPTED" && row.operation === "redeem")
-        await c.query(
-          `insert into api_redemptions (redemption_id, member_id, entry_id, points, order_id, event_time, key_id)
-           values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing`,
-          [
-            row.command_id,
-            row.member_id,
-            reply.entryId,
-            -(reply.points ?? 0),
-            row.request.orderId ?? null,
-            new Date(reply.appliedAt),
-            row.key_id,
-          ],
-        );
+        redeemed.push({
+          redemption_id: row.command_id,
+          member_id: row.member_id,
+          entry_id: reply.entryId,
+          points: -(reply.points ?? 0),
+          order_id: row.request.orderId ?? null,
+          event_time: iso(reply.appliedAt),
+          key_id: row.key_id,
+        });
       if (reply.status === "ACCEPTED" && row.operation === "cancel")
-        await c.query(
-          `update api_redemptions set cancel_entry_id = coalesce(cancel_entry_id, $2),
-                  cancelled_at = coalesce(cancelled_at, $3) where redemption_id = $1`,
-          [row.request.redemptionId, reply.entryId, new Date(reply.appliedAt)],
-        );
+        cancelled.push({
+          redemption_id: row.request.redemptionId,
+          entry_id: reply.entryId,
+          at: iso(reply.appliedAt),
+        });
       if (wanted(row.command_id)) out.set(row.command_id, a);
     }
+    if (settled.length > 0)
+      await c.query(
+        `update api_ledger_commands l set http_status = x.status, response = x.body, replied_at = now()
+           from jsonb_to_recordset($1::jsonb) as x(id text, status int, body jsonb) where l.command_id = x.id`,
+        [JSON.stringify(settled.map((x) => ({ id: x.id, status: x.a.status, body: x.a.body })))],
+      );
+    if (finals.length > 0)
+      await c.query(
+        `update api_requests r set status_code = x.status, response = x.body
+           from jsonb_to_recordset($1::jsonb) as x(key text, idem text, status int, body jsonb)
+          where r.key_id = x.key and r.idempotency_key = x.idem`,
+        [
+          JSON.stringify(
+            finals.map((x) => ({ key: x.key, idem: x.idem, status: x.a.status, body: x.a.body })),
+          ),
+        ],
+      );
+    if (refused.length > 0)
+      await c.query(
+        `delete from api_requests r using unnest($1::text[], $2::text[]) as x(key, idem)
+          where r.key_id = x.key and r.idempotency_key = x.idem and r.status_code = 202`,
+        [refused.map((x) => x.key), refused.map((x) => x.idem)],
+      );
+    if (redeemed.length > 0)
+      await c.query(
+        `insert into api_redemptions (redemption_id, member_id, entry_id, points, order_id, event_time, key_id)
+         select * from jsonb_to_recordset($1::jsonb)
+           as x(redemption_id text, member_id text, entry_id text, points bigint, order_id text,
+                event_time timestamptz, key_id text)
+         on conflict do nothing`,
+        [JSON.stringify(redeemed)],
+      );
+    if (cancelled.length > 0)
+      await c.query(
+        `update api_redemptions r set cancel_entry_id = coalesce(r.cancel_entry_id, x.entry_id),
+                cancelled_at = coalesce(r.cancelled_at, x.at)
+           from jsonb_to_recordset($1::jsonb) as x(redemption_id text, entry_id text, at timestamptz)
+          where r.redemption_id = x.redemption_id`,
+        [JSON.stringify(cancelled)],
+      );
   });
   return out;
 }
