@@ -57,6 +57,11 @@ const partitionOf = memberPartitioner(partitionsOf(kit.topics.purchases.name));
 let batches = 0;
 const ledgerMetrics = new LedgerMetrics(kit.metrics);
 const campaigns = kit.metrics.counter("loyalty_campaigns_triggered_total", "Campaign triggers written");
+const commands = kit.metrics.counter(
+  "loyalty_ledger_commands_total",
+  "Ledger command replies sent (a duplicate's included), by status and reason code",
+  ["status", "reason"],
+);
 const late = kit.metrics.counter(
   "loyalty_rules_churn_join_late_total",
   "Purchases priced past CHURN_JOIN_MAX_WAIT_MS without churn-alert's frontier (alerts known then)",
@@ -98,6 +103,9 @@ await runTasks(kit, {
     onWritten: (w) => {
       ledgerMetrics.count(w.entries.map(toMovement));
       campaigns.inc(w.campaigns.length);
+    },
+    onReplied: (replies) => {
+      for (const r of replies) commands.inc({ status: r.status, reason: r.reasonCode ?? "" });
     },
     instanceId: config.INSTANCE_ID,
   }),

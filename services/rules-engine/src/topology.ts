@@ -25,7 +25,7 @@
 // moving (Kafka Streams' max.task.idle.ms): past that it is priced with the alerts known, and
 // counted in loyalty_rules_churn_join_late_total. The frontier is task state (rules_churn_frontiers,
 // one row per partition), written with the batch.
-import type { AvroCodec, Topics } from "@loyalty/contracts";
+import type { AvroCodec, LedgerReply, Topics } from "@loyalty/contracts";
 import type { Pool, PoolClient } from "@loyalty/db";
 import type {
   ConsumedMessage,
@@ -80,6 +80,8 @@ export interface EngineTopologyDeps {
   late: { inc(n: number): void };
   /** Called with what a committed batch wrote for fresh events (metrics). */
   onWritten?: (written: BatchOutputs["written"]) => void;
+  /** Called with the ledger command replies a committed batch sent (metrics). */
+  onReplied?: (replies: readonly LedgerReply[]) => void;
   /** Monotonic clock (ms); tests may replace it. */
   now?: () => number;
   instanceId: string;
@@ -170,13 +172,15 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
       if (x) await produceMovements(out, x.entries);
       // A command's reply (a rejection and a duplicate's included) after its entries.
       const reply = o.replies.get(eventIdOf(e));
-      if (reply)
+      if (reply) {
+        replied.push(reply);
         out.produce({
           topic: d.topics.ledgerReplies.name,
           key: reply.commandId,
           value: await d.codec.encode(d.topics.ledgerReplies, reply),
           timestamp: reply.appliedAt,
         });
+      }
       if (!x) continue;
       for (const c of x.campaigns)
         out.produce({
@@ -189,6 +193,7 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
   }
 
   const written: Array<BatchOutputs["written"]> = [];
+  const replied: LedgerReply[] = [];
   return {
     empty,
     async restore(db: Pool, partitions: readonly number[]) {
@@ -251,6 +256,7 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
     },
     async apply(tx: PoolClient, batch: readonly TaskApply<EngineTaskState>[]) {
       written.length = 0;
+      replied.length = 0;
       const owner = (s: EngineTaskState) => (memberId: string) => d.partitionOf(memberId) === s.partition;
       const wallTime = d.clockMode === "wall" ? Date.now() : null;
       // Every task's events in one pass over the ledger: one statement per table for the batch.
@@ -295,6 +301,8 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
       }
       for (const w of written) d.onWritten?.(w);
       written.length = 0;
+      if (replied.length > 0) d.onReplied?.(replied);
+      replied.length = 0;
     },
   };
 }

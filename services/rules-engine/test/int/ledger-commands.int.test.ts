@@ -104,7 +104,8 @@ describe("ledger commands", () => {
   it("redeem, duplicate, cancel twice, adjust, unknown member, DLQ; 50 concurrent never overspend", async () => {
     const inputs = new Inputs(stack, ns);
     await inputs.prepare();
-    const svc = await startService(stack, ns);
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const svc = await startService(stack, ns, { HTTP_PORT: String(port) });
     try {
       const t0 = Date.now();
       await inputs.produce(inputs.topics.purchases, [
@@ -247,6 +248,24 @@ describe("ledger commands", () => {
         "bad-1",
       );
       expect(all.some((r) => r.commandId === "bad-1")).toBe(false);
+
+      // The replies sent, by status and reason, in the engine's metrics (the duplicate's included).
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const sent = (status: string, reason: string) => {
+        const line = metrics
+          .split("\n")
+          .find(
+            (l) =>
+              l.startsWith("loyalty_ledger_commands_total{") &&
+              l.includes(`status="${status}"`) &&
+              l.includes(`reason="${reason}"`),
+          );
+        return Number(line?.split(" ").pop() ?? 0);
+      };
+      expect(sent("ACCEPTED", "")).toBe(7);
+      expect(sent("REJECTED", "INSUFFICIENT_BALANCE")).toBe(49);
+      expect(sent("REJECTED", "REDEMPTION_NOT_FOUND")).toBe(1);
+      expect(sent("REJECTED", "MEMBER_NOT_FOUND")).toBe(1);
 
       // A duplicate after a restart re-sends the stored reply and writes nothing.
       expect(await stopService(svc)).toBe(0);
