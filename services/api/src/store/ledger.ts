@@ -354,11 +354,14 @@ async function idempotent<T>(
   keyId: string,
   idempotencyKey: string,
   hash: string,
+  /** Checked before a first attempt is recorded (not before a replay). */
+  admit: () => Promise<void> = async () => {},
 ): Promise<Stored<T | PendingResult>> {
   for (let attempt = 0; ; attempt++) {
     const prior = await storedAnswer<T>(deps.pool, keyId, idempotencyKey, hash);
     if (prior && prior.status !== 202) return prior;
     if (prior) return command<T>(deps, op, cmd, request, keyId, idempotencyKey, true);
+    if (attempt === 0) await admit();
     const ins = await deps.pool.query(
       `insert into api_requests (key_id, idempotency_key, operation, request_hash, status_code, response)
        values ($1, $2, $3, $4, 202, $5) on conflict do nothing`,
@@ -400,9 +403,6 @@ export async function redeem(
     orderId: req.orderId,
     reason: req.reason,
   });
-  const prior = await storedAnswer<RedemptionResult>(deps.pool, req.keyId, req.idempotencyKey, hash);
-  if (prior && prior.status !== 202) return prior;
-  await requireOpen(deps.pool, req.memberId);
   const commandId = redemptionIdOf(req.keyId, req.idempotencyKey);
   const cmd: LedgerCommand = {
     commandId,
@@ -416,7 +416,9 @@ export async function redeem(
     requestedBy: req.keyId,
     requestedAt: now,
   };
-  return idempotent(deps, "redeem", cmd, { orderId: req.orderId }, req.keyId, req.idempotencyKey, hash);
+  return idempotent(deps, "redeem", cmd, { orderId: req.orderId }, req.keyId, req.idempotencyKey, hash, () =>
+    requireOpen(deps.pool, req.memberId),
+  );
 }
 
 /**
