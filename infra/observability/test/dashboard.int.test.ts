@@ -128,7 +128,6 @@ beforeAll(async () => {
       CHURN_IDLE_MS: "1000",
       API_PORT: String(apiPort),
       API_ADMIN_KEY: ADMIN_KEY,
-      OUTBOX_RELAY_INTERVAL_MS: "200",
     });
     running.push({ name: s.name, svc: await spawnService(`${REPO}services/${s.name}/src/main.ts`, env) });
   }
@@ -194,7 +193,7 @@ beforeAll(async () => {
       total(s, "ingestor", "loyalty_ingest_events_total", { outcome: "accepted" }) >= 5 &&
       total(s, "ingestor", "loyalty_messages_dead_lettered_total") >= 1 &&
       total(s, "tier-evaluator", "loyalty_tier_changes_total") >= 1 &&
-      total(s, "api", "loyalty_ledger_movements_total", { kind: "REDEEMED" }) >= 1 &&
+      total(s, "rules-engine", "loyalty_ledger_movements_total", { kind: "REDEEMED" }) >= 1 &&
       total(s, "churn-alert", "loyalty_messages_processed_total") >= 5 &&
       SERVICES.every((x) => total(s, x.name, "loyalty_messages_processed_total") > 0);
     return ready ? s : null;
@@ -228,7 +227,8 @@ describe("the Grafana dashboard against the services' real /metrics", () => {
     expect(
       total(scraped, "tier-evaluator", "loyalty_tier_changes_total", { direction: "UP" }),
     ).toBeGreaterThanOrEqual(1);
-    expect(total(scraped, "api", "loyalty_points_total", { kind: "REDEEMED" })).toBe(10);
+    // The engine writes (and counts) the API's redemptions: they are ledger commands (ADR 16 step 3).
+    expect(total(scraped, "rules-engine", "loyalty_points_total", { kind: "REDEEMED" })).toBe(10);
     expect(
       total(scraped, "api", "loyalty_http_requests_total", {
         route: "/v1/members/:memberId/redemptions",

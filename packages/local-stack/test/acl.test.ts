@@ -68,6 +68,20 @@ describe("ACLs generated from the AsyncAPI document", () => {
     expect(grants.filter((g) => g.name === "loyalty.dlq.v1" && g.operation === "READ")).toEqual([]);
   });
 
+  it("lets only the API send ledger commands and only the rules engine answer them (ADR 16 step 3)", () => {
+    const who = (topic: string, operation: string) =>
+      grants
+        .filter((g) => g.name === topic && g.operation === operation && g.resource === "TOPIC")
+        .map((g) => g.principal)
+        .sort();
+    expect(who("loyalty.ledger-commands.v1", "WRITE")).toEqual(["api"]);
+    expect(who("loyalty.ledger-commands.v1", "READ")).toEqual(["rules-engine"]);
+    expect(who("loyalty.ledger-replies.v1", "WRITE")).toEqual(["rules-engine"]);
+    expect(who("loyalty.ledger-replies.v1", "READ")).toEqual(["api"]);
+    // The engine's entries of a command go out with its reply; the API no longer writes points.
+    expect(who("loyalty.points.v1", "WRITE")).toEqual(["rules-engine"]);
+  });
+
   it("names only the namespace's own topics, groups and transactional ids", () => {
     const ns = namespaceGrants("t0123456789");
     expect(ns).toHaveLength(grants.length);

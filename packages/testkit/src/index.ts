@@ -1,3 +1,9 @@
 export * from "./stack.ts";
 export * from "./kafka.ts";
-export { TEST_DATABASE_URL, devRulesKeyEnv, devRulesKeys, testEndpointsFromEnv } from "@loyalty/local-stack";
+export {
+  TEST_DATABASE_URL,
+  devRulesKeyEnv,
+  devRulesKeys,
+  testEndpointsFromEnv,
+  withStackCredentials,
+} from "@loyalty/local-stack";

@@ -1,24 +1,36 @@
 // `pnpm bench:api`: requests/s and p50/p99 latency of balance reads and redemptions against a
-// running member API, on the real stack, in a namespace of its own. The API and the load
-// generator (bench/load.ts) are separate processes on this machine, talking over 127.0.0.1.
-//   BENCH_SECONDS (5), BENCH_MAX_REQUESTS (50000), BENCH_CONCURRENCY ("16,64"), BENCH_MEMBERS (500)
+// running member API, on the real stack, in a namespace of its own. Redemptions are ledger
+// commands applied by the rules engine (ADR 16 step 3), which runs beside the API (wall mode). The
+// API, the engine and the load generator (bench/load.ts) are separate processes on this machine,
+// talking over 127.0.0.1. Besides the closed-loop rows, redemptions are offered at BENCH_RATE per
+// second (open loop, "redeem@rate": the latency of issue 24's "p99 at 200/s").
+//   BENCH_SECONDS (5), BENCH_MAX_REQUESTS (50000), BENCH_CONCURRENCY ("16,64"), BENCH_MEMBERS (500),
+//   BENCH_RATE (200)
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { verifyLedger } from "@loyalty/rules-engine";
-import { type TestStack, testEndpointsFromEnv, testNamespace } from "@loyalty/testkit";
+import { type TestStack, testEndpointsFromEnv, testNamespace, withStackCredentials } from "@loyalty/testkit";
+import {
+  startService as startRulesEngine,
+  stopService as stopRulesEngine,
+} from "../../rules-engine/test/int/harness.ts";
 import { ADMIN_KEY, DAY, call, namespacePool, seedLots, startApi } from "../test/int/helpers.ts";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const maxRequests = Number(process.env.BENCH_MAX_REQUESTS ?? 50_000);
 const levels = (process.env.BENCH_CONCURRENCY ?? "16,64").split(",").map(Number);
 const memberCount = Number(process.env.BENCH_MEMBERS ?? 500);
+const rate = Number(process.env.BENCH_RATE ?? 200);
 const LOAD = new URL("./load.ts", import.meta.url).pathname;
 
 // The running stack named by the environment (defaults: the local stack, the test database).
 // Not requireStack(): the bench must not depend on the shared public schema's migration state.
 const env = process.env;
 const stack: TestStack = { ...testEndpointsFromEnv(env), via: "environment" };
+// The bench process is the stack's admin (publishing the programme, registering schemas); the
+// services it starts run as their own principals (serviceEnv).
+Object.assign(process.env, withStackCredentials(process.env));
 const ns = testNamespace();
 const pool = await namespacePool(stack, ns);
 const members = Array.from({ length: memberCount }, (_, i) => `bench-${i}`);
@@ -28,6 +40,7 @@ for (const m of members)
     { points: 1_000_000, expiresAt: now + 200 * DAY, tag: "a" },
     { points: 1_000_000, expiresAt: now + 300 * DAY, tag: "b" },
   ]);
+const engine = await startRulesEngine(stack, ns, { CLOCK_MODE: "wall", LOG_LEVEL: "warn" });
 const api = await startApi(stack, ns, { CLOCK_MODE: "wall", LOG_LEVEL: "warn", API_DB_POOL_SIZE: "32" });
 const created = await call(api.base, "POST", "/v1/keys", {
   key: ADMIN_KEY,
@@ -47,39 +60,45 @@ interface Result {
 
 const rows: string[][] = [];
 const runId = randomUUID().slice(0, 8);
-for (const scenario of ["balance", "redeem", "redeem-hot"] as const) {
-  for (const concurrency of levels) {
-    const job = {
-      base: api.base,
-      key: created.body.key,
-      scenario,
-      concurrency,
-      durationMs: seconds * 1000,
-      maxRequests,
-      members,
-      runId,
-    };
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", LOAD], {
-      env: { ...process.env, LOAD_JOB: JSON.stringify(job) },
-      maxBuffer: 1 << 20,
-    });
-    const r = JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as Result;
-    rows.push([
-      scenario,
-      String(concurrency),
-      String(r.requests),
-      r.rps.toFixed(0),
-      r.p50.toFixed(2),
-      r.p99.toFixed(2),
-      r.max.toFixed(1),
-      Object.entries(r.statuses)
-        .map(([s, n]) => `${s}:${n}`)
-        .join(" "),
-    ]);
-  }
+const runs = [
+  ...(["balance", "redeem", "redeem-hot"] as const).flatMap((scenario) =>
+    levels.map((concurrency) => ({ scenario, concurrency, rate: undefined as number | undefined })),
+  ),
+  { scenario: "redeem" as const, concurrency: 256, rate },
+];
+for (const { scenario, concurrency, rate } of runs) {
+  const job = {
+    ...(rate === undefined ? {} : { rate }),
+    base: api.base,
+    key: created.body.key,
+    scenario,
+    concurrency,
+    durationMs: seconds * 1000,
+    maxRequests,
+    members,
+    runId,
+  };
+  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", LOAD], {
+    env: { ...process.env, LOAD_JOB: JSON.stringify(job) },
+    maxBuffer: 1 << 20,
+  });
+  const r = JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as Result;
+  rows.push([
+    rate === undefined ? scenario : `${scenario}@${rate}/s`,
+    rate === undefined ? String(concurrency) : "open",
+    String(r.requests),
+    r.rps.toFixed(0),
+    r.p50.toFixed(2),
+    r.p99.toFixed(2),
+    r.max.toFixed(1),
+    Object.entries(r.statuses)
+      .map(([s, n]) => `${s}:${n}`)
+      .join(" "),
+  ]);
 }
 const report = await verifyLedger(pool);
 await api.service.stop();
+await stopRulesEngine(engine);
 await pool.end();
 
 const head = ["scenario", "conns", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "statuses"];

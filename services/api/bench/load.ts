@@ -1,7 +1,10 @@
 // Load generator for `pnpm bench:api`, run as its own process (so the API's event loop and the
 // client's do not share a CPU thread). N concurrent keep-alive connections fire requests until
-// the count or the time bound is reached, then one JSON line of results goes to stdout.
+// the count or the time bound is reached (closed loop); with `rate`, requests are offered at that
+// many per second whatever the answers (open loop: latency counted from each request's scheduled
+// time). Then one JSON line of results goes to stdout.
 import { Agent, request } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 
 interface Job {
   base: string;
@@ -12,6 +15,8 @@ interface Job {
   maxRequests: number;
   members: string[];
   runId: string;
+  /** Requests per second offered (open loop); absent: closed loop with `concurrency` workers. */
+  rate?: number;
 }
 
 const job = JSON.parse(process.env.LOAD_JOB ?? "{}") as Job;
@@ -57,29 +62,40 @@ let issued = 0;
 const started = performance.now();
 const deadline = started + job.durationMs;
 
-async function worker(w: number): Promise<void> {
-  while (performance.now() < deadline && issued < job.maxRequests) {
-    const i = issued++;
-    const member =
-      job.scenario === "redeem-hot" ? job.members[0] : job.members[(i * 7919 + w) % job.members.length];
-    const t0 = performance.now();
-    let status = 0;
-    try {
-      status =
-        job.scenario === "balance"
-          ? await fire("GET", `/v1/members/${member}`, null, {})
-          : await fire("POST", `/v1/members/${member}/redemptions`, JSON.stringify({ points: 1 }), {
-              "idempotency-key": `${job.runId}-${job.scenario}-${job.concurrency}-${i}`,
-            });
-    } catch {
-      status = -1;
-    }
-    latencies.push(performance.now() - t0);
-    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+async function one(i: number, w: number, t0: number): Promise<void> {
+  const member =
+    job.scenario === "redeem-hot" ? job.members[0] : job.members[(i * 7919 + w) % job.members.length];
+  let status = 0;
+  try {
+    status =
+      job.scenario === "balance"
+        ? await fire("GET", `/v1/members/${member}`, null, {})
+        : await fire("POST", `/v1/members/${member}/redemptions`, JSON.stringify({ points: 1 }), {
+            "idempotency-key": `${job.runId}-${job.scenario}-${job.concurrency}-${i}`,
+          });
+  } catch {
+    status = -1;
   }
+  latencies.push(performance.now() - t0);
+  statuses.set(status, (statuses.get(status) ?? 0) + 1);
 }
 
-await Promise.all(Array.from({ length: job.concurrency }, (_, w) => worker(w)));
+async function worker(w: number): Promise<void> {
+  while (performance.now() < deadline && issued < job.maxRequests) await one(issued++, w, performance.now());
+}
+
+if (job.rate !== undefined) {
+  const interval = 1000 / job.rate;
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < job.maxRequests; i++) {
+    const at = started + i * interval;
+    if (at >= deadline) break;
+    const wait = at - performance.now();
+    if (wait > 0) await sleep(wait);
+    inflight.push(one(i, 0, at));
+  }
+  await Promise.all(inflight);
+} else await Promise.all(Array.from({ length: job.concurrency }, (_, w) => worker(w)));
 const elapsed = performance.now() - started;
 latencies.sort((a, b) => a - b);
 const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;

@@ -28,7 +28,9 @@ export const apiConfigSchema = baseConfigSchema.extend({
   API_DB_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
   // Expiry of the lot a positive manual adjustment creates (same default as the rules engine).
   POINTS_EXPIRY_MONTHS: z.coerce.number().int().min(1).max(120).default(12),
-  OUTBOX_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(500),
+  // How long a redemption, cancellation or adjustment waits for the rules engine's reply on
+  // loyalty.ledger-replies.v1 before answering 202 with a status URL.
+  LEDGER_REPLY_TIMEOUT_MS: z.coerce.number().int().min(1).default(5000),
   // churn-alert's ops server (its HTTP_PORT), which GET /v1/churn/calibration forwards to; unset:
   // that route answers 503. `loyalty up` sets it.
   CHURN_ALERT_URL: z.string().url().optional(),

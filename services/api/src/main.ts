@@ -1,10 +1,10 @@
-// Composition root of the member API: config, clients, the HTTP server, the outbox relay and
-// its clock (event time: a points consumer that only advances the watermark; see src/now.ts).
-// Points expire in the rules engine (ADR 16 step 3), not here. Shutdown: stop accepting and
-// finish in-flight requests, stop the consumer, flush the outbox, close clients.
+// Composition root of the member API: config, clients, the HTTP server, the ledger commands'
+// replies consumer (src/ledger-commands.ts) and its clock (event time: a points consumer that only
+// advances the watermark; see src/now.ts). The API writes no ledger table: redemptions,
+// cancellations and adjustments are commands the rules engine applies (ADR 16 step 3). Shutdown:
+// stop accepting and finish in-flight requests, stop the consumers, close clients.
 import {
   ConsumerRunner,
-  LedgerMetrics,
   bootService,
   checkReadiness,
   consumerCheck,
@@ -22,8 +22,8 @@ import { instrumentHttp, securityMetrics } from "./http-metrics.ts";
 import { IpLimiter } from "./http/ip-limit.ts";
 import { MemoryRateLimiter, RedisRateLimiter } from "./http/rate-limit.ts";
 import { buildServer } from "./http/server.ts";
+import { LedgerCommands } from "./ledger-commands.ts";
 import { ApiNow, ledgerNow } from "./now.ts";
-import { OutboxRelay } from "./outbox-relay.ts";
 import { rulesReadModelHandler } from "./rules-read-model.ts";
 import { KEY_CACHE_MS, KeyStore } from "./store/keys.ts";
 
@@ -32,13 +32,19 @@ const kit = await bootService(config, { poolSize: config.API_DB_POOL_SIZE });
 const { logger, pool } = kit;
 const clock = new ApiNow(kit.clock, kit.clock.mode === "event" ? await ledgerNow(pool) : null);
 
-const relay = new OutboxRelay(kit.kafka, pool, kit.codec, kit.topics.points, logger);
-const ledgerMetrics = new LedgerMetrics(kit.metrics);
-relay.onSent((sent) => {
-  kit.metrics.countProduced(sent.map(() => ({ topic: kit.topics.points.name })));
-  ledgerMetrics.count(sent);
+// One replies consumer per instance, at the end of the topic before the API serves anything.
+const ledger = new LedgerCommands({
+  kafka: kit.kafka,
+  producer: kit.producer.raw,
+  codec: kit.codec,
+  commands: kit.topics.ledgerCommands,
+  replies: kit.topics.ledgerReplies,
+  pool,
+  group: groupIdFor(config, config.SERVICE_NAME),
+  logger,
 });
-await relay.start(config.OUTBOX_RELAY_INTERVAL_MS);
+await kit.producer.connect();
+await ledger.start();
 
 const rate = { rate: config.API_RATE_LIMIT_PER_SECOND, burst: config.API_RATE_BURST };
 const keys = new KeyStore(pool, config.API_ADMIN_KEY, KEY_CACHE_MS, (err) =>
@@ -64,15 +70,16 @@ const app = buildServer({
       : new MemoryRateLimiter(rate),
   now: () => clock.now(),
   expiryMonths: config.POINTS_EXPIRY_MONTHS,
-  onCommitted: () => relay.nudge(),
+  ledger,
+  replyTimeoutMs: config.LEDGER_REPLY_TIMEOUT_MS,
   logger,
   ready: () => ready(),
   churnAlert: { url: config.CHURN_ALERT_URL ?? null, timeoutMs: config.CHURN_ALERT_TIMEOUT_MS },
 });
 instrumentHttp(app, kit.metrics);
 
-// Every outbox row is deleted once sent; the ledger tables are the rules engine's to maintain.
-const vacuum = tableMaintenance(kit, ["api_outbox", "api_requests"]);
+// The ledger tables are the rules engine's to maintain.
+const vacuum = tableMaintenance(kit, ["api_requests", "api_ledger_commands"]);
 let runner: ConsumerRunner | null = null;
 if (config.CLOCK_MODE === "event") {
   runner = new ConsumerRunner({
@@ -142,8 +149,7 @@ installShutdown(
       await rulesRunner.stop();
     },
     close: async () => {
-      await relay.drain();
-      await relay.close();
+      await ledger.stop();
       await kit.producer.disconnect();
       await kafkaAdmin.close();
       await vacuum.idle();

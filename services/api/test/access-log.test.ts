@@ -41,7 +41,8 @@ const app = buildServer({
   limiter: new MemoryRateLimiter({ rate: 1000, burst: 1000 }),
   now: () => Date.UTC(2024, 0, 1),
   expiryMonths: 12,
-  onCommitted: () => undefined,
+  ledger: { request: async () => null },
+  replyTimeoutMs: 50,
   logger: createLogger("api-test", "info", sink),
 });
 afterAll(() => app.close());

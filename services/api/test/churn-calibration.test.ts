@@ -81,7 +81,8 @@ function api(link?: ChurnAlertLink): FastifyInstance {
     limiter: new MemoryRateLimiter({ rate: 1000, burst: 1000 }),
     now: () => Date.UTC(2024, 0, 1),
     expiryMonths: 12,
-    onCommitted: () => undefined,
+    ledger: { request: async () => null },
+    replyTimeoutMs: 50,
     logger: createLogger("api-test", "silent"),
     ...(link ? { churnAlert: link } : {}),
   });

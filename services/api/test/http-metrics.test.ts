@@ -20,7 +20,8 @@ const app = buildServer({
   limiter: new MemoryRateLimiter({ rate: 1000, burst: 1000 }),
   now: () => Date.UTC(2024, 0, 1),
   expiryMonths: 12,
-  onCommitted: () => undefined,
+  ledger: { request: async () => null },
+  replyTimeoutMs: 50,
   logger: createLogger("api-test", "silent"),
 });
 const metrics = new RuntimeMetrics("api");

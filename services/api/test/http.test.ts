@@ -23,7 +23,8 @@ const app = buildServer({
   limiter: new MemoryRateLimiter({ rate: 1000, burst: 1000 }),
   now: () => Date.UTC(2024, 0, 1),
   expiryMonths: 12,
-  onCommitted: () => undefined,
+  ledger: { request: async () => null },
+  replyTimeoutMs: 50,
   logger: createLogger("api-test", "silent"),
 });
 afterAll(() => app.close());
@@ -157,7 +158,8 @@ describe("rate limiting", () => {
       limiter: new MemoryRateLimiter({ rate: 0.5, burst: 2 }),
       now: () => 0,
       expiryMonths: 12,
-      onCommitted: () => undefined,
+      ledger: { request: async () => null },
+      replyTimeoutMs: 50,
       logger: createLogger("api-test", "silent"),
     });
     const hit = () => limited.inject({ method: "GET", url: "/v1/members/m1/ledger?limit=0", headers: auth });
@@ -180,7 +182,8 @@ describe("the per-IP limit runs before authentication", () => {
       ipLimiter: new IpLimiter({ rate: 1000, burst: 1000, failureRate: 0.001, failureBurst: 2 }),
       now: () => 0,
       expiryMonths: 12,
-      onCommitted: () => undefined,
+      ledger: { request: async () => null },
+      replyTimeoutMs: 50,
       logger: createLogger("api-test", "silent"),
     });
     const hit = (authorization: string, remoteAddress = "192.0.2.1") =>

@@ -28,7 +28,8 @@ const server = (rate = 1000, burst = 1000) =>
     limiter: new MemoryRateLimiter({ rate, burst }),
     now: () => Date.UTC(2024, 0, 1),
     expiryMonths: 12,
-    onCommitted: () => undefined,
+    ledger: { request: async () => null },
+    replyTimeoutMs: 50,
     logger: createLogger("api-test", "silent"),
   });
 const app = server();
@@ -99,7 +100,10 @@ describe("the OpenAPI document", () => {
       ["200", "400", "401", "403", "404", "429", "500", "503"].sort(),
     );
     expect(statuses("/v1/members/{memberId}/redemptions", "post")).toEqual(
-      ["201", "400", "401", "403", "404", "409", "413", "415", "422", "429", "500", "503"].sort(),
+      ["201", "202", "400", "401", "403", "404", "409", "413", "415", "422", "429", "500", "503"].sort(),
+    );
+    expect(statuses("/v1/ledger-commands/{commandId}", "get")).toEqual(
+      ["200", "400", "401", "403", "404", "429", "500", "503"].sort(),
     );
     for (const op of documentedOperations(d).filter((o) => o.startsWith("POST ")))
       expect(statuses(op.slice(5), "post"), op).toEqual(expect.arrayContaining(["413", "415"]));
@@ -119,7 +123,7 @@ describe("routes served = operations documented", () => {
   const served = servedRoutes(app);
 
   it("every route Fastify registered is documented, and every documented operation is served", () => {
-    expect(served.length).toBe(23); // 15 member and key routes, 8 for the console (ADR 18)
+    expect(served.length).toBe(24); // 16 member, key and ledger-command routes, 8 for the console (ADR 18)
     expect(routeCoverage(doc, served)).toEqual({ undocumented: [], unserved: [] });
   });
 

@@ -13,7 +13,6 @@ export {
 } from "./engine/registry.ts";
 export { entryIdOf, programmeDay, stableId } from "./engine/process.ts";
 export { expirySourceOf } from "./engine/model.ts";
-export { enqueueMovements } from "./store/outbox.ts";
 export { memberPartitioner } from "./pipeline.ts";
 export {
   DEFAULT_PROGRAMME,

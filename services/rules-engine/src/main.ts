@@ -57,6 +57,11 @@ const partitionOf = memberPartitioner(partitionsOf(kit.topics.purchases.name));
 let batches = 0;
 const ledgerMetrics = new LedgerMetrics(kit.metrics);
 const campaigns = kit.metrics.counter("loyalty_campaigns_triggered_total", "Campaign triggers written");
+const commands = kit.metrics.counter(
+  "loyalty_ledger_commands_total",
+  "Ledger command replies sent (a duplicate's included), by status and reason code",
+  ["status", "reason"],
+);
 const late = kit.metrics.counter(
   "loyalty_rules_churn_join_late_total",
   "Purchases priced past CHURN_JOIN_MAX_WAIT_MS without churn-alert's frontier (alerts known then)",
@@ -66,6 +71,7 @@ await runTasks(kit, {
   // The ledger tables are shared with the API; this service, their main writer, maintains them.
   vacuum: [
     "rules_priced_events",
+    "rules_ledger_commands",
     "rules_members",
     "rules_orders",
     "rules_usage",
@@ -75,7 +81,13 @@ await runTasks(kit, {
     "ledger_balances",
   ],
   // Co-partitioned, keyed by member id; ties of timestamps: alerts, member changes, purchases.
-  topics: [kit.topics.churnAlerts.name, kit.topics.memberChanges.name, kit.topics.purchases.name],
+  // Ledger commands last: at equal timestamps a command sees the purchases before it.
+  topics: [
+    kit.topics.churnAlerts.name,
+    kit.topics.memberChanges.name,
+    kit.topics.purchases.name,
+    kit.topics.ledgerCommands.name,
+  ],
   topology: engineTopology({
     codec: kit.codec,
     topics: kit.topics,
@@ -91,6 +103,9 @@ await runTasks(kit, {
     onWritten: (w) => {
       ledgerMetrics.count(w.entries.map(toMovement));
       campaigns.inc(w.campaigns.length);
+    },
+    onReplied: (replies) => {
+      for (const r of replies) commands.inc({ status: r.status, reason: r.reasonCode ?? "" });
     },
     instanceId: config.INSTANCE_ID,
   }),

@@ -2,6 +2,7 @@ import type {
   AvroCodec,
   CampaignTriggered,
   ChurnAlert,
+  LedgerCommand,
   MemberChanged,
   PurchaseEvent,
   Topics,
@@ -9,6 +10,7 @@ import type {
 import { frontierOf } from "@loyalty/contracts";
 import type { ConsumedMessage } from "@loyalty/stream-runtime";
 import { Partitioners } from "kafkajs";
+import { commandProblem, normaliseCommand } from "./engine/commands.ts";
 import { type CampaignRow, toMovement } from "./engine/model.ts";
 import type { EngineEvent } from "./engine/process.ts";
 import { toMs } from "./rulesets/topic.ts";
@@ -54,7 +56,10 @@ export interface FrontierMark {
   time: number;
 }
 
-/** Decodes a message of one of the three input topics into an engine event, or says why not. */
+/**
+ * Decodes a message of one of the four input topics into an engine event, or says why not: an
+ * error starting "undecodable" is MALFORMED_AVRO, any other a SCHEMA_VIOLATION.
+ */
 export async function decodeEvent(
   codec: AvroCodec,
   topics: Topics,
@@ -70,6 +75,21 @@ export async function decodeEvent(
     raw = await codec.decode(m.value);
   } catch (err) {
     return { error: `undecodable: ${(err as Error).message}` };
+  }
+  if (m.topic === topics.ledgerCommands.name) {
+    const problem = commandProblem(raw);
+    if (problem !== null) return { error: `ledger command: ${problem}` };
+    const command = normaliseCommand(raw as LedgerCommand);
+    return {
+      kind: "command",
+      // The record, not the command id: a duplicate command is another record, answered again.
+      event: {
+        eventId: `cmd:${m.partition}:${m.offset}`,
+        memberId: command.memberId,
+        eventTime: command.requestedAt,
+      },
+      command,
+    };
   }
   const r = raw as { memberId?: unknown; eventId?: unknown; eventTime?: unknown };
   const eventTime = toMs(r.eventTime);

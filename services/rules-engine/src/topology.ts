@@ -1,5 +1,8 @@
 // The rules engine on the stream runtime's tasks (ADR 16 step 4). Task p = partition p of the
-// purchases, member-changes and churn-alerts topics (all keyed by member id, co-partitioned).
+// purchases, member-changes, churn-alerts and ledger-commands topics (all keyed by member id,
+// co-partitioned). Ledger commands (engine/commands.ts) are applied in partition order with the
+// task's other events at its stream time, which they do not move; each gets a reply on
+// loyalty.ledger-replies.v1 in the batch's Kafka transaction, after its entries on the points topic.
 // Per batch of one fetch: `process` decodes the task's records in memory and decides which
 // purchases must wait for churn-alert (the join, below); `apply` prices the rest against the
 // ledger in the runtime's PostgreSQL transaction (rows loaded and written set-based, as the API
@@ -22,7 +25,7 @@
 // moving (Kafka Streams' max.task.idle.ms): past that it is priced with the alerts known, and
 // counted in loyalty_rules_churn_join_late_total. The frontier is task state (rules_churn_frontiers,
 // one row per partition), written with the batch.
-import type { AvroCodec, Topics } from "@loyalty/contracts";
+import type { AvroCodec, LedgerReply, Topics } from "@loyalty/contracts";
 import type { Pool, PoolClient } from "@loyalty/db";
 import type {
   ConsumedMessage,
@@ -77,6 +80,8 @@ export interface EngineTopologyDeps {
   late: { inc(n: number): void };
   /** Called with what a committed batch wrote for fresh events (metrics). */
   onWritten?: (written: BatchOutputs["written"]) => void;
+  /** Called with the ledger command replies a committed batch sent (metrics). */
+  onReplied?: (replies: readonly LedgerReply[]) => void;
   /** Monotonic clock (ms); tests may replace it. */
   now?: () => number;
   instanceId: string;
@@ -164,8 +169,19 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
     }
     for (const e of s.events) {
       const x = o.bySource.get(eventIdOf(e));
+      if (x) await produceMovements(out, x.entries);
+      // A command's reply (a rejection and a duplicate's included) after its entries.
+      const reply = o.replies.get(eventIdOf(e));
+      if (reply) {
+        replied.push(reply);
+        out.produce({
+          topic: d.topics.ledgerReplies.name,
+          key: reply.commandId,
+          value: await d.codec.encode(d.topics.ledgerReplies, reply),
+          timestamp: reply.appliedAt,
+        });
+      }
       if (!x) continue;
-      await produceMovements(out, x.entries);
       for (const c of x.campaigns)
         out.produce({
           topic: d.topics.campaigns.name,
@@ -177,6 +193,7 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
   }
 
   const written: Array<BatchOutputs["written"]> = [];
+  const replied: LedgerReply[] = [];
   return {
     empty,
     async restore(db: Pool, partitions: readonly number[]) {
@@ -204,7 +221,8 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
           out.deadLetter(record, code, v.error);
           continue;
         }
-        if ("event" in v && v.event.eventTime > maxTime) maxTime = v.event.eventTime;
+        // A command's time is the stream time it is applied at, not its requestedAt.
+        if ("event" in v && v.kind !== "command" && v.event.eventTime > maxTime) maxTime = v.event.eventTime;
         decoded.push({ record, value: v });
       }
       // The rule sets in force up to the batch's latest event are known before anything is priced.
@@ -238,6 +256,7 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
     },
     async apply(tx: PoolClient, batch: readonly TaskApply<EngineTaskState>[]) {
       written.length = 0;
+      replied.length = 0;
       const owner = (s: EngineTaskState) => (memberId: string) => d.partitionOf(memberId) === s.partition;
       const wallTime = d.clockMode === "wall" ? Date.now() : null;
       // Every task's events in one pass over the ledger: one statement per table for the batch.
@@ -282,6 +301,8 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
       }
       for (const w of written) d.onWritten?.(w);
       written.length = 0;
+      if (replied.length > 0) d.onReplied?.(replied);
+      replied.length = 0;
     },
   };
 }

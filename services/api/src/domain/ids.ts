@@ -2,10 +2,14 @@ import { createHash } from "node:crypto";
 
 import { stableId } from "@loyalty/contracts";
 
-// Ledger entry ids are the rules engine's: both write the same ledger (both expire lots).
+// Ledger entry ids are the rules engine's (the ledger's only writer); the API's tests name entries
+// with them.
 export { entryIdOf, expirySourceOf } from "@loyalty/rules-engine";
 
-/** A redemption's id: from the caller's key and Idempotency-Key, so a retry names the same one. */
+/**
+ * A redemption's id, which is also its ledger command's id: from the caller's key and
+ * Idempotency-Key, so a retry names the same one (and the engine applies it once).
+ */
 export const redemptionIdOf = (keyId: string, idempotencyKey: string) =>
   stableId("rdm", [keyId, idempotencyKey]);
 

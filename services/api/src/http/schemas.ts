@@ -70,6 +70,23 @@ const redemption = obj({
   lots: { type: "array", items: lotLine },
 });
 
+const pending = obj({
+  commandId: str({ description: "The ledger command; its result will be at statusUrl" }),
+  status: str({ enum: ["pending"] }),
+  statusUrl: str({ description: "GET it for the final answer (GET /v1/ledger-commands/{commandId})" }),
+});
+
+const commandState = obj({
+  commandId: str(),
+  status: str({ enum: ["pending", "done"] }),
+  httpStatus: nullable(int({ description: "The status the request would have been answered with" })),
+  result: {
+    type: ["object", "null"],
+    additionalProperties: true,
+    description: "The answer's body: a redemption, cancellation or adjustment, or an error",
+  },
+});
+
 const adjustment = obj({
   adjustmentId: str(),
   memberId: str(),
@@ -365,6 +382,7 @@ export const ROUTES = {
       ),
       response: {
         201: redemption,
+        202: pending,
         ...errors(...AUTH_ERRORS, ...BODY_ERRORS, 404, 409, 422, ...SERVER_ERRORS),
       },
     },
@@ -377,7 +395,11 @@ export const ROUTES = {
     scope: "redeem",
     schema: {
       params: obj({ memberId, redemptionId: str({ pattern: "^rdm-[0-9a-f]{32}$" }) }),
-      response: { 200: redemption, ...errors(...AUTH_ERRORS, ...BODY_ERRORS, 404, ...SERVER_ERRORS) },
+      response: {
+        200: redemption,
+        202: pending,
+        ...errors(...AUTH_ERRORS, ...BODY_ERRORS, 404, ...SERVER_ERRORS),
+      },
     },
   },
   adjust: {
@@ -399,8 +421,21 @@ export const ROUTES = {
       ),
       response: {
         201: adjustment,
+        202: pending,
         ...errors(...AUTH_ERRORS, ...BODY_ERRORS, 404, 409, 422, ...SERVER_ERRORS),
       },
+    },
+  },
+  ledgerCommand: {
+    method: "GET",
+    url: "/v1/ledger-commands/:commandId",
+    operationId: "getLedgerCommand",
+    summary:
+      "A redemption, cancellation or adjustment answered 202: pending, or done with the answer it got (the key that sent it, or admin)",
+    scope: "redeem",
+    schema: {
+      params: obj({ commandId: str({ pattern: "^(?:rdm|adj|cnl)-[0-9a-f]{32}$" }) }),
+      response: { 200: commandState, ...errors(...AUTH_ERRORS, 404, ...SERVER_ERRORS) },
     },
   },
   close: {

@@ -11,9 +11,17 @@ import { ApiError, toApiError } from "../domain/errors.ts";
 import { addMonthsUtc } from "../domain/lots.ts";
 import { retryAfterSeconds } from "../domain/token-bucket.ts";
 import { NO_SECURITY_EVENTS, type SecurityEvents } from "../http-metrics.ts";
+import type { LedgerGateway } from "../ledger-commands.ts";
 import { ledgerHistory } from "../store/history.ts";
 import { type KeyStore, type Principal, type Scope, allows } from "../store/keys.ts";
-import { adjust, cancelRedemption, closeMember, redeem } from "../store/ledger.ts";
+import {
+  type LedgerDeps,
+  adjust,
+  cancelRedemption,
+  closeMember,
+  commandStatus,
+  redeem,
+} from "../store/ledger.ts";
 import { memberSummary } from "../summary.ts";
 import { type ChurnAlertLink, registerChurnCalibration } from "./churn-calibration.ts";
 import { registerConsoleRoutes } from "./console.ts";
@@ -38,8 +46,10 @@ export interface ApiDeps {
   /** The API's clock: the stream watermark in event-time mode, else wall time. */
   now: () => number;
   expiryMonths: number;
-  /** Called after a write committed outbox rows (nudges the relay). */
-  onCommitted: () => void;
+  /** The ledger's owner (the rules engine), through ledger commands and their replies. */
+  ledger: LedgerGateway;
+  /** LEDGER_REPLY_TIMEOUT_MS: a write waits this long for the engine's reply, then answers 202. */
+  replyTimeoutMs: number;
   logger: Logger;
   version?: string;
   /** What GET /readyz answers (PostgreSQL, Kafka, lag: see main.ts); unset: ready, no checks. */
@@ -127,6 +137,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     );
   });
   const openapi = openApiDocument(deps.version ?? API_VERSION);
+  const ledger: LedgerDeps = { pool: deps.pool, ledger: deps.ledger, replyTimeoutMs: deps.replyTimeoutMs };
 
   const summaryOrNotFound = async (memberId: string) => {
     const s = await memberSummary(deps.pool, memberId, deps.now());
@@ -261,7 +272,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     config: { scope: r.redeem.scope },
     handler: async (req, reply) => {
       const out = await redeem(
-        deps.pool,
+        ledger,
         {
           keyId: principalOf(req).keyId,
           idempotencyKey: req.headers["idempotency-key"],
@@ -272,7 +283,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
         },
         deps.now(),
       );
-      return answer(reply, out, deps);
+      return answer(reply, out);
     },
   });
 
@@ -284,7 +295,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     handler: async (req, reply) => {
       const by = principalOf(req);
       const out = await cancelRedemption(
-        deps.pool,
+        ledger,
         {
           memberId: req.params.memberId,
           redemptionId: req.params.redemptionId,
@@ -294,7 +305,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
         },
         deps.now(),
       );
-      return answer(reply, out, deps);
+      return answer(reply, out);
     },
   });
 
@@ -316,7 +327,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       if (req.body.points > 0 && !(expiresAt > now))
         throw new ApiError("VALIDATION_FAILED", "body.expiresAt must be in the future", "body.expiresAt");
       const out = await adjust(
-        deps.pool,
+        ledger,
         {
           keyId: principalOf(req).keyId,
           idempotencyKey: req.headers["idempotency-key"],
@@ -327,7 +338,21 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
         },
         now,
       );
-      return answer(reply, out, deps);
+      return answer(reply, out);
+    },
+  });
+
+  app.route<{ Params: { commandId: string } }>({
+    method: r.ledgerCommand.method,
+    url: r.ledgerCommand.url,
+    schema: r.ledgerCommand.schema,
+    config: { scope: r.ledgerCommand.scope },
+    handler: async (req) => {
+      const by = principalOf(req);
+      return commandStatus(deps.pool, req.params.commandId, {
+        keyId: by.keyId,
+        admin: by.scopes.includes("admin"),
+      });
     },
   });
 
@@ -398,8 +423,11 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   return app;
 }
 
-function answer<T>(reply: FastifyReply, out: { status: number; body: T; replayed: boolean }, deps: ApiDeps) {
+function answer<T>(reply: FastifyReply, out: { status: number; body: T; replayed: boolean }) {
   if (out.replayed) reply.header("idempotent-replayed", "true");
-  else deps.onCommitted();
+  // 202: the ledger has not answered in time; the result will be at the status URL.
+  const pending = out.body as { status?: unknown; statusUrl?: unknown };
+  if (out.status === 202 && typeof pending.statusUrl === "string")
+    reply.header("location", pending.statusUrl);
   return reply.status(out.status).send(out.body);
 }

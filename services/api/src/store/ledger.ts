@@ -1,17 +1,17 @@
-// Writes to the rules engine's points ledger: redemption, its cancellation and manual adjustment
-// (expiry is the engine's alone: ADR 16 step 3). Each is ONE PostgreSQL transaction following
-// services/rules-engine/README.md: lock the balance row (balances before lots; rules_members is
-// never locked), take or restore lots FIFO, append the entry and its lot movements, update the
-// balance, and write the PointsMovement to the outbox in the same transaction (ADR 9). Nothing
-// here emits to Kafka directly. A cancellation that puts points back into a lot already expired
-// leaves that lot to the engine, which expires it again at its next punctuation.
-import type { PointsMovement } from "@loyalty/contracts";
-import type { Pool, PoolClient } from "@loyalty/db";
-import { ApiError } from "../domain/errors.ts";
-import { adjustmentIdOf, entryIdOf, redemptionIdOf, requestHash } from "../domain/ids.ts";
-import { type LotTake, type OpenLot, allocateFifo, restoration } from "../domain/lots.ts";
-import { type Db, isUniqueViolation, iso, transaction } from "./db.ts";
-import { enqueue } from "./outbox.ts";
+// Redemption, its cancellation and manual adjustment, as ledger commands (ADR 16 step 3). The API
+// writes no ledger table: it records the command (api_ledger_commands, and the Idempotency-Key's
+// pending answer in api_requests), sends it to the ledger's owner, the rules engine, and waits for
+// the reply (src/ledger-commands.ts). The reply becomes the same HTTP answer as when the API wrote
+// the ledger itself (201/200 with the entry, balance and lots; 422 INSUFFICIENT_BALANCE, 404
+// MEMBER_NOT_FOUND / REDEMPTION_NOT_FOUND), stored where a retry and the status URL find it. No
+// reply within LEDGER_REPLY_TIMEOUT_MS: 202 with GET /v1/ledger-commands/{commandId}.
+import type { LedgerCommand, LedgerReply } from "@loyalty/contracts";
+import { stableId } from "@loyalty/contracts";
+import type { Pool } from "@loyalty/db";
+import { ApiError, type ErrorBody, type ErrorCode } from "../domain/errors.ts";
+import { adjustmentIdOf, redemptionIdOf, requestHash } from "../domain/ids.ts";
+import type { LedgerGateway } from "../ledger-commands.ts";
+import { type Db, iso, transaction } from "./db.ts";
 
 export interface LotLine {
   lotId: string;
@@ -42,6 +42,13 @@ export interface AdjustmentResult {
   lots: LotLine[];
 }
 
+/** The answer to a command not answered within the timeout. */
+export interface PendingResult {
+  commandId: string;
+  status: "pending";
+  statusUrl: string;
+}
+
 export interface Stored<T> {
   status: number;
   body: T;
@@ -49,143 +56,221 @@ export interface Stored<T> {
   replayed: boolean;
 }
 
-interface Balance {
-  balance: number;
-  debt: number;
+/** An HTTP answer to a command: 2xx with its result, or >= 400 with the error body. */
+export interface Answer {
+  status: number;
+  body: unknown;
 }
 
-/** A member exists once the engine or the ledger knows them. */
-export async function memberState(db: Db, memberId: string): Promise<"unknown" | "open" | "closed"> {
-  const r = await db.query<{ known: boolean; closed: boolean }>(
-    `select (exists (select 1 from ledger_balances where member_id = $1)
-             or exists (select 1 from rules_members where member_id = $1)) as known,
-            exists (select 1 from api_member_status where member_id = $1 and status = 'closed') as closed`,
-    [memberId],
-  );
-  const row = r.rows[0];
-  if (!row?.known) return "unknown";
-  return row.closed ? "closed" : "open";
+export type Operation = "redeem" | "cancel" | "adjust";
+
+/** What the answer needs that the reply does not carry, and the command as sent. */
+interface CommandRequest {
+  orderId?: string | null;
+  reason?: string | null;
+  redemptionId?: string;
+  /** Sent again at start while unanswered (pendingCommands). */
+  command?: LedgerCommand;
 }
 
-async function requireMember(db: Db, memberId: string, allowClosed: boolean): Promise<void> {
-  const s = await memberState(db, memberId);
-  if (s === "unknown")
-    throw new ApiError("MEMBER_NOT_FOUND", `member ${memberId} is not known`, "params.memberId");
-  if (s === "closed" && !allowClosed)
-    throw new ApiError("MEMBER_CLOSED", `member ${memberId} is closed`, "params.memberId");
-}
+export const statusUrlOf = (commandId: string) => `/v1/ledger-commands/${commandId}`;
 
-/** Step 1 of every write: the member's balance row, created if missing, locked. */
-async function lockBalance(c: PoolClient, memberId: string): Promise<Balance> {
-  await c.query("insert into ledger_balances (member_id, balance) values ($1, 0) on conflict do nothing", [
-    memberId,
-  ]);
-  const r = await c.query<Balance>(
-    "select balance, debt from ledger_balances where member_id = $1 for update",
-    [memberId],
-  );
-  const b = r.rows[0];
-  if (!b) throw new Error(`balance row of ${memberId} vanished`);
-  return b;
-}
-
-async function openLots(c: PoolClient, memberId: string, now: number): Promise<OpenLot[]> {
-  const r = await c.query<{ lot_id: string; remaining: number; expires_at: Date }>(
-    `select lot_id, remaining, expires_at from ledger_lots
-      where member_id = $1 and remaining > 0 and expires_at > $2
-      order by expires_at, lot_id for update`,
-    [memberId, new Date(now)],
-  );
-  return r.rows.map((l) => ({ lotId: l.lot_id, remaining: l.remaining, expiresAt: l.expires_at.getTime() }));
-}
-
-interface EntryRow {
-  entryId: string;
-  memberId: string;
-  kind: "redeem" | "adjust";
-  points: number;
-  balanceAfter: number;
-  sourceEventId: string;
-  orderId: string | null;
-  reason: string | null;
-  eventTime: number;
-  detail: unknown;
-}
-
-async function insertEntries(c: PoolClient, rows: readonly EntryRow[]): Promise<void> {
-  await c.query(
-    `insert into ledger_entries
-       (entry_id, member_id, kind, points, balance_after, source_event_id, order_id, reason, event_time, detail)
-     select entry_id, member_id, kind, points, balance_after, source_event_id, order_id, reason, event_time, detail
-       from rows from (jsonb_to_recordset($1::jsonb)
-              as (entry_id text, member_id text, kind text, points bigint, balance_after bigint,
-                  source_event_id text, order_id text, reason text, event_time timestamptz, detail jsonb))
-            with ordinality as u(entry_id, member_id, kind, points, balance_after, source_event_id, order_id, reason,
-                                 event_time, detail, ord)
-      order by ord`,
-    [
-      // One JSON document rather than arrays (pg escapes every element; detail is quoted JSON).
-      JSON.stringify(
-        rows.map((r) => ({
-          entry_id: r.entryId,
-          member_id: r.memberId,
-          kind: r.kind,
-          points: r.points,
-          balance_after: r.balanceAfter,
-          source_event_id: r.sourceEventId,
-          order_id: r.orderId,
-          reason: r.reason,
-          event_time: new Date(r.eventTime).toISOString(),
-          detail: r.detail ?? null,
-        })),
-      ),
-    ],
-  );
-}
-
-/** Signed movements: lots' remaining changes by `points`, one movement row per (entry, lot). */
-async function moveLots(
-  c: PoolClient,
-  moves: readonly { entryId: string; lotId: string; points: number }[],
-): Promise<void> {
-  if (moves.length === 0) return;
-  await c.query(
-    `update ledger_lots l set remaining = l.remaining + t.points
-       from unnest($1::text[], $2::bigint[]) as t(lot_id, points) where l.lot_id = t.lot_id`,
-    [moves.map((m) => m.lotId), moves.map((m) => m.points)],
-  );
-  await c.query(
-    `insert into ledger_lot_movements (entry_id, lot_id, points)
-     select * from unnest($1::text[], $2::text[], $3::bigint[])`,
-    [moves.map((m) => m.entryId), moves.map((m) => m.lotId), moves.map((m) => m.points)],
-  );
-}
-
-async function setBalance(c: PoolClient, memberId: string, balance: number, debt: number): Promise<void> {
-  await c.query(
-    "update ledger_balances set balance = $2, debt = $3, updated_at = now() where member_id = $1",
-    [memberId, balance, debt],
-  );
-}
-
-const movement = (e: EntryRow, lotExpiresAt: number | null = null): PointsMovement => ({
-  eventId: e.entryId,
-  memberId: e.memberId,
-  kind: e.kind === "redeem" ? "REDEEMED" : "ADJUSTED",
-  points: e.points,
-  balanceAfter: e.balanceAfter,
-  ruleId: null,
-  ruleVersion: null,
-  ruleSetVersion: null,
-  sourceEventId: e.sourceEventId,
-  orderId: e.orderId,
-  reason: e.reason,
-  eventTime: e.eventTime,
-  lotExpiresAt,
+const pendingOf = (commandId: string): PendingResult => ({
+  commandId,
+  status: "pending",
+  statusUrl: statusUrlOf(commandId),
 });
 
-const lines = (takes: readonly LotTake[]): LotLine[] =>
-  takes.map((t) => ({ lotId: t.lotId, points: t.points, expiresAt: iso(t.expiresAt) }));
+const REJECTIONS: Readonly<Record<string, { code: ErrorCode; field: (op: Operation) => string }>> = {
+  INSUFFICIENT_BALANCE: { code: "INSUFFICIENT_BALANCE", field: () => "body.points" },
+  MEMBER_NOT_FOUND: { code: "MEMBER_NOT_FOUND", field: () => "params.memberId" },
+  REDEMPTION_NOT_FOUND: { code: "REDEMPTION_NOT_FOUND", field: () => "params.redemptionId" },
+};
+
+/** The HTTP answer a reply gives (pure). */
+export function answerOf(
+  op: Operation,
+  command: { commandId: string; memberId: string; request: CommandRequest },
+  reply: LedgerReply,
+): Answer {
+  if (reply.status === "REJECTED") {
+    const r = REJECTIONS[reply.reasonCode ?? ""];
+    const e = r
+      ? new ApiError(r.code, reply.message ?? r.code, r.field(op))
+      : new ApiError("VALIDATION_FAILED", reply.message ?? "the ledger refused the command", "body");
+    return { status: e.status, body: e.body() };
+  }
+  const lots = reply.lotsJson === null ? [] : (JSON.parse(reply.lotsJson) as LotLine[]);
+  const common = {
+    memberId: reply.memberId,
+    balanceAfter: reply.balanceAfter ?? 0,
+    entryId: reply.entryId ?? "",
+    eventTime: iso(reply.appliedAt),
+    lots,
+  };
+  switch (op) {
+    case "redeem": {
+      const body: RedemptionResult = {
+        redemptionId: command.commandId,
+        status: "redeemed",
+        points: -(reply.points ?? 0),
+        orderId: command.request.orderId ?? null,
+        ...common,
+      };
+      return { status: 201, body };
+    }
+    case "cancel": {
+      const body: RedemptionResult = {
+        redemptionId: command.request.redemptionId ?? "",
+        status: "cancelled",
+        points: reply.points ?? 0,
+        orderId: command.request.orderId ?? null,
+        ...common,
+      };
+      return { status: 200, body };
+    }
+    case "adjust": {
+      const body: AdjustmentResult = {
+        adjustmentId: command.commandId,
+        points: reply.points ?? 0,
+        reason: command.request.reason ?? "",
+        ...common,
+      };
+      return { status: 201, body };
+    }
+  }
+}
+
+/**
+ * Stores the answers of replies to commands the API sent (api_ledger_commands, api_requests,
+ * api_redemptions), once: the first instance to settle a reply writes it. One transaction per
+ * batch of replies, one statement per table. Returns the answers of
+ * the commands `wanted` (settled now or before).
+ */
+export async function settleReplies(
+  pool: Pool,
+  replies: readonly LedgerReply[],
+  wanted: (commandId: string) => boolean,
+): Promise<Map<string, Answer>> {
+  const ids = [...new Set(replies.map((r) => r.commandId))];
+  const out = new Map<string, Answer>();
+  await transaction(pool, async (c) => {
+    out.clear();
+    const rows = await c.query<{
+      command_id: string;
+      key_id: string;
+      idempotency_key: string | null;
+      member_id: string;
+      operation: Operation;
+      request: CommandRequest;
+      http_status: number | null;
+      response: unknown;
+    }>(
+      `select command_id, key_id, idempotency_key, member_id, operation, request, http_status, response
+         from api_ledger_commands where command_id = any($1) order by command_id for update`,
+      [ids],
+    );
+    const byId = new Map(replies.map((r) => [r.commandId, r]));
+    // What this batch settles, computed first, then written set-based: one statement per table.
+    const settled: Array<{ id: string; a: Answer }> = [];
+    const finals: Array<{ key: string; idem: string; a: Answer }> = [];
+    const refused: Array<{ key: string; idem: string }> = [];
+    const redeemed: Array<Record<string, unknown>> = [];
+    const cancelled: Array<Record<string, unknown>> = [];
+    for (const row of rows.rows) {
+      if (row.http_status !== null) {
+        if (wanted(row.command_id)) out.set(row.command_id, { status: row.http_status, body: row.response });
+        continue;
+      }
+      const reply = byId.get(row.command_id);
+      if (reply === undefined) continue;
+      const a = answerOf(
+        row.operation,
+        { commandId: row.command_id, memberId: row.member_id, request: row.request },
+        reply,
+      );
+      settled.push({ id: row.command_id, a });
+      if (row.idempotency_key !== null) {
+        if (a.status < 300) finals.push({ key: row.key_id, idem: row.idempotency_key, a });
+        // A refusal is not the key's answer: a retry asks again (and gets the ledger's recorded reply).
+        else refused.push({ key: row.key_id, idem: row.idempotency_key });
+      }
+      if (reply.status === "ACCEPTED" && row.operation === "redeem")
+        redeemed.push({
+          redemption_id: row.command_id,
+          member_id: row.member_id,
+          entry_id: reply.entryId,
+          points: -(reply.points ?? 0),
+          order_id: row.request.orderId ?? null,
+          event_time: iso(reply.appliedAt),
+          key_id: row.key_id,
+        });
+      if (reply.status === "ACCEPTED" && row.operation === "cancel")
+        cancelled.push({
+          redemption_id: row.request.redemptionId,
+          entry_id: reply.entryId,
+          at: iso(reply.appliedAt),
+        });
+      if (wanted(row.command_id)) out.set(row.command_id, a);
+    }
+    if (settled.length > 0)
+      await c.query(
+        `update api_ledger_commands l set http_status = x.status, response = x.body, replied_at = now()
+           from jsonb_to_recordset($1::jsonb) as x(id text, status int, body jsonb) where l.command_id = x.id`,
+        [JSON.stringify(settled.map((x) => ({ id: x.id, status: x.a.status, body: x.a.body })))],
+      );
+    if (finals.length > 0)
+      await c.query(
+        `update api_requests r set status_code = x.status, response = x.body
+           from jsonb_to_recordset($1::jsonb) as x(key text, idem text, status int, body jsonb)
+          where r.key_id = x.key and r.idempotency_key = x.idem`,
+        [
+          JSON.stringify(
+            finals.map((x) => ({ key: x.key, idem: x.idem, status: x.a.status, body: x.a.body })),
+          ),
+        ],
+      );
+    if (refused.length > 0)
+      await c.query(
+        `delete from api_requests r using unnest($1::text[], $2::text[]) as x(key, idem)
+          where r.key_id = x.key and r.idempotency_key = x.idem and r.status_code = 202`,
+        [refused.map((x) => x.key), refused.map((x) => x.idem)],
+      );
+    if (redeemed.length > 0)
+      await c.query(
+        `insert into api_redemptions (redemption_id, member_id, entry_id, points, order_id, event_time, key_id)
+         select * from jsonb_to_recordset($1::jsonb)
+           as x(redemption_id text, member_id text, entry_id text, points bigint, order_id text,
+                event_time timestamptz, key_id text)
+         on conflict do nothing`,
+        [JSON.stringify(redeemed)],
+      );
+    if (cancelled.length > 0)
+      await c.query(
+        `update api_redemptions r set cancel_entry_id = coalesce(r.cancel_entry_id, x.entry_id),
+                cancelled_at = coalesce(r.cancelled_at, x.at)
+           from jsonb_to_recordset($1::jsonb) as x(redemption_id text, entry_id text, at timestamptz)
+          where r.redemption_id = x.redemption_id`,
+        [JSON.stringify(cancelled)],
+      );
+  });
+  return out;
+}
+
+/**
+ * Commands sent within `withinMs` that have no answer yet (an instance stopped before their reply,
+ * which its successor, reading from the end of the replies topic, will not see): sent again at
+ * start, the engine answers a command id it applied with its recorded reply.
+ */
+export async function pendingCommands(pool: Pool, withinMs: number): Promise<LedgerCommand[]> {
+  const r = await pool.query<{ command: LedgerCommand | null }>(
+    `select request -> 'command' as command from api_ledger_commands
+      where replied_at is null and created_at > now() - make_interval(secs => $1::double precision / 1000)
+      order by created_at`,
+    [withinMs],
+  );
+  return r.rows.flatMap((x) => (x.command ? [x.command] : []));
+}
 
 async function storedAnswer<T>(
   db: Db,
@@ -208,45 +293,93 @@ async function storedAnswer<T>(
   return { status: row.status_code, body: row.response, replayed: true };
 }
 
-async function storeAnswer(
-  c: PoolClient,
-  keyId: string,
-  idempotencyKey: string,
-  operation: string,
-  hash: string,
-  status: number,
-  body: unknown,
-): Promise<void> {
-  await c.query(
-    `insert into api_requests (key_id, idempotency_key, operation, request_hash, status_code, response)
-     values ($1, $2, $3, $4, $5, $6)`,
-    [keyId, idempotencyKey, operation, hash, status, JSON.stringify(body)],
-  );
+export interface LedgerDeps {
+  pool: Pool;
+  ledger: LedgerGateway;
+  /** LEDGER_REPLY_TIMEOUT_MS: how long a request waits for the engine's reply before 202. */
+  replyTimeoutMs: number;
+}
+
+/** The error of an answer >= 400, as thrown to the error handler. */
+function thrown(a: Answer): ApiError {
+  const e = (a.body as ErrorBody).error;
+  return new ApiError(e.code, e.message, e.field);
 }
 
 /**
- * Runs an idempotent write: the stored answer if this (key, Idempotency-Key) already succeeded,
- * else `write` (which stores its answer in its own transaction). Two concurrent first attempts
- * for different members collide on the api_requests key: the loser runs again and finds the
- * winner's answer (or a 409 when the bodies differ).
+ * Records the command (once: its id is derived from the request), sends it and waits. An answer
+ * stored already (the reply came before) is given without sending again; otherwise the command
+ * is sent, again if it was before: the engine applies a command id once and answers a duplicate
+ * with its recorded reply.
  */
+async function command<T>(
+  deps: LedgerDeps,
+  op: Operation,
+  cmd: LedgerCommand,
+  request: CommandRequest,
+  keyId: string,
+  idempotencyKey: string | null,
+  replayed: boolean,
+): Promise<Stored<T | PendingResult>> {
+  const r = await deps.pool.query<{ http_status: number | null; response: unknown }>(
+    `insert into api_ledger_commands (command_id, key_id, idempotency_key, member_id, operation, request)
+     values ($1, $2, $3, $4, $5, $6)
+     on conflict (command_id) do update set command_id = excluded.command_id
+     returning http_status, response`,
+    [cmd.commandId, keyId, idempotencyKey, cmd.memberId, op, JSON.stringify({ ...request, command: cmd })],
+  );
+  const row = r.rows[0];
+  let a: Answer | null =
+    row && row.http_status !== null ? { status: row.http_status, body: row.response } : null;
+  const known = a !== null;
+  a ??= await deps.ledger.request(cmd, deps.replyTimeoutMs);
+  if (a === null) return { status: 202, body: pendingOf(cmd.commandId), replayed };
+  if (a.status >= 400) {
+    if (idempotencyKey !== null)
+      await deps.pool.query(
+        "delete from api_requests where key_id = $1 and idempotency_key = $2 and status_code = 202",
+        [keyId, idempotencyKey],
+      );
+    throw thrown(a);
+  }
+  return { status: a.status, body: a.body as T, replayed: replayed || known };
+}
+
+/** Idempotency-Key first: a finished answer is replayed; a pending one is asked for again. */
 async function idempotent<T>(
-  pool: Pool,
+  deps: LedgerDeps,
+  op: Operation,
+  cmd: LedgerCommand,
+  request: CommandRequest,
   keyId: string,
   idempotencyKey: string,
   hash: string,
-  write: () => Promise<Stored<T>>,
-): Promise<Stored<T>> {
+  /** Checked before a first attempt is recorded (not before a replay). */
+  admit: () => Promise<void> = async () => {},
+): Promise<Stored<T | PendingResult>> {
   for (let attempt = 0; ; attempt++) {
-    const prior = await storedAnswer<T>(pool, keyId, idempotencyKey, hash);
-    if (prior) return prior;
-    try {
-      return await write();
-    } catch (err) {
-      if (attempt === 0 && isUniqueViolation(err)) continue;
-      throw err;
-    }
+    const prior = await storedAnswer<T>(deps.pool, keyId, idempotencyKey, hash);
+    if (prior && prior.status !== 202) return prior;
+    if (prior) return command<T>(deps, op, cmd, request, keyId, idempotencyKey, true);
+    if (attempt === 0) await admit();
+    const ins = await deps.pool.query(
+      `insert into api_requests (key_id, idempotency_key, operation, request_hash, status_code, response)
+       values ($1, $2, $3, $4, 202, $5) on conflict do nothing`,
+      [keyId, idempotencyKey, op, hash, JSON.stringify(pendingOf(cmd.commandId))],
+    );
+    // A concurrent first attempt with the same key won: read its answer (or 409) again.
+    if (ins.rowCount === 0 && attempt === 0) continue;
+    return command<T>(deps, op, cmd, request, keyId, idempotencyKey, false);
   }
+}
+
+/** Closed members (the API's own record) may not redeem. */
+async function requireOpen(db: Db, memberId: string): Promise<void> {
+  const r = await db.query("select 1 from api_member_status where member_id = $1 and status = 'closed'", [
+    memberId,
+  ]);
+  if ((r.rowCount ?? 0) > 0)
+    throw new ApiError("MEMBER_CLOSED", `member ${memberId} is closed`, "params.memberId");
 }
 
 export interface RedeemRequest {
@@ -258,7 +391,11 @@ export interface RedeemRequest {
   reason: string | null;
 }
 
-export function redeem(pool: Pool, req: RedeemRequest, now: number): Promise<Stored<RedemptionResult>> {
+export async function redeem(
+  deps: LedgerDeps,
+  req: RedeemRequest,
+  now: number,
+): Promise<Stored<RedemptionResult | PendingResult>> {
   const hash = requestHash({
     op: "redeem",
     memberId: req.memberId,
@@ -266,110 +403,27 @@ export function redeem(pool: Pool, req: RedeemRequest, now: number): Promise<Sto
     orderId: req.orderId,
     reason: req.reason,
   });
-  return idempotent(pool, req.keyId, req.idempotencyKey, hash, () =>
-    transaction(pool, async (c) => {
-      await requireMember(c, req.memberId, false);
-      const bal = await lockBalance(c, req.memberId);
-      // A concurrent retry with the same key may have committed while this one waited.
-      const prior = await storedAnswer<RedemptionResult>(c, req.keyId, req.idempotencyKey, hash);
-      if (prior) return prior;
-      const lots = await openLots(c, req.memberId, now);
-      const alloc = allocateFifo(lots, req.points, now, bal.balance);
-      if (!alloc.ok)
-        throw new ApiError(
-          "INSUFFICIENT_BALANCE",
-          `member ${req.memberId} has ${alloc.available} points available, ${req.points} requested`,
-          "body.points",
-        );
-      const redemptionId = redemptionIdOf(req.keyId, req.idempotencyKey);
-      const balanceAfter = bal.balance - req.points;
-      const entry: EntryRow = {
-        entryId: entryIdOf(redemptionId, null, "redeem", req.memberId),
-        memberId: req.memberId,
-        kind: "redeem",
-        points: -req.points,
-        balanceAfter,
-        sourceEventId: redemptionId,
-        orderId: req.orderId,
-        reason: req.reason,
-        eventTime: now,
-        detail: { redemptionId, keyId: req.keyId, idempotencyKey: req.idempotencyKey },
-      };
-      await insertEntries(c, [entry]);
-      await moveLots(
-        c,
-        alloc.takes.map((t) => ({ entryId: entry.entryId, lotId: t.lotId, points: -t.points })),
-      );
-      await setBalance(c, req.memberId, balanceAfter, bal.debt);
-      await c.query(
-        `insert into api_redemptions (redemption_id, member_id, entry_id, points, order_id, event_time, key_id)
-         values ($1, $2, $3, $4, $5, $6, $7)`,
-        [redemptionId, req.memberId, entry.entryId, req.points, req.orderId, new Date(now), req.keyId],
-      );
-      await enqueue(c, [movement(entry)]);
-      const body: RedemptionResult = {
-        redemptionId,
-        memberId: req.memberId,
-        status: "redeemed",
-        points: req.points,
-        balanceAfter,
-        entryId: entry.entryId,
-        orderId: req.orderId,
-        eventTime: iso(now),
-        lots: lines(alloc.takes),
-      };
-      await storeAnswer(c, req.keyId, req.idempotencyKey, "redeem", hash, 201, body);
-      return { status: 201, body, replayed: false };
-    }),
-  );
-}
-
-/** The cancellation as recorded in the ledger (the answer to a repeated cancel). */
-async function cancellationOf(
-  db: Db,
-  redemptionId: string,
-  cancelEntryId: string,
-): Promise<RedemptionResult> {
-  const r = await db.query<{
-    member_id: string;
-    points: number;
-    balance_after: number;
-    event_time: Date;
-    order_id: string | null;
-  }>(
-    `select e.member_id, e.points, e.balance_after, e.event_time, r.order_id
-       from ledger_entries e join api_redemptions r on r.cancel_entry_id = e.entry_id
-      where e.entry_id = $1`,
-    [cancelEntryId],
-  );
-  const e = r.rows[0];
-  if (!e) throw new Error(`cancellation entry ${cancelEntryId} not found`);
-  const m = await db.query<{ lot_id: string; points: number; expires_at: Date }>(
-    `select m.lot_id, m.points, l.expires_at from ledger_lot_movements m join ledger_lots l using (lot_id)
-      where m.entry_id = $1 order by l.expires_at, m.lot_id`,
-    [cancelEntryId],
-  );
-  return {
-    redemptionId,
-    memberId: e.member_id,
-    status: "cancelled",
-    points: e.points,
-    balanceAfter: e.balance_after,
-    entryId: cancelEntryId,
-    orderId: e.order_id,
-    eventTime: e.event_time.toISOString(),
-    lots: m.rows.map((x) => ({ lotId: x.lot_id, points: x.points, expiresAt: x.expires_at.toISOString() })),
+  const commandId = redemptionIdOf(req.keyId, req.idempotencyKey);
+  const cmd: LedgerCommand = {
+    commandId,
+    memberId: req.memberId,
+    type: "REDEEM",
+    points: req.points,
+    redemptionId: null,
+    orderId: req.orderId,
+    reason: req.reason,
+    expiresAt: null,
+    requestedBy: req.keyId,
+    requestedAt: now,
   };
+  return idempotent(deps, "redeem", cmd, { orderId: req.orderId }, req.keyId, req.idempotencyKey, hash, () =>
+    requireOpen(deps.pool, req.memberId),
+  );
 }
 
 /**
- * Cancels a redemption: an `adjust` entry of +points whose movements put back into each
- * original lot exactly what the redemption took from it (so the points keep their original
- * expiry). Repeating it answers the recorded cancellation and changes nothing.
- */
-/**
- * Who asks for a cancellation: the key id (a plain field, so it can travel in a ledger command)
- * and whether that key is an admin key. Only the key that made the redemption, or an admin key,
+ * Who asks for a cancellation: the key id and whether that key is an admin key. Only the key that
+ * made the redemption (api_redemptions, written when the engine accepted it), or an admin key,
  * may cancel it.
  */
 export interface CancelRequest {
@@ -380,93 +434,51 @@ export interface CancelRequest {
   admin: boolean;
 }
 
-export function cancelRedemption(
-  pool: Pool,
+export async function cancelRedemption(
+  deps: LedgerDeps,
   req: CancelRequest,
   now: number,
-): Promise<Stored<RedemptionResult>> {
-  return transaction(pool, async (c) => {
-    await requireMember(c, req.memberId, true);
-    const bal = await lockBalance(c, req.memberId);
-    const r = await c.query<{
-      entry_id: string;
-      points: number;
-      order_id: string | null;
-      cancel_entry_id: string | null;
-      key_id: string | null;
-    }>(
-      "select entry_id, points, order_id, cancel_entry_id, key_id from api_redemptions where redemption_id = $1 and member_id = $2",
-      [req.redemptionId, req.memberId],
+): Promise<Stored<RedemptionResult | PendingResult>> {
+  const r = await deps.pool.query<{ key_id: string | null; order_id: string | null }>(
+    "select key_id, order_id from api_redemptions where redemption_id = $1 and member_id = $2",
+    [req.redemptionId, req.memberId],
+  );
+  const red = r.rows[0];
+  if (!red)
+    throw new ApiError(
+      "REDEMPTION_NOT_FOUND",
+      `member ${req.memberId} has no redemption ${req.redemptionId}`,
+      "params.redemptionId",
     );
-    const red = r.rows[0];
-    if (!red)
-      throw new ApiError(
-        "REDEMPTION_NOT_FOUND",
-        `member ${req.memberId} has no redemption ${req.redemptionId}`,
-        "params.redemptionId",
-      );
-    // Before anything else, a repeated cancellation included: another key learns nothing more.
-    if (!req.admin && red.key_id !== req.keyId)
-      throw new ApiError(
-        "REDEMPTION_FORBIDDEN",
-        `redemption ${req.redemptionId} was made by another API key: only that key or an admin key may cancel it`,
-        "headers.authorization",
-      );
-    if (red.cancel_entry_id !== null)
-      return {
-        status: 200,
-        body: await cancellationOf(c, req.redemptionId, red.cancel_entry_id),
-        replayed: true,
-      };
-    const mv = await c.query<{ lot_id: string; points: number; expires_at: Date }>(
-      `select m.lot_id, m.points, l.expires_at from ledger_lot_movements m join ledger_lots l using (lot_id)
-        where m.entry_id = $1 order by m.lot_id for update of l`,
-      [red.entry_id],
+  // Before anything else, a repeated cancellation included: another key learns nothing more.
+  if (!req.admin && red.key_id !== req.keyId)
+    throw new ApiError(
+      "REDEMPTION_FORBIDDEN",
+      `redemption ${req.redemptionId} was made by another API key: only that key or an admin key may cancel it`,
+      "headers.authorization",
     );
-    const back = restoration(mv.rows.map((m) => ({ lotId: m.lot_id, points: m.points })));
-    const total = back.reduce((s, b) => s + b.points, 0);
-    if (total !== red.points) throw new Error(`redemption ${req.redemptionId} movements do not add up`);
-    const balanceAfter = bal.balance + total;
-    const entry: EntryRow = {
-      entryId: entryIdOf(req.redemptionId, null, "adjust", req.memberId),
-      memberId: req.memberId,
-      kind: "adjust",
-      points: total,
-      balanceAfter,
-      sourceEventId: req.redemptionId,
-      orderId: red.order_id,
-      reason: "redemption-cancelled",
-      eventTime: now,
-      detail: { cancels: red.entry_id, redemptionId: req.redemptionId, note: req.reason },
-    };
-    await insertEntries(c, [entry]);
-    await moveLots(
-      c,
-      back.map((b) => ({ entryId: entry.entryId, lotId: b.lotId, points: b.points })),
-    );
-    await setBalance(c, req.memberId, balanceAfter, bal.debt);
-    await c.query(
-      "update api_redemptions set cancel_entry_id = $2, cancelled_at = $3 where redemption_id = $1",
-      [req.redemptionId, entry.entryId, new Date(now)],
-    );
-    await enqueue(c, [movement(entry)]);
-    const expiry = new Map(mv.rows.map((m) => [m.lot_id, m.expires_at.getTime()]));
-    const body: RedemptionResult = {
-      redemptionId: req.redemptionId,
-      memberId: req.memberId,
-      status: "cancelled",
-      points: total,
-      balanceAfter,
-      entryId: entry.entryId,
-      orderId: red.order_id,
-      eventTime: iso(now),
-      lots: back
-        .map((b) => ({ lotId: b.lotId, points: b.points, expiresAt: expiry.get(b.lotId) ?? 0 }))
-        .sort((a, b) => a.expiresAt - b.expiresAt || (a.lotId < b.lotId ? -1 : 1))
-        .map((b) => ({ ...b, expiresAt: iso(b.expiresAt) })),
-    };
-    return { status: 200, body, replayed: false };
-  });
+  const cmd: LedgerCommand = {
+    // One cancellation command per key and redemption: the same key asking again is a duplicate.
+    commandId: stableId("cnl", [req.keyId, req.redemptionId]),
+    memberId: req.memberId,
+    type: "CANCEL_REDEMPTION",
+    points: 0,
+    redemptionId: req.redemptionId,
+    orderId: null,
+    reason: req.reason,
+    expiresAt: null,
+    requestedBy: req.keyId,
+    requestedAt: now,
+  };
+  return command<RedemptionResult>(
+    deps,
+    "cancel",
+    cmd,
+    { redemptionId: req.redemptionId, orderId: red.order_id },
+    req.keyId,
+    null,
+    false,
+  );
 }
 
 export interface AdjustRequest {
@@ -482,9 +494,13 @@ export interface AdjustRequest {
 /**
  * A manual adjustment (admin). Positive: first pays off debt, the rest becomes a new lot
  * (lot id = the entry id) expiring at `expiresAt`. Negative: taken from the lots FIFO like a
- * redemption, never below zero.
+ * redemption, never below zero. The engine decides both (engine/commands.ts).
  */
-export function adjust(pool: Pool, req: AdjustRequest, now: number): Promise<Stored<AdjustmentResult>> {
+export async function adjust(
+  deps: LedgerDeps,
+  req: AdjustRequest,
+  now: number,
+): Promise<Stored<AdjustmentResult | PendingResult>> {
   const hash = requestHash({
     op: "adjust",
     memberId: req.memberId,
@@ -492,78 +508,57 @@ export function adjust(pool: Pool, req: AdjustRequest, now: number): Promise<Sto
     reason: req.reason,
     expiresAt: req.expiresAt,
   });
-  return idempotent(pool, req.keyId, req.idempotencyKey, hash, () =>
-    transaction(pool, async (c) => {
-      await requireMember(c, req.memberId, true);
-      const bal = await lockBalance(c, req.memberId);
-      const prior = await storedAnswer<AdjustmentResult>(c, req.keyId, req.idempotencyKey, hash);
-      if (prior) return prior;
-      const adjustmentId = adjustmentIdOf(req.keyId, req.idempotencyKey);
-      const entryId = entryIdOf(adjustmentId, null, "adjust", req.memberId);
-      const balanceAfter = bal.balance + req.points;
-      let debt = bal.debt;
-      let moves: { lotId: string; points: number; expiresAt: number }[];
-      if (req.points < 0) {
-        const alloc = allocateFifo(await openLots(c, req.memberId, now), -req.points, now, bal.balance);
-        if (!alloc.ok)
-          throw new ApiError(
-            "INSUFFICIENT_BALANCE",
-            `member ${req.memberId} has ${alloc.available} points available, ${-req.points} to remove`,
-            "body.points",
-          );
-        moves = alloc.takes.map((t) => ({ lotId: t.lotId, points: -t.points, expiresAt: t.expiresAt }));
-      } else {
-        const toDebt = Math.min(debt, req.points);
-        debt -= toDebt;
-        const intoLot = req.points - toDebt;
-        moves = intoLot > 0 ? [{ lotId: entryId, points: intoLot, expiresAt: req.expiresAt }] : [];
-      }
-      const entry: EntryRow = {
-        entryId,
-        memberId: req.memberId,
-        kind: "adjust",
-        points: req.points,
-        balanceAfter,
-        sourceEventId: adjustmentId,
-        orderId: null,
-        reason: req.reason,
-        eventTime: now,
-        detail: { adjustmentId, keyId: req.keyId, debtPaid: bal.debt - debt },
-      };
-      await insertEntries(c, [entry]);
-      const created = moves.find((m) => m.lotId === entryId);
-      // A lot the entry creates starts full and has no movement (as an earn's).
-      if (created)
-        await c.query(
-          `insert into ledger_lots (lot_id, member_id, points, remaining, earned_at, expires_at)
-           values ($1, $2, $3, $3, $4, $5)`,
-          [entryId, req.memberId, created.points, new Date(now), new Date(created.expiresAt)],
-        );
-      await moveLots(
-        c,
-        moves.filter((m) => m !== created).map((m) => ({ entryId, lotId: m.lotId, points: m.points })),
-      );
-      await setBalance(c, req.memberId, balanceAfter, debt);
-      await enqueue(c, [movement(entry, created ? created.expiresAt : null)]);
-      const body: AdjustmentResult = {
-        adjustmentId,
-        memberId: req.memberId,
-        points: req.points,
-        balanceAfter,
-        entryId,
-        reason: req.reason,
-        eventTime: iso(now),
-        lots: moves.map((m) => ({ lotId: m.lotId, points: m.points, expiresAt: iso(m.expiresAt) })),
-      };
-      await storeAnswer(c, req.keyId, req.idempotencyKey, "adjust", hash, 201, body);
-      return { status: 201, body, replayed: false };
-    }),
+  const cmd: LedgerCommand = {
+    commandId: adjustmentIdOf(req.keyId, req.idempotencyKey),
+    memberId: req.memberId,
+    type: "ADJUST",
+    points: req.points,
+    redemptionId: null,
+    orderId: null,
+    reason: req.reason,
+    expiresAt: req.points > 0 ? req.expiresAt : null,
+    requestedBy: req.keyId,
+    requestedAt: now,
+  };
+  return idempotent(deps, "adjust", cmd, { reason: req.reason }, req.keyId, req.idempotencyKey, hash);
+}
+
+/** A command's state for its status URL: only the key that sent it, or an admin key, sees it. */
+export async function commandStatus(
+  pool: Pool,
+  commandId: string,
+  by: { keyId: string; admin: boolean },
+): Promise<{ commandId: string; status: "pending" | "done"; httpStatus: number | null; result: unknown }> {
+  const r = await pool.query<{ key_id: string; http_status: number | null; response: unknown }>(
+    "select key_id, http_status, response from api_ledger_commands where command_id = $1",
+    [commandId],
   );
+  const row = r.rows[0];
+  if (!row || (!by.admin && row.key_id !== by.keyId))
+    throw new ApiError("NOT_FOUND", `no ledger command ${commandId}`, "params.commandId");
+  return row.http_status === null
+    ? { commandId, status: "pending", httpStatus: null, result: null }
+    : { commandId, status: "done", httpStatus: row.http_status, result: row.response };
+}
+
+/** A member exists once the engine or the ledger knows them. */
+export async function memberState(db: Db, memberId: string): Promise<"unknown" | "open" | "closed"> {
+  // Still a read of the engine's tables (step 5 of ADR 16 replaces it with the API's read model).
+  const r = await db.query<{ known: boolean; closed: boolean }>(
+    `select (exists (select 1 from ledger_balances where member_id = $1)
+             or exists (select 1 from rules_members where member_id = $1)) as known,
+            exists (select 1 from api_member_status where member_id = $1 and status = 'closed') as closed`,
+    [memberId],
+  );
+  const row = r.rows[0];
+  if (!row?.known) return "unknown";
+  return row.closed ? "closed" : "open";
 }
 
 /** Closes a member: redemptions are refused from then on. */
 export async function closeMember(pool: Pool, memberId: string, reason: string): Promise<void> {
-  await requireMember(pool, memberId, true);
+  if ((await memberState(pool, memberId)) === "unknown")
+    throw new ApiError("MEMBER_NOT_FOUND", `member ${memberId} is not known`, "params.memberId");
   await pool.query(
     `insert into api_member_status (member_id, status, reason) values ($1, 'closed', $2)
      on conflict (member_id) do nothing`,

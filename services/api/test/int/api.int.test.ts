@@ -1,9 +1,11 @@
-// The member API against the real stack (wall-clock mode): authentication and scopes, FIFO
-// redemption, idempotent retries, 50 concurrent redemptions on one balance, cancellation back
-// into the original lots, adjustments, closed and unknown members, the outbox on
-// loyalty.points.v1 beside the rules engine's expiry on its wall-mode timer (the API expires
-// nothing). Every answer is held to the OpenAPI document by `call`
+// The member API against the real stack (wall-clock mode), beside the rules engine that applies
+// its ledger commands (ADR 16 step 3): authentication and scopes, FIFO redemption, idempotent
+// retries, 50 concurrent redemptions on one balance, cancellation back into the original lots,
+// adjustments, closed and unknown members, 202 and the status URL when the engine does not answer
+// in time, every entry on loyalty.points.v1 once (the engine's expiry on its wall-mode timer
+// included; the API writes and expires nothing). Every answer is held to the OpenAPI document by `call`
 // (helpers.ts).
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { AvroCodec, type PointsMovement, namespacedTopics } from "@loyalty/contracts";
 import { type Pool, createRedis } from "@loyalty/db";
@@ -38,6 +40,7 @@ let stack: TestStack;
 let ns: string;
 let pool: Pool;
 let api: Api;
+let engine: ChildProcess | undefined;
 const keys: Record<"read" | "redeem", string> = { read: "", redeem: "" };
 const NOW = Date.now();
 
@@ -46,6 +49,8 @@ beforeAll(async () => {
   ns = testNamespace();
   pool = await namespacePool(stack, ns);
   api = await startApi(stack, ns, { CLOCK_MODE: "wall" });
+  // The ledger's owner: it applies the API's commands, and expires on its wall-mode timer.
+  engine = await startRulesEngine(stack, ns, { CLOCK_MODE: "wall", POINTS_EXPIRY_CHECK_MS: "300" });
   for (const scope of ["read", "redeem"] as const) {
     const r = await call(api.base, "POST", "/v1/keys", {
       key: ADMIN_KEY,
@@ -58,6 +63,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (engine) expect(await stopService(engine)).toBe(0);
   const code = await api?.service.stop();
   await pool?.end();
   expect(code).toBe(0);
@@ -206,6 +212,117 @@ describe("redemption", () => {
   });
 });
 
+describe("a late reply", () => {
+  it("answers 202 with a status URL; the result is there once the engine replied, and a retry gets it", async () => {
+    await seedLots(pool, "slow1", [{ points: 100, expiresAt: NOW + 100 * DAY }]);
+    const slow = await startApi(stack, ns, { CLOCK_MODE: "wall", LEDGER_REPLY_TIMEOUT_MS: "1" });
+    try {
+      const body = { points: 40, orderId: "o-slow" };
+      const r = await call(slow.base, "POST", "/v1/members/slow1/redemptions", {
+        key: keys.redeem,
+        body,
+        headers: { "idempotency-key": "slow-1" },
+      });
+      expect(r.status).toBe(202);
+      expect(r.body).toMatchObject({ status: "pending", commandId: expect.stringMatching(/^rdm-/) });
+      expect(r.headers.get("location")).toBe(r.body.statusUrl);
+      const done = await waitFor(
+        "the reply",
+        async () => (await call(slow.base, "GET", r.body.statusUrl, { key: keys.redeem })).body,
+        (b) => b.status === "done",
+        30_000,
+      );
+      expect(done).toMatchObject({
+        commandId: r.body.commandId,
+        httpStatus: 201,
+        result: {
+          redemptionId: r.body.commandId,
+          status: "redeemed",
+          points: 40,
+          balanceAfter: 60,
+          orderId: "o-slow",
+        },
+      });
+      // Another instance answers the same key's retry with the stored answer.
+      const again = await redeem("slow1", "slow-1", body);
+      expect(again.status).toBe(201);
+      expect(again.body).toEqual(done.result);
+      expect(again.headers.get("idempotent-replayed")).toBe("true");
+      expect(await balanceOf(pool, "slow1")).toBe(60);
+      // Only the key that sent it (or an admin key) sees it.
+      const other = await call(api.base, "POST", "/v1/keys", {
+        key: ADMIN_KEY,
+        body: { name: "other", scopes: ["redeem"] },
+      });
+      const hidden = await call(api.base, "GET", r.body.statusUrl, { key: other.body.key });
+      expect([hidden.status, hidden.body.error.code]).toEqual([404, "NOT_FOUND"]);
+      const asAdmin = await call(api.base, "GET", r.body.statusUrl, { key: ADMIN_KEY });
+      expect(asAdmin.body).toEqual(done);
+    } finally {
+      expect(await slow.service.stop()).toBe(0);
+    }
+  });
+});
+
+describe("a reply nobody read", () => {
+  it("is asked for again by the next start of the API: the status URL gets the answer", async () => {
+    await seedLots(pool, "lost1", [{ points: 100, expiresAt: NOW + 100 * DAY }]);
+    // No engine: the command waits in Kafka; the API answers 202 and stops.
+    if (engine) expect(await stopService(engine)).toBe(0);
+    engine = undefined;
+    const first = await startApi(stack, ns, { CLOCK_MODE: "wall", LEDGER_REPLY_TIMEOUT_MS: "200" });
+    let statusUrl = "";
+    try {
+      const r = await call(first.base, "POST", "/v1/members/lost1/redemptions", {
+        key: keys.redeem,
+        body: { points: 25 },
+        headers: { "idempotency-key": "lost-1" },
+      });
+      expect(r.status).toBe(202);
+      statusUrl = r.body.statusUrl;
+    } finally {
+      expect(await first.service.stop()).toBe(0);
+    }
+    // The engine applies it and replies while the only other API reads from its own start on;
+    // that API settles it. The answer is stored once, whoever reads it: here, to show the resend,
+    // forget it and let a new instance ask again.
+    engine = await startRulesEngine(stack, ns, { CLOCK_MODE: "wall", POINTS_EXPIRY_CHECK_MS: "300" });
+    await waitFor(
+      "the redemption",
+      () => balanceOf(pool, "lost1"),
+      (b) => b === 75,
+      60_000,
+    );
+    await waitFor(
+      "settled by the running API",
+      async () => (await call(api.base, "GET", statusUrl, { key: keys.redeem })).body.status,
+      (s) => s === "done",
+      30_000,
+    );
+    await pool.query(
+      "update api_ledger_commands set http_status = null, response = null, replied_at = null where command_id = $1",
+      [statusUrl.split("/").pop()],
+    );
+    const second = await startApi(stack, ns, { CLOCK_MODE: "wall" });
+    try {
+      const done = await waitFor(
+        "the answer asked for again",
+        async () => (await call(second.base, "GET", statusUrl, { key: keys.redeem })).body,
+        (b) => b.status === "done",
+        30_000,
+      );
+      expect(done).toMatchObject({ httpStatus: 201, result: { points: 25, balanceAfter: 75 } });
+      expect(await balanceOf(pool, "lost1")).toBe(75);
+      const n = await pool.query(
+        "select count(*)::int as n from ledger_entries where member_id = 'lost1' and kind = 'redeem'",
+      );
+      expect(n.rows[0].n).toBe(1);
+    } finally {
+      expect(await second.service.stop()).toBe(0);
+    }
+  });
+});
+
 describe("cancellation", () => {
   it("returns the points to their original lots with their original expiry, once", async () => {
     const [a, b] = await seedLots(pool, "cancel1", [
@@ -317,17 +434,12 @@ describe("expiry and the points topic", () => {
     if (purchase === undefined) return;
     await inputs.produce(inputs.topics.purchases, [{ ...purchase, memberId: warm, eventTime: Date.now() }]);
     // The ledger's owner expires lots, here on its wall-mode timer (a member with no movement).
-    const engine = await startRulesEngine(stack, ns, { CLOCK_MODE: "wall", POINTS_EXPIRY_CHECK_MS: "300" });
-    try {
-      await waitFor(
-        "expiry",
-        () => balanceOf(pool, "exp1"),
-        (b) => b === 10,
-        90_000,
-      );
-    } finally {
-      expect(await stopService(engine)).toBe(0);
-    }
+    await waitFor(
+      "expiry",
+      () => balanceOf(pool, "exp1"),
+      (b) => b === 10,
+      90_000,
+    );
     const expiryId = entryIdOf(expirySourceOf(lot as string, 0), null, "expire", "exp1");
     const e = await pool.query("select points, balance_after from ledger_entries where entry_id = $1", [
       expiryId,
@@ -338,11 +450,6 @@ describe("expiry and the points topic", () => {
     const written = await pool.query<{ entry_id: string; kind: string }>(
       "select entry_id, kind from ledger_entries where kind <> 'earn' and member_id <> $1 order by seq",
       [warm],
-    );
-    await waitFor(
-      "outbox sent",
-      async () => (await pool.query("select count(*)::int as n from api_outbox")).rows[0].n,
-      (n) => n === 0,
     );
     const topic = namespacedTopics(ns).points;
     const msgs = await readTopic(

@@ -47,7 +47,6 @@ export async function startApi(stack: TestStack, ns: string, env: Record<string,
       API_IP_RATE_BURST: "100000",
       API_IP_AUTH_FAILURES_PER_SECOND: "1000",
       API_IP_AUTH_FAILURE_BURST: "10000",
-      OUTBOX_RELAY_INTERVAL_MS: "200",
       ...env,
     }),
   );

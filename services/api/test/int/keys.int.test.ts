@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 // API keys' lifecycle against the real stack: create (secret once, only its hash stored), list
 // (never a secret), revoke and expire, each refused within one second (also when revoked by
 // another process, as the CLI does); last_used_at written at most once a minute; a redemption
@@ -9,6 +10,10 @@ import type { Pool } from "@loyalty/db";
 import { RuntimeMetrics, createLogger } from "@loyalty/stream-runtime";
 import { type TestStack, requireStack, testNamespace } from "@loyalty/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  startService as startRulesEngine,
+  stopService as stopRulesEngine,
+} from "../../../rules-engine/test/int/harness.ts";
 import { securityMetrics } from "../../src/http-metrics.ts";
 import { IpLimiter } from "../../src/http/ip-limit.ts";
 import { MemoryRateLimiter } from "../../src/http/rate-limit.ts";
@@ -31,6 +36,7 @@ let stack: TestStack;
 let ns: string;
 let pool: Pool;
 let api: Api;
+let engine: ChildProcess | undefined;
 const NOW = Date.now();
 
 beforeAll(async () => {
@@ -38,9 +44,12 @@ beforeAll(async () => {
   ns = testNamespace();
   pool = await namespacePool(stack, ns);
   api = await startApi(stack, ns, { CLOCK_MODE: "wall" });
+  // The ledger's owner applies the API's redemptions (ADR 16 step 3).
+  engine = await startRulesEngine(stack, ns, { CLOCK_MODE: "wall" });
 });
 
 afterAll(async () => {
+  if (engine) expect(await stopRulesEngine(engine)).toBe(0);
   const code = await api?.service.stop();
   await pool?.end();
   expect(code).toBe(0);
@@ -297,7 +306,8 @@ describe("the per-IP limit before authentication", () => {
       security: securityMetrics(metrics),
       now: () => Date.now(),
       expiryMonths: 12,
-      onCommitted: () => undefined,
+      ledger: { request: async () => null },
+      replyTimeoutMs: 50,
       logger: createLogger("api-test", "silent"),
     });
     try {

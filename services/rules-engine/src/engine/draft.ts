@@ -26,6 +26,8 @@ export function emptyState(): LoadedState {
     orders: new Map(),
     usage: new Map(),
     budgets: new Map(),
+    commands: new Map(),
+    cancellations: new Map(),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { PointsKind, PointsMovement } from "@loyalty/contracts";
+import { stableId } from "@loyalty/contracts";
 import type { TierState } from "@loyalty/tiers";
 import type { RecordedAward } from "../rules/clawback.ts";
 import type { AwardKind, LimitKind } from "../rules/evaluate.ts";
@@ -109,7 +110,8 @@ export interface EntryRow {
   orderId: string | null;
   reason: string | null;
   eventTime: number;
-  detail: EarnDetail | ReverseDetail | ExpiryDetail | null;
+  /** Earns, reversals, expiries; a ledger command's entry records its own (engine/commands.ts). */
+  detail: EarnDetail | ReverseDetail | ExpiryDetail | Record<string, unknown> | null;
   /** earn entries: expiry of the lot they created. */
   lotExpiresAt: number | null;
 }
@@ -237,3 +239,7 @@ export function splitUsageKey(key: string): [string, string, "day" | "campaign",
   const [m, r, s, d] = key.split("\u0000");
   return [m ?? "", r ?? "", s === "day" ? "day" : "campaign", d ?? ""];
 }
+
+/** PointsMovement.eventId / ledger entry id: derived from the natural key only. */
+export const entryIdOf = (sourceEventId: string, ruleId: string | null, kind: string, memberId: string) =>
+  stableId("pts", [sourceEventId, ruleId ?? "", kind, memberId]);

@@ -1,4 +1,10 @@
-import type { ChurnAlert, MemberChanged, PurchaseEvent } from "@loyalty/contracts";
+import type {
+  ChurnAlert,
+  LedgerCommand,
+  LedgerReply,
+  MemberChanged,
+  PurchaseEvent,
+} from "@loyalty/contracts";
 import { stableId } from "@loyalty/contracts";
 import { PoisonMessageError } from "@loyalty/stream-runtime";
 import {
@@ -18,6 +24,7 @@ import type { Award, CampaignTrigger, Evaluation, MemberUsage, UsageSnapshot } f
 import { evaluate } from "../rules/evaluate.ts";
 import { type MemberInput, buildMemberEventFacts, buildOrderFacts, zoneOffsetMs } from "../rules/facts.ts";
 import type { ProgrammeConfig, Trigger } from "../rules/types.ts";
+import { type CommandView, type StoredCommand, decideCommand } from "./commands.ts";
 import { DueLots } from "./due-lots.ts";
 import {
   type BalanceRow,
@@ -34,6 +41,7 @@ import {
   churnFactsAt,
   emptyBalance,
   emptyMember,
+  entryIdOf,
   expirySourceOf,
   orderKeyOf,
   usageKey,
@@ -47,7 +55,17 @@ import type { PublishedVersion, RuleSetRegistry } from "./registry.ts";
 export type EngineEvent =
   | { kind: "purchase"; event: PurchaseEvent }
   | { kind: "member"; event: MemberChanged }
-  | { kind: "churn"; event: ChurnAlert };
+  | { kind: "churn"; event: ChurnAlert }
+  /**
+   * A ledger command (engine/commands.ts). `event.eventId` names the record (`cmd:<partition>:<offset>`:
+   * a duplicate command is another record), `event.eventTime` is its requestedAt: a command is
+   * applied at the task's stream time, which it does not move.
+   */
+  | {
+      kind: "command";
+      event: { eventId: string; memberId: string; eventTime: number };
+      command: LedgerCommand;
+    };
 
 /** Per-record punctuation of a batch of one purchases partition (see BatchProcessor.run). */
 export interface StreamPunctuation {
@@ -89,6 +107,13 @@ export interface LoadedState {
   usage: Map<string, number>;
   /** Points used per budgeted rule id. */
   budgets: Map<string, number>;
+  /**
+   * Ledger commands recorded (rules_ledger_commands) by command id: the batch's command ids and
+   * the redemptions its cancellations name. Absent: a new command.
+   */
+  commands: Map<string, StoredCommand>;
+  /** Accepted cancellations by the redemption id they cancelled. */
+  cancellations: Map<string, StoredCommand>;
 }
 
 export { stableId };
@@ -114,9 +139,7 @@ export class AmountLimitError extends PoisonMessageError {
   }
 }
 
-/** PointsMovement.eventId / ledger entry id: derived from the natural key only. */
-export const entryIdOf = (sourceEventId: string, ruleId: string | null, kind: string, memberId: string) =>
-  stableId("pts", [sourceEventId, ruleId ?? "", kind, memberId]);
+export { entryIdOf };
 
 export const campaignEventIdOf = (sourceEventId: string, ruleId: string, memberId: string) =>
   stableId("cmp", [sourceEventId, ruleId, memberId]);
@@ -184,6 +207,10 @@ export class BatchProcessor {
   readonly budgetDelta = new Map<string, number>();
   /** Budgeted rules this batch consumed or was denied by: their rows must be locked. */
   readonly budgetTouched = new Set<string>();
+  /** Ledger commands decided by this batch (new rows of rules_ledger_commands). */
+  readonly commands: StoredCommand[] = [];
+  /** The reply to each command record, by its event id (duplicates included). */
+  readonly replies = new Map<string, LedgerReply>();
   /** Entry ids and campaign rows per source event id, for the outputs. */
   readonly bySource = new Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>();
 
@@ -215,6 +242,13 @@ export class BatchProcessor {
   run(events: readonly EngineEvent[], stream: StreamPunctuation | null = null): void {
     let t = stream?.from ?? Number.NEGATIVE_INFINITY;
     for (const e of events) {
+      if (e.kind === "command") {
+        // At the task's stream time, after the punctuation at that time; before any purchase
+        // (no stream time yet), at the time it was requested.
+        const at = stream?.wallTime ?? (Number.isFinite(t) ? t : e.command.requestedAt);
+        this.command(e, at);
+        continue;
+      }
       this.process(e);
       // Only purchases move the stream time and punctuate (member changes and churn alerts are
       // side inputs of the task whose times may run ahead of its purchases).
@@ -245,6 +279,9 @@ export class BatchProcessor {
         return;
       case "churn":
         this.churn(e.event);
+        return;
+      case "command":
+        this.command(e, e.command.requestedAt);
         return;
     }
   }
@@ -852,6 +889,116 @@ export class BatchProcessor {
         referrer,
       );
     }
+  }
+
+  /**
+   * A ledger command at time `t` (engine/commands.ts decides): the member's due lots expire
+   * first, then the effect is applied to the rows, and the reply recorded. A command id seen
+   * before answers its recorded reply and changes nothing.
+   */
+  private command(e: Extract<EngineEvent, { kind: "command" }>, t: number): void {
+    const cmd = e.command;
+    const recordId = e.event.eventId;
+    const prior = this.state.commands.get(cmd.commandId);
+    if (prior !== undefined) {
+      this.replies.set(recordId, prior.reply);
+      return;
+    }
+    const memberId = cmd.memberId;
+    const known = this.state.members.has(memberId) || this.state.balances.has(memberId);
+    let view: CommandView = {
+      known: false,
+      balance: 0,
+      debt: 0,
+      lots: [],
+      redemption: null,
+      cancellation: null,
+    };
+    if (known) {
+      if (!this.state.lotsLoadedFor.has(memberId)) throw new Error(`lots of ${memberId} were not loaded`);
+      this.expireDue(memberId, t, recordId);
+      const bal = this.balance(memberId);
+      const red = cmd.redemptionId === null ? undefined : this.state.commands.get(cmd.redemptionId);
+      view = {
+        known: true,
+        balance: bal.balance,
+        debt: bal.debt,
+        lots: this.lotsOf(memberId),
+        redemption: cmd.type === "CANCEL_REDEMPTION" && red?.type === "REDEEM" ? red : null,
+        cancellation:
+          cmd.type === "CANCEL_REDEMPTION" && cmd.redemptionId !== null
+            ? (this.state.cancellations.get(cmd.redemptionId) ?? null)
+            : null,
+      };
+    }
+    const effect = decideCommand(cmd, view, t, this.opts.expiryMonths);
+    const stored: StoredCommand = {
+      commandId: cmd.commandId,
+      memberId,
+      type: cmd.type,
+      redemptionId: cmd.redemptionId,
+      orderId: cmd.orderId,
+      reply: effect.reply,
+    };
+    if (effect.kind === "apply") {
+      const x = effect.entry;
+      const bal = this.balance(memberId);
+      for (const m of effect.moves) {
+        const lot = this.lotIndex.get(m.lotId);
+        if (lot === undefined) throw new Error(`lot ${m.lotId} of ${memberId} was not loaded`);
+        const wasEmpty = lot.remaining === 0;
+        lot.remaining += m.points;
+        this.dirtyLots.add(lot.lotId);
+        this.movements.push({ entryId: x.entryId, lotId: lot.lotId, points: m.points });
+        if (wasEmpty && lot.remaining > 0) {
+          if (!this.lotsOf(memberId).includes(lot)) this.lotsOf(memberId).push(lot);
+          this.due?.add(lot);
+        }
+      }
+      if (effect.newLot !== null) {
+        const lot: LotRow = {
+          lotId: effect.newLot.lotId,
+          memberId,
+          points: effect.newLot.points,
+          remaining: effect.newLot.points,
+          earnedAt: t,
+          expiresAt: effect.newLot.expiresAt,
+        };
+        this.lotsOf(memberId).push(lot);
+        this.lotIndex.set(lot.lotId, lot);
+        this.due?.add(lot);
+        this.newLots.push(lot);
+      }
+      bal.balance = effect.balanceAfter;
+      bal.debt = effect.debtAfter;
+      const entry: EntryRow = {
+        entryId: x.entryId,
+        memberId,
+        kind: x.kind,
+        points: x.points,
+        balanceAfter: bal.balance,
+        ruleId: null,
+        ruleVersion: null,
+        ruleSetId: null,
+        ruleSetVersion: null,
+        sourceEventId: x.sourceEventId,
+        orderId: x.orderId,
+        reason: x.reason,
+        eventTime: t,
+        detail: { ...x.detail, commandId: cmd.commandId },
+        lotExpiresAt: effect.newLot?.expiresAt ?? null,
+      };
+      this.entries.push(entry);
+      this.outputsOf(recordId).entries.push(entry);
+      if (cmd.type === "CANCEL_REDEMPTION" && cmd.redemptionId !== null) {
+        this.state.cancellations.set(cmd.redemptionId, stored);
+        // Points put back into a lot that has expired since expire again now.
+        this.expireDue(memberId, t, recordId);
+      }
+    }
+    this.state.commands.set(cmd.commandId, stored);
+    this.commands.push(stored);
+    this.replies.set(recordId, effect.reply);
   }
 
   private churn(e: ChurnAlert): void {

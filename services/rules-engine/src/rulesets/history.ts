@@ -94,7 +94,7 @@ export async function readTopicHistory(
             timestamp: Number(m.timestamp),
           });
           reached.set(key, Number(m.offset) + 1);
-          if ("error" in e || e.kind === "frontier" || e.kind === "churn") {
+          if ("error" in e || (e.kind !== "purchase" && e.kind !== "member")) {
             out.skipped++;
             continue;
           }

@@ -1,6 +1,8 @@
+import type { LedgerReply } from "@loyalty/contracts";
 import type { PoolClient } from "@loyalty/db";
 import { TransientError } from "@loyalty/stream-runtime";
 import type { TierState } from "@loyalty/tiers";
+import { type StoredCommand, lotsOf } from "../engine/commands.ts";
 import {
   type BalanceRow,
   type CampaignRow,
@@ -39,6 +41,8 @@ export interface BatchOutputs {
   written: { entries: EntryRow[]; campaigns: CampaignRow[] };
   /** Events left out because their awards break the amount limits: their records go to the DLQ. */
   rejected: AmountLimitError[];
+  /** The reply to each ledger command record, by its event id (loyalty.ledger-replies.v1). */
+  replies: Map<string, LedgerReply>;
 }
 
 /** One task's events of a batch and its punctuation (null: none). */
@@ -73,7 +77,11 @@ export class LedgerStore {
    * a crash cannot happen, the task's offsets are stored with the ledger.
    */
   async applyIn(c: PoolClient, parts: readonly TaskEvents[]): Promise<BatchOutputs> {
-    const ids = [...new Set(parts.flatMap((part) => part.events.map(eventIdOf)))];
+    // Ledger commands are deduplicated by command id (rules_ledger_commands), in the processor:
+    // a duplicate is answered again, so it is not dropped here.
+    const ids = [
+      ...new Set(parts.flatMap((part) => part.events.filter((e) => e.kind !== "command").map(eventIdOf))),
+    ];
     const seenRows = await c.query<{ event_id: string }>(
       "select event_id from rules_priced_events where event_id = any($1)",
       [ids],
@@ -84,6 +92,7 @@ export class LedgerStore {
     let fresh: TaskEvents[] = parts.map((part) => ({
       stream: part.stream,
       events: part.events.filter((e) => {
+        if (e.kind === "command") return true;
         const id = eventIdOf(e);
         if (seen.has(id) || taken.has(id)) return false;
         taken.add(id);
@@ -93,6 +102,7 @@ export class LedgerStore {
     const bySource = new Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>();
     const written: BatchOutputs["written"] = { entries: [], campaigns: [] };
     const rejected: AmountLimitError[] = [];
+    const replies = new Map<string, LedgerReply>();
     // An event whose awards break the amount limits is left out (its record dead-lettered by
     // the caller) and the rest priced again without it.
     let ps: BatchProcessor[] | null = null;
@@ -109,15 +119,17 @@ export class LedgerStore {
       }
     }
     const applied = fresh.reduce((n, part) => n + part.events.length, 0);
-    if (ps === null) return { bySource, fresh: 0, replayed: seen.size, written, rejected };
+    if (ps === null) return { bySource, fresh: 0, replayed: seen.size, written, rejected, replies };
     await this.write(c, ps);
-    for (const p of ps)
+    for (const p of ps) {
       for (const [id, o] of p.bySource) {
         bySource.set(id, o);
         written.entries.push(...o.entries);
         written.campaigns.push(...o.campaigns);
       }
-    return { bySource, fresh: applied, replayed: seen.size, written, rejected };
+      for (const [id, r] of p.replies) replies.set(id, r);
+    }
+    return { bySource, fresh: applied, replayed: seen.size, written, rejected, replies };
   }
 
   /**
@@ -193,7 +205,22 @@ export class LedgerStore {
   }
 
   private async load(c: PoolClient, events: EngineEvent[], dues: readonly DueAt[]): Promise<LoadedState> {
-    const memberIds = [...new Set(events.flatMap(membersOf))].sort();
+    const commands = events.flatMap((e) => (e.kind === "command" ? [e.command] : []));
+    const eventMembers = new Set(events.filter((e) => e.kind !== "command").flatMap(membersOf));
+    // A command's member must be known already (no row is created for an unknown one: it is
+    // answered MEMBER_NOT_FOUND); every open lot of a known one is loaded (a redemption takes any).
+    const commandMembers = [...new Set(commands.map((x) => x.memberId))];
+    const known =
+      commandMembers.length === 0
+        ? []
+        : (
+            await c.query<{ member_id: string }>(
+              `select member_id from rules_members where member_id = any($1)
+               union select member_id from ledger_balances where member_id = any($1)`,
+              [commandMembers],
+            )
+          ).rows.map((r) => r.member_id);
+    const memberIds = [...new Set([...eventMembers, ...known])].sort();
     const orderKeys: string[] = [];
     const refundMembers = new Set<string>();
     const refundOrders = new Set<string>();
@@ -202,6 +229,8 @@ export class LedgerStore {
     let lastTime = Number.NEGATIVE_INFINITY;
     for (const d of dues) lastTime = Math.max(lastTime, d.time);
     for (const e of events) {
+      // A command's time is the task's stream time (in `dues`), not its requestedAt.
+      if (e.kind === "command") continue;
       lastTime = Math.max(lastTime, e.event.eventTime);
       days.add(programmeDay(e.event.eventTime, this.opts.programme.timeZone));
       if (e.kind !== "purchase") continue;
@@ -221,7 +250,54 @@ export class LedgerStore {
       orders: new Map(),
       usage: new Map(),
       budgets: new Map(),
+      commands: new Map(),
+      cancellations: new Map(),
     };
+    // Known, or made known by an event of the batch (an enrolment) before the command.
+    const loadFor = [...known, ...commandMembers.filter((m) => eventMembers.has(m))];
+    for (const m of loadFor) {
+      refundMembers.add(m);
+      state.lotsLoadedFor.add(m);
+    }
+    // Commands recorded before: the batch's (duplicates), the redemptions its cancellations name,
+    // and accepted cancellations of those.
+    const restoreLots: string[] = [];
+    if (commands.length > 0) {
+      const named = commands.flatMap((x) =>
+        x.type === "CANCEL_REDEMPTION" && x.redemptionId ? [x.redemptionId] : [],
+      );
+      const recorded = await c.query<{
+        command_id: string;
+        member_id: string;
+        type: StoredCommand["type"];
+        redemption_id: string | null;
+        order_id: string | null;
+        reply: LedgerReply;
+      }>(
+        `select command_id, member_id, type, redemption_id, order_id, reply from rules_ledger_commands
+          where command_id = any($1)
+             or (redemption_id = any($2) and type = 'CANCEL_REDEMPTION' and status = 'ACCEPTED')`,
+        [[...new Set([...commands.map((x) => x.commandId), ...named])], named],
+      );
+      for (const r of recorded.rows) {
+        const stored: StoredCommand = {
+          commandId: r.command_id,
+          memberId: r.member_id,
+          type: r.type,
+          redemptionId: r.redemption_id,
+          orderId: r.order_id,
+          reply: r.reply,
+        };
+        state.commands.set(stored.commandId, stored);
+        if (stored.type === "CANCEL_REDEMPTION" && stored.reply.status === "ACCEPTED" && stored.redemptionId)
+          state.cancellations.set(stored.redemptionId, stored);
+      }
+      // The lots a redemption being cancelled took from, emptied or not.
+      for (const id of named) {
+        const red = state.commands.get(id);
+        if (red?.type === "REDEEM") for (const l of lotsOf(red.reply)) restoreLots.push(l.lotId);
+      }
+    }
     // Rows are created first so that every one of them can be locked: an upsert of a row two
     // instances both thought new would lose an update (a referrer is another partition's member).
     // Lock order everywhere: member rows, then balances, then budgets (the API locks balances only).
@@ -305,13 +381,19 @@ export class LedgerStore {
     }
     // Every open lot of a refunding member (a reversal may take from any), and of every member
     // the lots due by the batch's last event (they expire before the member's next movement).
+    // Plus the lots a cancelled redemption took from (emptied ones included).
     const lots = await c.query(
       `select lot_id, member_id, points, remaining, earned_at, expires_at
-         from ledger_lots where member_id = any($1) and remaining > 0
-          and (expires_at <= $2 or member_id = any($3)) order by lot_id`,
-      [lockIds, iso(lastTime), [...refundMembers]],
+         from ledger_lots where (member_id = any($1) and remaining > 0
+          and (expires_at <= $2 or member_id = any($3))) or lot_id = any($4) order by lot_id`,
+      [lockIds, iso(lastTime), [...refundMembers], restoreLots],
     );
-    const due: string[] = [];
+    // A command's member's lots may expire at the command's time (before any purchase of the
+    // task: its requestedAt), so their expiry counts are loaded as a due lot's.
+    let commandTime = lastTime;
+    for (const x of commands) commandTime = Math.max(commandTime, x.requestedAt);
+    const commandSet = new Set(loadFor);
+    const due: string[] = [...restoreLots];
     for (const r of lots.rows) {
       const lot: LotRow = {
         lotId: r.lot_id,
@@ -324,7 +406,7 @@ export class LedgerStore {
       const list = state.lots.get(lot.memberId) ?? [];
       list.push(lot);
       state.lots.set(lot.memberId, list);
-      if (lot.expiresAt <= lastTime) due.push(lot.lotId);
+      if (lot.expiresAt <= (commandSet.has(lot.memberId) ? commandTime : lastTime)) due.push(lot.lotId);
     }
     // What expired before from the due lots (one that did was reopened by a cancelled
     // redemption) and from the refunded awards' lots (ADR 14), in one look at their movements.
@@ -563,6 +645,31 @@ export class LedgerStore {
       if (updated.rowCount !== rows.length)
         throw new TransientError("a budget would be exceeded; retrying the batch");
     }
+    const lc = p.commands;
+    if (lc.length > 0) {
+      await c.query(
+        `insert into rules_ledger_commands (command_id, member_id, type, status, redemption_id, order_id, entry_id, reply, applied_at)
+         select command_id, member_id, type, status, redemption_id, order_id, entry_id, reply, applied_at
+           from jsonb_to_recordset($1::jsonb)
+             as x(command_id text, member_id text, type text, status text, redemption_id text, order_id text,
+                  entry_id text, reply jsonb, applied_at timestamptz)`,
+        [
+          JSON.stringify(
+            lc.map((x) => ({
+              command_id: x.commandId,
+              member_id: x.memberId,
+              type: x.type,
+              status: x.reply.status,
+              redemption_id: x.redemptionId,
+              order_id: x.orderId,
+              entry_id: x.reply.entryId,
+              reply: x.reply,
+              applied_at: iso(x.reply.appliedAt),
+            })),
+          ),
+        ],
+      );
+    }
     const cm = p.campaigns;
     if (cm.length > 0) {
       await c.query(
@@ -608,6 +715,7 @@ function merged(ps: readonly BatchProcessor[]) {
     newLots: ps.flatMap((p) => p.newLots),
     movements: ps.flatMap((p) => p.movements),
     campaigns: ps.flatMap((p) => p.campaigns),
+    commands: ps.flatMap((p) => p.commands),
     usageDelta: sum((p) => p.usageDelta),
     budgetDelta: sum((p) => p.budgetDelta),
   };
