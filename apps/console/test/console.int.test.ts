@@ -185,6 +185,8 @@ let marketerKey: string;
 let readKey: string;
 let reviewerKey: string;
 const services: RunningService[] = [];
+/** Points earned in the namespace's ledger: the member's seeded 250 and the engine's for HISTORY. */
+let earnedInLedger = 0;
 const NOW = Date.now();
 
 beforeAll(async () => {
@@ -234,6 +236,14 @@ beforeAll(async () => {
     signerOf(key, "console-test-publisher"),
   );
 
+  // The ledger's owner: redemptions are commands it applies (ADR 16 step 3); wall clock, as
+  // `loyalty up` runs it.
+  services.push(
+    await spawnService(
+      ENGINE_MAIN,
+      serviceEnv(stack, ns, { SERVICE_NAME: "rules-engine", CLOCK_MODE: "wall" }),
+    ),
+  );
   await seedEarns(pool, MEMBER, [
     { points: 120, at: NOW - 20 * DAY },
     { points: 80, at: NOW - 10 * DAY },
@@ -285,6 +295,23 @@ beforeAll(async () => {
   } finally {
     await producer.disconnect();
   }
+
+  // The engine prices that history too (it runs from the start): the dashboard's figures are
+  // the ledger's once it has.
+  await waitFor(
+    "the engine pricing the history",
+    () =>
+      pool.query<{ n: number }>(
+        "select count(*)::int as n from rules_priced_events where event_id like 'console-bt-%'",
+      ),
+    (r) => r.rows[0]?.n === HISTORY.length,
+    90_000,
+  );
+  const earned = await pool.query<{ points: number }>(
+    "select sum(points)::int as points from ledger_entries where kind = 'earn'",
+  );
+  earnedInLedger = earned.rows[0]?.points ?? 0;
+  expect(earnedInLedger).toBeGreaterThan(250); // the member's 250 and the history's
 
   consoleServer = await startConsoleServer({
     port: 0,
@@ -344,12 +371,14 @@ describe("the console in Chromium", () => {
     await signIn(page, marketerKey);
     await page.getByRole("heading", { name: "Dashboard" }).waitFor();
 
-    // The chart: uPlot's canvas, drawn from the API's days (earned 250 and redeemed 30 in all).
+    // The chart: uPlot's canvas, drawn from the API's days (the ledger's earned, 30 redeemed).
     const figure = page.getByTestId("points-chart");
     await figure.waitFor();
     expect(Number(await figure.getAttribute("data-days"))).toBeGreaterThanOrEqual(3);
     expect(await figure.locator("canvas").count()).toBe(1);
-    expect(await figure.locator("figcaption").textContent()).toContain("250 earned, 30 redeemed");
+    expect(await figure.locator("figcaption").textContent()).toContain(
+      `${earnedInLedger.toLocaleString("en-US")} earned, 30 redeemed`,
+    );
     const canvasBox = await figure.locator("canvas").boundingBox();
     expect(canvasBox?.width ?? 0).toBeGreaterThan(500);
     await page.screenshot({ path: `${SHOTS}/console-dashboard.png`, fullPage: true });
@@ -368,7 +397,7 @@ describe("the console in Chromium", () => {
     expect(r2.status).toBe(201);
     await expect
       .poll(() => figure.locator("figcaption").textContent(), { timeout: 15_000, interval: 500 })
-      .toContain("250 earned, 40 redeemed");
+      .toContain(`${earnedInLedger.toLocaleString("en-US")} earned, 40 redeemed`);
 
     // Rules: the standard programme, read from loyalty.rules.v1 by the API's read model.
     await page.getByRole("link", { name: "Rules", exact: true }).click();
@@ -619,14 +648,14 @@ describe("the console in Chromium", () => {
   });
 
   it("publishes an approved draft: the engine runs it and a member gets the new rule's points", async () => {
-    // The engine and the ingestor of the namespace, as `loyalty up` runs them (wall clock).
-    for (const [main, name] of [
-      [ENGINE_MAIN, "rules-engine"],
-      [INGESTOR_MAIN, "ingestor"],
-    ] as const)
-      services.push(
-        await spawnService(main, serviceEnv(stack, ns, { SERVICE_NAME: name, CLOCK_MODE: "wall" })),
-      );
+    // The ingestor of the namespace beside the engine (started in beforeAll), as `loyalty up`
+    // runs them (wall clock).
+    services.push(
+      await spawnService(
+        INGESTOR_MAIN,
+        serviceEnv(stack, ns, { SERVICE_NAME: "ingestor", CLOCK_MODE: "wall" }),
+      ),
+    );
     await waitFor(
       "the engine running standard v1",
       () => pool.query<{ version: number }>("select version from rule_sets where rule_set_id = 'standard'"),

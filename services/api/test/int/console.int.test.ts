@@ -4,6 +4,7 @@
 // stored rows as they were), a version with its rules, drafts (422 with every problem at its rule
 // and path, 201 stored for a marketer key, 403 for a read key), the marketer scope (reads what
 // read reads, may not redeem), a member's lots, and points per day from the ledger.
+import type { ChildProcess } from "node:child_process";
 import { AvroCodec, namespacedTopics } from "@loyalty/contracts";
 import type { Pool } from "@loyalty/db";
 import {
@@ -23,12 +24,15 @@ import {
   testNamespace,
 } from "@loyalty/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startService as startRulesEngine, stopService } from "../../../rules-engine/test/int/harness.ts";
 import { ADMIN_KEY, type Api, DAY, call, namespacePool, seedLots, startApi, waitFor } from "./helpers.ts";
 
 let stack: TestStack;
 let ns: string;
 let pool: Pool;
 let api: Api;
+/** The ledger's owner, started once the rule-set tests have published their versions. */
+let engine: ChildProcess | undefined;
 let marketer: string;
 let reader: string;
 let reviewer: string;
@@ -72,6 +76,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (engine) expect(await stopService(engine)).toBe(0);
   const code = await api?.service.stop();
   await pool?.end();
   expect(code).toBe(0);
@@ -244,6 +249,12 @@ describe("the marketer scope", () => {
 });
 
 describe("member lots and points per day", () => {
+  // Redemptions are ledger commands the rules engine applies (ADR 16 step 3); it runs the
+  // versions the rule-set tests above published.
+  beforeAll(async () => {
+    engine = await startRulesEngine(stack, ns, { CLOCK_MODE: "wall" }, { publishProgramme: false });
+  });
+
   it("lists the lots with points left, soonest expiry first; 404 for an unknown member", async () => {
     await seedLots(pool, "console-m2", [
       { points: 40, expiresAt: NOW + 90 * DAY, earnedAt: NOW - 3 * DAY, tag: "late" },

@@ -212,14 +212,18 @@ export async function startService(
   stack: TestStack,
   ns: string,
   env: Record<string, string> = {},
+  opts: { publishProgramme?: boolean } = {},
 ): Promise<ChildProcess> {
   // Once per namespace and test process: the programme the engine waits for (it never publishes).
-  let seeded = programmes.get(ns);
-  if (seeded === undefined) {
-    seeded = new Inputs(stack, ns).publishProgramme(env.RULES_BOOTSTRAP_DIR);
-    programmes.set(ns, seeded);
+  // `publishProgramme: false`: the test publishes its own rule sets in the namespace.
+  if (opts.publishProgramme !== false) {
+    let seeded = programmes.get(ns);
+    if (seeded === undefined) {
+      seeded = new Inputs(stack, ns).publishProgramme(env.RULES_BOOTSTRAP_DIR);
+      programmes.set(ns, seeded);
+    }
+    await seeded;
   }
-  await seeded;
   return spawn(process.execPath, ["--import", "tsx", MAIN], {
     cwd: REPO,
     env: serviceEnv(stack, ns, {
