@@ -8,7 +8,10 @@
 // is in the rules list; an invalid rule in the draft shows the validator's message at its path,
 // and fixing it clears it; the draft is submitted (the API stores it); a member lookup shows the
 // balance the ledger holds; the dashboard chart is drawn from non-empty data; both pages follow
-// redemptions made meanwhile without a reload; a read-only key has no publish button (signed in
+// redemptions made meanwhile without a reload; the members-per-tier and churn-alerts-per-week
+// charts are drawn from the API's read models of loyalty.tiers.v1 and loyalty.churn-alerts.v1
+// (records produced as the tier evaluator and churn-alert principals), and the member page shows
+// the tier and churn card from them; a read-only key has no publish button (signed in
 // with the keyboard only). Two screenshots are taken and checked non-empty: into a temporary
 // directory, or into docs/screenshots/ (the README's) with UPDATE_SCREENSHOTS=1.
 import { spawn } from "node:child_process";
@@ -17,7 +20,13 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { AvroCodec, type PurchaseEvent, namespacedTopics } from "@loyalty/contracts";
+import {
+  AvroCodec,
+  type ChurnAlert,
+  type PurchaseEvent,
+  type TierChanged,
+  namespacedTopics,
+} from "@loyalty/contracts";
 import { type Pool, createPool, inTransaction, migrate } from "@loyalty/db";
 import {
   STANDARD_RULES_DIR,
@@ -83,6 +92,37 @@ const HISTORY: PurchaseEvent[] = Array.from({ length: 30 }, (_, i) => ({
   storeId: null,
   refundId: null,
   refundedLineIds: [],
+}));
+
+/** Tier changes as the tier evaluator publishes them: 4 members up to silver, 2 of them on to gold. */
+const TIER_CHANGES: TierChanged[] = [0, 1, 2, 3, 4, 5].map((i) => ({
+  eventId: `console-tier-${i}`,
+  memberId: i < 4 ? `tier-m${i}` : `tier-m${i - 4}`,
+  fromTier: i < 4 ? "base" : "silver",
+  toTier: i < 4 ? "silver" : "gold",
+  direction: "UP",
+  reason: "QUALIFIED",
+  metric: "spend",
+  metricValue: 1_000 * (i + 1),
+  threshold: 500,
+  effectiveAt: NOW_AT_LOAD - (30 - i * 4) * DAY,
+  evaluationDate: null,
+}));
+/** Churn alerts as churn-alert publishes them, over three weeks; the console's member among them. */
+const ALERTS: ChurnAlert[] = [0, 1, 2, 3, 4].map((i) => ({
+  eventId: `console-alert-${i}`,
+  memberId: i === 4 ? "console-m1" : `alert-m${i}`,
+  eventTime: NOW_AT_LOAD - (21 - i * 5) * DAY,
+  pAlive: 0.1 + i * 0.05,
+  expectedPurchases: 0.3,
+  horizonDays: 90,
+  expectedValueMinor: 2_500,
+  currency: "USD",
+  segment: "at-risk",
+  actionLevel: i % 2 === 0 ? "high-value-at-risk" : "at-risk",
+  reason: "pAlive below threshold",
+  modelVersion: "fit-console",
+  bgnbd: null,
 }));
 
 /** `loyalty rules backtest ...` as a child process, as an operator would run it. */
@@ -296,6 +336,25 @@ beforeAll(async () => {
     await producer.disconnect();
   }
 
+  // Tier changes and churn alerts on the namespace's topics, as their producers' principals.
+  await codec.registerAll([topics.tiers, topics.churnAlerts]);
+  for (const [principal, topic, records] of [
+    ["tier-evaluator", topics.tiers, TIER_CHANGES],
+    ["churn-alert", topics.churnAlerts, ALERTS],
+  ] as const) {
+    const p = principalKafka(stack.kafkaBrokers, principal).producer();
+    await p.connect();
+    try {
+      await p.send({
+        topic: topic.name,
+        messages: await Promise.all(
+          records.map(async (r) => ({ key: r.memberId, value: await codec.encode(topic, r) })),
+        ),
+      });
+    } finally {
+      await p.disconnect();
+    }
+  }
   // The engine prices that history too (it runs from the start): the dashboard's figures are
   // the ledger's once it has.
   await waitFor(
@@ -381,6 +440,23 @@ describe("the console in Chromium", () => {
     );
     const canvasBox = await figure.locator("canvas").boundingBox();
     expect(canvasBox?.width ?? 0).toBeGreaterThan(500);
+    // Members per tier and churn alerts per week, from the API's read models of the topics.
+    const tiersChart = page.getByTestId("tiers-chart");
+    await tiersChart.waitFor({ timeout: 30_000 });
+    expect(await tiersChart.getAttribute("data-tiers")).toBe("gold,silver");
+    expect(Number(await tiersChart.getAttribute("data-weeks"))).toBeGreaterThanOrEqual(3);
+    expect(await tiersChart.locator("canvas").count()).toBe(1);
+    await expect
+      .poll(() => tiersChart.locator("figcaption").textContent(), { timeout: 15_000, interval: 500 })
+      .toContain("gold 2, silver 2");
+    const alertsChart = page.getByTestId("alerts-chart");
+    await alertsChart.waitFor({ timeout: 30_000 });
+    expect(Number(await alertsChart.getAttribute("data-weeks"))).toBeGreaterThanOrEqual(3);
+    expect(await alertsChart.locator("canvas").count()).toBe(1);
+    await expect
+      .poll(() => alertsChart.locator("figcaption").textContent(), { timeout: 15_000, interval: 500 })
+      .toContain("5 alerts, 3 high-value-at-risk");
+    expect((await alertsChart.locator("canvas").boundingBox())?.width ?? 0).toBeGreaterThan(500);
     await page.screenshot({ path: `${SHOTS}/console-dashboard.png`, fullPage: true });
     expect(statSync(`${SHOTS}/console-dashboard.png`).size).toBeGreaterThan(10_000);
 
@@ -452,6 +528,10 @@ describe("the console in Chromium", () => {
     );
     expect(ledger.rows[0]?.balance).toBe(210);
     expect(await balance.textContent()).toBe("210");
+    // The churn card from the member's alert on loyalty.churn-alerts.v1.
+    const card = page.getByRole("definition").filter({ hasText: "fit-console" });
+    await card.waitFor({ timeout: 15_000 });
+    expect(await page.getByLabel("Churn card").textContent()).toContain("high-value-at-risk");
     await page.getByRole("cell", { name: "base-points v1" }).first().waitFor();
     expect(await page.getByRole("cell", { name: "redeem", exact: true }).count()).toBe(2);
     // Live on the member page too: 5 more points redeemed → 205, and a third history row.

@@ -24,6 +24,7 @@ import { MemoryRateLimiter, RedisRateLimiter } from "./http/rate-limit.ts";
 import { buildServer } from "./http/server.ts";
 import { LedgerCommands } from "./ledger-commands.ts";
 import { ApiNow, ledgerNow } from "./now.ts";
+import { readModelRunners } from "./read-models.ts";
 import { rulesReadModelHandler } from "./rules-read-model.ts";
 import { KEY_CACHE_MS, KeyStore } from "./store/keys.ts";
 
@@ -119,6 +120,8 @@ const rulesRunner = new ConsumerRunner({
   clock: readOnlyClock,
   sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
 });
+// Read models of loyalty.tiers.v1 and loyalty.churn-alerts.v1 (ADR 16 step 5): same clock rule.
+const readModels = readModelRunners(kit, readOnlyClock);
 
 // /readyz (on the API's port and the ops server): PostgreSQL answers, Kafka answers (the clock
 // consumer is in its group; in wall mode, without one, an admin's metadata request), lag bound.
@@ -147,6 +150,7 @@ installShutdown(
       await app.close(); // no new requests; in-flight ones finish
       await runner?.stop();
       await rulesRunner.stop();
+      for (const r of readModels) await r.stop();
     },
     close: async () => {
       await ledger.stop();
@@ -164,5 +168,6 @@ installShutdown(
 
 await runner?.start();
 await rulesRunner.start();
+for (const r of readModels) await r.start();
 const address = await app.listen({ port: config.API_PORT, host: config.API_HOST });
 logger.info({ address, clock: kit.clock.mode, opsPort: ops.port }, "member API listening");

@@ -13,10 +13,8 @@ interface Summary {
   available: number;
   expiring: { days: number; points: number; before: string }[];
   churn: {
-    modelVersion: string | null;
-    lastPurchaseAt: string | null;
-    purchaseDays: number;
-    lastAlert: { at: string; pAlive: number | null; segment: string; actionLevel: string } | null;
+    modelVersion: string;
+    lastAlert: { at: string; pAlive: number; segment: string; actionLevel: string };
   } | null;
   asOf: string;
 }
@@ -98,21 +96,19 @@ export function MemberLookup(props: { memberId: string | null }) {
           </dl>
           <h2>Churn</h2>
           {summary.data.churn === null ? (
-            <p>No churn card yet (churn-alert has not seen this member).</p>
+            <p>No churn alert for this member (the card shows churn-alert's latest alert).</p>
           ) : (
             <dl class="facts" aria-label="Churn card">
-              <dt>Last purchase</dt>
-              <dd>{summary.data.churn.lastPurchaseAt ? when(summary.data.churn.lastPurchaseAt) : "—"}</dd>
-              <dt>Purchase days</dt>
-              <dd>{summary.data.churn.purchaseDays}</dd>
               <dt>Latest alert</dt>
-              <dd>
-                {summary.data.churn.lastAlert
-                  ? `${when(summary.data.churn.lastAlert.at)}: P(alive) ${summary.data.churn.lastAlert.pAlive?.toFixed(3) ?? "—"}, ${summary.data.churn.lastAlert.segment}, ${summary.data.churn.lastAlert.actionLevel}`
-                  : "none"}
-              </dd>
+              <dd>{when(summary.data.churn.lastAlert.at)}</dd>
+              <dt>P(alive)</dt>
+              <dd>{summary.data.churn.lastAlert.pAlive.toFixed(3)}</dd>
+              <dt>Segment</dt>
+              <dd>{summary.data.churn.lastAlert.segment}</dd>
+              <dt>Action</dt>
+              <dd>{summary.data.churn.lastAlert.actionLevel}</dd>
               <dt>Model</dt>
-              <dd>{summary.data.churn.modelVersion ?? "—"}</dd>
+              <dd>{summary.data.churn.modelVersion}</dd>
             </dl>
           )}
           <h2>Lots</h2>

@@ -250,4 +250,65 @@ export const CONSOLE_ROUTES = {
       },
     },
   },
+  tiersByWeek: {
+    method: "GET",
+    url: "/v1/dashboard/tiers-by-week",
+    operationId: "getTiersByWeek",
+    summary:
+      "Members per tier at the end of each week (Monday, UTC, event time), from the API's read model of loyalty.tiers.v1; only members with at least one tier change are counted",
+    scope: "read",
+    schema: {
+      querystring: obj(
+        { weeks: str({ pattern: "^(?:[1-9]|[1-9][0-9]|10[0-4])$", description: "1..104, default 53" }) },
+        [],
+      ),
+      response: {
+        200: obj({
+          to: nullable(
+            str({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description: "Week of the newest tier change" }),
+          ),
+          tiers: { type: "array", items: str(), description: "Every tier named by a change, sorted" },
+          weeks: {
+            type: "array",
+            items: obj({
+              week: str({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" }),
+              tiers: { type: "array", items: obj({ tier: str(), members: int() }) },
+            }),
+          },
+        }),
+        ...errors(...AUTH_ERRORS, ...SERVER_ERRORS),
+      },
+    },
+  },
+  churnAlertsByWeek: {
+    method: "GET",
+    url: "/v1/dashboard/churn-alerts-by-week",
+    operationId: "getChurnAlertsByWeek",
+    summary:
+      "Churn alerts per week (Monday, UTC, event time) up to the newest alert, by action level, from the API's read model of loyalty.churn-alerts.v1",
+    scope: "read",
+    schema: {
+      querystring: obj(
+        { weeks: str({ pattern: "^(?:[1-9]|[1-9][0-9]|10[0-4])$", description: "1..104, default 53" }) },
+        [],
+      ),
+      response: {
+        200: obj({
+          to: nullable(str({ format: "date-time", description: "Event time of the newest alert" })),
+          weeks: {
+            type: "array",
+            items: obj({
+              week: str({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" }),
+              alerts: int(),
+              members: int({ description: "Distinct members alerted that week" }),
+              highValueAtRisk: int(),
+              atRisk: int(),
+              lowValueAtRisk: int(),
+            }),
+          },
+        }),
+        ...errors(...AUTH_ERRORS, ...SERVER_ERRORS),
+      },
+    },
+  },
 } as const satisfies Record<string, RouteSpec>;

@@ -1,7 +1,8 @@
 // The routes of the marketers' console (ADR 18), registered beside the member routes: rule sets
 // from the API's read model of loyalty.rules.v1, drafts submitted by marketer keys (checked with
 // the rules engine's validator, a pure function: the API imports no store of another service),
-// a member's lots, and points per day from the ledger for the dashboard.
+// a member's lots, points per day from the ledger, and members per tier and churn alerts per week
+// from the API's read models of loyalty.tiers.v1 and loyalty.churn-alerts.v1 for the dashboard.
 import { validateRuleSet } from "@loyalty/rules-engine";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { ApiError, RuleSetInvalidError } from "../domain/errors.ts";
@@ -15,6 +16,7 @@ import {
   submitDraft,
 } from "../store/console.ts";
 import type { Db } from "../store/db.ts";
+import { alertsByWeek, tiersByWeek } from "../store/read-models.ts";
 import { CONSOLE_ROUTES } from "./console-schemas.ts";
 
 export interface ConsoleDeps {
@@ -126,5 +128,21 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
     config: { scope: r.pointsByDay.scope },
     handler: async (req) =>
       pointsByDay(deps.pool, req.query.days === undefined ? 90 : Number(req.query.days)),
+  });
+  app.route<{ Querystring: { weeks?: string } }>({
+    method: r.tiersByWeek.method,
+    url: r.tiersByWeek.url,
+    schema: r.tiersByWeek.schema,
+    config: { scope: r.tiersByWeek.scope },
+    handler: async (req) =>
+      tiersByWeek(deps.pool, req.query.weeks === undefined ? 53 : Number(req.query.weeks)),
+  });
+  app.route<{ Querystring: { weeks?: string } }>({
+    method: r.churnAlertsByWeek.method,
+    url: r.churnAlertsByWeek.url,
+    schema: r.churnAlertsByWeek.schema,
+    config: { scope: r.churnAlertsByWeek.scope },
+    handler: async (req) =>
+      alertsByWeek(deps.pool, req.query.weeks === undefined ? 53 : Number(req.query.weeks)),
   });
 }

@@ -112,23 +112,18 @@ const summary = obj({
   },
   churn: {
     ...obj({
-      modelVersion: nullable(str()),
-      asOf: nullable(isoTime),
-      lastPurchaseAt: nullable(isoTime),
-      purchaseDays: int(),
-      lastAlert: {
-        ...obj({
-          at: isoTime,
-          pAlive: nullable({ type: "number" }),
-          segment: str(),
-          actionLevel: str(),
-          modelVersion: str(),
-        }),
-        type: ["object", "null"],
-      },
+      modelVersion: str({ description: "The churn model fit behind the latest alert" }),
+      lastAlert: obj({
+        at: isoTime,
+        pAlive: { type: "number" },
+        segment: str(),
+        actionLevel: str(),
+        modelVersion: str(),
+      }),
     }),
     type: ["object", "null"],
-    description: "Churn card; null when the churn service has nothing for the member",
+    description:
+      "Churn card from the member's latest alert on loyalty.churn-alerts.v1; null when churn-alert has raised none for the member",
   },
   asOf: isoTime,
 });
