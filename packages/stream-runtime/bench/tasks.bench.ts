@@ -1,7 +1,8 @@
 // The task runtime (ADR 16) beside raw kafkajs in the same run, on the CDNOW master orders
 // (69,659, keyed by customer, 6 partitions, already on the broker before each phase starts):
 //   1. raw passthrough: a kafkajs consumer producing every record again, no transactions;
-//   2. ConsumerRunner passthrough: today's runtime, one Kafka transaction per partition batch;
+//   2. ConsumerRunner passthrough: the runtime (@confluentinc/kafka-javascript since ADR 15), one
+//      Kafka transaction per partition batch;
 //   3. TaskRunner with state: per customer orders and spend in memory, every changed customer
 //      upserted set-based, progress in stream_tasks, one PostgreSQL and one Kafka transaction per
 //      fetch, an output record per order.
@@ -24,6 +25,7 @@ import {
   createLogger,
   ensureTopics,
 } from "../src/index.ts";
+import { testStreamKafka } from "../test/stream-kafka.ts";
 
 const { values } = parseArgs({ options: { limit: { type: "string" }, rounds: { type: "string" } } });
 const limit = values.limit ? Number(values.limit) : Number.POSITIVE_INFINITY;
@@ -33,6 +35,8 @@ const stack = await requireStack();
 const ns = testNamespace();
 await migrate(stack.databaseUrl, undefined, ns);
 const kafka = testKafka(stack.kafkaBrokers);
+// The runtime's own client for the runners and their producers.
+const stream = testStreamKafka(stack.kafkaBrokers);
 const admin = kafka.admin();
 await admin.connect();
 const logger = createLogger("bench-tasks", "warn");
@@ -115,11 +119,11 @@ async function consumerRunner(round: number): Promise<void> {
   const output = `${ns}.runner-out-${round}`;
   await loadTopic(input);
   await createTopic(admin, output, 6);
-  const producer = new BatchingProducer(kafka, { transactionalId: `${group}-tx` });
+  const producer = new BatchingProducer(stream, { transactionalId: `${group}-tx` });
   const metrics = new RuntimeMetrics("bench-runner");
   const runner = new ConsumerRunner({
     service: "bench-runner",
-    kafka,
+    kafka: stream,
     groupId: group,
     topics: [input],
     producer,
@@ -225,10 +229,10 @@ async function tasks(round: number): Promise<void> {
       for (const t of tasks) t.state.dirty.clear();
     },
   };
-  const producer = new BatchingProducer(kafka, { transactionalId: `${group}-tx` });
+  const producer = new BatchingProducer(stream, { transactionalId: `${group}-tx` });
   const runner = new TaskRunner<Customers>({
     service: "bench-tasks",
-    kafka,
+    kafka: stream,
     groupId: group,
     topics: [input],
     topology,

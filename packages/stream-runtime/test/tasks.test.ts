@@ -3,7 +3,6 @@ import {
   NO_PROGRESS,
   PendingOutputError,
   advance,
-  coPartitionedAssignment,
   decodePending,
   encodePending,
   taskRecords,
@@ -63,20 +62,6 @@ describe("task records and progress", () => {
         .get("a")
         ?.map((m) => m.offset),
     ).toEqual(["7", "8"]);
-  });
-});
-
-describe("co-partitioned assignment", () => {
-  it("gives partition p of every topic to the same member", () => {
-    const parts = new Map([
-      ["a", [0, 1, 2]],
-      ["b", [0, 1, 2]],
-      ["c", [0, 1, 2]],
-    ]);
-    const out = coPartitionedAssignment(["m2", "m1"], parts);
-    expect(out.get("m1")).toEqual({ a: [0, 2], b: [0, 2], c: [0, 2] });
-    expect(out.get("m2")).toEqual({ a: [1], b: [1], c: [1] });
-    expect(coPartitionedAssignment([], parts).size).toBe(0);
   });
 });
 

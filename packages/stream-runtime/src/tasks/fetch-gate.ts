@@ -1,12 +1,12 @@
-// What both task runners (TaskRunner, GroupTaskRunner) do between kafkajs and their batch: gather
+// What both task runners (TaskRunner, GroupTaskRunner) do between the Kafka client and their batch: gather
 // the partitions one fetch delivers into one batch, and run batches and punctuations one at a
 // time, in order.
-import type { EachBatchPayload } from "kafkajs";
+import type { StreamBatchPayload } from "../client.ts";
 import type { RuntimeMetrics } from "../metrics.ts";
 
 /** One partition's eachBatch call, held until the batch that includes it has committed. */
 export interface Waiting {
-  payload: EachBatchPayload;
+  payload: StreamBatchPayload;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -15,7 +15,15 @@ export class FetchGate {
   private gathering: Waiting[] = [];
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly runBatch: (group: Waiting[]) => Promise<void>) {}
+  /**
+   * `failed` is told once of each batch that failed. The client re-delivers its records (it
+   * seeks every partition of the batch back to its first record not resolved) and never
+   * crashes, so the runner decides there whether the failure stops the service.
+   */
+  constructor(
+    private readonly runBatch: (group: Waiting[]) => Promise<void>,
+    private readonly failed: (err: unknown) => void = () => undefined,
+  ) {}
 
   /** Runs fn after everything queued before it, whether that succeeded or failed. */
   serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -29,8 +37,12 @@ export class FetchGate {
     await this.chain.catch(() => undefined);
   }
 
-  /** kafkajs calls eachBatch for every partition of a fetch before any of them returns. */
-  gather(payload: EachBatchPayload): Promise<void> {
+  /**
+   * The client calls eachBatch from one worker per partition (partitionsConsumedConcurrently),
+   * each with the records of its partition fetched so far: the calls of one turn of the event
+   * loop are one batch.
+   */
+  gather(payload: StreamBatchPayload): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.gathering.push({ payload, resolve, reject });
       if (this.gathering.length === 1) setImmediate(() => this.dispatch());
@@ -40,7 +52,8 @@ export class FetchGate {
   private dispatch(): void {
     const group = this.gathering;
     this.gathering = [];
-    // A batch that outlives the session would have its member evicted and its transaction fenced.
+    // librdkafka heartbeats from its own thread: heartbeat() is a no-op, kept for the payload's
+    // contract (a long batch is bounded by max.poll.interval.ms, 300 s, instead).
     const beat = setInterval(() => {
       group[0]?.payload.heartbeat().catch(() => undefined);
     }, 1000);
@@ -51,6 +64,7 @@ export class FetchGate {
       },
       (err: unknown) => {
         clearInterval(beat);
+        this.failed(err);
         for (const w of group) w.reject(err);
       },
     );
