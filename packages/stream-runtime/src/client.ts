@@ -120,11 +120,7 @@ const ASSIGN_PARTITIONS = -175;
 export interface StreamConsumerOptions {
   groupId: string;
   sessionTimeoutMs: number;
-  /**
-   * librdkafka's max.partition.fetch.bytes (what one fetch asks of a partition), and the bound
-   * of its prefetch queue: eachBatch is handed what is queued for a partition, so about one
-   * fetch, as kafkajs handed one fetch response.
-   */
+  /** librdkafka's max.partition.fetch.bytes: what one fetch asks of a partition. */
   maxBytesPerPartition: number;
   /** Where a group with no committed offset starts (the runtime's default: the beginning). */
   fromBeginning: boolean;
@@ -154,11 +150,12 @@ export function streamConsumer(kafka: StreamKafka, o: StreamConsumerOptions): St
       autoCommit: false,
       partitionAssigners: [ckjs.PartitionAssigners.range],
     },
-    // Every record queued for the partition in one eachBatch call. The default (32) would cut
-    // batches short, and a bounded size makes the client size its cache by the consumption rate
-    // it measures, starting at one record (a batch per record until it has learnt).
+    // Every record the client holds for the partition in one eachBatch call (the runners cut
+    // it up themselves). The default (32) would cut batches short, and with any bound the client
+    // sizes its cache by the consumption rate it measures, starting at one record: the first
+    // batches of a run would be single records. Unbounded, a call may bring a partition's whole
+    // backlog (librdkafka prefetches while the call drains its queue).
     "js.consumer.max.batch.size": -1,
-    "queued.max.messages.kbytes": Math.max(1, Math.ceil(o.maxBytesPerPartition / 1024)),
     rebalance_cb: (err: { code: number }, assignment: Array<{ topic: string; partition: number }>) => {
       if (err.code === ASSIGN_PARTITIONS) {
         const byTopic = new Map<string, number[]>();

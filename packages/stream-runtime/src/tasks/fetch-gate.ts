@@ -2,6 +2,7 @@
 // the partitions one fetch delivers into one batch, and run batches and punctuations one at a
 // time, in order.
 import type { StreamBatchPayload } from "../client.ts";
+import type { ConsumedMessage } from "../message.ts";
 import type { RuntimeMetrics } from "../metrics.ts";
 
 /** One partition's eachBatch call, held until the batch that includes it has committed. */
@@ -92,4 +93,59 @@ export async function settleFetch(
   await live[0]?.payload.heartbeat();
   metrics.batchSeconds.observe(Number(process.hrtime.bigint() - startedNs) / 1e9);
   metrics.watermark.set(watermark);
+}
+
+/** What a record weighs against a fetch size: its key, value and headers, and a record's overhead. */
+export function recordBytes(m: ConsumedMessage): number {
+  let n = 20 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const h of m.headerEntries ?? []) n += h.key.length + (h.value?.length ?? 0);
+  return n;
+}
+
+/**
+ * Cuts what the client handed over into batches of at most `maxBytes` per topic-partition (at
+ * least one record each), as kafkajs's fetches of `maxBytesPerPartition` were: batch k holds the
+ * k-th slice of every topic-partition that has one. The client may hand over a partition's
+ * whole backlog at once (see streamConsumer); batches stay the size the service asked for
+ * (FETCH_MAX_BYTES_PER_PARTITION), so a replay commits part-way and a batch's transaction stays
+ * bounded. Pure.
+ */
+export function sliceByBytes(
+  byPartition: ReadonlyMap<number, ReadonlyMap<string, readonly ConsumedMessage[]>>,
+  maxBytes: number,
+  weigh: (m: ConsumedMessage) => number = recordBytes,
+): Array<Map<number, Map<string, ConsumedMessage[]>>> {
+  const out: Array<Map<number, Map<string, ConsumedMessage[]>>> = [];
+  for (const [partition, byTopic] of byPartition)
+    for (const [topic, list] of byTopic) {
+      let k = 0;
+      let bytes = 0;
+      let slice: ConsumedMessage[] = [];
+      const put = () => {
+        let batch = out[k];
+        if (!batch) {
+          batch = new Map();
+          out[k] = batch;
+        }
+        let topics = batch.get(partition);
+        if (!topics) {
+          topics = new Map();
+          batch.set(partition, topics);
+        }
+        topics.set(topic, slice);
+      };
+      for (const m of list) {
+        const n = weigh(m);
+        if (slice.length > 0 && bytes + n > maxBytes) {
+          put();
+          k++;
+          slice = [];
+          bytes = 0;
+        }
+        slice.push(m);
+        bytes += n;
+      }
+      if (slice.length > 0) put();
+    }
+  return out;
 }

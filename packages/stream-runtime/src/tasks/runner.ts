@@ -20,7 +20,7 @@ import { type ConsumedMessage, toConsumed } from "../message.ts";
 import type { RuntimeMetrics } from "../metrics.ts";
 import type { BatchingProducer, OffsetCommit, OutMessage } from "../producer.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../retry.ts";
-import { FetchGate, type Waiting, settleFetch } from "./fetch-gate.ts";
+import { FetchGate, type Waiting, settleFetch, sliceByBytes } from "./fetch-gate.ts";
 import { encodePending } from "./pending.ts";
 import { type StoredTask, type TaskWrite, loadTasks, saveTasks } from "./progress-store.ts";
 import { recoverTasks } from "./recovery.ts";
@@ -105,7 +105,10 @@ export interface TaskRunnerOptions<S> {
   afterStateCommit?: () => void;
   /** How often tasks holding records (TaskHold) are offered them again without new input. */
   heldRetryMs?: number;
-  /** The consumer's fetch size per partition (default 1 MiB): smaller, smaller batches. */
+  /**
+   * The consumer's fetch size per partition and the most bytes of a topic-partition in one
+   * batch (default 1 MiB): smaller, smaller batches (see sliceByBytes).
+   */
   maxBytesPerPartition?: number;
 }
 
@@ -260,7 +263,9 @@ export class TaskRunner<S> {
         payload.batch.messages.map((m) => toConsumed(topic, partition, m)),
       );
     }
-    const processed = await this.decideAndCommit(byPartition);
+    let processed = 0;
+    for (const batch of sliceByBytes(byPartition, this.o.maxBytesPerPartition ?? 1024 * 1024))
+      processed += await this.decideAndCommit(batch);
     await settleFetch(live, this.o.metrics, started, this.lowestStreamTime());
     this.o.logger.debug({ partitions: byPartition.size, processed }, "batch committed");
   }
