@@ -121,6 +121,9 @@ async function consumerRunner(round: number): Promise<void> {
   await createTopic(admin, output, 6);
   const producer = new BatchingProducer(stream, { transactionalId: `${group}-tx` });
   const metrics = new RuntimeMetrics("bench-runner");
+  // From start() (group join included) to the first record handed to the handler.
+  let firstRecordMs = -1;
+  const t0 = performance.now();
   const runner = new ConsumerRunner({
     service: "bench-runner",
     kafka: stream,
@@ -132,20 +135,29 @@ async function consumerRunner(round: number): Promise<void> {
     metrics,
     clock: new WatermarkClock(),
     handler: async (messages, ctx) => {
+      if (firstRecordMs < 0) firstRecordMs = performance.now() - t0;
       for (const m of messages)
         ctx.produce({ topic: output, key: m.key, value: m.value, timestamp: m.timestamp });
     },
   });
-  const t0 = performance.now();
   await runner.start();
   await until(async () => (await committed(group, input)) >= N, "ConsumerRunner passthrough");
   results.push({
     round,
     phase: "ConsumerRunner passthrough (transaction per partition batch)",
     seconds: (performance.now() - t0) / 1000,
+    note: `first record after ${(firstRecordMs / 1000).toFixed(2)} s; ${await commits(metrics)}`,
   });
   await runner.stop();
   await producer.disconnect();
+}
+
+/** How many Kafka commits a runner made and the seconds they took, from its metrics. */
+async function commits(metrics: RuntimeMetrics): Promise<string> {
+  const values = (await metrics.commitSeconds.get()).values;
+  const count = values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
+  const sum = values.find((v) => v.metricName?.endsWith("_sum"))?.value ?? 0;
+  return `${count} Kafka commits, ${sum.toFixed(2)} s in them`;
 }
 
 // 3. The task runtime with state.
@@ -161,6 +173,9 @@ async function tasks(round: number): Promise<void> {
   await loadTopic(input);
   await createTopic(admin, output, 6);
   const pool = createPool(stack.databaseUrl, { max: 2, namespace: ns, applicationName: `${ns}-bench` });
+  // From start() (group join included) to the first records handed to a task.
+  let firstRecordMs = -1;
+  let t0 = performance.now();
   await pool.query(
     `create table ${table} (partition int not null, customer text not null, orders int not null, cents bigint not null, last_time bigint not null, primary key (partition, customer))`,
   );
@@ -186,6 +201,7 @@ async function tasks(round: number): Promise<void> {
     },
     empty: () => ({ byId: new Map(), dirty: new Set() }),
     async process(task, records, out) {
+      if (firstRecordMs < 0) firstRecordMs = performance.now() - t0;
       for (const r of records) {
         const o = JSON.parse(r.value?.toString() ?? "{}") as { customer: string; cents: number };
         const c = task.state.byId.get(o.customer) ?? { orders: 0, cents: 0, last: 0 };
@@ -230,6 +246,7 @@ async function tasks(round: number): Promise<void> {
     },
   };
   const producer = new BatchingProducer(stream, { transactionalId: `${group}-tx` });
+  const taskMetrics = new RuntimeMetrics("bench-tasks");
   const runner = new TaskRunner<Customers>({
     service: "bench-tasks",
     kafka: stream,
@@ -240,7 +257,7 @@ async function tasks(round: number): Promise<void> {
     dlq: new DeadLetterPublisher("bench-tasks", codec, producer, topics.dlq),
     pool,
     logger,
-    metrics: new RuntimeMetrics("bench-tasks"),
+    metrics: taskMetrics,
     clockMode: "event",
   });
   const backendCpu = async (): Promise<number> => {
@@ -257,7 +274,7 @@ async function tasks(round: number): Promise<void> {
     return s;
   };
   const cpu0 = await backendCpu();
-  const t0 = performance.now();
+  t0 = performance.now();
   await runner.start();
   await until(async () => (await committed(group, input)) >= N, "TaskRunner");
   const seconds = (performance.now() - t0) / 1000;
@@ -269,7 +286,7 @@ async function tasks(round: number): Promise<void> {
     round,
     phase: "TaskRunner with state (transaction per fetch)",
     seconds,
-    note: `${rows.rows[0]?.n} customers, ${rows.rows[0]?.orders} orders stored; PostgreSQL backend ${(cpu1 - cpu0).toFixed(2)} CPU-s`,
+    note: `first record after ${(firstRecordMs / 1000).toFixed(2)} s; ${await commits(taskMetrics)}; ${rows.rows[0]?.n} customers, ${rows.rows[0]?.orders} orders stored; PostgreSQL backend ${(cpu1 - cpu0).toFixed(2)} CPU-s`,
   });
   await runner.stop();
   await producer.disconnect();
