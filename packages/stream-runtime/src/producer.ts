@@ -50,6 +50,15 @@ interface NativeProducer {
     timeoutMs: number,
     cb: (err: unknown) => void,
   ): void;
+  produce(
+    topic: string,
+    partition: number,
+    value: Buffer | null,
+    key: string | Buffer | null,
+    timestamp: number,
+    opaque: { resolve(): void; reject(err: unknown): void },
+    headers: Array<Record<string, Buffer | string>> | null,
+  ): unknown;
 }
 interface WithNative<T> {
   _getInternalClient?(): T;
@@ -176,7 +185,7 @@ export class BatchingProducer {
     this.buffer = [];
     const txn = await this.producer.transaction();
     try {
-      if (out.length > 0) await txn.sendBatch({ topicMessages: groupByTopic(out) });
+      if (out.length > 0) await produceInTransaction(this.producer, out);
       if (consumer !== undefined) await sendOffsets(this.producer, consumer, offsets);
       await txn.commit();
     } catch (err) {
@@ -220,6 +229,59 @@ async function sendOffsets(
       err ? reject(new SendOffsetsError(err)) : resolve(),
     ),
   );
+}
+
+/** librdkafka's queue is full (queue.buffering.max.messages): wait for it to drain. */
+const QUEUE_FULL = -184;
+
+/**
+ * A transaction's records, handed to librdkafka without waiting for each one's delivery: the
+ * commit flushes them and fails (abortable) if any was not delivered. The client's `sendBatch`
+ * makes a promise per record and awaits every delivery report, which cost about 46 ms per
+ * transaction of 1,900 records in `pnpm bench:tasks` (ADR 15). Headers are own properties, so a
+ * "__proto__" header is kept (the client's conversion assigns them).
+ */
+async function produceInTransaction(producer: StreamProducer, out: readonly OutMessage[]): Promise<void> {
+  const native = (producer as unknown as WithNative<NativeProducer>)._getInternalClient?.();
+  if (native === undefined)
+    throw new TypeError("the Kafka client has no native handle: not @confluentinc/kafka-javascript 1.x?");
+  // Delivery reports still come (the client's handler needs an opaque); a failure also fails the commit.
+  let failed: unknown = null;
+  const opaque = {
+    resolve: () => undefined,
+    reject: (err: unknown) => {
+      failed ??= err;
+    },
+  };
+  for (const m of out) {
+    const headers = m.headers ? nativeHeaders(m.headers) : null;
+    for (;;) {
+      try {
+        native.produce(m.topic, m.partition ?? -1, m.value, m.key, m.timestamp ?? 0, opaque, headers);
+        break;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== QUEUE_FULL) throw err;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    if (failed !== null) throw failed;
+  }
+}
+
+/** Headers as the addon takes them: one single-key object per value, in order. */
+function nativeHeaders(headers: StreamHeaders): Array<Record<string, Buffer | string>> {
+  const out: Array<Record<string, Buffer | string>> = [];
+  const one = (key: string, value: Buffer | string) => {
+    const h: Record<string, Buffer | string> = {};
+    Object.defineProperty(h, key, { value, enumerable: true, writable: true, configurable: true });
+    out.push(h);
+  };
+  for (const [key, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) one(key, x);
+    else one(key, v);
+  }
+  return out;
 }
 
 function groupByTopic(out: readonly OutMessage[]) {
