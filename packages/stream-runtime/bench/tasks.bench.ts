@@ -1,7 +1,8 @@
 // The task runtime (ADR 16) beside raw kafkajs in the same run, on the CDNOW master orders
 // (69,659, keyed by customer, 6 partitions, already on the broker before each phase starts):
 //   1. raw passthrough: a kafkajs consumer producing every record again, no transactions;
-//   2. ConsumerRunner passthrough: today's runtime, one Kafka transaction per partition batch;
+//   2. ConsumerRunner passthrough: the runtime (@confluentinc/kafka-javascript since ADR 15), one
+//      Kafka transaction per partition batch;
 //   3. TaskRunner with state: per customer orders and spend in memory, every changed customer
 //      upserted set-based, progress in stream_tasks, one PostgreSQL and one Kafka transaction per
 //      fetch, an output record per order.
@@ -24,6 +25,7 @@ import {
   createLogger,
   ensureTopics,
 } from "../src/index.ts";
+import { testStreamKafka } from "../test/stream-kafka.ts";
 
 const { values } = parseArgs({ options: { limit: { type: "string" }, rounds: { type: "string" } } });
 const limit = values.limit ? Number(values.limit) : Number.POSITIVE_INFINITY;
@@ -33,6 +35,8 @@ const stack = await requireStack();
 const ns = testNamespace();
 await migrate(stack.databaseUrl, undefined, ns);
 const kafka = testKafka(stack.kafkaBrokers);
+// The runtime's own client for the runners and their producers.
+const stream = testStreamKafka(stack.kafkaBrokers);
 const admin = kafka.admin();
 await admin.connect();
 const logger = createLogger("bench-tasks", "warn");
@@ -115,11 +119,14 @@ async function consumerRunner(round: number): Promise<void> {
   const output = `${ns}.runner-out-${round}`;
   await loadTopic(input);
   await createTopic(admin, output, 6);
-  const producer = new BatchingProducer(kafka, { transactionalId: `${group}-tx` });
+  const producer = new BatchingProducer(stream, { transactionalId: `${group}-tx` });
   const metrics = new RuntimeMetrics("bench-runner");
+  // From start() (group join included) to the first record handed to the handler.
+  let firstRecordMs = -1;
+  const t0 = performance.now();
   const runner = new ConsumerRunner({
     service: "bench-runner",
-    kafka,
+    kafka: stream,
     groupId: group,
     topics: [input],
     producer,
@@ -128,20 +135,29 @@ async function consumerRunner(round: number): Promise<void> {
     metrics,
     clock: new WatermarkClock(),
     handler: async (messages, ctx) => {
+      if (firstRecordMs < 0) firstRecordMs = performance.now() - t0;
       for (const m of messages)
         ctx.produce({ topic: output, key: m.key, value: m.value, timestamp: m.timestamp });
     },
   });
-  const t0 = performance.now();
   await runner.start();
   await until(async () => (await committed(group, input)) >= N, "ConsumerRunner passthrough");
   results.push({
     round,
     phase: "ConsumerRunner passthrough (transaction per partition batch)",
     seconds: (performance.now() - t0) / 1000,
+    note: `first record after ${(firstRecordMs / 1000).toFixed(2)} s; ${await commits(metrics)}`,
   });
   await runner.stop();
   await producer.disconnect();
+}
+
+/** How many Kafka commits a runner made and the seconds they took, from its metrics. */
+async function commits(metrics: RuntimeMetrics): Promise<string> {
+  const values = (await metrics.commitSeconds.get()).values;
+  const count = values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
+  const sum = values.find((v) => v.metricName?.endsWith("_sum"))?.value ?? 0;
+  return `${count} Kafka commits, ${sum.toFixed(2)} s in them`;
 }
 
 // 3. The task runtime with state.
@@ -157,6 +173,9 @@ async function tasks(round: number): Promise<void> {
   await loadTopic(input);
   await createTopic(admin, output, 6);
   const pool = createPool(stack.databaseUrl, { max: 2, namespace: ns, applicationName: `${ns}-bench` });
+  // From start() (group join included) to the first records handed to a task.
+  let firstRecordMs = -1;
+  let t0 = performance.now();
   await pool.query(
     `create table ${table} (partition int not null, customer text not null, orders int not null, cents bigint not null, last_time bigint not null, primary key (partition, customer))`,
   );
@@ -182,6 +201,7 @@ async function tasks(round: number): Promise<void> {
     },
     empty: () => ({ byId: new Map(), dirty: new Set() }),
     async process(task, records, out) {
+      if (firstRecordMs < 0) firstRecordMs = performance.now() - t0;
       for (const r of records) {
         const o = JSON.parse(r.value?.toString() ?? "{}") as { customer: string; cents: number };
         const c = task.state.byId.get(o.customer) ?? { orders: 0, cents: 0, last: 0 };
@@ -225,10 +245,11 @@ async function tasks(round: number): Promise<void> {
       for (const t of tasks) t.state.dirty.clear();
     },
   };
-  const producer = new BatchingProducer(kafka, { transactionalId: `${group}-tx` });
+  const producer = new BatchingProducer(stream, { transactionalId: `${group}-tx` });
+  const taskMetrics = new RuntimeMetrics("bench-tasks");
   const runner = new TaskRunner<Customers>({
     service: "bench-tasks",
-    kafka,
+    kafka: stream,
     groupId: group,
     topics: [input],
     topology,
@@ -236,7 +257,7 @@ async function tasks(round: number): Promise<void> {
     dlq: new DeadLetterPublisher("bench-tasks", codec, producer, topics.dlq),
     pool,
     logger,
-    metrics: new RuntimeMetrics("bench-tasks"),
+    metrics: taskMetrics,
     clockMode: "event",
   });
   const backendCpu = async (): Promise<number> => {
@@ -253,7 +274,7 @@ async function tasks(round: number): Promise<void> {
     return s;
   };
   const cpu0 = await backendCpu();
-  const t0 = performance.now();
+  t0 = performance.now();
   await runner.start();
   await until(async () => (await committed(group, input)) >= N, "TaskRunner");
   const seconds = (performance.now() - t0) / 1000;
@@ -265,7 +286,7 @@ async function tasks(round: number): Promise<void> {
     round,
     phase: "TaskRunner with state (transaction per fetch)",
     seconds,
-    note: `${rows.rows[0]?.n} customers, ${rows.rows[0]?.orders} orders stored; PostgreSQL backend ${(cpu1 - cpu0).toFixed(2)} CPU-s`,
+    note: `first record after ${(firstRecordMs / 1000).toFixed(2)} s; ${await commits(taskMetrics)}; ${rows.rows[0]?.n} customers, ${rows.rows[0]?.orders} orders stored; PostgreSQL backend ${(cpu1 - cpu0).toFixed(2)} CPU-s`,
   });
   await runner.stop();
   await producer.disconnect();

@@ -17,7 +17,7 @@ export * from "./tasks/task.ts";
 export * from "./tasks/pending.ts";
 export * from "./tasks/progress-store.ts";
 export * from "./tasks/runner.ts";
-export * from "./tasks/assigner.ts";
 export * from "./tasks/watermark.ts";
 export * from "./tasks/group.ts";
 export * from "./tasks/recovery.ts";
+export * from "./client.ts";

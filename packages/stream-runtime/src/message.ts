@@ -1,5 +1,3 @@
-import type { KafkaMessage } from "kafkajs";
-
 /** One header value as it came: its bytes (null for a header sent without a value). */
 export interface HeaderEntry {
   key: string;
@@ -59,7 +57,20 @@ export function headerEntries(headers: Readonly<Record<string, HeaderValue>> | u
   return out;
 }
 
-export function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedMessage {
+/**
+ * A record as the Kafka clients hand it over (the runtime's @confluentinc/kafka-javascript, and
+ * kafkajs for the services' own consumers): both group a repeated header's values into an array.
+ */
+export interface WireMessage {
+  key?: Buffer | null;
+  value: Buffer | null;
+  offset: string;
+  timestamp: string;
+  headers?: Readonly<Record<string, HeaderValue>>;
+}
+
+/** A client's record (its other fields, attributes, size, leader epoch, are not read). */
+export function toConsumed<M extends WireMessage>(topic: string, partition: number, m: M): ConsumedMessage {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(m.headers ?? {})) {
     if (v === undefined) continue;

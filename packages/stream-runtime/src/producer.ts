@@ -1,21 +1,18 @@
-import { CompressionTypes, type IHeaders, type Kafka, Partitioners, type Producer } from "kafkajs";
+import type { StreamConsumer, StreamHeaders, StreamKafka, StreamProducer } from "./client.ts";
+import { LoyaltyError } from "./errors.ts";
 
 export interface OutMessage {
   topic: string;
   key: string | Buffer | null;
   /** Null: a record that is only headers (a progress marker), never a deletion on our topics. */
   value: Buffer | null;
-  headers?: IHeaders;
+  headers?: StreamHeaders;
   /** Explicit partition (a marker written to every partition); otherwise by key. */
   partition?: number;
   /** Event time; becomes the record's CreateTime. */
   timestamp?: number;
 }
 
-/**
- * kafkajs sends one request per send() call; this buffers messages and sends them per topic
- * in one sendBatch, which is what makes a consume-transform-produce loop fast.
- */
 export interface OffsetCommit {
   topic: string;
   partition: number;
@@ -25,11 +22,59 @@ export interface OffsetCommit {
   metadata?: string;
 }
 
+/** A transaction's offsets name a group no consumer was bound to (see BatchingProducer.bindGroup). */
+export class UnboundGroupError extends LoyaltyError {
+  constructor(readonly groupId: string) {
+    super(`no consumer is bound to group ${groupId}: call bindGroup() before committing its offsets`, {
+      retriable: false,
+    });
+  }
+}
+
+/** librdkafka refused a transaction's offsets: retried (the transaction aborts) unless fatal. */
+export class SendOffsetsError extends LoyaltyError {
+  constructor(cause: unknown) {
+    const e = (cause ?? {}) as { message?: unknown; isFatal?: unknown };
+    super(`sending the transaction's offsets failed: ${String(e.message ?? cause)}`, {
+      retriable: e.isFatal !== true,
+      cause,
+    });
+  }
+}
+
+/** What sendOffsets needs of the addon's clients (their native handles). */
+interface NativeProducer {
+  sendOffsetsToTransaction(
+    offsets: Array<{ topic: string; partition: number; offset: number; metadata?: string }>,
+    consumer: unknown,
+    timeoutMs: number,
+    cb: (err: unknown) => void,
+  ): void;
+  produce(
+    topic: string,
+    partition: number,
+    value: Buffer | null,
+    key: string | Buffer | null,
+    timestamp: number,
+    opaque: { resolve(): void; reject(err: unknown): void },
+    headers: Array<Record<string, Buffer | string>> | null,
+  ): unknown;
+}
+interface WithNative<T> {
+  _getInternalClient?(): T;
+}
+
+/**
+ * Buffers a batch's output and sends it in one sendBatch (librdkafka batches and splits the
+ * requests itself), or as one Kafka transaction with the consumer group's offsets.
+ */
 export class BatchingProducer {
   private buffer: OutMessage[] = [];
-  private readonly producer: Producer;
+  private readonly producer: StreamProducer;
   private connected = false;
   private readonly sentListeners: Array<(sent: readonly OutMessage[]) => void> = [];
+  /** The consumer of each group whose offsets this producer's transactions commit. */
+  private readonly groups = new Map<string, StreamConsumer>();
   readonly transactional: boolean;
 
   /**
@@ -38,30 +83,42 @@ export class BatchingProducer {
    * Without one, every record still carries a stable event id that consumers dedupe on, and
    * one request in flight keeps retries ordered.
    */
-  constructor(kafka: Kafka, opts: { transactionalId?: string } = {}) {
+  constructor(kafka: StreamKafka, opts: { transactionalId?: string } = {}) {
     this.transactional = opts.transactionalId !== undefined;
     this.producer = kafka.producer({
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: false,
-      maxInFlightRequests: 1,
-      ...(opts.transactionalId !== undefined
-        ? {
-            transactionalId: opts.transactionalId,
-            idempotent: true,
-            transactionTimeout: 60_000,
-            // Exactly-once needs the idempotent producer to retry until the broker answers. A
-            // transaction begun right after a commit meets CONCURRENT_TRANSACTIONS until the
-            // coordinator has written the markers (milliseconds): the client's 100 ms first
-            // backoff put that on every hop's latency, so retries start at 10 ms (as the Java
-            // client does for this error, at 20 ms).
-            retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 10, maxRetryTime: 5_000 },
-          }
-        : { idempotent: false }),
+      kafkaJS: {
+        allowAutoTopicCreation: false,
+        // acks=all and no compression, for every send (the client takes them here, not per call).
+        acks: -1,
+        ...(opts.transactionalId !== undefined
+          ? {
+              transactionalId: opts.transactionalId,
+              idempotent: true,
+              // Ordered with up to 5 requests in flight: the idempotent producer's sequence numbers.
+              maxInFlightRequests: 5,
+              transactionTimeout: 60_000,
+              // Exactly-once needs the idempotent producer to retry until the broker answers. A
+              // transaction begun right after a commit meets CONCURRENT_TRANSACTIONS until the
+              // coordinator has written the markers (milliseconds): retries start at 10 ms (as
+              // the Java client does for this error, at 20 ms).
+              retry: { retries: 2_147_483_647, initialRetryTime: 10, maxRetryTime: 5_000 },
+            }
+          : { idempotent: false, maxInFlightRequests: 1 }),
+      },
+      "compression.codec": "none",
     });
   }
 
-  get raw(): Producer {
+  get raw(): StreamProducer {
     return this.producer;
+  }
+
+  /**
+   * The consumer whose group a transaction's offsets belong to: librdkafka commits them with
+   * the consumer's group metadata (member id, generation), so a zombie member is fenced.
+   */
+  bindGroup(groupId: string, consumer: StreamConsumer): void {
+    this.groups.set(groupId, consumer);
   }
 
   async connect(): Promise<void> {
@@ -105,9 +162,7 @@ export class BatchingProducer {
     const out = this.buffer;
     this.buffer = [];
     try {
-      for (const topicMessages of requests(out)) {
-        await this.producer.sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages });
-      }
+      await this.producer.sendBatch({ topicMessages: groupByTopic(out) });
     } catch (err) {
       // Nothing is lost: the batch is put back so a retry sends it again.
       this.buffer = out.concat(this.buffer);
@@ -117,32 +172,21 @@ export class BatchingProducer {
     return out.length;
   }
 
-  /** One Kafka transaction: everything buffered plus the consumer group's offsets. */
+  /**
+   * One Kafka transaction: everything buffered plus the offsets of `groupId`, whose consumer
+   * must have been bound (bindGroup) when there are offsets.
+   */
   async commitWithOffsets(groupId: string, offsets: OffsetCommit[]): Promise<number> {
-    if (!this.transactional) throw new Error("commitWithOffsets needs a transactional producer");
+    if (!this.transactional) throw new TypeError("commitWithOffsets needs a transactional producer");
     if (this.buffer.length === 0 && offsets.length === 0) return 0;
+    const consumer = offsets.length > 0 ? this.groups.get(groupId) : undefined;
+    if (offsets.length > 0 && consumer === undefined) throw new UnboundGroupError(groupId);
     const out = this.buffer;
     this.buffer = [];
     const txn = await this.producer.transaction();
     try {
-      for (const topicMessages of requests(out)) {
-        await txn.sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages });
-      }
-      if (offsets.length) {
-        await txn.sendOffsets({
-          consumerGroupId: groupId,
-          topics: [...new Set(offsets.map((o) => o.topic))].map((topic) => ({
-            topic,
-            partitions: offsets
-              .filter((o) => o.topic === topic)
-              .map((o) => ({
-                partition: o.partition,
-                offset: o.offset,
-                ...(o.metadata !== undefined ? { metadata: o.metadata } : {}),
-              })),
-          })),
-        });
-      }
+      if (out.length > 0) await produceInTransaction(this.producer, out);
+      if (consumer !== undefined) await sendOffsets(this.producer, consumer, offsets);
       await txn.commit();
     } catch (err) {
       await txn.abort().catch(() => undefined);
@@ -159,39 +203,88 @@ export class BatchingProducer {
   }
 }
 
-/** Per request: the broker refuses a record batch over message.max.bytes (1 MiB by default). */
-const MAX_REQUEST_BYTES = 768 * 1024;
-
-function size(m: OutMessage): number {
-  let n = (m.value?.length ?? 0) + (m.key === null ? 0 : m.key.length) + 64;
-  for (const [k, v] of Object.entries(m.headers ?? {}))
-    n += k.length + (v === undefined ? 0 : String(v).length);
-  return n;
+/**
+ * The transaction's offsets, each with its metadata (a task's batch sequence, which the
+ * pending-output recovery reads back). The compatibility layer's `sendOffsets` drops the
+ * metadata (1.10.1: it maps offsets with `topicPartitionOffsetToRdKafka`), so this calls the
+ * native producer's `sendOffsetsToTransaction`, which keeps it, as `sendOffsets` itself does.
+ */
+async function sendOffsets(
+  producer: StreamProducer,
+  consumer: StreamConsumer,
+  offsets: readonly OffsetCommit[],
+): Promise<void> {
+  const native = (producer as unknown as WithNative<NativeProducer>)._getInternalClient?.();
+  const group = (consumer as unknown as WithNative<unknown>)._getInternalClient?.();
+  if (native === undefined || group === undefined || group === null)
+    throw new TypeError("the Kafka client has no native handles: not @confluentinc/kafka-javascript 1.x?");
+  const list = offsets.map((o) => ({
+    topic: o.topic,
+    partition: o.partition,
+    offset: Number(o.offset),
+    ...(o.metadata !== undefined ? { metadata: o.metadata } : {}),
+  }));
+  await new Promise<void>((resolve, reject) =>
+    native.sendOffsetsToTransaction(list, group, 30_000, (err) =>
+      err ? reject(new SendOffsetsError(err)) : resolve(),
+    ),
+  );
 }
+
+/** librdkafka's queue is full (queue.buffering.max.messages): wait for it to drain. */
+const QUEUE_FULL = -184;
 
 /**
- * kafkajs sends a sendBatch as one request, however large: split the output into requests
- * under the broker's limit (a single larger record goes alone, for topics that allow it).
+ * A transaction's records, handed to librdkafka without waiting for each one's delivery: the
+ * commit flushes them and fails (abortable) if any was not delivered. The client's `sendBatch`
+ * makes a promise per record and awaits every delivery report, which cost about 46 ms per
+ * transaction of 1,900 records in `pnpm bench:tasks` (ADR 15). Headers are own properties, so a
+ * "__proto__" header is kept (the client's conversion assigns them).
  */
-function requests(out: OutMessage[]) {
-  const chunks: OutMessage[][] = [];
-  let current: OutMessage[] = [];
-  let bytes = 0;
+async function produceInTransaction(producer: StreamProducer, out: readonly OutMessage[]): Promise<void> {
+  const native = (producer as unknown as WithNative<NativeProducer>)._getInternalClient?.();
+  if (native === undefined)
+    throw new TypeError("the Kafka client has no native handle: not @confluentinc/kafka-javascript 1.x?");
+  // Delivery reports still come (the client's handler needs an opaque); a failure also fails the commit.
+  let failed: unknown = null;
+  const opaque = {
+    resolve: () => undefined,
+    reject: (err: unknown) => {
+      failed ??= err;
+    },
+  };
   for (const m of out) {
-    const n = size(m);
-    if (current.length && bytes + n > MAX_REQUEST_BYTES) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
+    const headers = m.headers ? nativeHeaders(m.headers) : null;
+    for (;;) {
+      try {
+        native.produce(m.topic, m.partition ?? -1, m.value, m.key, m.timestamp ?? 0, opaque, headers);
+        break;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== QUEUE_FULL) throw err;
+        await new Promise((r) => setTimeout(r, 5));
+      }
     }
-    current.push(m);
-    bytes += n;
+    if (failed !== null) throw failed;
   }
-  if (current.length) chunks.push(current);
-  return chunks.map(groupByTopic);
 }
 
-function groupByTopic(out: OutMessage[]) {
+/** Headers as the addon takes them: one single-key object per value, in order. */
+function nativeHeaders(headers: StreamHeaders): Array<Record<string, Buffer | string>> {
+  const out: Array<Record<string, Buffer | string>> = [];
+  const one = (key: string, value: Buffer | string) => {
+    const h: Record<string, Buffer | string> = {};
+    Object.defineProperty(h, key, { value, enumerable: true, writable: true, configurable: true });
+    out.push(h);
+  };
+  for (const [key, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) one(key, x);
+    else one(key, v);
+  }
+  return out;
+}
+
+function groupByTopic(out: readonly OutMessage[]) {
   const byTopic = new Map<string, OutMessage[]>();
   for (const m of out) {
     const list = byTopic.get(m.topic);

@@ -1,5 +1,12 @@
 import type { DlqReasonCode } from "@loyalty/contracts";
-import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Kafka as KafkajsKafka } from "kafkajs";
+import {
+  type StreamBatchPayload,
+  type StreamConsumer,
+  type StreamKafka,
+  asStreamKafka,
+  streamConsumer,
+} from "./client.ts";
 import type { Clock, StreamClock } from "./clock.ts";
 import type { DeadLetterPublisher, DeadLetterRequest } from "./dlq.ts";
 import { PoisonMessageError, isRetriable } from "./errors.ts";
@@ -43,7 +50,8 @@ export type BatchHandler = (messages: ConsumedMessage[], ctx: BatchContext) => P
 
 export interface ConsumerRunnerOptions {
   service: string;
-  kafka: Kafka;
+  /** The runtime's client (a service kit's kafkajs client stands for its own; see asStreamKafka). */
+  kafka: StreamKafka | KafkajsKafka;
   groupId: string;
   topics: string[];
   handler: BatchHandler;
@@ -89,7 +97,7 @@ class Attempt implements BatchContext {
 }
 
 export class ConsumerRunner {
-  private consumer: Consumer | null = null;
+  private consumer: StreamConsumer | null = null;
   private healthy = false;
   private crashed: Error | null = null;
   private chain: Promise<unknown> = Promise.resolve();
@@ -107,37 +115,25 @@ export class ConsumerRunner {
   }
 
   async start(): Promise<void> {
-    const { kafka, groupId, topics, logger } = this.o;
-    const consumer = kafka.consumer({
+    const { groupId, topics, logger } = this.o;
+    const kafka = asStreamKafka(this.o.kafka);
+    const consumer = streamConsumer(kafka, {
       groupId,
-      sessionTimeout: this.o.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: Math.min(3_000, Math.floor((this.o.sessionTimeoutMs ?? 30_000) / 3)),
+      sessionTimeoutMs: this.o.sessionTimeoutMs ?? 30_000,
       maxBytesPerPartition: 4 * 1024 * 1024,
-      allowAutoTopicCreation: false,
+      fromBeginning: this.o.fromBeginning ?? true,
+      onAssign: (assignment) => {
+        this.healthy = true;
+        for (const [topic, partitions] of assignment) this.o.clock.assign?.(topic, [...partitions]);
+        logger.info({ assignment: Object.fromEntries(assignment) }, "joined consumer group");
+      },
     });
     this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      this.healthy = true;
-      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment))
-        this.o.clock.assign?.(topic, partitions);
-      logger.info(
-        { memberId: e.payload.memberId, assignment: e.payload.memberAssignment },
-        "joined consumer group",
-      );
-    });
-    consumer.on(consumer.events.CRASH, (e) => {
-      const err = e.payload.error;
-      logger.error({ err, restart: e.payload.restart }, "consumer crashed");
-      if (!e.payload.restart) {
-        this.crashed = err;
-        this.healthy = false;
-      }
-    });
+    if (this.o.producer.transactional) this.o.producer.bindGroup(groupId, consumer);
     await this.o.producer.connect();
     await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: this.o.fromBeginning ?? true });
+    await consumer.subscribe({ topics });
     await consumer.run({
-      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.onBatch(payload),
@@ -186,7 +182,27 @@ export class ConsumerRunner {
     else this.released.add(key);
   }
 
-  private async onBatch(p: EachBatchPayload): Promise<void> {
+  /**
+   * The client re-delivers a batch whose handler threw (it seeks back to the first record not
+   * resolved) and never crashes, unlike kafkajs: a failure that retrying cannot mend (a
+   * non-retriable error after the batch's own retries) is recorded here as the runner's
+   * failure, which stops the service (`operate` in service.ts), as kafkajs's CRASH did.
+   */
+  private async onBatch(p: StreamBatchPayload): Promise<void> {
+    try {
+      await this.onBatchBeating(p);
+    } catch (err) {
+      const retriable = isRetriable(err);
+      this.o.logger.error({ err, restart: retriable }, "consumer crashed");
+      if (!retriable) {
+        this.crashed = err instanceof Error ? err : new Error(String(err));
+        this.healthy = false;
+      }
+      throw err;
+    }
+  }
+
+  private async onBatchBeating(p: StreamBatchPayload): Promise<void> {
     // A slow batch (a loaded machine, a slow database) must not outlive the group session:
     // heartbeat while it runs, or the member is evicted and its transaction fenced, over and over.
     // Also while it waits its turn behind a long timer tick (a churn catch-up), which has no
@@ -201,7 +217,7 @@ export class ConsumerRunner {
     }
   }
 
-  private async onBatchInner(p: EachBatchPayload): Promise<void> {
+  private async onBatchInner(p: StreamBatchPayload): Promise<void> {
     const { batch } = p;
     const max = this.o.maxBatch ?? 2000;
     const key = `${batch.topic}:${batch.partition}`;
@@ -238,7 +254,8 @@ export class ConsumerRunner {
         );
       } else {
         await withRetry(() => this.o.producer.flush(), this.o.retry ?? DEFAULT_RETRY);
-        await this.consumer!.commitOffsets(next);
+        if (this.consumer === null) throw new TypeError("a batch before start()");
+        await this.consumer.commitOffsets(next);
       }
       this.o.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - committing) / 1e9);
       p.resolveOffset(last.offset);

@@ -2,6 +2,7 @@ import { AvroCodec, type Topics, namespacedTopics, registryAuth } from "@loyalty
 import { type Pool, Vacuumer, createPool, createRedis, migrate } from "@loyalty/db";
 import type { Redis } from "ioredis";
 import type { Kafka } from "kafkajs";
+import { type StreamKafka, createStreamKafka, pairStreamKafka } from "./client.ts";
 import { type StreamClock, WallClock, WatermarkClock } from "./clock.ts";
 import type { BaseConfig } from "./config.ts";
 import { DeadLetterPublisher } from "./dlq.ts";
@@ -19,7 +20,13 @@ import { TaskRunner, type TaskTopology } from "./tasks/runner.ts";
 export interface ServiceKit {
   config: BaseConfig;
   logger: Logger;
+  /**
+   * A kafkajs client, for the services' own direct uses (relays, admin calls, feeds): they stay
+   * on kafkajs for now (ADR 15). The runtime's runners and producer use `stream`.
+   */
   kafka: Kafka;
+  /** The runtime's client (@confluentinc/kafka-javascript): the runners and `producer`. */
+  stream: StreamKafka;
   /** This engine's topics (namespaced when LOYALTY_NAMESPACE is set). */
   topics: Topics;
   codec: AvroCodec;
@@ -52,6 +59,14 @@ export async function bootService(
     level: config.LOG_LEVEL,
     security,
   });
+  const stream = createStreamKafka({
+    clientId: config.SERVICE_NAME,
+    brokers: config.KAFKA_BROKERS,
+    logger,
+    level: config.LOG_LEVEL,
+    security,
+  });
+  pairStreamKafka(kafka, stream);
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -67,7 +82,7 @@ export async function bootService(
   const codec = new AvroCodec(config.SCHEMA_REGISTRY_URL, registryAuth(config));
   await codec.registerAll(Object.values(topics));
   const producer = new BatchingProducer(
-    kafka,
+    stream,
     opts.transactional
       ? { transactionalId: `${groupIdFor(config, config.SERVICE_NAME)}-${config.INSTANCE_ID}` }
       : {},
@@ -82,7 +97,7 @@ export async function bootService(
     applicationName: config.SERVICE_NAME,
   });
   const redis = createRedis(config.REDIS_URL, config.LOYALTY_NAMESPACE);
-  return { config, logger, kafka, topics, codec, producer, dlq, metrics, clock, pool, redis };
+  return { config, logger, kafka, stream, topics, codec, producer, dlq, metrics, clock, pool, redis };
 }
 
 /** Consumer group ids are namespaced like topics. */
@@ -187,7 +202,7 @@ export async function runService(kit: ServiceKit, opts: RunOptions): Promise<Con
   const vacuum = tableMaintenance(kit, opts.vacuum ?? []);
   const runner = new ConsumerRunner({
     service: kit.config.SERVICE_NAME,
-    kafka: kit.kafka,
+    kafka: kit.stream,
     groupId,
     topics: opts.topics,
     handler: opts.handler,
@@ -240,7 +255,7 @@ export async function runTasks<S>(kit: ServiceKit, opts: RunTasksOptions<S>): Pr
   const vacuum = tableMaintenance(kit, [...(opts.vacuum ?? []), "stream_tasks"]);
   const runner = new TaskRunner<S>({
     service: kit.config.SERVICE_NAME,
-    kafka: kit.kafka,
+    kafka: kit.stream,
     groupId,
     topics: opts.topics,
     topology: opts.topology,
@@ -295,7 +310,7 @@ export async function runGroupTasks<R>(
   const vacuum = tableMaintenance(kit, [...(opts.vacuum ?? []), "stream_tasks"]);
   const runner = new GroupTaskRunner<R>({
     service: kit.config.SERVICE_NAME,
-    kafka: kit.kafka,
+    kafka: kit.stream,
     groupId,
     topics: opts.topics,
     topology: opts.topology,

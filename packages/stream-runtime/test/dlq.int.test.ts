@@ -19,6 +19,7 @@ import {
   createLogger,
   ensureTopics,
 } from "../src/index.ts";
+import { testStreamKafka } from "./stream-kafka.ts";
 
 let stack: TestStack;
 
@@ -37,6 +38,7 @@ beforeAll(async () => {
 describe("a poison message", () => {
   it("lands in loyalty.dlq.v1 with its reason and original bytes while the next good message is processed", async () => {
     const kafka = testKafka(stack.kafkaBrokers);
+    const stream = testStreamKafka(stack.kafkaBrokers);
     const admin = kafka.admin();
     await admin.connect();
     // Its own dead-letter topic: the engine's own would count this test's poison as the demo's.
@@ -63,12 +65,12 @@ describe("a poison message", () => {
 
     const codec = new AvroCodec(stack.schemaRegistryUrl);
     await codec.registerAll([TOPICS.dlq]);
-    const out = new BatchingProducer(kafka);
+    const out = new BatchingProducer(stream);
     const logger = createLogger("dlq-test", "silent");
     const calls: Array<{ first: bigint; committedBefore: bigint }> = [];
     const runner = new ConsumerRunner({
       service: "dlq-test",
-      kafka,
+      kafka: stream,
       groupId: uniqueName("dlq-test"),
       topics: [input],
       producer: out,

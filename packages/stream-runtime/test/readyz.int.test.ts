@@ -30,6 +30,7 @@ import {
   postgresCheck,
   startOpsServer,
 } from "../src/index.ts";
+import { testStreamKafka } from "./stream-kafka.ts";
 
 let stack: TestStack;
 let svc: RunningService | undefined;
@@ -108,15 +109,16 @@ describe("/readyz", () => {
   it("answers 503 naming postgres when the pool's database does not answer", async () => {
     const topic = uniqueName("test.readyz-pg");
     const kafka = testKafka(stack.kafkaBrokers);
+    const stream = testStreamKafka(stack.kafkaBrokers);
     const admin = kafka.admin();
     await admin.connect();
     await createTopic(admin, topic, 1);
     await admin.disconnect();
     const metrics = new RuntimeMetrics("readyz-test");
-    const producer = new BatchingProducer(kafka);
+    const producer = new BatchingProducer(stream);
     const runner = new ConsumerRunner({
       service: "readyz-test",
-      kafka,
+      kafka: stream,
       groupId: uniqueName("readyz-test"),
       topics: [topic],
       producer,

@@ -3,13 +3,13 @@ import {
   NO_PROGRESS,
   PendingOutputError,
   advance,
-  coPartitionedAssignment,
   decodePending,
   encodePending,
   taskRecords,
   withHeld,
 } from "../src/index.ts";
 import type { ConsumedMessage } from "../src/message.ts";
+import { sliceByBytes } from "../src/tasks/fetch-gate.ts";
 
 const rec = (topic: string, offset: number, timestamp: number): ConsumedMessage => ({
   topic,
@@ -66,17 +66,55 @@ describe("task records and progress", () => {
   });
 });
 
-describe("co-partitioned assignment", () => {
-  it("gives partition p of every topic to the same member", () => {
-    const parts = new Map([
-      ["a", [0, 1, 2]],
-      ["b", [0, 1, 2]],
-      ["c", [0, 1, 2]],
+describe("batches cut by bytes per topic-partition", () => {
+  it("gives batch k the k-th slice of every topic-partition, each within the limit, in order, all once", () => {
+    const a = Array.from({ length: 5 }, (_, i) => rec("a", i, i));
+    const b = [rec("b", 0, 0)];
+    const c = Array.from({ length: 3 }, (_, i) => ({ ...rec("a", 10 + i, i), partition: 1 }));
+    const input = new Map([
+      [
+        0,
+        new Map([
+          ["a", a],
+          ["b", b],
+        ]),
+      ],
+      [1, new Map([["a", c]])],
     ]);
-    const out = coPartitionedAssignment(["m2", "m1"], parts);
-    expect(out.get("m1")).toEqual({ a: [0, 2], b: [0, 2], c: [0, 2] });
-    expect(out.get("m2")).toEqual({ a: [1], b: [1], c: [1] });
-    expect(coPartitionedAssignment([], parts).size).toBe(0);
+    const batches = sliceByBytes(input, 250, () => 100);
+    const offsets = batches.map((batch) =>
+      [...batch].map(([p, byTopic]) => [p, [...byTopic].map(([t, l]) => [t, l.map((m) => m.offset)])]),
+    );
+    expect(offsets).toEqual([
+      [
+        [
+          0,
+          [
+            ["a", ["0", "1"]],
+            ["b", ["0"]],
+          ],
+        ],
+        [1, [["a", ["10", "11"]]]],
+      ],
+      [
+        [0, [["a", ["2", "3"]]]],
+        [1, [["a", ["12"]]]],
+      ],
+      [[0, [["a", ["4"]]]]],
+    ]);
+  });
+
+  it("puts a record heavier than the limit alone in its batch", () => {
+    const a = [rec("a", 0, 0), rec("a", 1, 0)];
+    const batches = sliceByBytes(new Map([[0, new Map([["a", a]])]]), 10, () => 100);
+    expect(
+      batches.map((b) =>
+        b
+          .get(0)
+          ?.get("a")
+          ?.map((m) => m.offset),
+      ),
+    ).toEqual([["0"], ["1"]]);
   });
 });
 

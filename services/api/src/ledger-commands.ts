@@ -13,13 +13,14 @@
 import { randomUUID } from "node:crypto";
 import type { AvroCodec, LedgerCommand, LedgerReply, TopicSpec } from "@loyalty/contracts";
 import type { Pool } from "@loyalty/db";
-import type { Logger } from "@loyalty/stream-runtime";
-import type { Consumer, Kafka, Producer } from "kafkajs";
+import type { Logger, StreamProducer } from "@loyalty/stream-runtime";
+import type { Consumer, Kafka } from "kafkajs";
 import { type Answer, pendingCommands, settleReplies } from "./store/ledger.ts";
 
 export interface LedgerCommandsOptions {
   kafka: Kafka;
-  producer: Producer;
+  /** The service kit's producer (acks=all is its setting, not a per-send one). */
+  producer: StreamProducer;
   codec: AvroCodec;
   commands: TopicSpec;
   replies: TopicSpec;
@@ -118,7 +119,6 @@ export class LedgerCommands implements LedgerGateway {
   private async send(cmds: readonly LedgerCommand[]): Promise<void> {
     await this.o.producer.send({
       topic: this.o.commands.name,
-      acks: -1,
       messages: await Promise.all(
         cmds.map(async (cmd) => ({
           key: cmd.memberId,

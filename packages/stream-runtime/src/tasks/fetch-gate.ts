@@ -1,12 +1,13 @@
-// What both task runners (TaskRunner, GroupTaskRunner) do between kafkajs and their batch: gather
+// What both task runners (TaskRunner, GroupTaskRunner) do between the Kafka client and their batch: gather
 // the partitions one fetch delivers into one batch, and run batches and punctuations one at a
 // time, in order.
-import type { EachBatchPayload } from "kafkajs";
+import type { StreamBatchPayload } from "../client.ts";
+import type { ConsumedMessage } from "../message.ts";
 import type { RuntimeMetrics } from "../metrics.ts";
 
 /** One partition's eachBatch call, held until the batch that includes it has committed. */
 export interface Waiting {
-  payload: EachBatchPayload;
+  payload: StreamBatchPayload;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -15,7 +16,15 @@ export class FetchGate {
   private gathering: Waiting[] = [];
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly runBatch: (group: Waiting[]) => Promise<void>) {}
+  /**
+   * `failed` is told once of each batch that failed. The client re-delivers its records (it
+   * seeks every partition of the batch back to its first record not resolved) and never
+   * crashes, so the runner decides there whether the failure stops the service.
+   */
+  constructor(
+    private readonly runBatch: (group: Waiting[]) => Promise<void>,
+    private readonly failed: (err: unknown) => void = () => undefined,
+  ) {}
 
   /** Runs fn after everything queued before it, whether that succeeded or failed. */
   serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -29,8 +38,12 @@ export class FetchGate {
     await this.chain.catch(() => undefined);
   }
 
-  /** kafkajs calls eachBatch for every partition of a fetch before any of them returns. */
-  gather(payload: EachBatchPayload): Promise<void> {
+  /**
+   * The client calls eachBatch from one worker per partition (partitionsConsumedConcurrently),
+   * each with the records of its partition fetched so far: the calls of one turn of the event
+   * loop are one batch.
+   */
+  gather(payload: StreamBatchPayload): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.gathering.push({ payload, resolve, reject });
       if (this.gathering.length === 1) setImmediate(() => this.dispatch());
@@ -40,7 +53,8 @@ export class FetchGate {
   private dispatch(): void {
     const group = this.gathering;
     this.gathering = [];
-    // A batch that outlives the session would have its member evicted and its transaction fenced.
+    // librdkafka heartbeats from its own thread: heartbeat() is a no-op, kept for the payload's
+    // contract (a long batch is bounded by max.poll.interval.ms, 300 s, instead).
     const beat = setInterval(() => {
       group[0]?.payload.heartbeat().catch(() => undefined);
     }, 1000);
@@ -51,6 +65,7 @@ export class FetchGate {
       },
       (err: unknown) => {
         clearInterval(beat);
+        this.failed(err);
         for (const w of group) w.reject(err);
       },
     );
@@ -78,4 +93,59 @@ export async function settleFetch(
   await live[0]?.payload.heartbeat();
   metrics.batchSeconds.observe(Number(process.hrtime.bigint() - startedNs) / 1e9);
   metrics.watermark.set(watermark);
+}
+
+/** What a record weighs against a fetch size: its key, value and headers, and a record's overhead. */
+export function recordBytes(m: ConsumedMessage): number {
+  let n = 20 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const h of m.headerEntries ?? []) n += h.key.length + (h.value?.length ?? 0);
+  return n;
+}
+
+/**
+ * Cuts what the client handed over into batches of at most `maxBytes` per topic-partition (at
+ * least one record each), as kafkajs's fetches of `maxBytesPerPartition` were: batch k holds the
+ * k-th slice of every topic-partition that has one. The client may hand over a partition's
+ * whole backlog at once (see streamConsumer); batches stay the size the service asked for
+ * (FETCH_MAX_BYTES_PER_PARTITION), so a replay commits part-way and a batch's transaction stays
+ * bounded. Pure.
+ */
+export function sliceByBytes(
+  byPartition: ReadonlyMap<number, ReadonlyMap<string, readonly ConsumedMessage[]>>,
+  maxBytes: number,
+  weigh: (m: ConsumedMessage) => number = recordBytes,
+): Array<Map<number, Map<string, ConsumedMessage[]>>> {
+  const out: Array<Map<number, Map<string, ConsumedMessage[]>>> = [];
+  for (const [partition, byTopic] of byPartition)
+    for (const [topic, list] of byTopic) {
+      let k = 0;
+      let bytes = 0;
+      let slice: ConsumedMessage[] = [];
+      const put = () => {
+        let batch = out[k];
+        if (!batch) {
+          batch = new Map();
+          out[k] = batch;
+        }
+        let topics = batch.get(partition);
+        if (!topics) {
+          topics = new Map();
+          batch.set(partition, topics);
+        }
+        topics.set(topic, slice);
+      };
+      for (const m of list) {
+        const n = weigh(m);
+        if (slice.length > 0 && bytes + n > maxBytes) {
+          put();
+          k++;
+          slice = [];
+          bytes = 0;
+        }
+        slice.push(m);
+        bytes += n;
+      }
+      if (slice.length > 0) put();
+    }
+  return out;
 }

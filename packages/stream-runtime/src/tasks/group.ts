@@ -8,7 +8,15 @@
 // The service's state stays in its tables: the topology's step runs in the runtime's transaction.
 import type { DlqReasonCode } from "@loyalty/contracts";
 import { type Pool, type PoolClient, inTransaction } from "@loyalty/db";
-import type { Admin, Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Kafka as KafkajsKafka } from "kafkajs";
+import {
+  type StreamAdmin,
+  type StreamBatchPayload,
+  type StreamConsumer,
+  type StreamKafka,
+  asStreamKafka,
+  streamConsumer,
+} from "../client.ts";
 import type { DeadLetterPublisher } from "../dlq.ts";
 import { LoyaltyError, isRetriable } from "../errors.ts";
 import type { Logger } from "../logger.ts";
@@ -68,7 +76,8 @@ export interface GroupTopology<R> {
 
 export interface GroupRunnerOptions<R> {
   service: string;
-  kafka: Kafka;
+  /** The runtime's client (a service kit's kafkajs client stands for its own; see asStreamKafka). */
+  kafka: StreamKafka | KafkajsKafka;
   groupId: string;
   /** Co-partitioned input topics. */
   topics: readonly string[];
@@ -124,17 +133,20 @@ interface Held {
 }
 
 export class GroupTaskRunner<R> {
-  private consumer: Consumer | null = null;
-  private admin: Admin | null = null;
+  private consumer: StreamConsumer | null = null;
+  private admin: StreamAdmin | null = null;
   private held: Held | null = null;
-  private readonly gate = new FetchGate((group) => this.runBatch(group));
+  private readonly gate = new FetchGate(
+    (group) => this.runBatch(group),
+    (err) => this.onFailure(err),
+  );
   private timer: NodeJS.Timeout | null = null;
   private healthy = false;
   private crashed: Error | null = null;
   private stopping = false;
   private readonly idle: IdleRule;
   /** The batch in flight, for heartbeats during a long step. */
-  private beating: EachBatchPayload | null = null;
+  private beating: StreamBatchPayload | null = null;
 
   constructor(private readonly o: GroupRunnerOptions<R>) {
     if (!o.producer.transactional) throw new TypeError("GroupTaskRunner needs a transactional producer");
@@ -155,39 +167,30 @@ export class GroupTaskRunner<R> {
   }
 
   async start(): Promise<void> {
-    const { kafka, groupId, logger } = this.o;
-    const consumer = kafka.consumer({
+    const { groupId, logger } = this.o;
+    const kafka = asStreamKafka(this.o.kafka);
+    const consumer = streamConsumer(kafka, {
       groupId,
-      sessionTimeout: this.o.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: Math.min(3_000, Math.floor((this.o.sessionTimeoutMs ?? 30_000) / 3)),
+      sessionTimeoutMs: this.o.sessionTimeoutMs ?? 30_000,
       maxBytesPerPartition: 1024 * 1024,
-      maxBytes: 8 * 1024 * 1024,
-      allowAutoTopicCreation: false,
-      readUncommitted: false,
+      fromBeginning: true,
+      onAssign: (assignment) => {
+        this.healthy = true;
+        // Restored anew after every rebalance: another instance may have written meanwhile.
+        void this.gate.serial(async () => {
+          this.held = null;
+        });
+        logger.info({ assignment: Object.fromEntries(assignment) }, "joined consumer group");
+      },
     });
     this.consumer = consumer;
+    this.o.producer.bindGroup(groupId, consumer);
     this.admin = kafka.admin();
     await this.admin.connect();
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      this.healthy = true;
-      // Restored anew after every rebalance: another instance may have written meanwhile.
-      void this.gate.serial(async () => {
-        this.held = null;
-      });
-      logger.info({ assignment: e.payload.memberAssignment }, "joined consumer group");
-    });
-    consumer.on(consumer.events.CRASH, (e) => {
-      logger.error({ err: e.payload.error, restart: e.payload.restart }, "consumer crashed");
-      if (!e.payload.restart) {
-        this.crashed = e.payload.error;
-        this.healthy = false;
-      }
-    });
     await this.o.producer.connect();
     await consumer.connect();
-    await consumer.subscribe({ topics: [...this.o.topics], fromBeginning: true });
+    await consumer.subscribe({ topics: [...this.o.topics] });
     await consumer.run({
-      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1024,
       eachBatch: (payload) => this.gate.gather(payload),
@@ -197,6 +200,16 @@ export class GroupTaskRunner<R> {
     // A catch-up paused by the last shutdown resumes at once, not at the next record.
     void tick();
     this.timer = setInterval(() => void tick(), this.o.tickIntervalMs);
+  }
+
+  /** A batch that failed for good (see FetchGate): the service stops, as kafkajs's CRASH did. */
+  private onFailure(err: unknown): void {
+    const retriable = isRetriable(err);
+    this.o.logger.error({ err, restart: retriable }, "consumer crashed");
+    if (!retriable) {
+      this.crashed = err instanceof Error ? err : new TypeError(String(err));
+      this.healthy = false;
+    }
   }
 
   /** First phase of shutdown: stop fetching; a long step pauses; wait for it to commit. */
@@ -215,7 +228,7 @@ export class GroupTaskRunner<R> {
     const admin = this.admin;
     if (!admin) throw new TypeError("restore() before start()");
     const meta = await admin.fetchTopicMetadata({ topics: [...this.o.topics] });
-    const partitions = Math.max(0, ...meta.topics.map((t) => t.partitions.length));
+    const partitions = Math.max(0, ...meta.map((t) => t.partitions.length));
     const all = Array.from({ length: partitions }, (_, p) => p);
     const stored = await loadTasks(this.o.pool, this.o.groupId, all);
     await recoverTasks(

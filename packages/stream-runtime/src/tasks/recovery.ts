@@ -1,7 +1,7 @@
 // Pending-output recovery (ADR 16, "Exactly once"): a stored task whose batch sequence Kafka
 // does not have (the offset commit of a batch carries its seq as metadata) crashed between its
 // two commits; its pending output and offsets are sent now, in one Kafka transaction.
-import type { Admin } from "kafkajs";
+import type { StreamAdmin } from "../client.ts";
 import type { Logger } from "../logger.ts";
 import type { BatchingProducer, OffsetCommit } from "../producer.ts";
 import { type RetryPolicy, withRetry } from "../retry.ts";
@@ -9,7 +9,7 @@ import { decodePending } from "./pending.ts";
 import type { StoredTask } from "./progress-store.ts";
 
 export interface RecoveryContext {
-  admin: Admin;
+  admin: StreamAdmin;
   groupId: string;
   topics: readonly string[];
   producer: BatchingProducer;

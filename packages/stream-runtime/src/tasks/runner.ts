@@ -5,7 +5,14 @@
 // pending output of a batch whose Kafka transaction did not commit.
 import type { DlqReasonCode } from "@loyalty/contracts";
 import { type Pool, type PoolClient, inTransaction } from "@loyalty/db";
-import type { Admin, Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Kafka as KafkajsKafka } from "kafkajs";
+import {
+  type StreamAdmin,
+  type StreamConsumer,
+  type StreamKafka,
+  asStreamKafka,
+  streamConsumer,
+} from "../client.ts";
 import type { DeadLetterPublisher } from "../dlq.ts";
 import { isRetriable } from "../errors.ts";
 import type { Logger } from "../logger.ts";
@@ -13,8 +20,7 @@ import { type ConsumedMessage, toConsumed } from "../message.ts";
 import type { RuntimeMetrics } from "../metrics.ts";
 import type { BatchingProducer, OffsetCommit, OutMessage } from "../producer.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../retry.ts";
-import { CoPartitionedAssigner } from "./assigner.ts";
-import { FetchGate, type Waiting, settleFetch } from "./fetch-gate.ts";
+import { FetchGate, type Waiting, settleFetch, sliceByBytes } from "./fetch-gate.ts";
 import { encodePending } from "./pending.ts";
 import { type StoredTask, type TaskWrite, loadTasks, saveTasks } from "./progress-store.ts";
 import { recoverTasks } from "./recovery.ts";
@@ -79,7 +85,8 @@ export interface TaskHold {
 
 export interface TaskRunnerOptions<S> {
   service: string;
-  kafka: Kafka;
+  /** The runtime's client (a service kit's kafkajs client stands for its own; see asStreamKafka). */
+  kafka: StreamKafka | KafkajsKafka;
   groupId: string;
   /** Co-partitioned input topics, in the order ties of timestamps are broken. */
   topics: readonly string[];
@@ -98,7 +105,10 @@ export interface TaskRunnerOptions<S> {
   afterStateCommit?: () => void;
   /** How often tasks holding records (TaskHold) are offered them again without new input. */
   heldRetryMs?: number;
-  /** The consumer's fetch size per partition (default 1 MiB): smaller, smaller batches. */
+  /**
+   * The consumer's fetch size per partition and the most bytes of a topic-partition in one
+   * batch (default 1 MiB): smaller, smaller batches (see sliceByBytes).
+   */
   maxBytesPerPartition?: number;
 }
 
@@ -132,10 +142,13 @@ class Collector implements TaskOutput {
 }
 
 export class TaskRunner<S> {
-  private consumer: Consumer | null = null;
-  private admin: Admin | null = null;
+  private consumer: StreamConsumer | null = null;
+  private admin: StreamAdmin | null = null;
   private readonly tasks = new Map<number, LiveTask<S>>();
-  private readonly gate = new FetchGate((group) => this.runBatch(group));
+  private readonly gate = new FetchGate(
+    (group) => this.runBatch(group),
+    (err) => this.onFailure(err),
+  );
   private timer: NodeJS.Timeout | null = null;
   private healthy = false;
   private crashed: Error | null = null;
@@ -161,51 +174,41 @@ export class TaskRunner<S> {
   }
 
   async start(): Promise<void> {
-    const { kafka, groupId, logger } = this.o;
-    const consumer = kafka.consumer({
+    const { groupId, logger } = this.o;
+    const kafka = asStreamKafka(this.o.kafka);
+    // Partition p of every input topic to one member, the task: librdkafka's range assignor
+    // (see streamConsumer).
+    const consumer = streamConsumer(kafka, {
       groupId,
-      sessionTimeout: this.o.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: Math.min(3_000, Math.floor((this.o.sessionTimeoutMs ?? 30_000) / 3)),
-      // Partition p of every input topic to one member: the task (see assigner.ts).
-      partitionAssigners: [CoPartitionedAssigner],
+      sessionTimeoutMs: this.o.sessionTimeoutMs ?? 30_000,
       maxBytesPerPartition: this.o.maxBytesPerPartition ?? 1024 * 1024,
-      maxBytes: 8 * 1024 * 1024,
-      allowAutoTopicCreation: false,
-      readUncommitted: false,
+      fromBeginning: true,
+      onAssign: (assignment) => {
+        this.healthy = true;
+        const mine = new Set<number>();
+        for (const partitions of assignment.values()) for (const p of partitions) mine.add(p);
+        // A task this instance no longer owns is dropped; if it comes back it is restored anew.
+        void this.gate.serial(async () => {
+          for (const [p, t] of [...this.tasks]) {
+            if (mine.has(p)) continue;
+            t.held = new Map();
+            this.pauseHeld(t);
+            this.tasks.delete(p);
+          }
+        });
+        logger.info({ assignment: Object.fromEntries(assignment) }, "joined consumer group");
+      },
     });
     this.consumer = consumer;
+    this.o.producer.bindGroup(groupId, consumer);
     this.admin = kafka.admin();
     await this.admin.connect();
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      this.healthy = true;
-      const mine = new Set<number>();
-      for (const partitions of Object.values(e.payload.memberAssignment))
-        for (const p of partitions) mine.add(p);
-      // A task this instance no longer owns is dropped; if it comes back it is restored anew.
-      void this.gate.serial(async () => {
-        for (const [p, t] of [...this.tasks]) {
-          if (mine.has(p)) continue;
-          t.held = new Map();
-          this.pauseHeld(t);
-          this.tasks.delete(p);
-        }
-      });
-      logger.info({ assignment: e.payload.memberAssignment }, "joined consumer group");
-    });
-    consumer.on(consumer.events.CRASH, (e) => {
-      logger.error({ err: e.payload.error, restart: e.payload.restart }, "consumer crashed");
-      if (!e.payload.restart) {
-        this.crashed = e.payload.error;
-        this.healthy = false;
-      }
-    });
     await this.o.producer.connect();
     await consumer.connect();
-    await consumer.subscribe({ topics: [...this.o.topics], fromBeginning: true });
+    await consumer.subscribe({ topics: [...this.o.topics] });
     await consumer.run({
-      autoCommit: false,
       eachBatchAutoResolve: false,
-      // Every partition of a fetch is handed over at once, and gathered into one batch.
+      // One worker per partition: the partitions fetched together are gathered into one batch.
       partitionsConsumedConcurrently: 1024,
       eachBatch: (payload) => this.gate.gather(payload),
     });
@@ -220,6 +223,16 @@ export class TaskRunner<S> {
           .serial(() => this.punctuateAll(Date.now()))
           .catch((err) => logger.error({ err }, "punctuation failed"));
       }, this.o.tickIntervalMs ?? 1000);
+    }
+  }
+
+  /** A batch that failed for good (see FetchGate.gather): the service stops, as kafkajs's CRASH did. */
+  private onFailure(err: unknown): void {
+    const retriable = isRetriable(err);
+    this.o.logger.error({ err, restart: retriable }, "consumer crashed");
+    if (!retriable) {
+      this.crashed = err instanceof Error ? err : new TypeError(String(err));
+      this.healthy = false;
     }
   }
 
@@ -250,7 +263,9 @@ export class TaskRunner<S> {
         payload.batch.messages.map((m) => toConsumed(topic, partition, m)),
       );
     }
-    const processed = await this.decideAndCommit(byPartition);
+    let processed = 0;
+    for (const batch of sliceByBytes(byPartition, this.o.maxBytesPerPartition ?? 1024 * 1024))
+      processed += await this.decideAndCommit(batch);
     await settleFetch(live, this.o.metrics, started, this.lowestStreamTime());
     this.o.logger.debug({ partitions: byPartition.size, processed }, "batch committed");
   }
