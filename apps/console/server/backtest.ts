@@ -40,6 +40,20 @@ export class ConsoleActionError extends Error {
   }
 }
 
+/** A draft from a request, checked by the engine's validator: 422 RULESET_INVALID with every problem. */
+export function validDraft(draft: unknown, programme: ProgrammeFile): RuleSet {
+  const checked = validateRuleSet(draft, programme);
+  if (!checked.ok)
+    throw new ConsoleActionError(
+      422,
+      "RULESET_INVALID",
+      "the draft is not a valid rule set",
+      false,
+      checked.errors,
+    );
+  return checked.ruleSet;
+}
+
 export interface HistoryReader {
   /** Purchases and member changes with event time before `to`. */
   read(to: number): Promise<Awaited<ReturnType<typeof readTopicHistory>>>;
@@ -206,16 +220,7 @@ export async function runBacktest(
   const from = parseDay(b.from, "from");
   const to = parseDay(b.to, "to");
   if (from >= to) throw new ConsoleActionError(400, "VALIDATION_FAILED", "from must be before to", false);
-  const checked = validateRuleSet(b.draft, config.programme);
-  if (!checked.ok)
-    throw new ConsoleActionError(
-      422,
-      "RULESET_INVALID",
-      "the draft is not a valid rule set",
-      false,
-      checked.errors,
-    );
-  const draft = checked.ruleSet;
+  const draft = validDraft(b.draft, config.programme);
   const published = await runningOf(apiUrl, authorization, draft.id, config.programme, fetchFn);
   let running: RuleSet;
   let runningFrom: string;

@@ -28,11 +28,10 @@ import {
   readRuleSetSource,
   signerOf,
   signingKeyFromEnv,
-  validateRuleSet,
 } from "@loyalty/rules-engine";
 import { kafkaSecurity } from "@loyalty/stream-runtime";
 import { Kafka, logLevel } from "kafkajs";
-import { ConsoleActionError } from "./backtest.ts";
+import { ConsoleActionError, validDraft } from "./backtest.ts";
 
 export type ReviewPolicy = "required" | "optional";
 
@@ -198,15 +197,7 @@ export async function publishDraft(
     );
   const refusal = publishRefusal(body, config.review);
   if (refusal !== null) throw refusal;
-  const checked = validateRuleSet(body.ruleSet, config.programme);
-  if (!checked.ok)
-    throw new ConsoleActionError(
-      422,
-      "RULESET_INVALID",
-      "the draft is not a valid rule set",
-      false,
-      checked.errors,
-    );
+  const ruleSet = validDraft(body.ruleSet, config.programme);
   const approver = [...body.reviews].reverse().find((r) => r.decision === "approved")?.reviewedBy;
   const publisher = `${callerKeyId} via console (draft ${draftId}${approver ? `, approved by ${approver}` : ""})`;
   const kafka = config.kafka();
@@ -222,7 +213,7 @@ export async function publishDraft(
       kafka,
       codec: config.codec,
       topic,
-      ruleSet: checked.ruleSet,
+      ruleSet,
       signer: signerOf(config.signingKey, publisher),
       published,
     });

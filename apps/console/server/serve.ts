@@ -8,13 +8,15 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { extname, join, normalize, resolve, sep } from "node:path";
+import { type ProgrammeFile, STANDARD_RULES_DIR, readRuleSetSource } from "@loyalty/rules-engine";
 import {
-  type ProgrammeFile,
-  STANDARD_RULES_DIR,
-  readRuleSetSource,
-  validateRuleSet,
-} from "@loyalty/rules-engine";
-import { type BacktestConfig, ConsoleActionError, callerOf, isMarketer, runBacktest } from "./backtest.ts";
+  type BacktestConfig,
+  ConsoleActionError,
+  callerOf,
+  isMarketer,
+  runBacktest,
+  validDraft,
+} from "./backtest.ts";
 import { type PublishConfig, publishDraft } from "./publish.ts";
 import { orderRequestOf, simulateOrder } from "./simulate.ts";
 
@@ -106,20 +108,12 @@ const standardProgramme = (): ProgrammeFile => {
 /** POST /console/simulate {draft, order, member}: one order priced by the draft, rule by rule. */
 function simulate(body: unknown, programme: ProgrammeFile) {
   const b = (body ?? {}) as { draft?: unknown };
-  const checked = validateRuleSet(b.draft, programme);
-  if (!checked.ok)
-    throw new ConsoleActionError(
-      422,
-      "RULESET_INVALID",
-      "the draft is not a valid rule set",
-      false,
-      checked.errors,
-    );
+  const ruleSet = validDraft(b.draft, programme);
   const input = orderRequestOf(body);
   if (!input.ok)
     throw new ConsoleActionError(400, "VALIDATION_FAILED", `${input.field}: ${input.message}`, false);
   try {
-    return simulateOrder(checked.ruleSet, programme, input.order, input.member);
+    return simulateOrder(ruleSet, programme, input.order, input.member);
   } catch (err) {
     // An order the facts builder refuses (a foreign currency without its base amount).
     throw new ConsoleActionError(400, "VALIDATION_FAILED", (err as Error).message, false);
