@@ -2,7 +2,7 @@
 // native addon), through its KafkaJS-compatible API. The runners and BatchingProducer use it;
 // the services' own direct clients (relays, the replay, admin tools, tests) stay on kafkajs for
 // now (`createKafka` in kafka.ts) and are listed in the package README.
-import confluent from "@confluentinc/kafka-javascript";
+import { createRequire } from "node:module";
 import type { KafkaJS } from "@confluentinc/kafka-javascript";
 import type { Kafka as KafkajsKafka } from "kafkajs";
 import { ConfigError } from "./errors.ts";
@@ -18,8 +18,19 @@ export type StreamBatchPayload = KafkaJS.EachBatchPayload;
 export type StreamMessage = KafkaJS.KafkaMessage;
 export type StreamHeaders = KafkaJS.IHeaders;
 
-/** The addon's KafkaJS namespace (a CommonJS module: its members are read at run time). */
-export const ckjs: typeof KafkaJS = (confluent as unknown as { KafkaJS: typeof KafkaJS }).KafkaJS;
+let loaded: typeof KafkaJS | undefined;
+
+/**
+ * The addon's KafkaJS namespace, loaded on first use, not when the runtime is imported: the addon
+ * is not context-aware, so a process that has loaded it cannot load it again in a worker thread
+ * ("Module did not self-register"), and modules that only import the runtime's pure helpers
+ * (the backtest's worker thread) must not load it at all.
+ */
+export function ckjs(): typeof KafkaJS {
+  loaded ??= (createRequire(import.meta.url)("@confluentinc/kafka-javascript") as { KafkaJS: typeof KafkaJS })
+    .KafkaJS;
+  return loaded;
+}
 
 /** librdkafka's log levels as the compatibility layer names them (its `logLevel` enum). */
 const LOG = { NOTHING: 0, ERROR: 1, WARN: 2, INFO: 3, DEBUG: 4 } as const;
@@ -77,7 +88,7 @@ export function createStreamKafka(opts: {
 }): StreamKafka {
   const { kafkaJS, rdkafka } = streamSecurity(opts.security ?? kafkaSecurity());
   const debug = opts.level === "debug" || opts.level === "trace";
-  return new ckjs.Kafka({
+  return new (ckjs().Kafka)({
     kafkaJS: {
       clientId: opts.clientId,
       brokers: opts.brokers,
@@ -105,7 +116,7 @@ export function pairStreamKafka(kafkajs: KafkajsKafka, stream: StreamKafka): voi
  * (`kit.stream`), so that callers written before the move need no change.
  */
 export function asStreamKafka(kafka: StreamKafka | KafkajsKafka): StreamKafka {
-  if (kafka instanceof ckjs.Kafka) return kafka;
+  if (kafka instanceof ckjs().Kafka) return kafka;
   const stream = paired.get(kafka as KafkajsKafka);
   if (stream === undefined)
     throw new ConfigError([
@@ -148,7 +159,7 @@ export function streamConsumer(kafka: StreamKafka, o: StreamConsumerOptions): St
       readUncommitted: false,
       fromBeginning: o.fromBeginning,
       autoCommit: false,
-      partitionAssigners: [ckjs.PartitionAssigners.range],
+      partitionAssigners: [ckjs().PartitionAssigners.range],
     },
     // Every record the client holds for the partition in one eachBatch call (the runners cut
     // it up themselves). The default (32) would cut batches short, and with any bound the client
