@@ -158,10 +158,15 @@ export class ConsumerRunner {
     return next;
   }
 
-  /** First phase of shutdown: stop fetching and wait for the in-flight batch to commit. */
+  /**
+   * First phase of shutdown: take no new batch, wait for the one in flight to commit, then leave
+   * the group (in that order: a batch commits through the consumer's native handle, which
+   * disconnect() frees; see FetchGate.close).
+   */
   async stop(): Promise<void> {
     this.stopping.abort();
     if (this.tickTimer) clearInterval(this.tickTimer);
+    await this.chain;
     if (this.consumer) await this.consumer.disconnect();
     await this.chain;
     this.healthy = false;
@@ -189,6 +194,8 @@ export class ConsumerRunner {
    * failure, which stops the service (`operate` in service.ts), as kafkajs's CRASH did.
    */
   private async onBatch(p: StreamBatchPayload): Promise<void> {
+    // Stopping: left unresolved and uncommitted, for the partition's next owner.
+    if (this.stopping.signal.aborted) return;
     try {
       await this.onBatchBeating(p);
     } catch (err) {

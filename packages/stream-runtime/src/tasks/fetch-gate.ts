@@ -15,6 +15,7 @@ export interface Waiting {
 export class FetchGate {
   private gathering: Waiting[] = [];
   private chain: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   /**
    * `failed` is told once of each batch that failed. The client re-delivers its records (it
@@ -33,6 +34,17 @@ export class FetchGate {
     return next;
   }
 
+  /**
+   * Shutdown: what the client delivers from now on is left unprocessed (unresolved, uncommitted:
+   * the next owner of the partition gets it again). The runner then waits for `drained()` before
+   * it disconnects the consumer, because a batch in flight commits its offsets through that
+   * consumer's native handle: librdkafka's addon crashes the process (SIGSEGV) on a handle that
+   * disconnect() has freed, where kafkajs's disconnect() waited for the batch.
+   */
+  close(): void {
+    this.closed = true;
+  }
+
   /** Settles when the work queued so far has run. */
   async drained(): Promise<void> {
     await this.chain.catch(() => undefined);
@@ -44,6 +56,7 @@ export class FetchGate {
    * loop are one batch.
    */
   gather(payload: StreamBatchPayload): Promise<void> {
+    if (this.closed) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.gathering.push({ payload, resolve, reject });
       if (this.gathering.length === 1) setImmediate(() => this.dispatch());
@@ -53,6 +66,10 @@ export class FetchGate {
   private dispatch(): void {
     const group = this.gathering;
     this.gathering = [];
+    if (this.closed) {
+      for (const w of group) w.resolve();
+      return;
+    }
     // librdkafka heartbeats from its own thread: heartbeat() is a no-op, kept for the payload's
     // contract (a long batch is bounded by max.poll.interval.ms, 300 s, instead).
     const beat = setInterval(() => {

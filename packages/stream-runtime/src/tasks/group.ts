@@ -212,10 +212,15 @@ export class GroupTaskRunner<R> {
     }
   }
 
-  /** First phase of shutdown: stop fetching; a long step pauses; wait for it to commit. */
+  /**
+   * First phase of shutdown: take no new batch; a long step pauses; wait for it to commit, then
+   * leave the group (in that order: see FetchGate.close).
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
+    this.gate.close();
+    await this.gate.drained();
     if (this.consumer) await this.consumer.disconnect();
     await this.gate.drained();
     await this.admin?.disconnect();

@@ -236,10 +236,15 @@ export class TaskRunner<S> {
     }
   }
 
-  /** First phase of shutdown: stop fetching and wait for the batch in flight to commit. */
+  /**
+   * First phase of shutdown: take no new batch, wait for the one in flight to commit, then leave
+   * the group (in that order: see FetchGate.close).
+   */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     if (this.heldTimer) clearInterval(this.heldTimer);
+    this.gate.close();
+    await this.gate.drained();
     if (this.consumer) await this.consumer.disconnect();
     await this.gate.drained();
     await this.admin?.disconnect();
