@@ -135,8 +135,12 @@ describe("authentication", () => {
   });
 });
 
+// Production names are the default namespace of whoever runs the tests (their demo, their
+// engine): only refusals are tried there, so nothing lands. That the allowed principals may write
+// them is shown by the same generated rules on a namespace's topics below, and by the broker's
+// ACLs being exactly the generated ones (last block).
 describe("authorisation (production topic names)", () => {
-  it("ingestor and rules-engine get TopicAuthorizationFailed on loyalty.rules.v1; publisher's record lands", async () => {
+  it("ingestor and rules-engine get TopicAuthorizationFailed on loyalty.rules.v1", async () => {
     const marker = `rules-${ns}`;
     expect(
       await produceAs(principalKafka(brokers, "ingestor"), TOPICS.rules.name, `${marker}-ingestor`),
@@ -145,23 +149,13 @@ describe("authorisation (production topic names)", () => {
     expect(
       await produceAs(principalKafka(brokers, "rules-engine"), TOPICS.rules.name, `${marker}-engine`),
     ).toBe("TOPIC_AUTHORIZATION_FAILED");
-    expect(
-      await produceAs(principalKafka(brokers, "publisher"), TOPICS.rules.name, `${marker}-publisher`),
-    ).toBe("ok");
-    const got = (await values(TOPICS.rules.name, 1)).filter((v) => v.startsWith(marker));
-    expect(got).toEqual([`${marker}-publisher`]);
   });
 
-  it("upstream may write orders.v1 but not loyalty.points.v1", async () => {
+  it("upstream may not write loyalty.points.v1", async () => {
     const marker = `upstream-${ns}`;
-    const upstream = principalKafka(brokers, "upstream");
-    expect(await produceAs(upstream, TOPICS.orders.name, `${marker}-order`)).toBe("ok");
-    expect(await produceAs(upstream, TOPICS.points.name, `${marker}-points`)).toBe(
+    expect(await produceAs(principalKafka(brokers, "upstream"), TOPICS.points.name, `${marker}-points`)).toBe(
       "TOPIC_AUTHORIZATION_FAILED",
     );
-    expect((await values(TOPICS.orders.name, 1)).filter((v) => v.startsWith(marker))).toEqual([
-      `${marker}-order`,
-    ]);
     const points = await readTopic(admin, TOPICS.points.name, () => true, 5000, 1000);
     expect(points.filter((m) => m.value?.toString().startsWith(marker))).toEqual([]);
   });
