@@ -74,6 +74,17 @@ const ADMIN_KEY = "console-test-admin-key-0123456789abcdef0123";
 const MEMBER = "console-m1";
 const DAY = 86_400_000;
 const NOW_AT_LOAD = Date.now();
+/** The rule the drafts add (the backtest's and the published v2's): 7 points on every order. */
+const CONSOLE_BONUS = {
+  id: "console-bonus",
+  version: 1,
+  name: "7 points on every order",
+  status: "active",
+  priority: 30,
+  trigger: "order.placed",
+  conditions: { all: [] },
+  event: { type: "fixed-bonus", params: { points: 7 } },
+};
 /** The history a backtest reads: 30 purchases of 7 members, 40 to 11 days ago. */
 const HISTORY: PurchaseEvent[] = Array.from({ length: 30 }, (_, i) => ({
   eventId: `console-bt-${i}`,
@@ -604,16 +615,7 @@ describe("the console in Chromium", () => {
         ? { ...r, version: 2, event: { type: "points-per-unit", params: { rate: "2", rounding: "floor" } } }
         : r,
     );
-    draft.rules.push({
-      id: "console-bonus",
-      version: 1,
-      name: "7 points on every order",
-      status: "active",
-      priority: 30,
-      trigger: "order.placed",
-      conditions: { all: [] },
-      event: { type: "fixed-bonus", params: { points: 7 } },
-    });
+    draft.rules.push(CONSOLE_BONUS);
     await editor.fill(JSON.stringify(draft, null, 2));
     await page.getByText("No problems found by the schema.").waitFor();
     const from = new Date(NOW - 30 * DAY).toISOString().slice(0, 10);
@@ -754,16 +756,7 @@ describe("the console in Chromium", () => {
       version: number;
       rules: Record<string, unknown>[];
     };
-    draft.rules.push({
-      id: "console-bonus",
-      version: 1,
-      name: "7 points on every order",
-      status: "active",
-      priority: 30,
-      trigger: "order.placed",
-      conditions: { all: [] },
-      event: { type: "fixed-bonus", params: { points: 7 } },
-    });
+    draft.rules.push(CONSOLE_BONUS);
     await editor.fill(JSON.stringify(draft, null, 2));
     await author.getByRole("button", { name: "Submit for publishing" }).click();
     await author.getByRole("link", { name: "Review and publish" }).click();
