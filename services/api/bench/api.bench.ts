@@ -3,7 +3,9 @@
 // commands applied by the rules engine (ADR 16 step 3), which runs beside the API (wall mode). The
 // API, the engine and the load generator (bench/load.ts) are separate processes on this machine,
 // talking over 127.0.0.1. Besides the closed-loop rows, redemptions are offered at BENCH_RATE per
-// second (open loop, "redeem@rate": the latency of issue 24's "p99 at 200/s").
+// second (open loop, "redeem@rate": the latency of issue 24's "p99 at 200/s"). The first rows,
+// "livez", are the same-run baseline: GET /livez on the same server and sockets (no key, no
+// database), the most this machine serves through this HTTP stack and load generator.
 //   BENCH_SECONDS (5), BENCH_MAX_REQUESTS (50000), BENCH_CONCURRENCY ("16,64"), BENCH_MEMBERS (500),
 //   BENCH_RATE (200)
 import { execFile } from "node:child_process";
@@ -15,7 +17,15 @@ import {
   startService as startRulesEngine,
   stopService as stopRulesEngine,
 } from "../../rules-engine/test/int/harness.ts";
-import { ADMIN_KEY, DAY, call, namespacePool, seedLots, startApi } from "../test/int/helpers.ts";
+import {
+  ADMIN_KEY,
+  DAY,
+  call,
+  namespacePool,
+  seedLots,
+  startApi,
+  untilApplied,
+} from "../test/int/helpers.ts";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const maxRequests = Number(process.env.BENCH_MAX_REQUESTS ?? 50_000);
@@ -35,13 +45,23 @@ const ns = testNamespace();
 const pool = await namespacePool(stack, ns);
 const members = Array.from({ length: memberCount }, (_, i) => `bench-${i}`);
 const now = Date.now();
+const seeded: string[] = [];
 for (const m of members)
-  await seedLots(pool, m, [
-    { points: 1_000_000, expiresAt: now + 200 * DAY, tag: "a" },
-    { points: 1_000_000, expiresAt: now + 300 * DAY, tag: "b" },
-  ]);
+  seeded.push(
+    ...(await seedLots(
+      pool,
+      m,
+      [
+        { points: 1_000_000, expiresAt: now + 200 * DAY, tag: "a" },
+        { points: 1_000_000, expiresAt: now + 300 * DAY, tag: "b" },
+      ],
+      { wait: false },
+    )),
+  );
 const engine = await startRulesEngine(stack, ns, { CLOCK_MODE: "wall", LOG_LEVEL: "warn" });
 const api = await startApi(stack, ns, { CLOCK_MODE: "wall", LOG_LEVEL: "warn", API_DB_POOL_SIZE: "32" });
+// The balances are read from the API's read model of loyalty.points.v1: filled before the first row.
+await untilApplied(pool, seeded, 120_000);
 const created = await call(api.base, "POST", "/v1/keys", {
   key: ADMIN_KEY,
   body: { name: "bench", scopes: ["read", "redeem"] },
@@ -61,7 +81,7 @@ interface Result {
 const rows: string[][] = [];
 const runId = randomUUID().slice(0, 8);
 const runs = [
-  ...(["balance", "redeem", "redeem-hot"] as const).flatMap((scenario) =>
+  ...(["livez", "balance", "redeem", "redeem-hot"] as const).flatMap((scenario) =>
     levels.map((concurrency) => ({ scenario, concurrency, rate: undefined as number | undefined })),
   ),
   { scenario: "redeem" as const, concurrency: 256, rate },

@@ -7,6 +7,7 @@ import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AvroCodec, type PointsMovement, type TopicSpec, namespacedTopics } from "@loyalty/contracts";
 import { type Pool, createPool, inTransaction, migrate } from "@loyalty/db";
+import { ensureTopics } from "@loyalty/stream-runtime";
 import { type RunningService, type TestStack, serviceEnv, spawnService, testKafka } from "@loyalty/testkit";
 import type { Producer } from "kafkajs";
 import { entryIdOf } from "../../src/domain/ids.ts";
@@ -116,6 +117,7 @@ export async function call(base: string, method: string, path: string, opts: Cal
 /** Where seedLots publishes the records of the entries it writes: the pool's namespace's points topic. */
 interface SeedSink {
   stack: TestStack;
+  topics: ReturnType<typeof namespacedTopics>;
   topic: TopicSpec;
   codec: AvroCodec;
   producer: Promise<Producer> | null;
@@ -127,6 +129,7 @@ export async function namespacePool(stack: TestStack, ns: string): Promise<Pool>
   const pool = createPool(stack.databaseUrl, { max: 4, namespace: ns });
   const sink: SeedSink = {
     stack,
+    topics: namespacedTopics(ns),
     topic: namespacedTopics(ns).points,
     codec: new AvroCodec(stack.schemaRegistryUrl),
     producer: null,
@@ -149,7 +152,16 @@ export async function publishMovements(pool: Pool, movements: readonly PointsMov
   const sink = sinks.get(pool);
   if (!sink) throw new TypeError("publishMovements needs a pool from namespacePool");
   sink.producer ??= (async () => {
-    const p = testKafka(sink.stack.kafkaBrokers).producer({ idempotent: true });
+    const kafka = testKafka(sink.stack.kafkaBrokers);
+    // Before any service has started in the namespace, the topics are made as a service would.
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, {
+      partitions: Number(process.env.LOYALTY_PARTITIONS ?? 6),
+      replication: 1,
+      topics: Object.values(sink.topics),
+    }).finally(() => admin.disconnect());
+    const p = kafka.producer({ idempotent: true });
     await p.connect();
     await sink.codec.register(sink.topic);
     return p;
