@@ -50,8 +50,11 @@ export async function memberSummary(db: Db, memberId: string, now: number): Prom
       action_level: string;
       model_version: string;
     } | null;
-  }>(
-    `select b.balance, b.debt, b.member_id is not null as in_ledger,
+  }>({
+    // Named: prepared once per connection, so PostgreSQL neither parses nor plans it again (the
+    // balance read is the API's hottest statement: `pnpm bench:api`).
+    name: "api-member-summary",
+    text: `select b.balance, b.debt, b.member_id is not null as in_ledger,
             exists (select 1 from api_member_status s where s.member_id = $1 and s.status = 'closed') as closed,
             (select coalesce(json_agg(json_build_array(l.lot_id, l.remaining,
                                       (extract(epoch from l.expires_at) * 1000)::bigint)), '[]'::json)
@@ -63,8 +66,8 @@ export async function memberSummary(db: Db, memberId: string, now: number): Prom
                 where member_id = $1 order by event_time desc, topic_offset desc limit 1) a) as alert
        from (select $1::text as id) k
        left join api_points_balances b on b.member_id = k.id`,
-    [memberId],
-  );
+    values: [memberId],
+  });
   const row = m.rows[0];
   if (!row) return null;
   if (!row.in_ledger && row.tier === null && row.alert === null) return null;

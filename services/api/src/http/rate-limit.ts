@@ -56,6 +56,8 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 return {allowed, retry}
 `;
 
+type RateTake = (key: string, rate: number, burst: number) => Promise<unknown>;
+
 export class RedisRateLimiter implements RateLimiter {
   private readonly fallback: MemoryRateLimiter;
   constructor(
@@ -64,13 +66,13 @@ export class RedisRateLimiter implements RateLimiter {
     private readonly onFallback: (err: unknown) => void = () => undefined,
   ) {
     this.fallback = new MemoryRateLimiter(opts);
+    if (!("loyaltyRateTake" in redis)) redis.defineCommand("loyaltyRateTake", { numberOfKeys: 1, lua: LUA });
   }
 
   async take(keyId: string): Promise<RateDecision> {
     try {
-      const r = (await this.redis.eval(
-        LUA,
-        1,
+      // EVALSHA of the script (loaded once per connection by ioredis), not its text per request.
+      const r = (await (this.redis as Redis & { loyaltyRateTake: RateTake }).loyaltyRateTake(
         `api:rate:${keyId}`,
         this.opts.rate,
         this.opts.burst,
