@@ -88,18 +88,27 @@ export function pointsEntryRow(m: Position, p: PointsMovement): Out<PointsEntryR
 }
 
 /**
- * Entries applied by this instance's read model wake the requests waiting for them at once;
- * another instance's (the group splits partitions between instances) are seen by polling.
+ * Entries applied by this instance's read model wake the requests waiting for them at once,
+ * without a query (the last RECENT entry ids are kept); another instance's (the group splits
+ * partitions between instances) are seen by asking the database every `pollMs`.
  */
 export class AppliedEntries {
+  static readonly RECENT = 10_000;
   private readonly waiting = new Set<() => void>();
+  private readonly recent = new Set<string>();
   constructor(
     private readonly db: Db,
-    private readonly pollMs = 25,
+    private readonly pollMs = 50,
   ) {}
 
-  /** Called after each batch's transaction has committed. */
-  applied(): void {
+  /** Called with the entry ids a batch stored, after its transaction has committed. */
+  applied(entryIds: readonly string[]): void {
+    for (const id of entryIds) this.recent.add(id);
+    // Oldest first out (a Set iterates in insertion order).
+    for (const id of this.recent) {
+      if (this.recent.size <= AppliedEntries.RECENT) break;
+      this.recent.delete(id);
+    }
     for (const wake of [...this.waiting]) wake();
   }
 
@@ -107,18 +116,20 @@ export class AppliedEntries {
   async waitFor(entryId: string, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (await entryApplied(this.db, entryId)) return true;
+      if (this.recent.has(entryId)) return true;
       const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const wake = () => {
+      if (left <= 0) return entryApplied(this.db, entryId);
+      const woken = await new Promise<boolean>((resolve) => {
+        const wake = () => done(true);
+        const timer = setTimeout(() => done(false), Math.min(left, this.pollMs));
+        const done = (byApply: boolean) => {
           clearTimeout(timer);
           this.waiting.delete(wake);
-          resolve();
+          resolve(byApply);
         };
-        const timer = setTimeout(wake, Math.min(left, this.pollMs));
         this.waiting.add(wake);
       });
+      if (!woken && (await entryApplied(this.db, entryId))) return true;
     }
   }
 }
@@ -140,7 +151,8 @@ export function pointsReadModelHandler(pool: Pool, codec: Decoder, logger: Logge
     }
     if (rows.length === 0) return;
     const stored = await transaction(pool, (c) => storePoints(c, rows));
-    applied?.applied();
+    // Entries read again (stored before) count as applied too: a waiter may be asking for one.
+    applied?.applied(rows.map((r) => r.entryId));
     if (stored.length > 0)
       logger.debug({ stored: stored.length, read: messages.length }, "points read model: entries stored");
   };

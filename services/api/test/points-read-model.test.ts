@@ -239,24 +239,45 @@ describe("planPoints", () => {
 });
 
 describe("AppliedEntries", () => {
-  it("answers once the entry is there, woken by the local read model, and false after the timeout", async () => {
-    const stored = new Set<string>();
-    let queries = 0;
+  const fakeDb = (stored: Set<string>) => {
     const db = {
+      queries: 0,
       query: async (_sql: string, params: unknown[]) => {
-        queries++;
+        db.queries++;
         return { rowCount: stored.has(String(params[0])) ? 1 : 0, rows: [] };
       },
-    } as unknown as Db;
-    const applied = new AppliedEntries(db, 10_000);
+    };
+    return db;
+  };
+
+  it("an entry this instance's read model applies wakes its waiter at once, without a query", async () => {
+    const db = fakeDb(new Set());
+    const applied = new AppliedEntries(db as unknown as Db, 10_000);
     const waiting = applied.waitFor("e1", 5_000);
     await new Promise((r) => setTimeout(r, 20));
-    stored.add("e1");
     const t0 = Date.now();
-    applied.applied();
+    applied.applied(["e0", "e1"]);
     expect(await waiting).toBe(true);
     expect(Date.now() - t0).toBeLessThan(1_000);
-    expect(queries).toBe(2);
-    expect(await new AppliedEntries(db, 5).waitFor("nope", 30)).toBe(false);
+    // Applied before anyone asked: answered from memory too.
+    expect(await applied.waitFor("e0", 5_000)).toBe(true);
+    expect(db.queries).toBe(0);
+  });
+
+  it("an entry another instance applied is found by polling; none: false after the timeout", async () => {
+    const stored = new Set<string>();
+    const db = fakeDb(stored);
+    const applied = new AppliedEntries(db as unknown as Db, 10);
+    setTimeout(() => stored.add("e2"), 30);
+    expect(await applied.waitFor("e2", 5_000)).toBe(true);
+    expect(db.queries).toBeGreaterThanOrEqual(2);
+    expect(await applied.waitFor("nope", 40)).toBe(false);
+  });
+
+  it("keeps only the most recent entry ids", () => {
+    const applied = new AppliedEntries(fakeDb(new Set()) as unknown as Db);
+    applied.applied(Array.from({ length: AppliedEntries.RECENT + 5 }, (_, i) => `x${i}`));
+    const recent = (applied as unknown as { recent: Set<string> }).recent;
+    expect([recent.size, recent.has("x4"), recent.has("x5")]).toEqual([AppliedEntries.RECENT, false, true]);
   });
 });

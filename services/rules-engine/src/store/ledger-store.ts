@@ -150,6 +150,7 @@ export class LedgerStore {
     const p = new BatchProcessor(loaded, this.registry, this.opts);
     p.punctuate(time, trigger, owns);
     await this.write(c, [p]);
+    attachLots(p.entries, p.newLots, p.movements);
     return p.entries;
   }
 
