@@ -242,9 +242,9 @@ describe("AppliedEntries", () => {
   const fakeDb = (stored: Set<string>) => {
     const db = {
       queries: 0,
-      query: async (_sql: string, params: unknown[]) => {
+      query: async (q: { values: unknown[] }) => {
         db.queries++;
-        return { rowCount: stored.has(String(params[0])) ? 1 : 0, rows: [] };
+        return { rowCount: stored.has(String(q.values[0])) ? 1 : 0, rows: [] };
       },
     };
     return db;

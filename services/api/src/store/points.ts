@@ -111,8 +111,11 @@ export function planPoints(fresh: readonly PointsEntryRow[]): {
 export async function storePoints(c: PoolClient, rows: readonly PointsEntryRow[]): Promise<string[]> {
   if (rows.length === 0) return [];
   const col = <T>(f: (r: PointsEntryRow) => T) => rows.map(f);
-  const ins = await c.query<{ entry_id: string }>(
-    `insert into api_points_entries (entry_id, member_id, kind, points, balance_after, rule_id, rule_version,
+  // Named statements: prepared once per connection (planning these unnest statements cost about
+  // as much as running them on a small batch).
+  const ins = await c.query<{ entry_id: string }>({
+    name: "api-points-entries",
+    text: `insert into api_points_entries (entry_id, member_id, kind, points, balance_after, rule_id, rule_version,
                                      rule_set_id, rule_set_version, reason, source_event_id, order_id,
                                      event_time, topic_partition, topic_offset)
      select e, m, k, p, b, ri, rv, rs, rsv, re, se, o, t, tp, tof
@@ -123,7 +126,7 @@ export async function storePoints(c: PoolClient, rows: readonly PointsEntryRow[]
       order by n
      on conflict (entry_id) do nothing
      returning entry_id`,
-    [
+    values: [
       col((r) => r.entryId),
       col((r) => r.memberId),
       col((r) => r.kind),
@@ -140,19 +143,20 @@ export async function storePoints(c: PoolClient, rows: readonly PointsEntryRow[]
       col((r) => r.partition),
       col((r) => r.offset),
     ],
-  );
+  });
   const inserted = new Set(ins.rows.map((r) => r.entry_id));
   const { lots, balances } = planPoints(rows.filter((r) => inserted.has(r.entryId)));
   if (lots.length > 0)
-    await c.query(
-      `insert into api_points_lots (lot_id, member_id, points, remaining, earned_at, expires_at)
+    await c.query({
+      name: "api-points-lots",
+      text: `insert into api_points_lots (lot_id, member_id, points, remaining, earned_at, expires_at)
        select * from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[])
        on conflict (lot_id) do update set
          remaining = api_points_lots.remaining + excluded.remaining,
          points = case when api_points_lots.expires_at is null then excluded.points else api_points_lots.points end,
          earned_at = coalesce(api_points_lots.earned_at, excluded.earned_at),
          expires_at = coalesce(api_points_lots.expires_at, excluded.expires_at)`,
-      [
+      values: [
         lots.map((l) => l.lotId),
         lots.map((l) => l.memberId),
         lots.map((l) => l.points),
@@ -160,10 +164,11 @@ export async function storePoints(c: PoolClient, rows: readonly PointsEntryRow[]
         lots.map((l) => (l.earnedAt === null ? null : new Date(l.earnedAt))),
         lots.map((l) => (l.expiresAt === null ? null : new Date(l.expiresAt))),
       ],
-    );
+    });
   if (balances.length > 0)
-    await c.query(
-      `insert into api_points_balances (member_id, balance, debt, last_entry_id, event_time, topic_partition, topic_offset)
+    await c.query({
+      name: "api-points-balances",
+      text: `insert into api_points_balances (member_id, balance, debt, last_entry_id, event_time, topic_partition, topic_offset)
        select m, b, d, e, t, p, o
          from unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::int[], $7::bigint[])
               as x(m, b, d, e, t, p, o)
@@ -172,7 +177,7 @@ export async function storePoints(c: PoolClient, rows: readonly PointsEntryRow[]
          debt = greatest(api_points_balances.debt + excluded.debt, 0),
          last_entry_id = excluded.last_entry_id, event_time = excluded.event_time,
          topic_partition = excluded.topic_partition, topic_offset = excluded.topic_offset`,
-      [
+      values: [
         balances.map((b) => b.memberId),
         balances.map((b) => b.balance),
         balances.map((b) => b.debtDelta),
@@ -181,13 +186,17 @@ export async function storePoints(c: PoolClient, rows: readonly PointsEntryRow[]
         balances.map((b) => b.partition),
         balances.map((b) => b.offset),
       ],
-    );
+    });
   return [...inserted];
 }
 
 /** Whether the read model has applied the entry (read-your-writes after a command's reply). */
 export async function entryApplied(db: Db, entryId: string): Promise<boolean> {
-  const r = await db.query("select 1 from api_points_entries where entry_id = $1", [entryId]);
+  const r = await db.query({
+    name: "api-points-entry-applied",
+    text: "select 1 from api_points_entries where entry_id = $1",
+    values: [entryId],
+  });
   return (r.rowCount ?? 0) > 0;
 }
 
