@@ -1,0 +1,110 @@
+// The member page's tier progress and admin adjustment (issue 23 item 4, ADR 18). Progress comes
+// from GET /v1/members/{id}/tier-progress (what loyalty.tiers.v1 carries: the metric's value at
+// the member's latest change and the thresholds seen on upgrades). The adjustment form is shown to
+// admin keys only and sends the API's ADJUST ledger command (POST …/adjustments, a reason
+// required, a fresh Idempotency-Key per submission); the API answers 403 to any other key.
+import { useState } from "preact/hooks";
+import { ApiFailure, type Session, api, canAdjust } from "../api.ts";
+import { type TierProgress, progressText } from "../figures.ts";
+import { useApi, when } from "../hooks.tsx";
+import { REFRESH_MS } from "./dashboard.tsx";
+
+export function TierProgressCard(props: { memberId: string }) {
+  const id = encodeURIComponent(props.memberId);
+  const r = useApi<{ progress: TierProgress | null }>(`/v1/members/${id}/tier-progress`, REFRESH_MS);
+  if (r.state !== "ok") return null;
+  const p = r.data.progress;
+  if (p === null)
+    return <p data-testid="tier-progress">No tier change read for this member: it is in the base tier.</p>;
+  return (
+    <div data-testid="tier-progress">
+      <p>
+        {progressText(p)} <span class="hint">As of its latest tier change, {when(p.asOf)}.</span>
+      </p>
+      {p.next !== null && (
+        <progress
+          max={p.next.threshold}
+          value={Math.min(p.value, p.next.threshold)}
+          aria-label={`Progress to ${p.next.tier}`}
+        />
+      )}
+    </div>
+  );
+}
+
+type Result = { s: "idle" } | { s: "sending" } | { s: "done"; text: string } | { s: "error"; text: string };
+
+export function AdjustForm(props: { memberId: string; session: Session }) {
+  const [points, setPoints] = useState("");
+  const [reason, setReason] = useState("");
+  const [result, setResult] = useState<Result>({ s: "idle" });
+  if (!canAdjust(props.session)) return null;
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const n = Number(points);
+    if (!Number.isInteger(n) || n === 0) {
+      setResult({ s: "error", text: "Points must be a whole number other than 0." });
+      return;
+    }
+    setResult({ s: "sending" });
+    api<{ points?: number; balanceAfter?: number; status?: string; statusUrl?: string }>(
+      `/v1/members/${encodeURIComponent(props.memberId)}/adjustments`,
+      {
+        method: "POST",
+        body: { points: n, reason: reason.trim() },
+        headers: { "idempotency-key": crypto.randomUUID() },
+      },
+    )
+      .then((a) => {
+        setResult({
+          s: "done",
+          text:
+            a.status === "pending"
+              ? `Sent; the ledger has not answered yet (${a.statusUrl ?? ""}).`
+              : `Adjusted by ${a.points ?? n}: balance ${a.balanceAfter ?? "?"}.`,
+        });
+        setPoints("");
+        setReason("");
+      })
+      .catch((err: unknown) =>
+        setResult({
+          s: "error",
+          text: err instanceof ApiFailure ? `${err.message} (${err.code})` : String(err),
+        }),
+      );
+  };
+  return (
+    <section aria-labelledby="adjust-h">
+      <h2 id="adjust-h">Adjust points</h2>
+      <form class="inline" onSubmit={submit} data-testid="adjust-form">
+        <label for="adjust-points">Points (+ or −)</label>
+        <input
+          id="adjust-points"
+          type="number"
+          step={1}
+          required
+          value={points}
+          onInput={(e) => setPoints(e.currentTarget.value)}
+        />
+        <label for="adjust-reason">Reason</label>
+        <input
+          id="adjust-reason"
+          required
+          minLength={3}
+          maxLength={500}
+          value={reason}
+          onInput={(e) => setReason(e.currentTarget.value)}
+        />
+        <button type="submit" disabled={result.s === "sending"}>
+          Adjust
+        </button>
+      </form>
+      {result.s === "done" && <output data-testid="adjust-result">{result.text}</output>}
+      {result.s === "error" && (
+        <p role="alert" class="error">
+          {result.text}
+        </p>
+      )}
+    </section>
+  );
+}
