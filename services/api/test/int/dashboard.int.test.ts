@@ -30,6 +30,8 @@ import {
   testNamespace,
 } from "@loyalty/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyDashboardBatch } from "../../src/store/dashboard.ts";
+import { transaction } from "../../src/store/db.ts";
 import { ADMIN_KEY, type Api, DAY, call, namespacePool, startApi, waitFor } from "./helpers.ts";
 
 let stack: TestStack;
@@ -358,5 +360,39 @@ describe("dashboard figures from the API's read models", () => {
     expect((await get("/v1/dashboard/winback?weeks=1")).body.weeks).toEqual([
       { week: "1997-03-03", alerted: 2, converted: 1, rate: 0.5 },
     ]);
+  });
+
+  it("a batch delivered again (after a crash, before the commit) is applied once", async () => {
+    const batch = {
+      topic: "redelivery-check",
+      partition: 0,
+      records: [
+        {
+          offset: "0",
+          facts: [{ type: "points" as const, day: "1990-01-01", kind: "EARNED", ruleId: "x", points: 5 }],
+        },
+        {
+          offset: "1",
+          facts: [{ type: "points" as const, day: "1990-01-01", kind: "EARNED", ruleId: "x", points: 7 }],
+        },
+      ],
+    };
+    const sum = () =>
+      count("select coalesce(sum(points), 0)::int as n from api_dashboard_points where rule_id = 'x'");
+    expect(await transaction(pool, (c) => applyDashboardBatch(c, [batch]))).toBe(2);
+    expect(await transaction(pool, (c) => applyDashboardBatch(c, [batch]))).toBe(0);
+    // Part of it again with a new record: only the new one counts.
+    const more = {
+      ...batch,
+      records: [
+        ...batch.records.slice(1),
+        {
+          offset: "2",
+          facts: [{ type: "points" as const, day: "1990-01-01", kind: "EARNED", ruleId: "x", points: 1 }],
+        },
+      ],
+    };
+    expect(await transaction(pool, (c) => applyDashboardBatch(c, [more]))).toBe(1);
+    expect(await sum()).toBe(13);
   });
 });
