@@ -187,14 +187,24 @@ export interface PointsDayRow {
   entries: number;
 }
 
-/** Every (day, kind, rule) sum, oldest first (one row per day and kind and rule: small). */
+/**
+ * Sums per (day, kind), oldest first, with rule id '' (the flow and liability need no rule); or,
+ * given rule ids, per (day, kind, rule) of those rules (budget burn). Rows are per day, not per
+ * entry: a year is a few thousand.
+ */
 export async function pointsDays(db: Db, ruleIds?: readonly string[]): Promise<PointsDayRow[]> {
-  const r = await db.query<{ day: string; kind: string; rule_id: string; points: string; entries: string }>(
-    `select to_char(day, 'YYYY-MM-DD') as day, kind, rule_id, points, entries from api_dashboard_points
-      where $1::text[] is null or rule_id = any($1::text[])
-      order by day`,
-    [ruleIds === undefined ? null : [...ruleIds]],
-  );
+  const r =
+    ruleIds === undefined
+      ? await db.query<{ day: string; kind: string; rule_id: string; points: string; entries: string }>(
+          `select to_char(day, 'YYYY-MM-DD') as day, kind, '' as rule_id, sum(points) as points,
+                  sum(entries) as entries
+             from api_dashboard_points group by day, kind order by day`,
+        )
+      : await db.query<{ day: string; kind: string; rule_id: string; points: string; entries: string }>(
+          `select to_char(day, 'YYYY-MM-DD') as day, kind, rule_id, points, entries from api_dashboard_points
+            where rule_id = any($1::text[]) order by day`,
+          [[...ruleIds]],
+        );
   return r.rows.map((x) => ({
     day: x.day,
     kind: x.kind,
