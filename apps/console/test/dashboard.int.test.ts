@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
 // The console's dashboard figures, churn page and member page (issue 23 items 4 to 6) end to end
 // in real headless Chromium (Debian's `chromium`, driven by playwright-core) against the real
 // stack: the member API and the rules engine (the ledger's owner) as child processes on a test
@@ -16,6 +16,8 @@ import { existsSync } from "node:fs";
 // and the API answers it 403.
 import { type Server, createServer } from "node:http";
 import { createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   AvroCodec,
@@ -55,6 +57,12 @@ const REPO = new URL("../../../", import.meta.url).pathname;
 const API_MAIN = `${REPO}services/api/src/main.ts`;
 const ENGINE_MAIN = `${REPO}services/rules-engine/src/main.ts`;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/**
+ * Screenshots, each checked non-empty: into a temporary directory; with UPDATE_SCREENSHOTS=1 the two
+ * the console's README shows (`console-figures.png`, `console-churn.png`) go to docs/screenshots/.
+ */
+const TMP_SHOTS = mkdtempSync(join(tmpdir(), "console-dashboard-shots-"));
+const README_SHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? `${REPO}docs/screenshots` : TMP_SHOTS;
 const ADMIN_KEY = "dashboard-test-admin-key-0123456789abcdef01";
 const DAY = 86_400_000;
 const NOW = Date.now();
@@ -307,7 +315,14 @@ beforeAll(async () => {
 
   consoleServer = await startConsoleServer({ port: 0, host: "127.0.0.1", apiUrl: apiBase, dist: DIST });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  mkdirSync(README_SHOTS, { recursive: true });
 }, 240_000);
+
+async function shot(page: Page, name: string, readme = false) {
+  const path = `${readme ? README_SHOTS : TMP_SHOTS}/${name}`;
+  await page.screenshot({ path, fullPage: true });
+  expect(statSync(path).size).toBeGreaterThan(10_000);
+}
 
 afterAll(async () => {
   if (engine) expect(await engine.stop()).toBe(0);
@@ -382,6 +397,7 @@ describe("dashboard, churn page and member page in Chromium", () => {
       );
       if (width === 390) expect(await overflow(page)).toBeLessThanOrEqual(0);
       else expect((await liability.locator("canvas").boundingBox())?.width ?? 0).toBeGreaterThan(500);
+      await shot(page, width === 1280 ? "console-figures.png" : "console-figures-390.png", width === 1280);
     }
 
     // The churn page: segment sizes, the fit with its time, and the calibration chart.
@@ -402,6 +418,7 @@ describe("dashboard, churn page and member page in Chromium", () => {
     expect(await cal.locator("figcaption").textContent()).toContain(
       "4 members, 5 actual, 4.6 predicted (error -8.0 %)",
     );
+    await shot(page, "console-churn.png", true);
     await page.setViewportSize({ width: 390, height: 844 });
     expect(await overflow(page)).toBeLessThanOrEqual(0);
     expect(failed).toEqual([]);
@@ -456,6 +473,7 @@ describe("dashboard, churn page and member page in Chromium", () => {
     await page.getByRole("cell", { name: "goodwill: parcel arrived late" }).waitFor({ timeout: 15_000 });
     await page.setViewportSize({ width: 390, height: 844 });
     expect(await overflow(page)).toBeLessThanOrEqual(0);
+    await shot(page, "console-member-390.png");
     await page.close();
   });
 });
