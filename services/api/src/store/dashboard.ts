@@ -42,13 +42,22 @@ export interface PartitionBatch {
 export async function applyDashboardBatch(c: PoolClient, parts: readonly PartitionBatch[]): Promise<number> {
   const facts: DashboardFact[] = [];
   let applied = 0;
-  for (const p of parts) {
+  // Locked in one order (topic, partition) by every instance: no deadlock between two batches.
+  const ordered = [...parts].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  for (const p of ordered) {
     if (p.records.length === 0) continue;
+    // The row first, then its lock: two instances applying the same partition during a rebalance
+    // queue on it (an insert waits for the other's uncommitted one), so neither applies blindly.
+    await c.query(
+      `insert into api_dashboard_offsets (topic, topic_partition, next_offset) values ($1, $2, 0)
+       on conflict (topic, topic_partition) do nothing`,
+      [p.topic, p.partition],
+    );
     const r = await c.query<{ next_offset: string }>(
       "select next_offset from api_dashboard_offsets where topic = $1 and topic_partition = $2 for update",
       [p.topic, p.partition],
     );
-    const next = BigInt(r.rows[0]?.next_offset ?? "-1");
+    const next = BigInt(r.rows[0]?.next_offset ?? "0");
     let last = next - 1n;
     for (const rec of p.records) {
       const o = BigInt(rec.offset);
@@ -59,8 +68,7 @@ export async function applyDashboardBatch(c: PoolClient, parts: readonly Partiti
     }
     if (last + 1n > next)
       await c.query(
-        `insert into api_dashboard_offsets (topic, topic_partition, next_offset) values ($1, $2, $3)
-         on conflict (topic, topic_partition) do update set next_offset = excluded.next_offset`,
+        "update api_dashboard_offsets set next_offset = $3 where topic = $1 and topic_partition = $2",
         [p.topic, p.partition, String(last + 1n)],
       );
   }
