@@ -32,6 +32,60 @@ export function TierProgressCard(props: { memberId: string }) {
   );
 }
 
+interface Adjustment {
+  points: number;
+  balanceAfter: number;
+}
+interface Pending {
+  status: "pending";
+  statusUrl: string;
+}
+interface CommandState {
+  status: "pending" | "done";
+  httpStatus: number | null;
+  result: unknown;
+}
+
+/** How long the form follows a command the ledger has not answered yet (202), and how often. */
+const FOLLOW_MS = 30_000;
+const FOLLOW_EVERY_MS = 500;
+
+/**
+ * Sends the ADJUST command; when the API answers 202 (the ledger's reply is late) it follows the
+ * status URL until the command is done, so the form shows the answer the ledger gave.
+ */
+async function adjust(memberId: string, points: number, reason: string): Promise<Adjustment> {
+  const first = await api<Adjustment | Pending>(`/v1/members/${encodeURIComponent(memberId)}/adjustments`, {
+    method: "POST",
+    body: { points, reason },
+    headers: { "idempotency-key": crypto.randomUUID() },
+  });
+  if (!("status" in first)) return first;
+  const deadline = Date.now() + FOLLOW_MS;
+  while (Date.now() < deadline) {
+    await new Promise((ok) => setTimeout(ok, FOLLOW_EVERY_MS));
+    const state = await api<CommandState>(first.statusUrl);
+    if (state.status === "done") {
+      const body = state.result as (Adjustment & { error?: { code?: string; message?: string } }) | null;
+      if (state.httpStatus === 201 && body) return body;
+      throw new ApiFailure(
+        state.httpStatus ?? 500,
+        body?.error?.code ?? `HTTP_${state.httpStatus}`,
+        body?.error?.message ?? "the ledger refused the adjustment",
+        null,
+        body,
+      );
+    }
+  }
+  throw new ApiFailure(
+    504,
+    "PENDING",
+    `the ledger has not answered yet; see ${first.statusUrl}`,
+    null,
+    first,
+  );
+}
+
 type Result = { s: "idle" } | { s: "sending" } | { s: "done"; text: string } | { s: "error"; text: string };
 
 export function AdjustForm(props: { memberId: string; session: Session }) {
@@ -47,22 +101,9 @@ export function AdjustForm(props: { memberId: string; session: Session }) {
       return;
     }
     setResult({ s: "sending" });
-    api<{ points?: number; balanceAfter?: number; status?: string; statusUrl?: string }>(
-      `/v1/members/${encodeURIComponent(props.memberId)}/adjustments`,
-      {
-        method: "POST",
-        body: { points: n, reason: reason.trim() },
-        headers: { "idempotency-key": crypto.randomUUID() },
-      },
-    )
+    adjust(props.memberId, n, reason.trim())
       .then((a) => {
-        setResult({
-          s: "done",
-          text:
-            a.status === "pending"
-              ? `Sent; the ledger has not answered yet (${a.statusUrl ?? ""}).`
-              : `Adjusted by ${a.points ?? n}: balance ${a.balanceAfter ?? "?"}.`,
-        });
+        setResult({ s: "done", text: `Adjusted by ${a.points}: balance ${a.balanceAfter}.` });
         setPoints("");
         setReason("");
       })
