@@ -12,8 +12,8 @@ import { existsSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
 // drawn (a canvas each) from non-empty data with the figures of the ledger; the churn page shows
 // segment sizes, the current fit and when it was made, and the calibration chart; the member page
 // shows tier progress from the tier change's metric; an admin adjusts a member's points with a
-// reason and sees the new entry and balance without a reload; a read-only key sees no adjust form
-// and the API answers it 403.
+// reason and sees the new entry and balance without a reload, and a dashboard left open meanwhile
+// shows the liability grow by it; a read-only key sees no adjust form and the API answers it 403.
 import { type Server, createServer } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -395,7 +395,8 @@ describe("dashboard, churn page and member page in Chromium", () => {
       expect(await page.getByTestId("segments").locator("figcaption").textContent()).toContain(
         "at-risk 3, lost 1",
       );
-      if (width === 390) expect(await overflow(page)).toBeLessThanOrEqual(0);
+      if (width === 390)
+        await expect.poll(() => overflow(page), { timeout: 5_000, interval: 100 }).toBeLessThanOrEqual(0);
       else expect((await liability.locator("canvas").boundingBox())?.width ?? 0).toBeGreaterThan(500);
       await shot(page, width === 1280 ? "console-figures.png" : "console-figures-390.png", width === 1280);
     }
@@ -420,7 +421,7 @@ describe("dashboard, churn page and member page in Chromium", () => {
     );
     await shot(page, "console-churn.png", true);
     await page.setViewportSize({ width: 390, height: 844 });
-    expect(await overflow(page)).toBeLessThanOrEqual(0);
+    await expect.poll(() => overflow(page), { timeout: 5_000, interval: 100 }).toBeLessThanOrEqual(0);
     expect(failed).toEqual([]);
     await page.close();
   });
@@ -446,7 +447,12 @@ describe("dashboard, churn page and member page in Chromium", () => {
       body: JSON.stringify({ points: 5, reason: "not allowed" }),
     });
     expect(refused.status).toBe(403);
-    await reader.close();
+    // The reader keeps the dashboard open while the admin adjusts (live: no reload).
+    const { outstanding } = await ledgerFigures();
+    await reader.getByRole("link", { name: "Dashboard", exact: true }).click();
+    const liability = reader.getByTestId("liability-chart").locator("figcaption");
+    await liability.waitFor();
+    expect(await liability.textContent()).toContain(`${outstanding.toLocaleString("en")} points`);
 
     // Admin key: the form; +25 with a reason → the engine's entry, the balance, the history row.
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -471,8 +477,13 @@ describe("dashboard, churn page and member page in Chromium", () => {
       .poll(() => balance.textContent(), { timeout: 15_000, interval: 500 })
       .toBe(String(before + 25));
     await page.getByRole("cell", { name: "goodwill: parcel arrived late" }).waitFor({ timeout: 15_000 });
+    // The open dashboard follows: 25 more points outstanding, without a reload.
+    await expect
+      .poll(() => liability.textContent(), { timeout: 15_000, interval: 500 })
+      .toContain(`${(outstanding + 25).toLocaleString("en")} points`);
+    await reader.close();
     await page.setViewportSize({ width: 390, height: 844 });
-    expect(await overflow(page)).toBeLessThanOrEqual(0);
+    await expect.poll(() => overflow(page), { timeout: 5_000, interval: 100 }).toBeLessThanOrEqual(0);
     await shot(page, "console-member-390.png");
     await page.close();
   });
