@@ -13,6 +13,7 @@ import {
   principalEnv,
   readCredentials,
 } from "@loyalty/local-stack";
+import { STANDARD_RULES_DIR, readRuleSetSource } from "@loyalty/rules-engine";
 import type { Admin } from "kafkajs";
 import { UsageError } from "./errors.ts";
 
@@ -73,6 +74,14 @@ export function startServices(
   const churn = SERVICES.find((s) => s.name === "churn-alert");
   const churnAlertUrl =
     env.CHURN_ALERT_URL ?? (churn === undefined ? undefined : `http://127.0.0.1:${opsPort(churn, env)}`);
+  // The API's dashboard prices the points liability at the programme's money per point, which no
+  // topic carries: the standard programme's (the one `loyalty up` publishes), unless set.
+  const programme = readRuleSetSource(STANDARD_RULES_DIR()).programme;
+  const apiProgramme = {
+    PROGRAMME_BASE_CURRENCY: env.PROGRAMME_BASE_CURRENCY ?? programme.baseCurrency,
+    PROGRAMME_CURRENCY_EXPONENT: env.PROGRAMME_CURRENCY_EXPONENT ?? String(programme.currencyExponent),
+    PROGRAMME_POINT_VALUE_MINOR: env.PROGRAMME_POINT_VALUE_MINOR ?? programme.pointValueMinor,
+  };
   // On the local stack each service runs as its own principal (schemas/asyncapi.yaml's ACLs).
   const creds = readCredentials(env);
   const credentialsOf = (name: string) =>
@@ -94,6 +103,7 @@ export function startServices(
           SERVICE_NAME: spec.name,
           HTTP_PORT: String(port),
           ...(churnAlertUrl === undefined ? {} : { CHURN_ALERT_URL: churnAlertUrl }),
+          ...(spec.name === "api" ? apiProgramme : {}),
         },
         stdio: ["ignore", log, log],
       },

@@ -61,7 +61,14 @@ const SECURITY_HEADERS = {
   "referrer-policy": "no-referrer",
 };
 
-const FORWARDED_REQUEST_HEADERS = ["authorization", "content-type", "accept", "x-request-id"];
+// idempotency-key: the admin adjustment (a ledger command) is idempotent on it.
+const FORWARDED_REQUEST_HEADERS = [
+  "authorization",
+  "content-type",
+  "accept",
+  "x-request-id",
+  "idempotency-key",
+];
 const FORWARDED_RESPONSE_HEADERS = ["content-type", "retry-after", "idempotent-replayed"];
 const MAX_BODY = 2 * 1024 * 1024;
 

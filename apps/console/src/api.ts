@@ -41,7 +41,7 @@ export function whenUnauthorized(f: (message: string) => void) {
 
 export async function api<T>(
   path: string,
-  init: { method?: "GET" | "POST"; body?: unknown; key?: string } = {},
+  init: { method?: "GET" | "POST"; body?: unknown; key?: string; headers?: Record<string, string> } = {},
 ): Promise<T> {
   const key = init.key ?? savedKey();
   const res = await fetch(path, {
@@ -49,6 +49,7 @@ export async function api<T>(
     headers: {
       ...(key ? { authorization: `Bearer ${key}` } : {}),
       ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+      ...init.headers,
     },
     ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
   });
@@ -74,6 +75,9 @@ export async function api<T>(
 
 /** What a key may do in the console: its scopes as the API reports them. */
 export const canSubmitDrafts = (s: Session) => s.scopes.includes("marketer") || s.scopes.includes("admin");
+
+/** Only admin keys may adjust a member's points (the API answers 403 to any other). */
+export const canAdjust = (s: Session) => s.scopes.includes("admin");
 
 /** Checks a key by asking the API who it is; a refused key throws ApiFailure. */
 export async function signIn(key: string): Promise<Session> {

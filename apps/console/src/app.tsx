@@ -3,6 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { Link, Redirect, Route, Switch, useLocation } from "wouter-preact";
 import { type Session, api, forgetKey, savedKey, whenUnauthorized } from "./api.ts";
+import { ChurnPage } from "./pages/churn.tsx";
 import { Dashboard } from "./pages/dashboard.tsx";
 import { VersionDiff } from "./pages/diff.tsx";
 import { DraftEditor } from "./pages/draft.tsx";
@@ -54,6 +55,7 @@ export function App() {
     ["/rules", "Rules"],
     ["/draft", "Draft editor"],
     ["/members", "Members"],
+    ["/churn", "Churn"],
   ] as const;
   return (
     <div class="shell">
@@ -93,11 +95,14 @@ export function App() {
           <Route path="/drafts/:draftId">
             {(p) => <DraftReview session={session} draftId={p.draftId} />}
           </Route>
+          <Route path="/churn">
+            <ChurnPage />
+          </Route>
           <Route path="/members">
-            <MemberLookup memberId={null} />
+            <MemberLookup memberId={null} session={session} />
           </Route>
           <Route path="/members/:memberId">
-            {(p) => <MemberLookup memberId={decodeURIComponent(p.memberId)} />}
+            {(p) => <MemberLookup memberId={decodeURIComponent(p.memberId)} session={session} />}
           </Route>
           <Route>
             <Redirect to="/dashboard" />

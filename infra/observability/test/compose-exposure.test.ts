@@ -34,7 +34,7 @@ describe("docker-compose.yml exposure", () => {
     }
   });
 
-  it("publishes on all interfaces only the member API and Grafana; the rest on 127.0.0.1", () => {
+  it("publishes on all interfaces only the member API, the console and Grafana; the rest on 127.0.0.1", () => {
     const open: string[] = [];
     for (const [name, svc] of Object.entries(services)) {
       for (const p of svc.ports ?? []) {
@@ -43,7 +43,7 @@ describe("docker-compose.yml exposure", () => {
         else expect(iface, `${name} ${p}`).toBe("127.0.0.1");
       }
     }
-    expect(open.sort()).toEqual(["api", "grafana"]);
+    expect(open.sort()).toEqual(["api", "console", "grafana"]);
   });
 
   it("requires the database and cache passwords from the environment, no trust auth", () => {

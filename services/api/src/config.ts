@@ -36,6 +36,17 @@ export const apiConfigSchema = baseConfigSchema.extend({
   CHURN_ALERT_URL: z.string().url().optional(),
   // The report refits BG/NBD over every member: allow it time.
   CHURN_ALERT_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  // The programme's money per point for the dashboard's liability (programme.json's baseCurrency,
+  // currencyExponent and pointValueMinor: no topic carries them).
+  PROGRAMME_BASE_CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/, "must be an ISO 4217 code")
+    .default("USD"),
+  PROGRAMME_CURRENCY_EXPONENT: z.coerce.number().int().min(0).max(6).default(2),
+  PROGRAMME_POINT_VALUE_MINOR: z
+    .string()
+    .regex(/^[0-9]{1,12}(?:\.[0-9]{1,9})?$/, "must be a non-negative decimal")
+    .default("1"),
 });
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;

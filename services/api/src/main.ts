@@ -19,6 +19,7 @@ import {
   tableMaintenance,
 } from "@loyalty/stream-runtime";
 import { apiConfigSchema } from "./config.ts";
+import { dashboardRunner } from "./dashboard-read-model.ts";
 import { instrumentHttp, securityMetrics } from "./http-metrics.ts";
 import { IpLimiter } from "./http/ip-limit.ts";
 import { MemoryRateLimiter, RedisRateLimiter } from "./http/rate-limit.ts";
@@ -81,6 +82,11 @@ const app = buildServer({
   logger,
   ready: () => ready(),
   churnAlert: { url: config.CHURN_ALERT_URL ?? null, timeoutMs: config.CHURN_ALERT_TIMEOUT_MS },
+  pointValue: {
+    currency: config.PROGRAMME_BASE_CURRENCY,
+    currencyExponent: config.PROGRAMME_CURRENCY_EXPONENT,
+    pointValueMinor: config.PROGRAMME_POINT_VALUE_MINOR,
+  },
 });
 instrumentHttp(app, kit.metrics);
 
@@ -131,7 +137,7 @@ const rulesRunner = new ConsumerRunner({
   sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
 });
 // Read models of loyalty.tiers.v1 and loyalty.churn-alerts.v1 (ADR 16 step 5): same clock rule.
-const readModels = readModelRunners(kit, readOnlyClock);
+const readModels = [...readModelRunners(kit, readOnlyClock), dashboardRunner(kit, readOnlyClock)];
 
 // /readyz (on the API's port and the ops server): PostgreSQL answers, Kafka answers (the clock
 // consumer is in its group; in wall mode, without one, an admin's metadata request), lag bound.

@@ -26,4 +26,28 @@ describe("the API's configuration errors", () => {
     expect(message.includes(key)).toBe(false);
     expect(message.includes(password)).toBe(false);
   });
+
+  it("take the programme's money per point as a decimal and refuse anything else by name", () => {
+    const base = { API_PORT: "8080", API_ADMIN_KEY: "a".repeat(40) };
+    const ok = loadConfig(apiConfigSchema, { ...base, PROGRAMME_POINT_VALUE_MINOR: "0.25" });
+    expect([
+      ok.PROGRAMME_POINT_VALUE_MINOR,
+      ok.PROGRAMME_BASE_CURRENCY,
+      ok.PROGRAMME_CURRENCY_EXPONENT,
+    ]).toEqual(["0.25", "USD", 2]);
+    let err: unknown;
+    try {
+      loadConfig(apiConfigSchema, {
+        ...base,
+        PROGRAMME_POINT_VALUE_MINOR: "1e3",
+        PROGRAMME_BASE_CURRENCY: "usd",
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.join("\n");
+    expect(problems).toContain("PROGRAMME_POINT_VALUE_MINOR: must be a non-negative decimal");
+    expect(problems).toContain("PROGRAMME_BASE_CURRENCY: must be an ISO 4217 code");
+  });
 });

@@ -5,6 +5,8 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import { Freshness, useApi } from "../hooks.tsx";
+import { SegmentsFigure } from "./churn.tsx";
+import { BudgetFigure, FlowFigure, LiabilityFigure, WinbackFigure } from "./dashboard-more.tsx";
 
 interface Day {
   day: string;
@@ -37,29 +39,43 @@ export const REFRESH_MS = 5_000;
 
 const PALETTE = ["#1f6feb", "#b35900", "#8b949e", "#2da44e", "#8250df", "#cf222e"];
 
-interface Series {
+export interface Series {
   label: string;
   values: number[];
   dash?: number[];
 }
 
-/** A uPlot line chart over days (`xs`, YYYY-MM-DD); redrawn only when the figures change. */
-function LineChart(props: { xs: string[]; series: Series[]; unit: string }) {
+/**
+ * A uPlot line chart over days (`xs`, YYYY-MM-DD), or over plain numbers (`xs` numbers, `xLabel`
+ * naming them); redrawn only when the figures change.
+ */
+export function LineChart(props: {
+  xs: string[] | number[];
+  series: Series[];
+  unit: string;
+  xLabel?: string;
+}) {
   const box = useRef<HTMLDivElement>(null);
-  const sig = JSON.stringify([props.xs, props.series, props.unit]);
+  const sig = JSON.stringify([props.xs, props.series, props.unit, props.xLabel ?? null]);
   useEffect(() => {
     const el = box.current;
     if (!el) return;
-    const [days, series, unit] = JSON.parse(sig) as [string[], Series[], string];
-    const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
+    const [days, series, unit, xLabel] = JSON.parse(sig) as [
+      (string | number)[],
+      Series[],
+      string,
+      string | null,
+    ];
+    const time = xLabel === null;
+    const xs = days.map((d) => (typeof d === "number" ? d : Date.parse(`${d}T00:00:00Z`) / 1000));
     const width = () => Math.max(280, el.clientWidth);
     const plot = new uPlot(
       {
         width: width(),
         height: 280,
-        scales: { x: { time: true } },
+        scales: { x: { time } },
         series: [
-          { label: "Day" },
+          { label: xLabel ?? "Day" },
           ...series.map((s, i) => ({
             label: s.label,
             stroke: PALETTE[i % PALETTE.length] ?? "#1f6feb",
@@ -67,7 +83,7 @@ function LineChart(props: { xs: string[]; series: Series[]; unit: string }) {
             ...(s.dash ? { dash: s.dash } : {}),
           })),
         ],
-        axes: [{}, { label: unit, size: 70 }],
+        axes: [time ? {} : { label: xLabel ?? "" }, { label: unit, size: 70 }],
       },
       [xs, ...series.map((s) => s.values)],
       el,
@@ -189,8 +205,13 @@ export function Dashboard() {
         </figure>
       )}
       <Freshness r={r} />
+      <LiabilityFigure />
+      <FlowFigure />
       <TiersFigure />
       <AlertsFigure />
+      <BudgetFigure />
+      <WinbackFigure />
+      <SegmentsFigure />
     </section>
   );
 }

@@ -1,8 +1,10 @@
 import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { useLocation } from "wouter-preact";
+import type { Session } from "../api.ts";
 import { Freshness, useApi, when } from "../hooks.tsx";
 import { REFRESH_MS } from "./dashboard.tsx";
+import { AdjustForm, TierProgressCard } from "./member-more.tsx";
 
 interface Summary {
   memberId: string;
@@ -44,7 +46,7 @@ interface History {
   }[];
 }
 
-export function MemberLookup(props: { memberId: string | null }) {
+export function MemberLookup(props: { memberId: string | null; session: Session }) {
   const [, navigate] = useLocation();
   const [input, setInput] = useState(props.memberId ?? "");
   const id = props.memberId === null ? null : encodeURIComponent(props.memberId);
@@ -94,6 +96,9 @@ export function MemberLookup(props: { memberId: string | null }) {
               </Fragment>
             ))}
           </dl>
+          <h2>Tier progress</h2>
+          {props.memberId !== null && <TierProgressCard memberId={props.memberId} />}
+          {props.memberId !== null && <AdjustForm memberId={props.memberId} session={props.session} />}
           <h2>Churn</h2>
           {summary.data.churn === null ? (
             <p>No churn alert for this member (the card shows churn-alert's latest alert).</p>

@@ -4,6 +4,7 @@
 // document to schemas/openapi.json for clients that generate code without running the API.
 import { ERROR_CODES, type ErrorCode } from "../domain/errors.ts";
 import { CONSOLE_ROUTES } from "./console-schemas.ts";
+import { DASHBOARD_ROUTES } from "./dashboard-schemas.ts";
 import { ROUTES, type RouteSpec, errorSchema, readinessSchema } from "./schemas.ts";
 
 type Json = Record<string, unknown>;
@@ -171,7 +172,11 @@ function operation(spec: RouteSpec): Json {
 
 export function openApiDocument(
   version: string = API_VERSION,
-  routes: readonly RouteSpec[] = [...Object.values(ROUTES), ...Object.values(CONSOLE_ROUTES)],
+  routes: readonly RouteSpec[] = [
+    ...Object.values(ROUTES),
+    ...Object.values(CONSOLE_ROUTES),
+    ...Object.values(DASHBOARD_ROUTES),
+  ],
 ): Json {
   const paths: Record<string, Json> = {};
   for (const r of routes) {

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Pool } from "@loyalty/db";
 import type { Logger, Readiness } from "@loyalty/stream-runtime";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { PointValue } from "../dashboard-figures.ts";
 import { ApiError, toApiError } from "../domain/errors.ts";
 import { addMonthsUtc } from "../domain/lots.ts";
 import { retryAfterSeconds } from "../domain/token-bucket.ts";
@@ -26,6 +27,7 @@ import {
 import { memberSummary } from "../summary.ts";
 import { type ChurnAlertLink, registerChurnCalibration } from "./churn-calibration.ts";
 import { registerConsoleRoutes } from "./console.ts";
+import { DEFAULT_POINT_VALUE, registerDashboardRoutes } from "./dashboard.ts";
 import { IpLimiter, type IpLimits } from "./ip-limit.ts";
 import { API_VERSION, openApiDocument } from "./openapi.ts";
 import type { RateLimiter } from "./rate-limit.ts";
@@ -62,6 +64,8 @@ export interface ApiDeps {
   ready?: () => Promise<Readiness>;
   /** churn-alert's ops server, for GET /v1/churn/calibration; unset: that route answers 503. */
   churnAlert?: ChurnAlertLink;
+  /** The programme's money per point, for the dashboard's liability; unset: DEFAULT_POINT_VALUE. */
+  pointValue?: PointValue;
   /** Per-IP limits before authentication; unset: DEFAULT_IP_LIMITS. */
   ipLimiter?: IpLimiter;
   /** Failed authentications and per-IP refusals, for the metrics; unset: not counted. */
@@ -381,6 +385,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
 
   registerChurnCalibration(app, deps.churnAlert ?? { url: null, timeoutMs: 0 });
   registerConsoleRoutes(app, { pool: deps.pool, now: deps.now });
+  registerDashboardRoutes(app, { pool: deps.pool, pointValue: deps.pointValue ?? DEFAULT_POINT_VALUE });
 
   app.route<{ Body: { name: string; scopes: Scope[]; owner?: string; expiresAt?: string } }>({
     method: r.createKey.method,
