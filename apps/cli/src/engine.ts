@@ -39,8 +39,9 @@ export const SERVICES: readonly ServiceSpec[] = [
   // default spend metric, as the demo and the bench run it.
   { name: "tier-evaluator", group: "tier-evaluator", opsPort: 9103, input: ["purchases"] },
   { name: "churn-alert", group: "churn-alert", opsPort: 9104, input: ["purchases"] },
-  // Its consumer only moves its clock (expiry), on the rules engine's output (ADR 13).
-  { name: "api", group: "api.clock", opsPort: 9105, input: ["points"] },
+  // Its read model of the rules engine's output (balances, lots, history; in event mode also its
+  // clock): caught up means `member show` and GET /v1/members show the ledger (ADR 16 step 3).
+  { name: "api", group: "api.points", opsPort: 9105, input: ["points"] },
 ];
 
 /**

@@ -9,7 +9,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 interface Job {
   base: string;
   key: string;
-  scenario: "balance" | "redeem" | "redeem-hot";
+  /** livez: GET /livez on the same server (no key, no database): the HTTP ceiling of the run. */
+  scenario: "livez" | "balance" | "redeem" | "redeem-hot";
   concurrency: number;
   durationMs: number;
   maxRequests: number;
@@ -68,11 +69,13 @@ async function one(i: number, w: number, t0: number): Promise<void> {
   let status = 0;
   try {
     status =
-      job.scenario === "balance"
-        ? await fire("GET", `/v1/members/${member}`, null, {})
-        : await fire("POST", `/v1/members/${member}/redemptions`, JSON.stringify({ points: 1 }), {
-            "idempotency-key": `${job.runId}-${job.scenario}-${job.concurrency}-${i}`,
-          });
+      job.scenario === "livez"
+        ? await fire("GET", "/livez", null, {})
+        : job.scenario === "balance"
+          ? await fire("GET", `/v1/members/${member}`, null, {})
+          : await fire("POST", `/v1/members/${member}/redemptions`, JSON.stringify({ points: 1 }), {
+              "idempotency-key": `${job.runId}-${job.scenario}-${job.concurrency}-${i}`,
+            });
   } catch {
     status = -1;
   }

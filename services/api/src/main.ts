@@ -1,6 +1,7 @@
 // Composition root of the member API: config, clients, the HTTP server, the ledger commands'
-// replies consumer (src/ledger-commands.ts) and its clock (event time: a points consumer that only
-// advances the watermark; see src/now.ts). The API writes no ledger table: redemptions,
+// replies consumer (src/ledger-commands.ts), the read model of loyalty.points.v1 (balances, lots,
+// history; in event time also the API's clock, see src/now.ts) and the read models of the rules,
+// tiers and churn-alerts topics. The API writes no ledger table: redemptions,
 // cancellations and adjustments are commands the rules engine applies (ADR 16 step 3). Shutdown:
 // stop accepting and finish in-flight requests, stop the consumers, close clients.
 import {
@@ -25,6 +26,7 @@ import { MemoryRateLimiter, RedisRateLimiter } from "./http/rate-limit.ts";
 import { buildServer } from "./http/server.ts";
 import { LedgerCommands } from "./ledger-commands.ts";
 import { ApiNow, ledgerNow } from "./now.ts";
+import { AppliedEntries, pointsReadModelHandler } from "./points-read-model.ts";
 import { readModelRunners } from "./read-models.ts";
 import { rulesReadModelHandler } from "./rules-read-model.ts";
 import { KEY_CACHE_MS, KeyStore } from "./store/keys.ts";
@@ -48,6 +50,8 @@ const ledger = new LedgerCommands({
 await kit.producer.connect();
 await ledger.start();
 
+// Requests that changed the ledger wait for their entry in the points read model (read-your-writes).
+const applied = new AppliedEntries(pool);
 const rate = { rate: config.API_RATE_LIMIT_PER_SECOND, burst: config.API_RATE_BURST };
 const keys = new KeyStore(pool, config.API_ADMIN_KEY, KEY_CACHE_MS, (err) =>
   logger.warn({ err }, "API key last_used_at not written"),
@@ -74,6 +78,7 @@ const app = buildServer({
   expiryMonths: config.POINTS_EXPIRY_MONTHS,
   ledger,
   replyTimeoutMs: config.LEDGER_REPLY_TIMEOUT_MS,
+  applied,
   logger,
   ready: () => ready(),
   churnAlert: { url: config.CHURN_ALERT_URL ?? null, timeoutMs: config.CHURN_ALERT_TIMEOUT_MS },
@@ -85,33 +90,38 @@ const app = buildServer({
 });
 instrumentHttp(app, kit.metrics);
 
-// The ledger tables are the rules engine's to maintain.
-const vacuum = tableMaintenance(kit, ["api_requests", "api_ledger_commands"]);
-let runner: ConsumerRunner | null = null;
-if (config.CLOCK_MODE === "event") {
-  runner = new ConsumerRunner({
-    service: config.SERVICE_NAME,
-    kafka: kit.kafka,
-    groupId: groupIdFor(config, `${config.SERVICE_NAME}.clock`),
-    // The rules engine's output: "now" never passes what the engine has committed.
-    topics: [kit.topics.points.name],
-    // Nothing to apply: the runner observes the records' event times into the watermark.
-    handler: async () => undefined,
-    producer: kit.producer,
-    dlq: kit.dlq,
-    logger,
-    metrics: kit.metrics,
-    clock: kit.clock,
-    maxBatch: config.CONSUMER_MAX_BATCH,
-    sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
-    afterCommit: () => vacuum.kick(),
-  });
-}
+// The ledger tables are the rules engine's to maintain; the API's read model of them is its own.
+const vacuum = tableMaintenance(kit, [
+  "api_requests",
+  "api_ledger_commands",
+  "api_points_entries",
+  "api_points_lots",
+  "api_points_balances",
+]);
+// The read model of loyalty.points.v1 (balances, lots, history: src/points-read-model.ts), in its
+// own group from the beginning, in either clock mode. In event mode it also moves the API's clock
+// (the engine's committed event times: "now" never passes them); in wall mode it only reads it.
+const readOnlyClock = { mode: kit.clock.mode, now: () => kit.clock.now() };
+const runner = new ConsumerRunner({
+  service: config.SERVICE_NAME,
+  kafka: kit.kafka,
+  groupId: groupIdFor(config, `${config.SERVICE_NAME}.points`),
+  topics: [kit.topics.points.name],
+  fromBeginning: true,
+  handler: pointsReadModelHandler(pool, kit.codec, logger, applied),
+  producer: kit.producer,
+  dlq: kit.dlq,
+  logger,
+  metrics: kit.metrics,
+  clock: config.CLOCK_MODE === "event" ? kit.clock : readOnlyClock,
+  maxBatch: config.CONSUMER_MAX_BATCH,
+  sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
+  afterCommit: () => vacuum.kick(),
+});
 
 // The console's read model of loyalty.rules.v1 (ADR 18): its own group, from the beginning, in
 // either clock mode. A publication's timestamp is the publisher's wall time, not an event time:
 // this runner reads the API's clock but never feeds it (no observe/assign).
-const readOnlyClock = { mode: kit.clock.mode, now: () => kit.clock.now() };
 const rulesRunner = new ConsumerRunner({
   service: config.SERVICE_NAME,
   kafka: kit.kafka,
@@ -134,7 +144,7 @@ const readModels = [...readModelRunners(kit, readOnlyClock), dashboardRunner(kit
 const kafkaAdmin = kafkaAdminCheck(kit.kafka);
 const readiness = [
   postgresCheck(pool),
-  runner ? consumerCheck(runner) : kafkaAdmin,
+  config.CLOCK_MODE === "event" ? consumerCheck(runner) : kafkaAdmin,
   lagCheck(kit.metrics, config.READY_MAX_CONSUMER_LAG),
 ];
 function ready() {
@@ -143,7 +153,7 @@ function ready() {
 const ops = await startOpsServer(
   config.HTTP_PORT,
   kit.metrics,
-  () => runner?.isHealthy ?? true,
+  () => runner.isHealthy,
   config.HTTP_HOST,
   [],
   (err, path) => logger.error({ err, path }, "ops route failed"),
@@ -154,7 +164,7 @@ installShutdown(
   {
     stop: async () => {
       await app.close(); // no new requests; in-flight ones finish
-      await runner?.stop();
+      await runner.stop();
       await rulesRunner.stop();
       for (const r of readModels) await r.stop();
     },
@@ -172,7 +182,7 @@ installShutdown(
   config.SHUTDOWN_TIMEOUT_MS,
 );
 
-await runner?.start();
+await runner.start();
 await rulesRunner.start();
 for (const r of readModels) await r.start();
 const address = await app.listen({ port: config.API_PORT, host: config.API_HOST });

@@ -2,17 +2,19 @@
 // lots in its own event time and publishes the entries in ledger order (ADR 16 step 3). "Now"
 // dates redemptions and adjustments, picks the lots a redemption may take (expires_at > now) and
 // sets the summary's expiring horizons. Event mode: the latest event time the rules engine has
-// committed, as the API reads it on the points topic (its own consumer group), never below the
-// latest event time the ledger had at start: `loyalty member show` uses the same (ledgerNow), and
-// a restarted API agrees with it before its first batch. Wall mode: the wall clock.
+// committed, as the API reads it on the points topic (its read model's group), never below the
+// latest event time its read model held at start: `loyalty member show` uses the same (ledgerNow),
+// and a restarted API agrees with it before its first batch. Wall mode: the wall clock.
 import { type Clock, WatermarkClock } from "@loyalty/stream-runtime";
 import type { Db } from "./store/db.ts";
+import { latestEventTime } from "./store/points.ts";
 
-/** The latest event time recorded in the ledger (the rules engine's), or null for an empty ledger. */
+/**
+ * The latest event time of the ledger as the API's read model of loyalty.points.v1 holds it
+ * (api_points_entries), or null when it holds nothing yet.
+ */
 export async function ledgerNow(db: Db): Promise<number | null> {
-  const r = await db.query<{ t: Date | null }>("select max(event_time) as t from ledger_entries");
-  const t = r.rows[0]?.t ?? null;
-  return t === null ? null : t.getTime();
+  return latestEventTime(db);
 }
 
 export class ApiNow {

@@ -1,11 +1,11 @@
 // The member summary: one function for GET /v1/members/{id} and `pnpm loyalty member show`.
-// Balance, lots and expiry come from the ledger (its reads are the ledger-commands work's, ADR 16
-// step 3); tier and churn card come from the API's own read models of loyalty.tiers.v1 and
-// loyalty.churn-alerts.v1 (src/read-models.ts, migration 507), never from the tier evaluator's or
-// churn-alert's tables (ADR 16 step 5).
+// Everything comes from the API's own read models, in one statement: balance, debt and lots with
+// their expiry from loyalty.points.v1 (src/points-read-model.ts, migration 508), tier and churn
+// card from loyalty.tiers.v1 and loyalty.churn-alerts.v1 (src/read-models.ts, migration 507). The
+// API never reads the rules engine's, the tier evaluator's or churn-alert's tables (ADR 16).
 import { DAY_MS, type OpenLot, expiringWithin } from "./domain/lots.ts";
 import type { Db } from "./store/db.ts";
-import { type LatestAlert, knownToReadModels, latestAlert, memberTier } from "./store/read-models.ts";
+import type { LatestAlert } from "./store/read-models.ts";
 
 export const EXPIRY_HORIZONS_DAYS = [30, 60, 90] as const;
 
@@ -34,41 +34,66 @@ export interface MemberSummary {
   asOf: string;
 }
 
-/** Null when neither the ledger nor the API's read models know the member. */
+/** Null when none of the API's read models knows the member. */
 export async function memberSummary(db: Db, memberId: string, now: number): Promise<MemberSummary | null> {
   const m = await db.query<{
-    balance: number | null;
-    debt: number | null;
+    balance: string | null;
+    debt: string | null;
     in_ledger: boolean;
     closed: boolean;
-  }>(
-    `select b.balance, b.debt, b.member_id is not null as in_ledger,
-            exists (select 1 from api_member_status s where s.member_id = $1 and s.status = 'closed') as closed
+    lots: Array<[string, number, number]>;
+    tier: string | null;
+    alert: {
+      event_time: string;
+      p_alive: number;
+      segment: string;
+      action_level: string;
+      model_version: string;
+    } | null;
+  }>({
+    // Named: prepared once per connection, so PostgreSQL neither parses nor plans it again (the
+    // balance read is the API's hottest statement: `pnpm bench:api`).
+    name: "api-member-summary",
+    text: `select b.balance, b.debt, b.member_id is not null as in_ledger,
+            exists (select 1 from api_member_status s where s.member_id = $1 and s.status = 'closed') as closed,
+            (select coalesce(json_agg(json_build_array(l.lot_id, l.remaining,
+                                      (extract(epoch from l.expires_at) * 1000)::bigint)), '[]'::json)
+               from api_points_lots l where l.member_id = $1 and l.remaining > 0 and l.expires_at is not null) as lots,
+            (select t.to_tier from api_tier_changes t where t.member_id = $1
+              order by t.effective_at desc, t.topic_offset desc limit 1) as tier,
+            (select row_to_json(a) from (
+               select event_time, p_alive, segment, action_level, model_version from api_churn_alerts
+                where member_id = $1 order by event_time desc, topic_offset desc limit 1) a) as alert
        from (select $1::text as id) k
-       left join ledger_balances b on b.member_id = k.id`,
-    [memberId],
-  );
+       left join api_points_balances b on b.member_id = k.id`,
+    values: [memberId],
+  });
   const row = m.rows[0];
   if (!row) return null;
-  if (!row.in_ledger && !(await knownToReadModels(db, memberId))) return null;
-  const lots = await db.query<{ lot_id: string; remaining: number; expires_at: Date }>(
-    "select lot_id, remaining, expires_at from ledger_lots where member_id = $1 and remaining > 0",
-    [memberId],
-  );
-  const open: OpenLot[] = lots.rows.map((l) => ({
-    lotId: l.lot_id,
-    remaining: l.remaining,
-    expiresAt: l.expires_at.getTime(),
+  if (!row.in_ledger && row.tier === null && row.alert === null) return null;
+  const open: OpenLot[] = row.lots.map(([lotId, remaining, expiresAt]) => ({
+    lotId,
+    remaining: Number(remaining),
+    expiresAt: Number(expiresAt),
   }));
-  const balance = row.balance ?? 0;
+  const balance = Number(row.balance ?? 0);
   const valid = open.filter((l) => l.expiresAt > now).reduce((s, l) => s + l.remaining, 0);
-  const [tier, alert] = await Promise.all([memberTier(db, memberId), latestAlert(db, memberId)]);
+  const a = row.alert;
+  const alert: LatestAlert | null = a
+    ? {
+        at: new Date(a.event_time).toISOString(),
+        pAlive: a.p_alive,
+        segment: a.segment,
+        actionLevel: a.action_level,
+        modelVersion: a.model_version,
+      }
+    : null;
   return {
     memberId,
     status: row.closed ? "closed" : "open",
-    tier,
+    tier: row.tier,
     balance,
-    debt: row.debt ?? 0,
+    debt: Number(row.debt ?? 0),
     available: Math.max(0, Math.min(valid, balance)),
     expiring: expiringWithin(open, now, EXPIRY_HORIZONS_DAYS).map((e) => ({
       ...e,

@@ -34,6 +34,8 @@ const movement = (over: Partial<PointsMovement>): PointsMovement => ({
   reason: null,
   eventTime: T,
   lotExpiresAt: null,
+  ruleSetId: null,
+  lots: [],
   ...over,
 });
 

@@ -103,6 +103,8 @@ export function points(
     reason: null,
     eventTime,
     lotExpiresAt: null,
+    ruleSetId: null,
+    lots: [],
   };
 }
 

@@ -125,6 +125,15 @@ export interface MemberChanged {
 
 export type PointsKind = "EARNED" | "REVERSED" | "REDEEMED" | "EXPIRED" | "ADJUSTED";
 
+/** What one ledger entry did to one lot. */
+export interface LotShare {
+  lotId: string;
+  /** Signed change of the lot's remaining points. */
+  points: number;
+  /** Set when the entry opened the lot: its expiry. */
+  expiresAt: null | number;
+}
+
 /** A committed ledger movement (loyalty.points.v1), key = member id. */
 export interface PointsMovement {
   /** Stable: derived from the source event id, rule id and kind. */
@@ -142,6 +151,10 @@ export interface PointsMovement {
   reason: null | string;
   eventTime: number;
   lotExpiresAt: null | number;
+  /** The rule set whose rule made an EARNED or REVERSED entry (with ruleSetVersion); null otherwise and on records written before this field. */
+  ruleSetId: null | string;
+  /** The lots this entry opened or took from, in the order the ledger moved them: an EARNED entry and a positive ADJUSTED one open a lot (lot id = eventId, points > 0, expiresAt set); REDEEMED, EXPIRED, REVERSED and negative ADJUSTED entries take from lots (points < 0); a cancelled redemption (ADJUSTED) puts points back into the lots it took (points > 0, expiresAt null). Their sum minus the entry's points is the change of the member's debt. Empty on records written before this field. */
+  lots: Array<LotShare>;
 }
 
 export type PurchaseEventType = "PURCHASE" | "REFUND" | "CANCELLATION";

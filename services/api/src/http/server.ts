@@ -16,6 +16,7 @@ import type { LedgerGateway } from "../ledger-commands.ts";
 import { ledgerHistory } from "../store/history.ts";
 import { type KeyStore, type Principal, type Scope, allows } from "../store/keys.ts";
 import {
+  type EntryWaiter,
   type LedgerDeps,
   adjust,
   cancelRedemption,
@@ -52,6 +53,11 @@ export interface ApiDeps {
   ledger: LedgerGateway;
   /** LEDGER_REPLY_TIMEOUT_MS: a write waits this long for the engine's reply, then answers 202. */
   replyTimeoutMs: number;
+  /**
+   * The points read model's applied entries: an answered command waits for its entry there (at
+   * most the rest of replyTimeoutMs), so the next read shows it. Unset: no wait.
+   */
+  applied?: EntryWaiter;
   logger: Logger;
   version?: string;
   /** What GET /readyz answers (PostgreSQL, Kafka, lag: see main.ts); unset: ready, no checks. */
@@ -141,7 +147,13 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     );
   });
   const openapi = openApiDocument(deps.version ?? API_VERSION);
-  const ledger: LedgerDeps = { pool: deps.pool, ledger: deps.ledger, replyTimeoutMs: deps.replyTimeoutMs };
+  const ledger: LedgerDeps = {
+    pool: deps.pool,
+    ledger: deps.ledger,
+    replyTimeoutMs: deps.replyTimeoutMs,
+    ...(deps.applied ? { applied: deps.applied } : {}),
+    logger: deps.logger,
+  };
 
   const summaryOrNotFound = async (memberId: string) => {
     const s = await memberSummary(deps.pool, memberId, deps.now());

@@ -1,8 +1,8 @@
 // What the marketers' console reads and writes (ADR 18): the API's read model of
 // loyalty.rules.v1 (`api_rule_sets`, written only by src/rules-read-model.ts), the drafts a
 // marketer key submits (`api_rule_drafts`), a member's lots, and daily points figures from the
-// ledger the API already reads for balances and history. The rules engine's own tables
-// (rule_sets, rules_*) are never read here.
+// API's read model of loyalty.points.v1 (api_points_*, migration 508), as balances and history.
+// The rules engine's own tables (rule_sets, rules_*, ledger_*) are never read here.
 import { randomUUID } from "node:crypto";
 import { ApiError } from "../domain/errors.ts";
 import type { Db } from "./db.ts";
@@ -306,7 +306,7 @@ export interface LotView {
   due: boolean;
 }
 
-/** A member's lots with points left, soonest expiry first; null for a member the ledger lacks. */
+/** A member's lots with points left, soonest expiry first; null for a member the read model lacks. */
 export async function memberLots(db: Db, memberId: string, now: number): Promise<LotView[] | null> {
   const r = await db.query<{
     lot_id: string | null;
@@ -319,8 +319,8 @@ export async function memberLots(db: Db, memberId: string, now: number): Promise
     `select l.lot_id, l.points, l.remaining, l.earned_at, l.expires_at,
             (b.member_id is not null) as known
        from (select $1::text as id) k
-       left join ledger_balances b on b.member_id = k.id
-       left join ledger_lots l on l.member_id = k.id and l.remaining > 0
+       left join api_points_balances b on b.member_id = k.id
+       left join api_points_lots l on l.member_id = k.id and l.remaining > 0
       order by l.expires_at, l.lot_id`,
     [memberId],
   );
@@ -372,7 +372,7 @@ export async function pointsByDay(db: Db, days: number): Promise<{ to: string | 
     entries: string;
     last: Date | null;
   }>(
-    `with last as (select max(event_time) as t from ledger_entries),
+    `with last as (select max(event_time) as t from api_points_entries),
           span as (select date_trunc('day', t at time zone 'UTC') as d1 from last where t is not null),
           days as (select generate_series(d1 - make_interval(days => $1::int - 1), d1, interval '1 day') as d from span),
           agg as (
@@ -383,7 +383,7 @@ export async function pointsByDay(db: Db, days: number): Promise<{ to: string | 
                    sum(case when e.kind = 'expire' then -e.points else 0 end) as expired,
                    sum(case when e.kind = 'adjust' then e.points else 0 end) as adjusted,
                    count(*) as entries
-              from ledger_entries e, span
+              from api_points_entries e, span
              where e.event_time >= (span.d1 - make_interval(days => $1::int - 1)) at time zone 'UTC'
              group by 1)
      select to_char(days.d, 'YYYY-MM-DD') as day,

@@ -1,3 +1,5 @@
+// A member's ledger history from the API's read model of loyalty.points.v1 (migration 508):
+// entry ids, kinds, points, balances after and the rule (id, version, rule set) of each entry.
 import { ApiError } from "../domain/errors.ts";
 import type { Db } from "./db.ts";
 import { memberState } from "./ledger.ts";
@@ -26,7 +28,11 @@ export interface HistoryPage {
   nextCursor: string | null;
 }
 
-/** Newest first (commit order), keyset-paged on seq. */
+/**
+ * Newest first, keyset-paged on seq: the order the API's read model of loyalty.points.v1 stored
+ * the entries (a member's records are in ledger order in one partition), its seq the cursor.
+ * recordedAt is when the read model stored the entry.
+ */
 export async function ledgerHistory(
   db: Db,
   memberId: string,
@@ -53,7 +59,7 @@ export async function ledgerHistory(
   }>(
     `select entry_id, seq, kind, points, balance_after, rule_id, rule_version, rule_set_id, rule_set_version,
             reason, source_event_id, order_id, event_time, recorded_at
-       from ledger_entries where member_id = $1 and ($2::bigint is null or seq < $2)
+       from api_points_entries where member_id = $1 and ($2::bigint is null or seq < $2)
       order by seq desc limit $3`,
     [memberId, before, limit + 1],
   );

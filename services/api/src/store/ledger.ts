@@ -8,6 +8,7 @@
 import type { LedgerCommand, LedgerReply } from "@loyalty/contracts";
 import { stableId } from "@loyalty/contracts";
 import type { Pool } from "@loyalty/db";
+import type { Logger } from "@loyalty/stream-runtime";
 import { ApiError, type ErrorBody, type ErrorCode } from "../domain/errors.ts";
 import { adjustmentIdOf, redemptionIdOf, requestHash } from "../domain/ids.ts";
 import type { LedgerGateway } from "../ledger-commands.ts";
@@ -293,11 +294,22 @@ async function storedAnswer<T>(
   return { status: row.status_code, body: row.response, replayed: true };
 }
 
+/** Waits until the API's read model of loyalty.points.v1 holds an entry (src/points-read-model.ts). */
+export interface EntryWaiter {
+  waitFor(entryId: string, timeoutMs: number): Promise<boolean>;
+}
+
 export interface LedgerDeps {
   pool: Pool;
   ledger: LedgerGateway;
   /** LEDGER_REPLY_TIMEOUT_MS: how long a request waits for the engine's reply before 202. */
   replyTimeoutMs: number;
+  /**
+   * Read-your-writes: an accepted command's answer waits until the read model has applied its
+   * entry, for what is left of replyTimeoutMs. Unset: answered at once.
+   */
+  applied?: EntryWaiter;
+  logger?: Pick<Logger, "warn">;
 }
 
 /** The error of an answer >= 400, as thrown to the error handler. */
@@ -321,6 +333,7 @@ async function command<T>(
   idempotencyKey: string | null,
   replayed: boolean,
 ): Promise<Stored<T | PendingResult>> {
+  const started = Date.now();
   const r = await deps.pool.query<{ http_status: number | null; response: unknown }>(
     `insert into api_ledger_commands (command_id, key_id, idempotency_key, member_id, operation, request)
      values ($1, $2, $3, $4, $5, $6)
@@ -334,6 +347,19 @@ async function command<T>(
   const known = a !== null;
   a ??= await deps.ledger.request(cmd, deps.replyTimeoutMs);
   if (a === null) return { status: 202, body: pendingOf(cmd.commandId), replayed };
+  const entryId = a.status < 300 ? (a.body as { entryId?: unknown }).entryId : undefined;
+  if (deps.applied && typeof entryId === "string" && entryId.length > 0) {
+    // Read-your-writes: the next balance read (any instance: one database) shows this entry.
+    const seen = await deps.applied.waitFor(
+      entryId,
+      Math.max(0, deps.replyTimeoutMs - (Date.now() - started)),
+    );
+    if (!seen)
+      deps.logger?.warn(
+        { commandId: cmd.commandId, entryId },
+        "ledger command answered before the points read model applied its entry",
+      );
+  }
   if (a.status >= 400) {
     if (idempotencyKey !== null)
       await deps.pool.query(
@@ -541,12 +567,12 @@ export async function commandStatus(
     : { commandId, status: "done", httpStatus: row.http_status, result: row.response };
 }
 
-/** A member exists once the engine or the ledger knows them. */
+/** A member exists once one of the API's read models has a row for them (an entry, a tier change or an alert). */
 export async function memberState(db: Db, memberId: string): Promise<"unknown" | "open" | "closed"> {
-  // Still a read of the engine's tables (step 5 of ADR 16 replaces it with the API's read model).
   const r = await db.query<{ known: boolean; closed: boolean }>(
-    `select (exists (select 1 from ledger_balances where member_id = $1)
-             or exists (select 1 from rules_members where member_id = $1)) as known,
+    `select (exists (select 1 from api_points_balances where member_id = $1)
+             or exists (select 1 from api_tier_changes where member_id = $1)
+             or exists (select 1 from api_churn_alerts where member_id = $1)) as known,
             exists (select 1 from api_member_status where member_id = $1 and status = 'closed') as closed`,
     [memberId],
   );

@@ -146,6 +146,13 @@ describe("redemption", () => {
     expect(lots.get(late as string)?.remaining).toBe(80);
     expect(await balanceOf(pool, "fifo1")).toBe(80);
     expect(r.body.balanceAfter).toBe(80);
+    // Read-your-writes: the answer came after the API's read model applied the entry, so the very
+    // next read (no polling) shows the balance and the lot left, and the history has the entry.
+    const s = await call(api.base, "GET", "/v1/members/fifo1", { key: keys.read });
+    expect(s.body).toMatchObject({ balance: 80, available: 80 });
+    expect(s.body.expiring.map((e: { points: number }) => e.points)).toEqual([0, 0, 0]);
+    const h = await call(api.base, "GET", "/v1/members/fifo1/ledger?limit=1", { key: keys.read });
+    expect(h.body.entries[0]).toMatchObject({ entryId: r.body.entryId, kind: "redeem", points: -100 });
   });
 
   it("a retry with the same key returns the first answer and changes nothing; another body is 409", async () => {
@@ -193,6 +200,9 @@ describe("redemption", () => {
     expect([...(await lotsOf(pool, "race1")).values()].reduce((s, l) => s + l.remaining, 0)).toBe(10);
     // Each successful answer saw a distinct balance: the redemptions were serialised.
     expect(new Set(ok.map((r) => r.body.balanceAfter)).size).toBe(33);
+    const s = await call(api.base, "GET", "/v1/members/race1", { key: keys.read });
+    expect(s.body).toMatchObject({ balance: 10, available: 10 });
+    expect(s.body.expiring.map((e: { points: number }) => e.points)).toEqual([0, 0, 10]);
   });
 
   it("unknown and closed members are refused with their codes", async () => {
@@ -350,6 +360,10 @@ describe("cancellation", () => {
     expect(again.status).toBe(200);
     expect(again.body).toEqual(c.body);
     expect(await balanceOf(pool, "cancel1")).toBe(145);
+    // The read model put the points back into their lots too: what expires per horizon.
+    const s = await call(api.base, "GET", "/v1/members/cancel1", { key: keys.read });
+    expect(s.body.balance).toBe(145);
+    expect(s.body.expiring.map((e: { points: number }) => e.points)).toEqual([45, 145, 145]);
     const missing = await call(
       api.base,
       "POST",
@@ -447,8 +461,9 @@ describe("expiry and the points topic", () => {
     expect(e.rows).toEqual([{ points: -25, balance_after: 10 }]);
     expect((await lotsOf(pool, "exp1")).get(lot as string)?.remaining).toBe(0);
 
+    // The engine's entries and the seeds' earns (published as the engine would).
     const written = await pool.query<{ entry_id: string; kind: string }>(
-      "select entry_id, kind from ledger_entries where kind <> 'earn' and member_id <> $1 order by seq",
+      "select entry_id, kind from ledger_entries where member_id <> $1 order by seq",
       [warm],
     );
     const topic = namespacedTopics(ns).points;
@@ -471,6 +486,36 @@ describe("expiry and the points topic", () => {
     const report = await verifyLedger(pool);
     expect(report.differences).toEqual([]);
     expect(report.entries).toBeGreaterThan(50);
+
+    // The API's read model, fed by the topic alone, equals the ledger: every entry, balance, debt
+    // and open lot (remaining, expiry).
+    const ledger = async (sql: string) => (await pool.query<{ line: string }>(sql)).rows.map((r) => r.line);
+    await waitFor(
+      "the points read model caught up with the ledger",
+      () => ledger("select count(*)::text as line from api_points_entries"),
+      (n) => n[0] === String(report.entries),
+    );
+    expect(
+      await ledger(
+        "select member_id || ' ' || balance || ' ' || debt as line from api_points_balances order by 1",
+      ),
+    ).toEqual(
+      await ledger(
+        "select member_id || ' ' || balance || ' ' || debt as line from ledger_balances order by 1",
+      ),
+    );
+    const open = (t: string) =>
+      `select lot_id || ' ' || member_id || ' ' || points || ' ' || remaining || ' ' || expires_at as line
+         from ${t} where remaining > 0 order by 1`;
+    expect(await ledger(open("api_points_lots"))).toEqual(await ledger(open("ledger_lots")));
+    expect(
+      await ledger("select entry_id || balance_after as line from api_points_entries order by 1"),
+    ).toEqual(await ledger("select entry_id || balance_after as line from ledger_entries order by 1"));
+    const s = await call(api.base, "GET", "/v1/members/exp1", { key: keys.read });
+    expect([s.body.balance, s.body.expiring.map((e: { points: number }) => e.points)]).toEqual([
+      10,
+      [0, 0, 0],
+    ]);
   });
 });
 

@@ -5,7 +5,9 @@ import type { ChildProcess } from "node:child_process";
 // movements in ledger order: read with a plain kafkajs consumer (read_committed), each record's
 // balanceAfter is the previous one plus its points (0 before the first), and the last one is the
 // member's ledger balance, for every member of the ledger. Also prints the ledger digest
-// (balances, lots, entry ids) that the ADR records.
+// (balances, lots, entry ids) that the ADR records, and checks that the API's read model of the
+// topic (api_points_*) holds the same entries, balances, debts and lots as the ledger.
+import { createHash } from "node:crypto";
 import { AvroCodec, type PointsMovement } from "@loyalty/contracts";
 import type { Pool } from "@loyalty/db";
 import { verifyLedger } from "@loyalty/rules-engine";
@@ -132,4 +134,36 @@ it("publishes every member's points in ledger order after a CDNOW master replay"
   expect(withMovements.filter((m) => balances.get(m) !== 0)).toEqual([]);
   expect(perMember.size).toBe(23_570);
   expect((await verifyLedger(pool)).differences).toEqual([]);
+
+  // The API's read model, fed by the topic alone, holds the ledger: every entry with its balance
+  // after and rule, every member's balance and debt, every lot's remaining points and expiry.
+  await waitFor(
+    "the API's points read model caught up",
+    async () =>
+      Number(
+        (await pool.query<{ n: string }>("select count(*) as n from api_points_entries")).rows[0]?.n ?? 0,
+      ),
+    (n) => n === entries,
+    300_000,
+  );
+  const same = async (what: string, ours: string, theirs: string) => {
+    const lines = async (sql: string) =>
+      createHash("sha256")
+        .update((await pool.query<{ line: string }>(sql)).rows.map((r) => r.line).join("\n"))
+        .digest("hex");
+    expect([what, await lines(ours)]).toEqual([what, await lines(theirs)]);
+  };
+  const entry = (t: string) =>
+    `select entry_id || ' ' || member_id || ' ' || kind || ' ' || points || ' ' || balance_after || ' ' ||
+            coalesce(rule_id, '-') || ' ' || coalesce(rule_version, 0) || ' ' || coalesce(rule_set_id, '-') || ' ' ||
+            coalesce(rule_set_version, 0) || ' ' || (extract(epoch from event_time) * 1000)::bigint as line
+       from ${t} order by entry_id`;
+  await same("entries", entry("api_points_entries"), entry("ledger_entries"));
+  const balance = (t: string) =>
+    `select member_id || ' ' || balance || ' ' || debt as line from ${t} order by 1`;
+  await same("balances", balance("api_points_balances"), balance("ledger_balances"));
+  const lot = (t: string) =>
+    `select lot_id || ' ' || member_id || ' ' || points || ' ' || remaining || ' ' ||
+            (extract(epoch from expires_at) * 1000)::bigint as line from ${t} order by lot_id`;
+  await same("lots", lot("api_points_lots"), lot("ledger_lots"));
 }, 1_500_000);

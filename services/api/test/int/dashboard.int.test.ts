@@ -66,6 +66,8 @@ const move = (
   reason: null,
   eventTime: at,
   lotExpiresAt: null,
+  ruleSetId: null,
+  lots: [],
 });
 const change = (
   n: number,

@@ -1,11 +1,15 @@
 // Shared pieces of the API's integration tests: the service as a child process on a free port,
-// ledger seeding that follows the rules engine's invariants, and a small HTTP client that holds
-// every answer to the OpenAPI document (status, content type, required headers, body).
+// ledger seeding that follows the rules engine's invariants (rows and their loyalty.points.v1
+// records, which the API's read model applies), and a small HTTP client that holds every answer
+// to the OpenAPI document (status, content type, required headers, body).
 import { createHash } from "node:crypto";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { AvroCodec, type PointsMovement, type TopicSpec, namespacedTopics } from "@loyalty/contracts";
 import { type Pool, createPool, inTransaction, migrate } from "@loyalty/db";
-import { type RunningService, type TestStack, serviceEnv, spawnService } from "@loyalty/testkit";
+import { ensureTopics } from "@loyalty/stream-runtime";
+import { type RunningService, type TestStack, serviceEnv, spawnService, testKafka } from "@loyalty/testkit";
+import type { Producer } from "kafkajs";
 import { entryIdOf } from "../../src/domain/ids.ts";
 import { openApiDocument } from "../../src/http/openapi.ts";
 import { ResponseContract } from "../contract.ts";
@@ -110,21 +114,107 @@ export async function call(base: string, method: string, path: string, opts: Cal
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
 }
 
+/** Where seedLots publishes the records of the entries it writes: the pool's namespace's points topic. */
+interface SeedSink {
+  stack: TestStack;
+  topics: ReturnType<typeof namespacedTopics>;
+  topic: TopicSpec;
+  codec: AvroCodec;
+  producer: Promise<Producer> | null;
+}
+const sinks = new WeakMap<Pool, SeedSink>();
+
 export async function namespacePool(stack: TestStack, ns: string): Promise<Pool> {
   await migrate(stack.databaseUrl, undefined, ns);
-  return createPool(stack.databaseUrl, { max: 4, namespace: ns });
+  const pool = createPool(stack.databaseUrl, { max: 4, namespace: ns });
+  const sink: SeedSink = {
+    stack,
+    topics: namespacedTopics(ns),
+    topic: namespacedTopics(ns).points,
+    codec: new AvroCodec(stack.schemaRegistryUrl),
+    producer: null,
+  };
+  sinks.set(pool, sink);
+  const end = pool.end.bind(pool);
+  // The seeding producer goes with the pool.
+  pool.end = (async () => {
+    if (sink.producer) await (await sink.producer).disconnect();
+    await end();
+  }) as typeof pool.end;
+  return pool;
+}
+
+/**
+ * Publishes ledger entries' records on loyalty.points.v1, as the rules engine does after writing
+ * them (keyed by member id, so in the member's partition with the engine's own records).
+ */
+export async function publishMovements(pool: Pool, movements: readonly PointsMovement[]): Promise<void> {
+  const sink = sinks.get(pool);
+  if (!sink) throw new TypeError("publishMovements needs a pool from namespacePool");
+  sink.producer ??= (async () => {
+    const kafka = testKafka(sink.stack.kafkaBrokers);
+    // Before any service has started in the namespace, the topics are made as a service would.
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, {
+      partitions: Number(process.env.LOYALTY_PARTITIONS ?? 6),
+      replication: 1,
+      topics: Object.values(sink.topics),
+    }).finally(() => admin.disconnect());
+    const p = kafka.producer({ idempotent: true });
+    await p.connect();
+    await sink.codec.register(sink.topic);
+    return p;
+  })();
+  const producer = await sink.producer;
+  await producer.send({
+    topic: sink.topic.name,
+    acks: -1,
+    messages: await Promise.all(
+      movements.map(async (m) => ({
+        key: m.memberId,
+        value: await sink.codec.encode(sink.topic, m),
+        timestamp: String(m.eventTime),
+      })),
+    ),
+  });
+}
+
+/** Waits until the API's read model of loyalty.points.v1 holds every one of the entries. */
+export async function untilApplied(
+  pool: Pool,
+  entryIds: readonly string[],
+  timeoutMs = 60_000,
+): Promise<void> {
+  await waitFor(
+    `${entryIds.length} entries in the API's points read model`,
+    async () =>
+      (
+        await pool.query<{ n: number }>(
+          "select count(*)::int as n from api_points_entries where entry_id = any($1)",
+          [entryIds],
+        )
+      ).rows[0]?.n ?? 0,
+    (n) => n === entryIds.length,
+    timeoutMs,
+  );
 }
 
 /**
  * Earns lots for a member the way the rules engine does: per lot an `earn` entry, the lot
- * (lot id = entry id), its + movement, and the balance, in one transaction.
+ * (lot id = entry id), and the balance, in one transaction, then the entries' records on
+ * loyalty.points.v1 (with the lot each opened). Waits until the API's read model has applied them
+ * unless `wait` is false (an API not started yet: `untilApplied` with the ids returned).
  */
 export async function seedLots(
   pool: Pool,
   memberId: string,
   lots: readonly { points: number; expiresAt: number; earnedAt?: number; tag?: string }[],
+  opts: { wait?: boolean } = {},
 ): Promise<string[]> {
-  return inTransaction(pool, async (c) => {
+  const movements: PointsMovement[] = [];
+  const ids = await inTransaction(pool, async (c) => {
+    movements.length = 0;
     await c.query("insert into ledger_balances (member_id, balance) values ($1, 0) on conflict do nothing", [
       memberId,
     ]);
@@ -150,11 +240,31 @@ export async function seedLots(
          values ($1, $2, $3, $3, $4, $5)`,
         [id, memberId, l.points, new Date(earnedAt), new Date(l.expiresAt)],
       );
+      movements.push({
+        eventId: id,
+        memberId,
+        kind: "EARNED",
+        points: l.points,
+        balanceAfter: balance,
+        ruleId: "seed",
+        ruleVersion: 1,
+        ruleSetVersion: null,
+        sourceEventId: source,
+        orderId: null,
+        reason: null,
+        eventTime: earnedAt,
+        lotExpiresAt: l.expiresAt,
+        ruleSetId: null,
+        lots: [{ lotId: id, points: l.points, expiresAt: l.expiresAt }],
+      });
       ids.push(id);
     }
     await c.query("update ledger_balances set balance = $2 where member_id = $1", [memberId, balance]);
     return ids;
   });
+  await publishMovements(pool, movements);
+  if (opts.wait !== false) await untilApplied(pool, ids);
+  return ids;
 }
 
 export async function lotsOf(pool: Pool, memberId: string) {

@@ -20,7 +20,17 @@ import {
   testNamespace,
 } from "@loyalty/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_KEY, type Api, DAY, call, namespacePool, seedLots, startApi, waitFor } from "./helpers.ts";
+import {
+  ADMIN_KEY,
+  type Api,
+  DAY,
+  call,
+  namespacePool,
+  seedLots,
+  startApi,
+  untilApplied,
+  waitFor,
+} from "./helpers.ts";
 
 let stack: TestStack;
 let ns: string;
@@ -95,8 +105,16 @@ beforeAll(async () => {
   stack = await requireStack();
   ns = testNamespace();
   pool = await namespacePool(stack, ns);
-  await seedLots(pool, "m1", [{ points: 100, earnedAt: LEDGER_T, expiresAt: LEDGER_T + 365 * DAY }]);
+  const seeded = await seedLots(
+    pool,
+    "m1",
+    [{ points: 100, earnedAt: LEDGER_T, expiresAt: LEDGER_T + 365 * DAY }],
+    {
+      wait: false,
+    },
+  );
   api = await startApi(stack, ns, { CLOCK_MODE: "event" });
+  await untilApplied(pool, seeded);
   await grantTestNamespace(stack.kafkaBrokers, ns);
 });
 

@@ -1,4 +1,4 @@
-import type { PointsKind, PointsMovement } from "@loyalty/contracts";
+import type { LotShare, PointsKind, PointsMovement } from "@loyalty/contracts";
 import { stableId } from "@loyalty/contracts";
 import type { TierState } from "@loyalty/tiers";
 import type { RecordedAward } from "../rules/clawback.ts";
@@ -114,6 +114,8 @@ export interface EntryRow {
   detail: EarnDetail | ReverseDetail | ExpiryDetail | Record<string, unknown> | null;
   /** earn entries: expiry of the lot they created. */
   lotExpiresAt: number | null;
+  /** The lots the entry opened or took from, for its record (attachLots, once the batch is decided). */
+  lots?: LotShare[];
 }
 
 const KIND: Readonly<Record<EntryKind, PointsKind>> = {
@@ -140,7 +142,30 @@ export function toMovement(e: EntryRow): PointsMovement {
     reason: e.reason,
     eventTime: e.eventTime,
     lotExpiresAt: e.lotExpiresAt,
+    ruleSetId: e.ruleSetId,
+    lots: e.lots ?? [],
   };
+}
+
+/**
+ * Pure: gives each entry of a decided batch the lots it opened (a new lot's id is its entry id:
+ * earns, positive adjustments) and the lot movements it made, in the order they were made, for
+ * its loyalty.points.v1 record (the member API's read model of lots).
+ */
+export function attachLots(
+  entries: readonly EntryRow[],
+  newLots: readonly LotRow[],
+  movements: readonly LotMovement[],
+): void {
+  const byEntry = new Map<string, LotShare[]>();
+  const add = (entryId: string, share: LotShare) => {
+    const list = byEntry.get(entryId);
+    if (list) list.push(share);
+    else byEntry.set(entryId, [share]);
+  };
+  for (const l of newLots) add(l.lotId, { lotId: l.lotId, points: l.points, expiresAt: l.expiresAt });
+  for (const m of movements) add(m.entryId, { lotId: m.lotId, points: m.points, expiresAt: null });
+  for (const e of entries) e.lots = byEntry.get(e.entryId) ?? [];
 }
 
 export interface EarnDetail {

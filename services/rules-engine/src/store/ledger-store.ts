@@ -11,6 +11,7 @@ import {
   type MemberRow,
   type OrderRow,
   type RiskAlert,
+  attachLots,
   orderKeyOf,
   splitUsageKey,
   usageKey,
@@ -121,6 +122,7 @@ export class LedgerStore {
     const applied = fresh.reduce((n, part) => n + part.events.length, 0);
     if (ps === null) return { bySource, fresh: 0, replayed: seen.size, written, rejected, replies };
     await this.write(c, ps);
+    for (const p of ps) attachLots(p.entries, p.newLots, p.movements);
     for (const p of ps) {
       for (const [id, o] of p.bySource) {
         bySource.set(id, o);
@@ -148,6 +150,7 @@ export class LedgerStore {
     const p = new BatchProcessor(loaded, this.registry, this.opts);
     p.punctuate(time, trigger, owns);
     await this.write(c, [p]);
+    attachLots(p.entries, p.newLots, p.movements);
     return p.entries;
   }
 
