@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import type { MemberChanged, PurchaseEvent } from "@loyalty/contracts";
 import { describe, expect, it } from "vitest";
 import { simulateDraft } from "../../src/engine/draft.ts";
-import { backtestParallel } from "../../src/rules/backtest-parallel.ts";
+import { backtestParallel, endBacktestWorker } from "../../src/rules/backtest-parallel.ts";
 import { BacktestError, type BacktestInput, TOP_MEMBERS, backtest } from "../../src/rules/backtest.ts";
 import type { RuleSet } from "../../src/rules/types.ts";
 import { BASE_RULE, mustValidate, rule } from "./helpers.ts";
@@ -278,6 +278,21 @@ describe("backtest: invariants", () => {
     expect(JSON.stringify(two.report)).toBe(JSON.stringify(one));
     expect(one.membersAffected).toBeGreaterThan(0);
     await expect(backtestParallel({ ...input, to: input.from })).rejects.toBeInstanceOf(BacktestError);
+    // The worker kept from the first backtest prices the next ones, each from its own input
+    // (nothing of the previous one left in it), and is ended on request.
+    const later = { ...input, from: at("1997-03-01T00:00:00Z") };
+    const three = await backtestParallel(later);
+    expect(three.parallel).toBe(true);
+    expect(JSON.stringify(three.report)).toBe(JSON.stringify(backtest(later)));
+    const again = await backtestParallel(input);
+    expect(JSON.stringify(again.report)).toBe(JSON.stringify(one));
+    // Overlapping backtests get a worker each, with the same reports.
+    const both = await Promise.all([backtestParallel(input), backtestParallel(later)]);
+    expect(both.map((b) => [b.parallel, JSON.stringify(b.report)])).toEqual([
+      [true, JSON.stringify(one)],
+      [true, JSON.stringify(three.report)],
+    ]);
+    await endBacktestWorker();
   });
 
   it("top members: |difference| descending, ties by member id, at most 20", () => {
