@@ -254,6 +254,31 @@ describe("backtest: invariants", () => {
     expect(a.membersAffected).toBeGreaterThan(0);
   });
 
+  it("a per-day cap holds across batches and resets the next day (past days' use is dropped)", () => {
+    const capped = rule({ id: "capped", caps: { perMemberPerDay: 25 } });
+    const day1 = at("1997-03-04T10:00:00Z");
+    const purchases = [
+      purchase("m1", 1_000, day1),
+      purchase("m1", 1_000, day1 + 1_000),
+      purchase("m1", 1_000, day1 + 2_000),
+      purchase("m1", 1_000, day1 + DAY),
+      purchase("m1", 1_000, day1 + DAY + 1_000),
+    ];
+    const input: BacktestInput = {
+      running: set([capped]),
+      draft: set([{ ...capped, event: { type: "fixed-bonus", params: { points: 20 } } }], 2),
+      programme: UTC_PROGRAMME,
+      purchases,
+      from: at("1997-03-01T00:00:00Z"),
+      to: at("1997-04-01T00:00:00Z"),
+    };
+    // 10 points per order, at most 25 a day: 10 + 10 + 5, then 10 + 10; the draft's 20: 20 + 5, 20 + 5.
+    for (const batchSize of [1, 2, 1_000]) {
+      const row = backtest({ ...input, batchSize }).byRule.find((r) => r.ruleId === "capped");
+      expect([batchSize, row?.running.awardedPoints, row?.draft.awardedPoints]).toEqual([batchSize, 45, 50]);
+    }
+  });
+
   it("on two threads (backtestParallel) the report is the same, byte for byte", async () => {
     const purchases = history(1_500, 60);
     const input: BacktestInput = {
