@@ -4,6 +4,11 @@
 // (signed, as the publisher principal), a member's ledger seeded the way the rules engine writes
 // it, a redemption made through the API, and the console's own server in front of the API.
 //
+// The history the backtest prices is the CDNOW master file (data/cdnow, @loyalty/datasets),
+// replayed onto orders.v1 as the demo does (replayFile, as the upstream principal) and turned
+// into purchases by the ingestor; the engine prices it too, before the pages are tested (30
+// recent synthetic purchases give the dashboard its recent days).
+//
 // Steps: a wrong key is refused with a message; a marketer key signs in; the standard programme
 // is in the rules list; an invalid rule in the draft shows the validator's message at its path,
 // and fixing it clears it; the draft is submitted (the API stores it); a member lookup shows the
@@ -12,10 +17,12 @@
 // charts are drawn from the API's read models of loyalty.tiers.v1 and loyalty.churn-alerts.v1
 // (records produced as the tier evaluator and churn-alert principals), and the member page shows
 // the tier and churn card from them; a read-only key has no publish button (signed in
-// with the keyboard only). Two screenshots are taken and checked non-empty: into a temporary
+// with the keyboard only); a draft backtested in the page over the CDNOW range shows the per-rule
+// table and liability of `loyalty rules backtest --from-topic --json` for the same draft; an
+// approved draft is published and a new order gets the new rule's points. Two screenshots are taken and checked non-empty: into a temporary
 // directory, or into docs/screenshots/ (the README's) with UPDATE_SCREENSHOTS=1.
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,7 +34,16 @@ import {
   type TierChanged,
   namespacedTopics,
 } from "@loyalty/contracts";
+import { cdnow } from "@loyalty/datasets";
 import { type Pool, createPool, inTransaction, migrate } from "@loyalty/db";
+import {
+  type ReplayRecord,
+  compileFx,
+  normaliseOrder,
+  parseText,
+  replayFile,
+  validateOrder,
+} from "@loyalty/ingestor";
 import {
   STANDARD_RULES_DIR,
   entryIdOf,
@@ -50,6 +66,7 @@ import {
   spawnService,
   testKafka,
   testNamespace,
+  waitForGroup,
 } from "@loyalty/testkit";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -74,6 +91,7 @@ const ADMIN_KEY = "console-test-admin-key-0123456789abcdef0123";
 const MEMBER = "console-m1";
 const DAY = 86_400_000;
 const NOW_AT_LOAD = Date.now();
+const CDNOW = cdnowPurchases();
 /** The rule the drafts add (the backtest's and the published v2's): 7 points on every order. */
 const CONSOLE_BONUS = {
   id: "console-bonus",
@@ -85,7 +103,26 @@ const CONSOLE_BONUS = {
   conditions: { all: [] },
   event: { type: "fixed-bonus", params: { points: 7 } },
 };
-/** The history a backtest reads: 30 purchases of 7 members, 40 to 11 days ago. */
+/** The CDNOW range the backtest prices: the master file's orders run from 1997-01-01 to 1998-06-30. */
+const CDNOW_FROM = "1997-01-01";
+const CDNOW_TO = "1998-07-01";
+/**
+ * The CDNOW master orders as canonical purchases, made by the ingestor's own pure steps (parse,
+ * validate, normalise): what the backtest's figures are checked against, beside the CLI's.
+ */
+function cdnowPurchases(): PurchaseEvent[] {
+  const fx = compileFx({ baseCurrency: "USD", rates: [] });
+  const out: PurchaseEvent[] = [];
+  for (const rec of parseText(readFileSync(cdnow.master(), "utf8")) as ReplayRecord[]) {
+    if (rec.kind !== "order") continue;
+    const order = validateOrder(rec.order);
+    if (!order.ok) continue;
+    const p = normaliseOrder(order.value, { memberId: order.value.customerId, fx });
+    if (p.ok) out.push(p.value);
+  }
+  return out;
+}
+/** Recent history for the dashboard: 30 purchases of 7 members, 40 to 11 days ago. */
 const HISTORY: PurchaseEvent[] = Array.from({ length: 30 }, (_, i) => ({
   eventId: `console-bt-${i}`,
   type: "PURCHASE",
@@ -236,7 +273,7 @@ let marketerKey: string;
 let readKey: string;
 let reviewerKey: string;
 const services: RunningService[] = [];
-/** Points earned in the namespace's ledger: the member's seeded 250 and the engine's for HISTORY. */
+/** Points earned in the ledger's last 60 days: the member's seeded 250 and the engine's for HISTORY. */
 let earnedInLedger = 0;
 const NOW = Date.now();
 
@@ -295,6 +332,14 @@ beforeAll(async () => {
       serviceEnv(stack, ns, { SERVICE_NAME: "rules-engine", CLOCK_MODE: "wall" }),
     ),
   );
+  // Running (it has read v1 from the topic) before the first redemption, which it applies: on a
+  // busy machine its start takes longer than the API waits for a reply (202 instead of 201).
+  await waitFor(
+    "the engine running standard v1",
+    () => pool.query<{ version: number }>("select version from rule_sets where rule_set_id = 'standard'"),
+    (r) => r.rows.some((x) => x.version === 1),
+    90_000,
+  );
   await seedEarns(pool, MEMBER, [
     { points: 120, at: NOW - 20 * DAY },
     { points: 80, at: NOW - 10 * DAY },
@@ -328,7 +373,7 @@ beforeAll(async () => {
     await ensureTopics(admin, {
       partitions: 3,
       replication: 1,
-      topics: [topics.purchases, topics.memberChanges],
+      topics: [topics.orders, topics.purchases, topics.memberChanges],
     });
   } finally {
     await admin.disconnect();
@@ -366,8 +411,29 @@ beforeAll(async () => {
       await p.disconnect();
     }
   }
-  // The engine prices that history too (it runs from the start): the dashboard's figures are
-  // the ledger's once it has.
+  // CDNOW master onto orders.v1 as the demo replays it (replayFile, as an upstream shop's
+  // principal), the ingestor making the purchases the backtest reads. Once the ingestor has
+  // committed every order, each purchase is on the topic.
+  services.push(
+    await spawnService(
+      INGESTOR_MAIN,
+      serviceEnv(stack, ns, { SERVICE_NAME: "ingestor", CLOCK_MODE: "wall" }),
+    ),
+  );
+  const t0 = Date.now();
+  const replayed = await replayFile({
+    kafka: principalKafka(stack.kafkaBrokers, "upstream"),
+    topic: topics.orders.name,
+    file: cdnow.master(),
+  });
+  expect(replayed.sent).toBe(CDNOW.length);
+  await waitForGroup(testKafka(stack.kafkaBrokers), `${ns}.ingestor`, [topics.orders.name], 600_000);
+  console.log(
+    `CDNOW: ${replayed.sent} orders replayed in ${(replayed.elapsedMs / 1000).toFixed(1)} s, ` +
+      `all ingested after ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  // The engine prices the recent history first (it was on the topic before CDNOW): the
+  // dashboard's figures are the ledger's (CDNOW, 1997-98, is outside its 90 days).
   await waitFor(
     "the engine pricing the history",
     () =>
@@ -377,8 +443,30 @@ beforeAll(async () => {
     (r) => r.rows[0]?.n === HISTORY.length,
     90_000,
   );
+  // The engine prices CDNOW too (it reads the purchases from the start), as it does in the demo.
+  // Waited for here: a redemption meanwhile would queue behind it (202, not 201). It prices each
+  // partition in order and a member's purchases share one, so once every member's last CDNOW
+  // purchases are priced, all of CDNOW is. (Its committed offsets stay one short of the topic's
+  // end, the ingestor's transaction marker, so the group's lag does not tell.)
+  const latest = new Map<string, number>();
+  for (const p of CDNOW) latest.set(p.memberId, Math.max(latest.get(p.memberId) ?? 0, p.eventTime));
+  const lastOfMember = CDNOW.filter((p) => p.eventTime === latest.get(p.memberId)).map((p) => p.eventId);
+  await waitFor(
+    "the engine pricing CDNOW",
+    () =>
+      pool.query<{ n: number }>(
+        "select count(*)::int as n from rules_priced_events where event_id = any($1::text[])",
+        [lastOfMember],
+      ),
+    (r) => r.rows[0]?.n === lastOfMember.length,
+    600_000,
+  );
+  console.log(
+    `CDNOW: priced by the engine ${((Date.now() - t0) / 1000).toFixed(1)} s after the replay began`,
+  );
   const earned = await pool.query<{ points: number }>(
-    "select sum(points)::int as points from ledger_entries where kind = 'earn'",
+    "select sum(points)::int as points from ledger_entries where kind = 'earn' and event_time >= $1",
+    [new Date(NOW - 60 * DAY)],
   );
   earnedInLedger = earned.rows[0]?.points ?? 0;
   expect(earnedInLedger).toBeGreaterThan(250); // the member's 250 and the history's
@@ -409,7 +497,7 @@ beforeAll(async () => {
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
   mkdirSync(SHOTS, { recursive: true });
-});
+}, 900_000); // the CDNOW replay, its ingestion and the engine pricing it are most of it
 
 afterAll(async () => {
   for (const s of services) expect(await s.stop()).toBe(0);
@@ -419,6 +507,39 @@ afterAll(async () => {
   await pool?.end();
   expect(code).toBe(0);
 });
+
+/**
+ * Accessibility basics of the page as it is: every input, select, textarea and button has an
+ * accessible name (a label, aria-label or aria-labelledby; a button its text), and no action is
+ * taken out of the tab order (tabindex -1) or is a link without href (not focusable). Returns the
+ * offenders, empty when none.
+ */
+async function a11yProblems(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = [];
+    const show = (e: Element) => e.outerHTML.slice(0, 100);
+    for (const e of document.querySelectorAll("input, select, textarea, button")) {
+      if (e instanceof HTMLInputElement && e.type === "hidden") continue;
+      const labels = (e as HTMLInputElement).labels;
+      const named =
+        (labels !== null && labels.length > 0) ||
+        (e.getAttribute("aria-label") ?? "").trim() !== "" ||
+        (e.getAttribute("aria-labelledby") ?? "").trim() !== "" ||
+        (e instanceof HTMLButtonElement && (e.textContent ?? "").trim() !== "");
+      if (!named) out.push(`no accessible name: ${show(e)}`);
+    }
+    for (const e of document.querySelectorAll("a, button, input, select, textarea, [tabindex]")) {
+      if (e.getAttribute("tabindex") === "-1") out.push(`out of the tab order: ${show(e)}`);
+      if (e instanceof HTMLAnchorElement && !e.hasAttribute("href"))
+        out.push(`link without href: ${show(e)}`);
+    }
+    return out;
+  });
+}
+
+/** How far the page overflows the viewport sideways (<= 0: not at all). */
+const sideways = (page: Page) =>
+  page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 
 async function signIn(page: Page, key: string) {
   await page.goto(`${consoleServer.url}/`);
@@ -436,6 +557,7 @@ describe("the console in Chromium", () => {
     await signIn(page, "lk_0123456789abcdef_wrongwrongwrongwrongwrongwrongwrongwrongwro");
     await expect.poll(() => page.getByRole("alert").textContent()).toContain("not accepted");
     expect(await page.getByLabel("API key").isVisible()).toBe(true);
+    expect(await a11yProblems(page)).toEqual([]);
 
     // Marketer key: signed in, the dashboard first.
     await signIn(page, marketerKey);
@@ -561,10 +683,37 @@ describe("the console in Chromium", () => {
       .poll(() => page.getByRole("cell", { name: "redeem", exact: true }).count(), { timeout: 15_000 })
       .toBe(3);
 
-    // At 390 px nothing overflows the page sideways.
-    await page.setViewportSize({ width: 390, height: 844 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    expect(overflow).toBeLessThanOrEqual(0);
+    // Every page, at 1280 and at 390 px: nothing overflows sideways, every input and button has
+    // an accessible name, every action is in the tab order.
+    const pages: Array<[string, () => Promise<unknown>]> = [
+      ["Dashboard", () => page.getByTestId("points-chart").waitFor()],
+      ["Rules", () => page.locator('[data-ruleset="standard"]').waitFor()],
+      ["Draft editor", () => page.getByRole("button", { name: "Run backtest" }).waitFor()],
+      ["Members", () => page.getByLabel("Member id").waitFor()],
+    ];
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
+      for (const [link, shown] of pages) {
+        await page.getByRole("link", { name: link, exact: true }).click();
+        await shown();
+        expect({ link, width, problems: await a11yProblems(page) }).toEqual({ link, width, problems: [] });
+        expect({ link, width, overflow: Math.max(0, await sideways(page)) }).toEqual({
+          link,
+          width,
+          overflow: 0,
+        });
+      }
+    }
+    await page.getByRole("link", { name: "Rules", exact: true }).click();
+    await page.locator('[data-ruleset="standard"]').getByRole("link", { name: "v1" }).click();
+    await page.getByRole("cell", { name: "base-points v1" }).waitFor();
+    expect(await a11yProblems(page)).toEqual([]);
+    expect(await sideways(page)).toBeLessThanOrEqual(0);
+    // The member's page (lots, history) at 390 px.
+    await page.goto(`${consoleServer.url}/members/${MEMBER}`);
+    await page.getByTestId("balance").waitFor();
+    expect(await a11yProblems(page)).toEqual([]);
+    expect(await sideways(page)).toBeLessThanOrEqual(0);
     expect(failed).toEqual([]);
     await page.close();
   });
@@ -597,7 +746,7 @@ describe("the console in Chromium", () => {
     await page.close();
   });
 
-  it("backtests a draft over the topic's history with the figures of loyalty rules backtest --from-topic", async () => {
+  it("backtests a draft over CDNOW on the topic with the figures of loyalty rules backtest --from-topic", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await signIn(page, marketerKey);
     await page.getByRole("heading", { name: "Dashboard" }).waitFor();
@@ -618,13 +767,16 @@ describe("the console in Chromium", () => {
     draft.rules.push(CONSOLE_BONUS);
     await editor.fill(JSON.stringify(draft, null, 2));
     await page.getByText("No problems found by the schema.").waitFor();
-    const from = new Date(NOW - 30 * DAY).toISOString().slice(0, 10);
-    const to = new Date(NOW + DAY).toISOString().slice(0, 10);
+    // The CDNOW range: every order of the master file (the recent synthetic ones are after it).
+    const from = CDNOW_FROM;
+    const to = CDNOW_TO;
     await page.getByLabel("From").fill(from);
     await page.getByLabel("To (excluded)").fill(to);
+    const clicked = Date.now();
     await page.getByRole("button", { name: "Run backtest" }).click();
     const result = page.getByTestId("backtest-result");
-    await result.waitFor({ timeout: 60_000 });
+    await result.waitFor({ timeout: 180_000 });
+    const inBrowser = (Date.now() - clicked) / 1000;
     const shown = await page.locator("#backtest-rules tbody tr").evaluateAll((rows) =>
       rows.map((r) => ({
         ruleId: r.getAttribute("data-rule"),
@@ -639,6 +791,7 @@ describe("the console in Chromium", () => {
     const dir = mkdtempSync(join(tmpdir(), "console-backtest-"));
     cpSync(`${STANDARD_RULES_DIR()}/programme.json`, join(dir, "programme.json"));
     writeFileSync(join(dir, "ruleset.json"), JSON.stringify(draft));
+    const cliStarted = Date.now();
     const ran = await loyalty(
       ["rules", "backtest", dir, "--from-topic", "--running-published", "--from", from, "--to", to, "--json"],
       {
@@ -649,6 +802,10 @@ describe("the console in Chromium", () => {
         DATABASE_URL: stack.databaseUrl,
         LOYALTY_NAMESPACE: ns,
       },
+    );
+    console.log(
+      `CDNOW backtest: ${inBrowser.toFixed(1)} s in the console (read and priced by its server), ` +
+        `${((Date.now() - cliStarted) / 1000).toFixed(1)} s by the CLI`,
     );
     expect(ran.stderr).toBe("");
     expect(ran.code).toBe(0);
@@ -668,7 +825,9 @@ describe("the console in Chromium", () => {
       };
     };
     expect(cli.runningFrom).toContain("v1");
-    expect(cli.history).toMatchObject({ purchases: 30, principal: "backtest" });
+    // Every CDNOW purchase, read from the topic the ingestor wrote (the recent ones are after the window).
+    expect(cli.history).toMatchObject({ purchases: CDNOW.length, principal: "backtest" });
+    expect(CDNOW.length).toBe(69_659);
     expect(shown).toEqual([
       ...cli.byRule.map((r) => ({
         ruleId: r.ruleId,
@@ -684,8 +843,8 @@ describe("the console in Chromium", () => {
       },
     ]);
     expect(liability).toBe(cli.totals.difference.liabilityMinor);
-    // And the figures are the draft's: the bonus on each of the window's orders, base points doubled.
-    const inWindow = HISTORY.filter((p) => p.eventTime >= Date.parse(`${from}T00:00:00Z`));
+    // And the figures are the draft's: the bonus on each of CDNOW's orders, base points doubled.
+    const inWindow = CDNOW;
     const bonus = shown.find((r) => r.ruleId === "console-bonus");
     expect(bonus).toEqual({
       ruleId: "console-bonus",
@@ -727,17 +886,10 @@ describe("the console in Chromium", () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await page.close();
-  });
+  }, 300_000); // two backtests of CDNOW (the console's and the CLI's), each reading the topic
 
   it("publishes an approved draft: the engine runs it and a member gets the new rule's points", async () => {
-    // The ingestor of the namespace beside the engine (started in beforeAll), as `loyalty up`
-    // runs them (wall clock).
-    services.push(
-      await spawnService(
-        INGESTOR_MAIN,
-        serviceEnv(stack, ns, { SERVICE_NAME: "ingestor", CLOCK_MODE: "wall" }),
-      ),
-    );
+    // The ingestor and the engine, started in beforeAll (wall clock, as `loyalty up` runs them).
     await waitFor(
       "the engine running standard v1",
       () => pool.query<{ version: number }>("select version from rule_sets where rule_set_id = 'standard'"),
@@ -886,5 +1038,5 @@ describe("the console in Chromium", () => {
     expect(await reviewer.locator('#diff-paths tr[data-path="$.version"]').textContent()).toContain("12");
     await author.close();
     await reviewer.close();
-  });
+  }, 120_000);
 });

@@ -1,6 +1,7 @@
 import type { MemberChanged, PurchaseEvent } from "@loyalty/contracts";
 import { type TierConfig, advanceTo, defaultTierConfig, initialState, tierAt } from "@loyalty/tiers";
 import { emptyState } from "../engine/draft.ts";
+import { splitUsageKey } from "../engine/model.ts";
 import { BatchProcessor, type EngineEvent, programmeDay } from "../engine/process.ts";
 import { RuleSetRegistry, checksumOf } from "../engine/registry.ts";
 import { mulDivRoundBig, parseRational } from "./arith.ts";
@@ -272,6 +273,18 @@ function runSide(input: BacktestInput, events: readonly EngineEvent[], withDraft
       p.process(e);
     }
     for (const [key, n] of p.usageDelta) state.usage.set(key, (state.usage.get(key) ?? 0) + n);
+    // Per-day use of the days before the next event's is never read again (events are in event
+    // time order, and each is capped on its own programme day): dropped, so the map the engine
+    // looks up a few times per event stays small. Over the CDNOW year, 8 interleaved pairs with
+    // and without it on a loaded machine: 6 faster with it, mean CPU 6.25 s against 6.58 s.
+    const next = events[end];
+    if (next !== undefined) {
+      const today = programmeDay(next.event.eventTime, input.programme.timeZone);
+      for (const key of state.usage.keys()) {
+        const [, , scope, day] = splitUsageKey(key);
+        if (scope === "day" && day < today) state.usage.delete(key);
+      }
+    }
     for (const [key, n] of p.budgetDelta) state.budgets.set(key, (state.budgets.get(key) ?? 0) + n);
     for (const entry of p.entries) {
       if (entry.eventTime < input.from || entry.eventTime >= input.to) continue;

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import type { MemberChanged, PurchaseEvent } from "@loyalty/contracts";
 import { describe, expect, it } from "vitest";
 import { simulateDraft } from "../../src/engine/draft.ts";
-import { backtestParallel } from "../../src/rules/backtest-parallel.ts";
+import { backtestParallel, endBacktestWorker } from "../../src/rules/backtest-parallel.ts";
 import { BacktestError, type BacktestInput, TOP_MEMBERS, backtest } from "../../src/rules/backtest.ts";
 import type { RuleSet } from "../../src/rules/types.ts";
 import { BASE_RULE, mustValidate, rule } from "./helpers.ts";
@@ -254,6 +254,31 @@ describe("backtest: invariants", () => {
     expect(a.membersAffected).toBeGreaterThan(0);
   });
 
+  it("a per-day cap holds across batches and resets the next day (past days' use is dropped)", () => {
+    const capped = rule({ id: "capped", caps: { perMemberPerDay: 25 } });
+    const day1 = at("1997-03-04T10:00:00Z");
+    const purchases = [
+      purchase("m1", 1_000, day1),
+      purchase("m1", 1_000, day1 + 1_000),
+      purchase("m1", 1_000, day1 + 2_000),
+      purchase("m1", 1_000, day1 + DAY),
+      purchase("m1", 1_000, day1 + DAY + 1_000),
+    ];
+    const input: BacktestInput = {
+      running: set([capped]),
+      draft: set([{ ...capped, event: { type: "fixed-bonus", params: { points: 20 } } }], 2),
+      programme: UTC_PROGRAMME,
+      purchases,
+      from: at("1997-03-01T00:00:00Z"),
+      to: at("1997-04-01T00:00:00Z"),
+    };
+    // 10 points per order, at most 25 a day: 10 + 10 + 5, then 10 + 10; the draft's 20: 20 + 5, 20 + 5.
+    for (const batchSize of [1, 2, 1_000]) {
+      const row = backtest({ ...input, batchSize }).byRule.find((r) => r.ruleId === "capped");
+      expect([batchSize, row?.running.awardedPoints, row?.draft.awardedPoints]).toEqual([batchSize, 45, 50]);
+    }
+  });
+
   it("on two threads (backtestParallel) the report is the same, byte for byte", async () => {
     const purchases = history(1_500, 60);
     const input: BacktestInput = {
@@ -278,6 +303,21 @@ describe("backtest: invariants", () => {
     expect(JSON.stringify(two.report)).toBe(JSON.stringify(one));
     expect(one.membersAffected).toBeGreaterThan(0);
     await expect(backtestParallel({ ...input, to: input.from })).rejects.toBeInstanceOf(BacktestError);
+    // The worker kept from the first backtest prices the next ones, each from its own input
+    // (nothing of the previous one left in it), and is ended on request.
+    const later = { ...input, from: at("1997-03-01T00:00:00Z") };
+    const three = await backtestParallel(later);
+    expect(three.parallel).toBe(true);
+    expect(JSON.stringify(three.report)).toBe(JSON.stringify(backtest(later)));
+    const again = await backtestParallel(input);
+    expect(JSON.stringify(again.report)).toBe(JSON.stringify(one));
+    // Overlapping backtests get a worker each, with the same reports.
+    const both = await Promise.all([backtestParallel(input), backtestParallel(later)]);
+    expect(both.map((b) => [b.parallel, JSON.stringify(b.report)])).toEqual([
+      [true, JSON.stringify(one)],
+      [true, JSON.stringify(three.report)],
+    ]);
+    await endBacktestWorker();
   });
 
   it("top members: |difference| descending, ties by member id, at most 20", () => {
