@@ -35,7 +35,7 @@ import {
   namespacedTopics,
 } from "@loyalty/contracts";
 import { cdnow } from "@loyalty/datasets";
-import { type Pool, createPool, inTransaction, migrate } from "@loyalty/db";
+import { type Pool, createPool, migrate } from "@loyalty/db";
 import {
   type ReplayRecord,
   compileFx,
@@ -46,7 +46,6 @@ import {
 } from "@loyalty/ingestor";
 import {
   STANDARD_RULES_DIR,
-  entryIdOf,
   publishRuleSet,
   readRuleSetSource,
   signerOf,
@@ -142,6 +141,34 @@ const HISTORY: PurchaseEvent[] = Array.from({ length: 30 }, (_, i) => ({
   refundedLineIds: [],
 }));
 
+/**
+ * The member's own purchases ($120, $80 and $50; 20, 10 and 2 days ago), priced by the engine like
+ * any other: the ledger's owner is the only writer of balances and lots (ADR 16), so the member's
+ * points come from purchases, not from rows written behind its back.
+ */
+const MEMBER_PURCHASES: PurchaseEvent[] = [
+  { amountMinor: 12_000, daysAgo: 20 },
+  { amountMinor: 8_000, daysAgo: 10 },
+  { amountMinor: 5_000, daysAgo: 2 },
+].map(({ amountMinor, daysAgo }, i) => ({
+  eventId: `console-m1-${i}`,
+  type: "PURCHASE",
+  memberId: MEMBER,
+  source: "web",
+  orderId: `console-m1-o${i}`,
+  eventTime: NOW_AT_LOAD - daysAgo * DAY,
+  amountMinor,
+  currency: "USD",
+  baseAmountMinor: amountMinor,
+  baseCurrency: "USD",
+  fxRate: "1",
+  lines: [],
+  channel: null,
+  storeId: null,
+  refundId: null,
+  refundedLineIds: [],
+}));
+
 /** Tier changes as the tier evaluator publishes them: 4 members up to silver, 2 of them on to gold. */
 const TIER_CHANGES: TierChanged[] = [0, 1, 2, 3, 4, 5].map((i) => ({
   eventId: `console-tier-${i}`,
@@ -221,31 +248,6 @@ async function waitFor<T>(what: string, probe: () => Promise<T>, done: (v: T) =>
   }
 }
 
-/** Earn entries and lots the way the rules engine writes them (services/rules-engine/README.md). */
-async function seedEarns(pool: Pool, memberId: string, earns: { points: number; at: number }[]) {
-  await inTransaction(pool, async (c) => {
-    await c.query("insert into ledger_balances (member_id, balance) values ($1, 0)", [memberId]);
-    let balance = 0;
-    for (const [i, e] of earns.entries()) {
-      const source = `console-seed:${memberId}:${i}`;
-      const id = entryIdOf(source, "base-points", "earn", memberId);
-      balance += e.points;
-      await c.query(
-        `insert into ledger_entries (entry_id, member_id, kind, points, balance_after, rule_id, rule_version,
-                                     rule_set_id, rule_set_version, source_event_id, order_id, event_time)
-         values ($1, $2, 'earn', $3, $4, 'base-points', 1, 'standard', 1, $5, $6, $7)`,
-        [id, memberId, e.points, balance, source, `order-${i}`, new Date(e.at)],
-      );
-      await c.query(
-        `insert into ledger_lots (lot_id, member_id, points, remaining, earned_at, expires_at)
-         values ($1, $2, $3, $3, $4, $5)`,
-        [id, memberId, e.points, new Date(e.at), new Date(e.at + 365 * DAY)],
-      );
-    }
-    await c.query("update ledger_balances set balance = $2 where member_id = $1", [memberId, balance]);
-  });
-}
-
 async function post(
   base: string,
   path: string,
@@ -273,8 +275,10 @@ let marketerKey: string;
 let readKey: string;
 let reviewerKey: string;
 const services: RunningService[] = [];
-/** Points earned in the ledger's last 60 days: the member's seeded 250 and the engine's for HISTORY. */
+/** Points earned in the ledger's last 60 days: the member's and the engine's for HISTORY. */
 let earnedInLedger = 0;
+/** What the engine gave the member for MEMBER_PURCHASES (the standard programme's rules decide). */
+let memberEarned = 0;
 const NOW = Date.now();
 
 beforeAll(async () => {
@@ -340,32 +344,8 @@ beforeAll(async () => {
     (r) => r.rows.some((x) => x.version === 1),
     90_000,
   );
-  await seedEarns(pool, MEMBER, [
-    { points: 120, at: NOW - 20 * DAY },
-    { points: 80, at: NOW - 10 * DAY },
-    { points: 50, at: NOW - 2 * DAY },
-  ]);
-  const redeemed = await post(
-    apiBase,
-    `/v1/members/${MEMBER}/redemptions`,
-    ADMIN_KEY,
-    { points: 30 },
-    {
-      "idempotency-key": "console-e2e-1",
-    },
-  );
-  expect(redeemed.status).toBe(201);
-
-  const created = async (name: string, scopes: string[]) => {
-    const r = await post(apiBase, "/v1/keys", ADMIN_KEY, { name, scopes });
-    expect(r.status).toBe(201);
-    return r.body.key as string;
-  };
-  marketerKey = await created("console-marketer", ["marketer"]);
-  readKey = await created("console-reader", ["read"]);
-  reviewerKey = await created("console-reviewer", ["marketer"]);
-
-  // History on the namespace's purchases topic, as the ingestor publishes it.
+  // The member's purchases and the recent history on the namespace's purchases topic, as the
+  // ingestor publishes them; the member's are priced before the first redemption.
   const topics = namespacedTopics(ns);
   const admin = testKafka(stack.kafkaBrokers).admin();
   await admin.connect();
@@ -385,12 +365,46 @@ beforeAll(async () => {
     await producer.send({
       topic: topics.purchases.name,
       messages: await Promise.all(
-        HISTORY.map(async (p) => ({ key: p.memberId, value: await codec.encode(topics.purchases, p) })),
+        [...MEMBER_PURCHASES, ...HISTORY].map(async (p) => ({
+          key: p.memberId,
+          value: await codec.encode(topics.purchases, p),
+        })),
       ),
     });
   } finally {
     await producer.disconnect();
   }
+  const memberEarns = await waitFor(
+    "the engine pricing the member's purchases",
+    () =>
+      pool.query<{ n: number; points: number }>(
+        "select count(*)::int as n, coalesce(sum(points), 0)::int as points from ledger_entries where member_id = $1 and kind = 'earn'",
+        [MEMBER],
+      ),
+    (r) => (r.rows[0]?.n ?? 0) >= MEMBER_PURCHASES.length,
+    90_000,
+  );
+  memberEarned = memberEarns.rows[0]?.points ?? 0;
+  expect(memberEarned).toBeGreaterThanOrEqual(250); // at least a point per dollar of $250
+  const redeemed = await post(
+    apiBase,
+    `/v1/members/${MEMBER}/redemptions`,
+    ADMIN_KEY,
+    { points: 30 },
+    {
+      "idempotency-key": "console-e2e-1",
+    },
+  );
+  expect(redeemed.status).toBe(201);
+
+  const created = async (name: string, scopes: string[]) => {
+    const r = await post(apiBase, "/v1/keys", ADMIN_KEY, { name, scopes });
+    expect(r.status).toBe(201);
+    return r.body.key as string;
+  };
+  marketerKey = await created("console-marketer", ["marketer"]);
+  readKey = await created("console-reader", ["read"]);
+  reviewerKey = await created("console-reviewer", ["marketer"]);
 
   // Tier changes and churn alerts on the namespace's topics, as their producers' principals.
   await codec.registerAll([topics.tiers, topics.churnAlerts]);
@@ -469,7 +483,7 @@ beforeAll(async () => {
     [new Date(NOW - 60 * DAY)],
   );
   earnedInLedger = earned.rows[0]?.points ?? 0;
-  expect(earnedInLedger).toBeGreaterThan(250); // the member's 250 and the history's
+  expect(earnedInLedger).toBeGreaterThan(memberEarned); // the member's and the history's
 
   consoleServer = await startConsoleServer({
     port: 0,
@@ -649,7 +663,7 @@ describe("the console in Chromium", () => {
       { rule_set_id: "standard", version: 2, submitted_by: marketerKey.split("_")[1] },
     ]);
 
-    // Member lookup: the ledger's balance (250 earned − 30 − 10 redeemed), lots and history.
+    // Member lookup: the ledger's balance (what the member earned − 30 − 10 redeemed), lots and history.
     await page.getByRole("link", { name: "Members", exact: true }).click();
     await page.getByLabel("Member id").fill(MEMBER);
     await page.getByLabel("Member id").press("Enter");
@@ -659,15 +673,15 @@ describe("the console in Chromium", () => {
       "select balance from ledger_balances where member_id = $1",
       [MEMBER],
     );
-    expect(ledger.rows[0]?.balance).toBe(210);
-    expect(await balance.textContent()).toBe("210");
+    expect(ledger.rows[0]?.balance).toBe(memberEarned - 40);
+    expect(await balance.textContent()).toBe(String(memberEarned - 40));
     // The churn card from the member's alert on loyalty.churn-alerts.v1.
     const card = page.getByRole("definition").filter({ hasText: "fit-console" });
     await card.waitFor({ timeout: 15_000 });
     expect(await page.getByLabel("Churn card").textContent()).toContain("high-value-at-risk");
     await page.getByRole("cell", { name: "base-points v1" }).first().waitFor();
     expect(await page.getByRole("cell", { name: "redeem", exact: true }).count()).toBe(2);
-    // Live on the member page too: 5 more points redeemed → 205, and a third history row.
+    // Live on the member page too: 5 more points redeemed, and a third history row.
     const r3 = await post(
       apiBase,
       `/v1/members/${MEMBER}/redemptions`,
@@ -677,8 +691,10 @@ describe("the console in Chromium", () => {
         "idempotency-key": "console-e2e-3",
       },
     );
-    expect(r3.body.balanceAfter).toBe(205);
-    await expect.poll(() => balance.textContent(), { timeout: 15_000, interval: 500 }).toBe("205");
+    expect(r3.body.balanceAfter).toBe(memberEarned - 45);
+    await expect
+      .poll(() => balance.textContent(), { timeout: 15_000, interval: 500 })
+      .toBe(String(memberEarned - 45));
     await expect
       .poll(() => page.getByRole("cell", { name: "redeem", exact: true }).count(), { timeout: 15_000 })
       .toBe(3);
