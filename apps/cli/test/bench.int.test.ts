@@ -1,4 +1,5 @@
-// `loyalty bench e2e` on a tiny replay: the result file it writes holds the figures it measured.
+// `loyalty bench e2e` on a tiny replay: the result file it writes holds the figures it measured,
+// the ledger's digest and the database's CPU per service among them.
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,7 +28,14 @@ describe("loyalty bench e2e", () => {
     const result = JSON.parse(readFileSync(join(out, files[0] ?? ""), "utf8")) as {
       orders: number;
       ceiling: { seconds: number };
-      pipeline: { seconds: number; doneAtSeconds: Record<string, number> };
+      pipeline: {
+        seconds: number;
+        doneAtSeconds: Record<string, number>;
+        postgresBackendCpuSeconds: number;
+        postgresBackendCpuSecondsByClient: Record<string, number>;
+        ledger: { digest: string; entries: number; members: number };
+        churnJoinLate: number;
+      };
       latency: { rate: number; seconds: number; samples: number; missing: number };
     };
     expect(JSON.parse(r.stdout)).toMatchObject({ orders: 300, file: join(out, files[0] ?? "") });
@@ -38,6 +46,14 @@ describe("loyalty bench e2e", () => {
     );
     for (const t of Object.values(result.pipeline.doneAtSeconds))
       expect(t).toBeLessThanOrEqual(result.pipeline.seconds);
+    // The ledger the replay left (before the latency phase) and the database's CPU per service.
+    expect(result.pipeline.ledger.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.pipeline.ledger.entries).toBeGreaterThan(0);
+    expect(result.pipeline.ledger.members).toBeGreaterThan(0);
+    expect(result.pipeline.ledger.members).toBeLessThanOrEqual(300);
+    expect(result.pipeline.churnJoinLate).toBe(0);
+    expect(Object.keys(result.pipeline.postgresBackendCpuSecondsByClient)).toContain("rules-engine");
+    expect(result.pipeline.postgresBackendCpuSeconds).toBeGreaterThanOrEqual(0);
     expect(result.latency).toMatchObject({ rate: 20, seconds: 2 });
     expect(result.latency.samples + result.latency.missing).toBe(40);
   }, 300_000);

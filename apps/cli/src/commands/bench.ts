@@ -7,6 +7,7 @@ import { AvroCodec, type PointsMovement, type RegistryAuth, registryAuth } from 
 // pnpm bench: the end-to-end benchmark on this machine (Kafka, registry, PostgreSQL, Redis and
 // every service), beside a raw kafkajs passthrough through the same broker as the ceiling.
 import { cdnow } from "@loyalty/datasets";
+import { createPool } from "@loyalty/db";
 import { replayFile } from "@loyalty/ingestor";
 import {
   REPO_ROOT,
@@ -32,6 +33,7 @@ import {
   waitHealthy,
 } from "../engine.ts";
 import { PortBusyError, UsageError } from "../errors.ts";
+import { BackendCpu, ledgerDigest } from "../pg-cpu.ts";
 import { publishProgramme } from "./rules.ts";
 
 const ns = (tag: string) => `b${tag}${Date.now().toString(36)}`;
@@ -99,6 +101,10 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
     LOG_LEVEL: "warn",
     API_ADMIN_KEY: "bench-admin-key-0123456789abcdef",
     API_PORT: ctx.env.API_PORT ?? "18080",
+    // The churn join waits for churn-alert however loaded the machine is (default 30 s, then
+    // purchases are priced without their alerts): the replay's ledger, and its digest, are then
+    // the same in every run.
+    CHURN_JOIN_MAX_WAIT_MS: ctx.env.CHURN_JOIN_MAX_WAIT_MS ?? "600000",
   };
   // Its services run as their own principals: the namespace's ACLs first.
   if (readCredentials(ctx.env) !== null) await grantNamespace(admin, nsB);
@@ -121,11 +127,14 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
     if (!again) throw new Error(`${victim.spec.name} did not restart under the profiler`);
     services.splice(services.indexOf(victim), 1, again);
   }
+  // The namespace's schema: its backends' CPU during the replay, and the ledger it leaves.
+  const pool = createPool(e.databaseUrl, { max: 2, namespace: nsB, applicationName: "loyalty-bench" });
   try {
     return await measurePipeline();
   } finally {
     await stopServices(services);
     await admin.disconnect();
+    await pool.end();
   }
 
   async function measurePipeline(): Promise<number> {
@@ -133,6 +142,8 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
     const tB = topicsFor(nsB);
     const pids = new Map(services.map((s) => [s.child.pid ?? -1, s.spec.name]));
     pids.set(process.pid, "bench (publisher, lag polls)");
+    const backends = new BackendCpu(pool);
+    await backends.start();
     const cpuBefore = cpuSnapshot(pids);
     const t0 = Date.now();
     const sent = await replayFile({ kafka, topic: tB.orders.name, file, ...(limit ? { limit } : {}) });
@@ -157,8 +168,15 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
     }, 900_000);
     const wall = (Date.now() - t0) / 1000;
     const cpu = cpuSpent(cpuBefore, cpuSnapshot(pids));
+    const pgSeconds = await backends.stop();
     log(`pipeline: ${sent.sent} orders end to end in ${wall.toFixed(2)} s`);
+    // The ledger the replay left, before the live orders below add to it.
+    const ledger = await ledgerDigest(pool);
     const batches = await batchFigures(services);
+    // Purchases the engine priced past the churn join's maximum wait, without the alerts
+    // churn-alert had not sent yet: they pay no win-back, so the ledger (and its digest) differs.
+    const engine = services.find((s) => s.spec.name === "rules-engine");
+    const joinLate = engine ? await metricSum(engine.port, "loyalty_rules_churn_join_late_total") : 0;
 
     // 3. Latency from an order's publication to its points event under a steady load.
     // Live orders carry event times just after the replay's last one, as live traffic follows a
@@ -195,7 +213,14 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
         ordersPerSecond: sent.sent / wall,
         doneAtSeconds: perService,
         cpuSeconds: Object.fromEntries(cpu.map(([k, v]) => [k, Number(v.toFixed(1))])),
+        /** The namespace's database backends alone (the services' statements). */
+        postgresBackendCpuSeconds: Number(pgSeconds.total.toFixed(2)),
+        postgresBackendCpuSecondsByClient: Object.fromEntries(
+          pgSeconds.byClient.map(([k, v]) => [k, Number(v.toFixed(2))]),
+        ),
         batches,
+        ledger,
+        churnJoinLate: joinLate,
       },
       latency: {
         ...latency,
@@ -223,6 +248,10 @@ end-to-end benchmark (${result.machine.cores} cores, ${sent.sent} CDNOW orders)
     CPU seconds spent meanwhile (${(cpus().length * wall).toFixed(0)} available on ${cpus().length} cores): ${cpu
       .map(([k, v]) => `${k} ${v.toFixed(1)}`)
       .join(", ")}
+    PostgreSQL backends of this database: ${pgSeconds.total.toFixed(2)} CPU-seconds (${pgSeconds.byClient
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(", ")}; the machine-wide "postgresql" above also counts other databases, WAL writer, checkpointer)
+    ledger after the replay: ${ledger.entries} entries, ${ledger.members} balances, digest ${ledger.digest}; ${joinLate} purchases priced past the churn join's wait (their win-backs missing)
     batches (count, mean messages, mean ms to process and commit, of which the Kafka commit): ${Object.entries(
       batches,
     )
@@ -233,6 +262,15 @@ end-to-end benchmark (${result.machine.cores} cores, ${sent.sent} CDNOW orders)
   written to ${out}${profile ? `\n\nprofile of ${values.profile} (self time):\n${profile}` : ""}`);
     return 0;
   }
+}
+
+/** The sum of a metric's series on a service's /metrics. */
+async function metricSum(port: number, name: string): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "gm"))].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  );
 }
 
 /** Each service's batch count and mean size and duration so far, from its /metrics. */
