@@ -1,5 +1,5 @@
 import type { LotShare, PointsKind, PointsMovement } from "@loyalty/contracts";
-import { stableId } from "@loyalty/contracts";
+import { stableId } from "@loyalty/contracts/ids";
 import type { TierState } from "@loyalty/tiers";
 import type { RecordedAward } from "../rules/clawback.ts";
 import type { AwardKind, LimitKind } from "../rules/evaluate.ts";

@@ -5,8 +5,8 @@ import type {
   MemberChanged,
   PurchaseEvent,
 } from "@loyalty/contracts";
-import { stableId } from "@loyalty/contracts";
-import { PoisonMessageError } from "@loyalty/stream-runtime";
+import { stableId } from "@loyalty/contracts/ids";
+import { PoisonMessageError } from "@loyalty/stream-runtime/errors";
 import {
   type TierConfig,
   type TierState,
