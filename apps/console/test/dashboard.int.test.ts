@@ -5,13 +5,14 @@ import { existsSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
 // namespace, rules/standard signed and published, purchases put on loyalty.purchases.v1 as the
 // ingestor (the engine prices them and publishes its entries on loyalty.points.v1, which the API's
 // dashboard read model sums), tier changes and churn alerts as the tier evaluator and churn-alert
-// principals, and churn-alert's ops server played by a stub answering /calibration (the API
-// forwards to it). The console's own server is in front of the API.
+// principals, and churn-alert's ops server played by a stub answering /calibration and
+// /churn-card (the API forwards to it). The console's own server is in front of the API.
 //
 // Checked: at 1280 and 390 px the liability, flow, budget-burn, win-back and segment figures are
 // drawn (a canvas each) from non-empty data with the figures of the ledger; the churn page shows
 // segment sizes, the current fit and when it was made, and the calibration chart; the member page
-// shows tier progress from the tier change's metric; an admin adjusts a member's points with a
+// shows tier progress from the tier change's metric and churn-alert's card (P(alive), CLV, segment)
+// for a member, "not available" when churn-alert fails (the API's 503); an admin adjusts a member's points with a
 // reason and sees the new entry and balance without a reload, and a dashboard left open meanwhile
 // shows the liability grow by it; a read-only key sees no adjust form and the API answers it 403.
 import { type Server, createServer } from "node:http";
@@ -164,6 +165,31 @@ const CALIBRATION = {
   holdoutReached: true,
 };
 
+/** What churn-alert's ops server answers GET /churn-card?memberId=dash-m0 with (dash-m2: a 500). */
+const CARD = {
+  memberId: "dash-m0",
+  asOf: NOW - DAY,
+  modelVersion: FIT,
+  pAlive: 0.4375,
+  expectedPurchases: 1.25,
+  horizonDays: 90,
+  expectedValueMinor: 12_345,
+  segment: "need-attention",
+  rfm: { r: 3, f: 2, m: 4 },
+  lastAlertAt: null,
+};
+
+/** The stub's answer to a GET: [status, body]. */
+function stubAnswer(url: string): [number, unknown] {
+  if (url.startsWith("/calibration?")) return [200, CALIBRATION];
+  if (url === "/churn-card?memberId=dash-m0") return [200, CARD];
+  if (url === "/churn-card?memberId=dash-m2")
+    return [500, { error: { code: "INTERNAL", message: "internal error" } }];
+  if (url.startsWith("/churn-card?"))
+    return [404, { error: { code: "NOT_FOUND", message: "no churn card" } }];
+  return [404, { error: { code: "NOT_FOUND", message: "no such route" } }];
+}
+
 async function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
     const s = createNetServer();
@@ -211,9 +237,9 @@ beforeAll(async () => {
   pool = createPool(stack.databaseUrl, { max: 2, namespace: ns });
 
   churnStub = createServer((req, res) => {
-    const ok = req.url?.startsWith("/calibration?") ?? false;
-    res.writeHead(ok ? 200 : 404, { "content-type": "application/json" });
-    res.end(JSON.stringify(ok ? CALIBRATION : { error: { code: "NOT_FOUND", message: "no such route" } }));
+    const [status, body] = stubAnswer(req.url ?? "/");
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
   });
   await new Promise<void>((ok) => churnStub.listen(0, "127.0.0.1", ok));
   const stubAddress = churnStub.address();
@@ -437,6 +463,19 @@ describe("dashboard, churn page and member page in Chromium", () => {
       "silver: spend 600 of 1,500 for gold (40 %), 900 to go.",
     );
     expect(await reader.getByTestId("adjust-form").count()).toBe(0);
+    // churn-alert's card for the member, forwarded by the API: P(alive), CLV, segment.
+    await reader.getByTestId("churn-segment").waitFor();
+    const scores = reader.getByLabel("Churn scores");
+    expect(await scores.getByTestId("churn-palive").textContent()).toBe("0.438");
+    expect(await scores.getByTestId("churn-clv").textContent()).toBe(
+      "12,345 minor units, 1.25 purchases expected",
+    );
+    expect(await scores.getByTestId("churn-segment").textContent()).toBe("need-attention");
+    // The card keeps the page within 390 px.
+    await reader.setViewportSize({ width: 390, height: 844 });
+    await expect.poll(() => overflow(reader), { timeout: 5_000, interval: 100 }).toBeLessThanOrEqual(0);
+    await shot(reader, "console-member-card-390.png");
+    await reader.setViewportSize({ width: 1280, height: 900 });
     const refused = await fetch(`${apiBase}/v1/members/dash-m0/adjustments`, {
       method: "POST",
       headers: {
@@ -462,6 +501,10 @@ describe("dashboard, churn page and member page in Chromium", () => {
     await balance.waitFor();
     const before = await one("select balance::int as n from ledger_balances where member_id = 'dash-m2'");
     expect(await balance.textContent()).toBe(String(before));
+    // churn-alert fails for this member (the API answers 503): the card says so, the page stands.
+    await expect
+      .poll(() => page.getByTestId("churn-score").textContent(), { timeout: 10_000, interval: 250 })
+      .toBe("Churn card not available: churn-alert is not answering.");
     await page.getByLabel("Points (+ or −)").fill("25");
     await page.getByLabel("Reason").fill("goodwill: parcel arrived late");
     await page.getByRole("button", { name: "Adjust" }).click();

@@ -102,6 +102,9 @@ describe("the OpenAPI document", () => {
     expect(statuses("/v1/members/{memberId}/redemptions", "post")).toEqual(
       ["201", "202", "400", "401", "403", "404", "409", "413", "415", "422", "429", "500", "503"].sort(),
     );
+    expect(statuses("/v1/members/{memberId}/churn", "get")).toEqual(
+      ["200", "400", "401", "403", "404", "429", "500", "503"].sort(),
+    );
     expect(statuses("/v1/ledger-commands/{commandId}", "get")).toEqual(
       ["200", "400", "401", "403", "404", "429", "500", "503"].sort(),
     );
@@ -123,7 +126,7 @@ describe("routes served = operations documented", () => {
   const served = servedRoutes(app);
 
   it("every route Fastify registered is documented, and every documented operation is served", () => {
-    expect(served.length).toBe(31); // 16 member, key and ledger-command routes, 10 for the console, 5 dashboard and churn (ADR 18)
+    expect(served.length).toBe(32); // 17 member, key and ledger-command routes, 10 for the console, 5 dashboard and churn (ADR 18)
     expect(routeCoverage(doc, served)).toEqual({ undocumented: [], unserved: [] });
   });
 

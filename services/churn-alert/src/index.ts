@@ -23,6 +23,7 @@ export {
   calibrationRoute,
   checkPeriods,
 } from "./calibration.ts";
+export { MEMBER_ID, churnCardRoute } from "./churn-card-route.ts";
 export {
   type CalibrationFigures,
   type CalibrationMember,

@@ -2,6 +2,7 @@
 // task over all partitions (ADR 16): the stream runtime keeps offsets, event time and output.
 import { bootService, loadConfig, runGroupTasks } from "@loyalty/stream-runtime";
 import { calibrationRoute } from "./calibration.ts";
+import { churnCardRoute } from "./churn-card-route.ts";
 import { churnConfigSchema, settingsFrom } from "./config.ts";
 import { churnTopology } from "./topology.ts";
 
@@ -45,6 +46,7 @@ await runGroupTasks(kit, {
   tickIntervalMs: kit.clock.mode === "wall" ? 1000 : Math.max(100, Math.floor(config.CHURN_IDLE_MS / 2)),
   // Every batch rewrites the members it advances, and a refit moves every due time.
   vacuum: ["churn_members", "churn_due", "churn_events", "churn_alerts"],
-  // Read-only: the calibration report the API forwards (GET /v1/churn/calibration).
-  routes: [calibrationRoute(kit.pool, settings)],
+  // Read-only: the calibration report and the member's churn card the API forwards
+  // (GET /v1/churn/calibration, GET /v1/members/{id}/churn).
+  routes: [calibrationRoute(kit.pool, settings), churnCardRoute(kit.pool, settings)],
 });

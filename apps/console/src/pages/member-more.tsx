@@ -1,9 +1,9 @@
-// The member page's tier progress and admin adjustment (issue 23 item 4, ADR 18). Progress comes
+// The member page's tier progress, churn card and admin adjustment (issue 23 item 4, ADR 18). Progress comes
 // from GET /v1/members/{id}/tier-progress (what loyalty.tiers.v1 carries: the metric's value at
 // the member's latest change and the thresholds seen on upgrades). The adjustment form is shown to
 // admin keys only and sends the API's ADJUST ledger command (POST …/adjustments, a reason
 // required, a fresh Idempotency-Key per submission); the API answers 403 to any other key.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { ApiFailure, type Session, api, canAdjust } from "../api.ts";
 import { type TierProgress, progressText } from "../figures.ts";
 import { useApi, when } from "../hooks.tsx";
@@ -29,6 +29,87 @@ export function TierProgressCard(props: { memberId: string }) {
         />
       )}
     </div>
+  );
+}
+
+/** GET /v1/members/{id}/churn: churn-alert's card for the member, forwarded by the API. */
+interface ChurnScore {
+  asOf: string;
+  modelVersion: string;
+  pAlive: number;
+  expectedPurchases: number;
+  horizonDays: number;
+  expectedValueMinor: number;
+  segment: string;
+}
+type ScoreState =
+  | { state: "loading" }
+  | { state: "ok"; card: ChurnScore }
+  /** 404: churn-alert has no card (no purchase yet, or no model fitted yet). */
+  | { state: "none"; message: string }
+  /** 502/503: churn-alert is not configured or not answering. */
+  | { state: "unavailable" }
+  | { state: "error"; message: string };
+
+/**
+ * P(alive), CLV and RFM segment for every member (not only those with an alert), from churn-alert
+ * through the API, refreshed like the rest of the page; a failed refresh keeps the last card.
+ */
+export function ChurnScoreCard(props: { memberId: string }) {
+  const path = `/v1/members/${encodeURIComponent(props.memberId)}/churn`;
+  const [s, setS] = useState<ScoreState>({ state: "loading" });
+  useEffect(() => {
+    let live = true;
+    setS({ state: "loading" });
+    const load = () =>
+      api<ChurnScore>(path)
+        .then((card) => live && setS({ state: "ok", card }))
+        .catch((err: unknown) => {
+          if (!live) return;
+          const status = err instanceof ApiFailure ? err.status : 0;
+          const next: ScoreState =
+            status === 404
+              ? { state: "none", message: (err as Error).message }
+              : status === 502 || status === 503
+                ? { state: "unavailable" }
+                : { state: "error", message: (err as Error).message };
+          setS((prev) => (prev.state === "ok" && next.state !== "none" ? prev : next));
+        });
+    void load();
+    const timer = setInterval(load, REFRESH_MS);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [path]);
+  if (s.state === "loading") return <p data-testid="churn-score">Loading the churn card…</p>;
+  if (s.state === "unavailable")
+    return <p data-testid="churn-score">Churn card not available: churn-alert is not answering.</p>;
+  if (s.state === "none")
+    return <p data-testid="churn-score">No churn card yet: no purchase seen, or no churn model fitted.</p>;
+  if (s.state === "error")
+    return (
+      <p data-testid="churn-score" role="alert" class="error">
+        {s.message}
+      </p>
+    );
+  const c = s.card;
+  return (
+    <dl class="facts" aria-label="Churn scores" data-testid="churn-score">
+      <dt>P(alive)</dt>
+      <dd data-testid="churn-palive">{c.pAlive.toFixed(3)}</dd>
+      <dt>CLV ({c.horizonDays} days)</dt>
+      <dd data-testid="churn-clv">
+        {Math.round(c.expectedValueMinor).toLocaleString("en-US")} minor units,{" "}
+        {c.expectedPurchases.toFixed(2)} purchases expected
+      </dd>
+      <dt>Segment</dt>
+      <dd data-testid="churn-segment">{c.segment}</dd>
+      <dt>Scored</dt>
+      <dd>
+        {when(c.asOf)} (event time), model {c.modelVersion}
+      </dd>
+    </dl>
   );
 }
 

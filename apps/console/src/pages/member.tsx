@@ -4,7 +4,7 @@ import { useLocation } from "wouter-preact";
 import type { Session } from "../api.ts";
 import { Freshness, useApi, when } from "../hooks.tsx";
 import { REFRESH_MS } from "./dashboard.tsx";
-import { AdjustForm, TierProgressCard } from "./member-more.tsx";
+import { AdjustForm, ChurnScoreCard, TierProgressCard } from "./member-more.tsx";
 
 interface Summary {
   memberId: string;
@@ -100,8 +100,9 @@ export function MemberLookup(props: { memberId: string | null; session: Session 
           {props.memberId !== null && <TierProgressCard memberId={props.memberId} />}
           {props.memberId !== null && <AdjustForm memberId={props.memberId} session={props.session} />}
           <h2>Churn</h2>
+          {props.memberId !== null && <ChurnScoreCard memberId={props.memberId} />}
           {summary.data.churn === null ? (
-            <p>No churn alert for this member (the card shows churn-alert's latest alert).</p>
+            <p>No churn alert for this member.</p>
           ) : (
             <dl class="facts" aria-label="Churn card">
               <dt>Latest alert</dt>

@@ -3,6 +3,7 @@
 // server serves it at /openapi.json; `pnpm --filter @loyalty/api openapi:write` writes the same
 // document to schemas/openapi.json for clients that generate code without running the API.
 import { ERROR_CODES, type ErrorCode } from "../domain/errors.ts";
+import { CHURN_CARD_ROUTES } from "./churn-card.ts";
 import { CONSOLE_ROUTES } from "./console-schemas.ts";
 import { DASHBOARD_ROUTES } from "./dashboard-schemas.ts";
 import { ROUTES, type RouteSpec, errorSchema, readinessSchema } from "./schemas.ts";
@@ -174,6 +175,7 @@ export function openApiDocument(
   version: string = API_VERSION,
   routes: readonly RouteSpec[] = [
     ...Object.values(ROUTES),
+    ...Object.values(CHURN_CARD_ROUTES),
     ...Object.values(CONSOLE_ROUTES),
     ...Object.values(DASHBOARD_ROUTES),
   ],

@@ -26,6 +26,7 @@ import {
 } from "../store/ledger.ts";
 import { memberSummary } from "../summary.ts";
 import { type ChurnAlertLink, registerChurnCalibration } from "./churn-calibration.ts";
+import { registerChurnCard } from "./churn-card.ts";
 import { registerConsoleRoutes } from "./console.ts";
 import { DEFAULT_POINT_VALUE, registerDashboardRoutes } from "./dashboard.ts";
 import { IpLimiter, type IpLimits } from "./ip-limit.ts";
@@ -62,7 +63,7 @@ export interface ApiDeps {
   version?: string;
   /** What GET /readyz answers (PostgreSQL, Kafka, lag: see main.ts); unset: ready, no checks. */
   ready?: () => Promise<Readiness>;
-  /** churn-alert's ops server, for GET /v1/churn/calibration; unset: that route answers 503. */
+  /** churn-alert's ops server, for GET /v1/churn/calibration and /v1/members/{id}/churn; unset: they answer 503. */
   churnAlert?: ChurnAlertLink;
   /** The programme's money per point, for the dashboard's liability; unset: DEFAULT_POINT_VALUE. */
   pointValue?: PointValue;
@@ -384,6 +385,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   });
 
   registerChurnCalibration(app, deps.churnAlert ?? { url: null, timeoutMs: 0 });
+  registerChurnCard(app, deps.churnAlert ?? { url: null, timeoutMs: 0 });
   registerConsoleRoutes(app, { pool: deps.pool, now: deps.now });
   registerDashboardRoutes(app, { pool: deps.pool, pointValue: deps.pointValue ?? DEFAULT_POINT_VALUE });
 
