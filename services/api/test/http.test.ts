@@ -87,6 +87,15 @@ describe("validation", () => {
     });
     const badMember = await redeem({ points: 5 }, undefined, "a%20b");
     expect(badMember.json().error).toMatchObject({ code: "VALIDATION_FAILED", field: "params.memberId" });
+    // The longest valid id reaches the schema (the router's default limit was 100), even with
+    // its `:` percent-encoded, and one character more is refused by the schema, not the router.
+    const longest = `m:${"x".repeat(126)}`;
+    const longQuery = (id: string) =>
+      app.inject({ method: "GET", url: `/v1/members/${id}/ledger?limit=0`, headers: auth });
+    const atLimit = await longQuery(longest.replace(":", "%3A"));
+    expect(atLimit.json().error).toMatchObject({ code: "VALIDATION_FAILED", field: "querystring.limit" });
+    const tooLong = await longQuery(`${longest}x`);
+    expect(tooLong.json().error).toMatchObject({ code: "VALIDATION_FAILED", field: "params.memberId" });
     const badJson = await redeem("{points:");
     expect(badJson.statusCode).toBe(400);
     expect(badJson.json().error).toMatchObject({ code: "VALIDATION_FAILED", field: "body" });

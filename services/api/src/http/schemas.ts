@@ -18,9 +18,12 @@ export const obj = (
   required,
 });
 
+/** The longest member id the API takes (the schema's maxLength; the router's limit follows it). */
+export const MEMBER_ID_MAX_LENGTH = 128;
+
 export const memberId = str({
   minLength: 1,
-  maxLength: 128,
+  maxLength: MEMBER_ID_MAX_LENGTH,
   pattern: "^[A-Za-z0-9._:@-]+$",
   description: "Member id",
 });

@@ -32,7 +32,7 @@ import { DEFAULT_POINT_VALUE, registerDashboardRoutes } from "./dashboard.ts";
 import { IpLimiter, type IpLimits } from "./ip-limit.ts";
 import { API_VERSION, openApiDocument } from "./openapi.ts";
 import type { RateLimiter } from "./rate-limit.ts";
-import { ROUTES } from "./schemas.ts";
+import { MEMBER_ID_MAX_LENGTH, ROUTES } from "./schemas.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -116,6 +116,10 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: 16 * 1024,
+    // The router's limit on a path parameter, before the schema sees it: Fastify's default (100)
+    // answered 404 to valid member ids of 101-128 characters. It measures the raw path, where a
+    // member id's `:` and `@` may arrive percent-encoded (3 characters each).
+    maxParamLength: 3 * MEMBER_ID_MAX_LENGTH,
     ...(deps.trustProxy !== undefined ? { trustProxy: deps.trustProxy } : {}),
     return503OnClosing: true,
     // Only the routes below, each in the OpenAPI document: no implicit HEAD twin of every GET.
