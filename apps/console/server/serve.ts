@@ -16,6 +16,7 @@ import {
   isMarketer,
   runBacktest,
   validDraft,
+  warmBacktest,
 } from "./backtest.ts";
 import { type PublishConfig, publishDraft } from "./publish.ts";
 import { orderRequestOf, simulateOrder } from "./simulate.ts";
@@ -292,10 +293,16 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
   });
   const a = server.address();
   const port = typeof a === "object" && a ? a.port : o.port;
+  // Backtests follow the history from now on, and the first one is warmed (server/backtest.ts).
+  const warming = o.backtest?.warmUp ? warmBacktest(o.backtest).catch(() => undefined) : Promise.resolve();
   return {
     url: `http://${o.host}:${port}`,
     server,
-    close: () => new Promise<void>((ok) => server.close(() => ok())),
+    close: async () => {
+      await new Promise<void>((ok) => server.close(() => ok()));
+      await o.backtest?.history.close?.();
+      await warming;
+    },
   };
 }
 
