@@ -1,7 +1,8 @@
 // The console server's backtest (ADR 18): POST /console/backtest prices a draft beside the
 // running rule set over a window of the history on the topics, with the rules engine's backtest
-// library, the same reader as `loyalty rules backtest --from-topic` (readTopicHistory) and the
-// same two-thread run (backtestParallel), so both give the same numbers for the same draft.
+// library, the history `loyalty rules backtest --from-topic` reads (readTopicHistory: the same
+// topics, ends and decoding, kept in memory here by a follower, server/history-follower.ts) and
+// the same two-thread run (backtestParallel), so both give the same numbers for the same draft.
 //
 // It runs here, not in the member API: the API must not read the rules engine's tables nor
 // import its store, and a backtest of a year is seconds of CPU that a request-serving process
@@ -18,13 +19,14 @@ import {
   type ProgrammeFile,
   type RuleSet,
   STANDARD_RULES_DIR,
+  type TopicHistory,
   backtestParallel,
   readRuleSetSource,
-  readTopicHistory,
   validateRuleSet,
 } from "@loyalty/rules-engine";
 import { kafkaSecurity } from "@loyalty/stream-runtime";
 import { Kafka, logLevel } from "kafkajs";
+import { HistoryFollower } from "./history-follower.ts";
 
 /** A console action that failed: the HTTP status and code it answers with. */
 export class ConsoleActionError extends Error {
@@ -56,7 +58,9 @@ export function validDraft(draft: unknown, programme: ProgrammeFile): RuleSet {
 
 export interface HistoryReader {
   /** Purchases and member changes with event time before `to`. */
-  read(to: number): Promise<Awaited<ReturnType<typeof readTopicHistory>>>;
+  read(to: number): Promise<TopicHistory>;
+  /** Stops following (the server's close). */
+  close?(): Promise<void>;
 }
 
 export interface BacktestConfig {
@@ -64,6 +68,8 @@ export interface BacktestConfig {
   programme: ProgrammeFile;
   /** Where the programme came from, for the report. */
   programmeFrom: string;
+  /** Warm the backtest path when the server starts (warmBacktest); the environment's config does. */
+  warmUp?: boolean;
 }
 
 /**
@@ -87,23 +93,49 @@ export function backtestConfigFromEnv(env: NodeJS.ProcessEnv): BacktestConfig | 
   return {
     programme: readRuleSetSource(programmeDir).programme,
     programmeFrom: `${programmeDir}/programme.json`,
-    history: {
-      read: (to) =>
-        readTopicHistory(
-          new Kafka({
-            clientId: "loyalty-console-backtest",
-            brokers,
-            logLevel: logLevel.NOTHING,
-            retry: { initialRetryTime: 100, retries: 5 },
-            ...(sasl === undefined ? {} : { sasl }),
-            ...(ssl === undefined ? {} : { ssl }),
-          }),
-          codec,
-          topics,
-          { to },
-        ),
-    },
+    warmUp: true,
+    history: new HistoryFollower(
+      new Kafka({
+        clientId: "loyalty-console-backtest",
+        brokers,
+        logLevel: logLevel.NOTHING,
+        retry: { initialRetryTime: 100, retries: 5 },
+        ...(sasl === undefined ? {} : { sasl }),
+        ...(ssl === undefined ? {} : { ssl }),
+      }),
+      codec,
+      topics,
+    ),
   };
+}
+
+/** Purchases a warm-up backtest prices: enough for the JIT, little next to a year. */
+const WARM_UP_PURCHASES = 2_000;
+
+/**
+ * Warms the backtest path at the server's start, so the first click is not cold: follows the
+ * history to its ends (the join and the first decode), then prices the standard set against
+ * itself over the first purchases, which starts the draft worker (kept WORKER_IDLE_MS for the
+ * next backtest) and compiles the pricing code on both threads. Best effort: a failure here is
+ * the first backtest's to report.
+ */
+export async function warmBacktest(config: BacktestConfig): Promise<void> {
+  const history = await config.history.read(Number.MAX_SAFE_INTEGER);
+  const standard = validateRuleSet(readRuleSetSource(STANDARD_RULES_DIR()).json, config.programme);
+  if (!standard.ok) return;
+  const purchases = history.purchases.slice(0, WARM_UP_PURCHASES);
+  const times = purchases.map((p) => p.eventTime);
+  if (times.length === 0) return;
+  const from = Math.min(...times);
+  await backtestParallel({
+    running: standard.ruleSet,
+    draft: standard.ruleSet,
+    programme: config.programme,
+    purchases,
+    memberEvents: history.memberEvents,
+    from,
+    to: Math.max(...times) + 1,
+  });
 }
 
 interface SessionAnswer {
@@ -235,7 +267,7 @@ export async function runBacktest(
     runningFrom = `published v${published.version}`;
   }
   const started = process.hrtime.bigint();
-  let history: Awaited<ReturnType<HistoryReader["read"]>>;
+  let history: TopicHistory;
   try {
     history = await config.history.read(to);
   } catch (err) {

@@ -1,6 +1,7 @@
 // The console's own small server (ADR 18): serves the built app (dist/) and forwards /v1/* and
 // /openapi.json to the member API, so the browser talks to one origin (no CORS on the API) and the
-// API keeps serving only JSON. It holds no state and no key: the browser sends the key it was
+// API keeps serving only JSON. It holds no key (its only state is the backtest history it follows,
+// server/history-follower.ts): the browser sends the key it was
 // given with every request, and the API authenticates it as it does any client.
 // It also runs the console's own actions under /console/* (server/backtest.ts: a backtest of a
 // draft over the history topics), each authenticated by asking the API who the caller's key is.
@@ -16,6 +17,7 @@ import {
   isMarketer,
   runBacktest,
   validDraft,
+  warmBacktest,
 } from "./backtest.ts";
 import { type PublishConfig, publishDraft } from "./publish.ts";
 import { orderRequestOf, simulateOrder } from "./simulate.ts";
@@ -292,10 +294,16 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
   });
   const a = server.address();
   const port = typeof a === "object" && a ? a.port : o.port;
+  // Backtests follow the history from now on, and the first one is warmed (server/backtest.ts).
+  const warming = o.backtest?.warmUp ? warmBacktest(o.backtest).catch(() => undefined) : Promise.resolve();
   return {
     url: `http://${o.host}:${port}`,
     server,
-    close: () => new Promise<void>((ok) => server.close(() => ok())),
+    close: async () => {
+      await new Promise<void>((ok) => server.close(() => ok()));
+      await o.backtest?.history.close?.();
+      await warming;
+    },
   };
 }
 

@@ -75,7 +75,10 @@ export {
 export { type ParallelBacktest, backtestParallel } from "./rules/backtest-parallel.ts";
 export {
   HISTORY_GROUP_PREFIX,
+  type HistoryRecord,
   type ReadHistoryOptions,
+  decodeHistoryRecord,
+  historyEnds,
   type TopicHistory,
   readTopicHistory,
 } from "./rulesets/history.ts";

@@ -1,6 +1,6 @@
 import type { AvroCodec, MemberChanged, PurchaseEvent, Topics } from "@loyalty/contracts";
 import { TransientError } from "@loyalty/stream-runtime";
-import type { Kafka } from "kafkajs";
+import type { Kafka, KafkaMessage } from "kafkajs";
 import { decodeEvent } from "../pipeline.ts";
 
 // The history a backtest prices, read from the topics the engine itself consumes: canonical
@@ -31,7 +31,43 @@ export interface ReadHistoryOptions {
   timeoutMs?: number;
 }
 
-async function endsOf(kafka: Kafka, topicNames: string[]): Promise<Map<string, Map<number, number>>> {
+/** One history record as the engine decodes it; `skipped` when the engine would not price it. */
+export type HistoryRecord =
+  | { kind: "purchase"; event: PurchaseEvent }
+  | { kind: "member"; event: MemberChanged }
+  | { kind: "skipped" };
+
+/** Decodes one record of the purchases or member-changes topic with the engine's decodeEvent. */
+export async function decodeHistoryRecord(
+  codec: AvroCodec,
+  topics: Topics,
+  topic: string,
+  partition: number,
+  m: KafkaMessage,
+): Promise<HistoryRecord> {
+  const headers: Record<string, string> = {};
+  for (const [h, v] of Object.entries(m.headers ?? {}))
+    if (v !== undefined) headers[h] = Array.isArray(v) ? v.map(String).join(",") : String(v);
+  const e = await decodeEvent(codec, topics, {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key,
+    value: m.value,
+    headers,
+    timestamp: Number(m.timestamp),
+  });
+  if ("error" in e) return { kind: "skipped" };
+  if (e.kind === "purchase") return { kind: "purchase", event: e.event };
+  if (e.kind === "member") return { kind: "member", event: e.event };
+  return { kind: "skipped" };
+}
+
+/** The end offset (high watermark) of each non-empty partition of the topics, now. */
+export async function historyEnds(
+  kafka: Kafka,
+  topicNames: string[],
+): Promise<Map<string, Map<number, number>>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -54,7 +90,7 @@ export async function readTopicHistory(
   opts: ReadHistoryOptions,
 ): Promise<TopicHistory> {
   const names = [topics.purchases.name, topics.memberChanges.name];
-  const ends = await endsOf(kafka, names);
+  const ends = await historyEnds(kafka, names);
   const out: TopicHistory = { purchases: [], memberEvents: [], records: {}, skipped: 0 };
   for (const n of names) out.records[n] = 0;
   const pending = [...ends.entries()].flatMap(([t, parts]) => [...parts.keys()].map((p) => `${t}/${p}`));
@@ -81,20 +117,9 @@ export async function readTopicHistory(
         for (const m of batch.messages) {
           if (Number(m.offset) >= end) break; // written after the read started
           out.records[batch.topic] = (out.records[batch.topic] ?? 0) + 1;
-          const headers: Record<string, string> = {};
-          for (const [h, v] of Object.entries(m.headers ?? {}))
-            if (v !== undefined) headers[h] = Array.isArray(v) ? v.map(String).join(",") : String(v);
-          const e = await decodeEvent(codec, topics, {
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-            key: m.key,
-            value: m.value,
-            headers,
-            timestamp: Number(m.timestamp),
-          });
+          const e = await decodeHistoryRecord(codec, topics, batch.topic, batch.partition, m);
           reached.set(key, Number(m.offset) + 1);
-          if ("error" in e || (e.kind !== "purchase" && e.kind !== "member")) {
+          if (e.kind === "skipped") {
             out.skipped++;
             continue;
           }
