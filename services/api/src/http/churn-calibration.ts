@@ -4,14 +4,10 @@
 // its error contract (churn-alert not configured or not answering: 503 UNAVAILABLE).
 import type { FastifyInstance } from "fastify";
 import { ApiError } from "../domain/errors.ts";
+import { type ChurnAlertLink, askChurnAlert, unavailable } from "./churn-alert-link.ts";
 import { ROUTES } from "./schemas.ts";
 
-export interface ChurnAlertLink {
-  /** Base URL of churn-alert's ops server (CHURN_ALERT_URL), e.g. http://127.0.0.1:9104; null: not configured. */
-  readonly url: string | null;
-  /** How long to wait for the report (a refit over every member), ms. */
-  readonly timeoutMs: number;
-}
+export type { ChurnAlertLink };
 
 type CalibrationQuery = { calibrationEnd: string; holdoutEnd: string };
 
@@ -44,41 +40,17 @@ function checkDays(q: CalibrationQuery): void {
     );
 }
 
-interface OpsError {
-  error?: { code?: unknown; message?: unknown; field?: unknown };
-}
-
 /** churn-alert's answer → the report, or the API error it stands for. */
 export async function fetchCalibration(link: ChurnAlertLink, q: CalibrationQuery): Promise<unknown> {
-  if (link.url === null)
-    throw new ApiError(
-      "UNAVAILABLE",
-      "the churn calibration report comes from churn-alert, and CHURN_ALERT_URL is not set",
-    );
-  const url = new URL("/calibration", link.url);
-  url.searchParams.set("calibrationEnd", q.calibrationEnd);
-  url.searchParams.set("holdoutEnd", q.holdoutEnd);
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(link.timeoutMs) });
-  } catch (err) {
-    const why =
-      err instanceof Error && err.name === "TimeoutError"
-        ? `no answer within ${link.timeoutMs} ms`
-        : "unreachable";
-    throw new ApiError("UNAVAILABLE", `churn-alert at ${link.url} is ${why}; retry`);
+  const a = await askChurnAlert(link, "/calibration", q, "the churn calibration report");
+  if (a.status === 200 && a.body !== null) return a.body;
+  if (a.status === 422) throw new ApiError("CALIBRATION_NO_DATA", a.error.message);
+  if (a.status === 400) {
+    const f = a.error.field;
+    const field = typeof f === "string" ? f.replace(/^query\./, "querystring.") : undefined;
+    throw new ApiError("VALIDATION_FAILED", a.error.message, field);
   }
-  const body = (await res.json().catch(() => null)) as unknown;
-  if (res.status === 200 && body !== null) return body;
-  const e = ((body ?? {}) as OpsError).error ?? {};
-  const message = typeof e.message === "string" ? e.message : `churn-alert answered ${res.status}`;
-  if (res.status === 422) throw new ApiError("CALIBRATION_NO_DATA", message);
-  if (res.status === 400) {
-    const field = typeof e.field === "string" ? e.field.replace(/^query\./, "querystring.") : undefined;
-    throw new ApiError("VALIDATION_FAILED", message, field);
-  }
-  // 404: an older churn-alert without the route; 5xx: its failure, retriable or not.
-  throw new ApiError("UNAVAILABLE", `churn-alert at ${link.url} answered ${res.status}: ${message}`);
+  throw unavailable(link, a);
 }
 
 export function registerChurnCalibration(app: FastifyInstance, link: ChurnAlertLink): void {

@@ -6,7 +6,7 @@
 // link, timeout and error mapping (churn-alert not configured or not answering: 503 UNAVAILABLE).
 import type { FastifyInstance } from "fastify";
 import { ApiError } from "../domain/errors.ts";
-import type { ChurnAlertLink } from "./churn-calibration.ts";
+import { type ChurnAlertLink, askChurnAlert, unavailable } from "./churn-alert-link.ts";
 import {
   AUTH_ERRORS,
   type RouteSpec,
@@ -100,41 +100,18 @@ export function cardOf(body: unknown): ChurnCardAnswer | null {
   };
 }
 
-interface OpsError {
-  error?: { code?: unknown; message?: unknown };
-}
-
 /** churn-alert's answer → the member's card, or the API error it stands for. */
 export async function fetchChurnCard(link: ChurnAlertLink, id: string): Promise<ChurnCardAnswer> {
-  if (link.url === null)
-    throw new ApiError(
-      "UNAVAILABLE",
-      "the churn card comes from churn-alert, and CHURN_ALERT_URL is not set",
-    );
-  const url = new URL("/churn-card", link.url);
-  url.searchParams.set("memberId", id);
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(link.timeoutMs) });
-  } catch (err) {
-    const why =
-      err instanceof Error && err.name === "TimeoutError"
-        ? `no answer within ${link.timeoutMs} ms`
-        : "unreachable";
-    throw new ApiError("UNAVAILABLE", `churn-alert at ${link.url} is ${why}; retry`);
-  }
-  const body = (await res.json().catch(() => null)) as unknown;
-  if (res.status === 200) {
-    const card = cardOf(body);
+  const a = await askChurnAlert(link, "/churn-card", { memberId: id }, "the churn card");
+  if (a.status === 200) {
+    const card = cardOf(a.body);
     if (card !== null) return card;
     throw new ApiError("UNAVAILABLE", `churn-alert at ${link.url} answered a body that is no churn card`);
   }
-  const e = ((body ?? {}) as OpsError).error ?? {};
-  const message = typeof e.message === "string" ? e.message : `churn-alert answered ${res.status}`;
   // A 404 with its error body: no card for this member. Without one: an older churn-alert.
-  if (res.status === 404 && e.code === "NOT_FOUND") throw new ApiError("NOT_FOUND", message);
-  if (res.status === 400) throw new ApiError("VALIDATION_FAILED", message, "params.memberId");
-  throw new ApiError("UNAVAILABLE", `churn-alert at ${link.url} answered ${res.status}: ${message}`);
+  if (a.status === 404 && a.error.code === "NOT_FOUND") throw new ApiError("NOT_FOUND", a.error.message);
+  if (a.status === 400) throw new ApiError("VALIDATION_FAILED", a.error.message, "params.memberId");
+  throw unavailable(link, a);
 }
 
 export function registerChurnCard(app: FastifyInstance, link: ChurnAlertLink): void {
