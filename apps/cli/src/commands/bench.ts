@@ -50,8 +50,19 @@ export interface BenchOpts {
   json?: boolean;
 }
 
-/** The stages timed by the benchmark: as in its recorded results, the API's clock is not one. */
+/**
+ * The stages timed by the benchmark: as in its recorded results, the member API is not one (it
+ * was only a clock then); its read models are waited for after them (API_READ_MODELS).
+ */
 const STAGES = PIPELINE.filter((s) => s.name !== "api");
+
+/** The member API's read-model consumer groups (before namespacing) and their input topics. */
+const API_READ_MODELS: ReadonlyArray<{ group: string; input: Array<keyof ReturnType<typeof topicsFor>> }> = [
+  { group: "api.points", input: ["points"] },
+  { group: "api.dashboard", input: ["points", "tiers", "churnAlerts"] },
+  { group: "api.tiers", input: ["tiers"] },
+  { group: "api.churn-alerts", input: ["churnAlerts"] },
+];
 
 export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
   const e = endpointsOf(ctx);
@@ -170,9 +181,26 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
     const cpu = cpuSpent(cpuBefore, cpuSnapshot(pids));
     const pgSeconds = await backends.stop();
     log(`pipeline: ${sent.sent} orders end to end in ${wall.toFixed(2)} s`);
+    // The member API's read models (balances and history, the console's dashboard, tiers, churn
+    // alerts) follow the engine's topics: the latency phase starts once they have caught up too,
+    // or their backlog would share the two cores with the live orders.
+    const readModels = await timeUntil(async () => {
+      let all = true;
+      for (const r of API_READ_MODELS) {
+        const lag = await groupLag(
+          admin,
+          `${nsB}.${r.group}`,
+          r.input.map((t) => tB[t].name),
+        );
+        all &&= completion.done(r.group, lag);
+      }
+      return all;
+    });
+    perService["api read models"] = wall + readModels;
     // The ledger the replay left, before the live orders below add to it.
     const ledger = await ledgerDigest(pool);
-    const batches = await batchFigures(services);
+    const batchTotals = await batchSums(services);
+    const batches = batchFigures(batchTotals);
     // Purchases the engine priced past the churn join's maximum wait, without the alerts
     // churn-alert had not sent yet: they pay no win-back, so the ledger (and its digest) differs.
     const engine = services.find((s) => s.spec.name === "rules-engine");
@@ -184,6 +212,8 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
     // service live through 28 years of event time (weekly churn refits, expiries) meanwhile.
     const liveFrom = (sent.lastEventTime ?? Date.now()) + 86_400_000;
     const cpuLiveBefore = cpuSnapshot(pids);
+    const liveBackends = new BackendCpu(pool);
+    await liveBackends.start();
     const latency = await steadyLatency(
       kafka,
       tB,
@@ -195,6 +225,9 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
       registryAuth(withStackCredentials(ctx.env)),
     );
     const cpuLive = cpuSpent(cpuLiveBefore, cpuSnapshot(pids));
+    const pgLive = await liveBackends.stop();
+    // The batches of the latency phase alone: how many transactions each service ran at this rate.
+    const liveBatches = batchFigures(batchDiff(await batchSums(services), batchTotals));
     // The profile is written when the profiled service exits.
     await stopServices(services);
 
@@ -225,6 +258,11 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
       latency: {
         ...latency,
         cpuSeconds: Object.fromEntries(cpuLive.map(([k, v]) => [k, Number(v.toFixed(1))])),
+        postgresBackendCpuSeconds: Number(pgLive.total.toFixed(2)),
+        postgresBackendCpuSecondsByClient: Object.fromEntries(
+          pgLive.byClient.map(([k, v]) => [k, Number(v.toFixed(2))]),
+        ),
+        batches: liveBatches,
       },
       // Which service, and that it ran under the profiler (slower than an unprofiled run).
       ...(profile ? { profile: { service: values.profile, selfTime: profile } } : {}),
@@ -258,7 +296,14 @@ end-to-end benchmark (${result.machine.cores} cores, ${sent.sent} CDNOW orders)
       .map(([k, b]) => `${k} ${b.count} × ${b.meanSize} in ${b.meanMs} ms (${b.meanCommitMs})`)
       .join(", ")}
   order → points latency at ${latency.rate}/s for ${latency.seconds} s: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.samples} samples)
+    p99 by second sent: ${latency.bySecond.map((b) => b.p99Ms).join(" ")} ms
     CPU seconds meanwhile: ${cpuLive.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}
+    PostgreSQL backends meanwhile: ${pgLive.total.toFixed(2)} CPU-seconds (${pgLive.byClient
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(", ")})
+    batches meanwhile: ${Object.entries(liveBatches)
+      .map(([k, b]) => `${k} ${b.count} × ${b.meanSize} in ${b.meanMs} ms (${b.meanCommitMs})`)
+      .join(", ")}
   written to ${out}${profile ? `\n\nprofile of ${values.profile} (self time):\n${profile}` : ""}`);
     return 0;
   }
@@ -273,9 +318,16 @@ async function metricSum(port: number, name: string): Promise<number> {
   );
 }
 
-/** Each service's batch count and mean size and duration so far, from its /metrics. */
-async function batchFigures(services: Array<{ spec: { name: string }; port: number }>) {
-  const out: Record<string, { count: number; meanSize: number; meanMs: number; meanCommitMs: number }> = {};
+interface BatchSums {
+  count: number;
+  messages: number;
+  seconds: number;
+  commitSeconds: number;
+}
+
+/** Each service's batch counters so far, from its /metrics (cumulative since it started). */
+async function batchSums(services: Array<{ spec: { name: string }; port: number }>) {
+  const out: Record<string, BatchSums> = {};
   for (const s of services) {
     const text = await fetch(`http://127.0.0.1:${s.port}/metrics`).then((r) => r.text());
     const sum = (name: string) =>
@@ -283,16 +335,41 @@ async function batchFigures(services: Array<{ spec: { name: string }; port: numb
         (n, m) => n + Number(m[1]),
         0,
       );
-    const count = sum("loyalty_batch_duration_seconds_count");
     out[s.spec.name] = {
-      count,
-      meanSize: count ? Math.round(sum("loyalty_messages_processed_total") / count) : 0,
-      meanMs: count ? Number(((1000 * sum("loyalty_batch_duration_seconds_sum")) / count).toFixed(1)) : 0,
-      meanCommitMs: count
-        ? Number(((1000 * sum("loyalty_batch_commit_duration_seconds_sum")) / count).toFixed(1))
-        : 0,
+      count: sum("loyalty_batch_duration_seconds_count"),
+      messages: sum("loyalty_messages_processed_total"),
+      seconds: sum("loyalty_batch_duration_seconds_sum"),
+      commitSeconds: sum("loyalty_batch_commit_duration_seconds_sum"),
     };
   }
+  return out;
+}
+
+/** The counters of a phase: `after` minus `before`, per service. */
+function batchDiff(after: Record<string, BatchSums>, before: Record<string, BatchSums>) {
+  const out: Record<string, BatchSums> = {};
+  for (const [name, a] of Object.entries(after)) {
+    const b = before[name] ?? { count: 0, messages: 0, seconds: 0, commitSeconds: 0 };
+    out[name] = {
+      count: a.count - b.count,
+      messages: a.messages - b.messages,
+      seconds: a.seconds - b.seconds,
+      commitSeconds: a.commitSeconds - b.commitSeconds,
+    };
+  }
+  return out;
+}
+
+/** Batch count, mean size, mean time to process and commit, and of it the Kafka commit. */
+function batchFigures(sums: Record<string, BatchSums>) {
+  const out: Record<string, { count: number; meanSize: number; meanMs: number; meanCommitMs: number }> = {};
+  for (const [name, { count, messages, seconds, commitSeconds }] of Object.entries(sums))
+    out[name] = {
+      count,
+      meanSize: count ? Math.round(messages / count) : 0,
+      meanMs: count ? Number(((1000 * seconds) / count).toFixed(1)) : 0,
+      meanCommitMs: count ? Number(((1000 * commitSeconds) / count).toFixed(1)) : 0,
+    };
   return out;
 }
 
@@ -333,6 +410,10 @@ async function steadyLatency(
   const codec = new AvroCodec(registryUrl, auth);
   const publishedAt = new Map<string, number>();
   const latencies: number[] = [];
+  // Latencies by the second of the phase the order was sent in: the first seconds' orders are
+  // all new members' (5,000 customers in turn), the rest returning ones.
+  const bySecond: number[][] = Array.from({ length: seconds }, () => []);
+  let start = Date.now();
   const consumer = kafka.consumer({ groupId: `${topics.points.name}.latency`, maxWaitTimeInMs: 50 });
   await consumer.connect();
   await consumer.subscribe({ topics: [topics.points.name], fromBeginning: false });
@@ -346,6 +427,7 @@ async function steadyLatency(
         const t = orderId ? publishedAt.get(orderId) : undefined;
         if (orderId && t !== undefined && p.kind === "EARNED") {
           latencies.push(now - t);
+          bySecond[Math.floor((t - start) / 1000)]?.push(now - t);
           publishedAt.delete(orderId);
         }
       }
@@ -355,7 +437,7 @@ async function steadyLatency(
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const total = rate * seconds;
-  const start = Date.now();
+  start = Date.now();
   for (let i = 0; i < total; i += rate / 20) {
     const due = start + (i / rate) * 1000;
     if (due > Date.now()) await sleep(due - Date.now());
@@ -387,8 +469,9 @@ async function steadyLatency(
   while (publishedAt.size > 0 && Date.now() < deadline) await sleep(200);
   await consumer.disconnect();
   latencies.sort((a, b) => a - b);
-  const q = (x: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(x * latencies.length))] ?? Number.NaN;
+  const quantile = (sorted: number[], x: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor(x * sorted.length))] ?? Number.NaN;
+  const q = (x: number) => quantile(latencies, x);
   return {
     rate,
     seconds,
@@ -397,6 +480,11 @@ async function steadyLatency(
     p50Ms: q(0.5),
     p99Ms: q(0.99),
     maxMs: latencies[latencies.length - 1] ?? Number.NaN,
+    /** p50 and p99 of the orders sent in each second of the phase. */
+    bySecond: bySecond.map((l) => {
+      l.sort((a, b) => a - b);
+      return { samples: l.length, p50Ms: quantile(l, 0.5), p99Ms: quantile(l, 0.99) };
+    }),
   };
 }
 
