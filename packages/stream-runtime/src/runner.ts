@@ -15,6 +15,7 @@ import { type ConsumedMessage, toConsumed } from "./message.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 import type { BatchingProducer, OutMessage } from "./producer.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "./retry.ts";
+import { FetchGate, type Waiting } from "./tasks/fetch-gate.ts";
 
 export interface BatchContext {
   readonly clock: Clock;
@@ -73,6 +74,14 @@ export interface ConsumerRunnerOptions {
   tickOnStart?: boolean;
   /** Called after each chunk's effects and offsets are committed (table maintenance). */
   afterCommit?: () => void;
+  /**
+   * Hand the handler every partition one fetch delivered in one call (the task runner's
+   * FetchGate), in chunks of `maxBatch` that mix partitions: one handler transaction and one
+   * offset commit per fetch instead of one per partition. For handlers keyed by record, not by
+   * partition (read models); such a handler must not hold() (the batch fails if it does).
+   * Without it, each call holds one partition's records.
+   */
+  gather?: boolean;
 }
 
 class Attempt implements BatchContext {
@@ -107,6 +116,11 @@ export class ConsumerRunner {
   private readonly held = new Set<string>();
   /** Resumed before the batch holding them had finished: that hold does not pause. */
   private readonly released = new Set<string>();
+  /** Gathers the partitions of one fetch into one batch (the `gather` option). */
+  private readonly gate = new FetchGate(
+    (group) => this.serial(() => this.onGathered(group)),
+    (err) => this.onFailure(err),
+  );
 
   constructor(private readonly o: ConsumerRunnerOptions) {}
 
@@ -133,10 +147,12 @@ export class ConsumerRunner {
     await this.o.producer.connect();
     await consumer.connect();
     await consumer.subscribe({ topics });
+    const gather = this.o.gather === true;
     await consumer.run({
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.onBatch(payload),
+      // Gathering: one worker per partition, and the calls of one turn are one batch (FetchGate).
+      partitionsConsumedConcurrently: gather ? 1024 : 1,
+      eachBatch: (payload) => (gather ? this.gate.gather(payload) : this.onBatch(payload)),
     });
     if (this.o.onTick && this.o.tickOnStart) this.tickInBackground();
     if (this.o.onTick && (this.o.clock.mode === "wall" || this.o.timerTicks)) {
@@ -166,6 +182,8 @@ export class ConsumerRunner {
   async stop(): Promise<void> {
     this.stopping.abort();
     if (this.tickTimer) clearInterval(this.tickTimer);
+    this.gate.close();
+    await this.gate.drained();
     await this.chain;
     if (this.consumer) await this.consumer.disconnect();
     await this.chain;
@@ -199,14 +217,98 @@ export class ConsumerRunner {
     try {
       await this.onBatchBeating(p);
     } catch (err) {
-      const retriable = isRetriable(err);
-      this.o.logger.error({ err, restart: retriable }, "consumer crashed");
-      if (!retriable) {
-        this.crashed = err instanceof Error ? err : new Error(String(err));
-        this.healthy = false;
-      }
+      this.onFailure(err);
       throw err;
     }
+  }
+
+  private onFailure(err: unknown): void {
+    const retriable = isRetriable(err);
+    this.o.logger.error({ err, restart: retriable }, "consumer crashed");
+    if (!retriable) {
+      this.crashed = err instanceof Error ? err : new Error(String(err));
+      this.healthy = false;
+    }
+  }
+
+  /**
+   * The `gather` option's batch: every partition of one fetch, in chunks of `maxBatch` records;
+   * after each chunk the offsets of every topic-partition in it commit at once (with its output
+   * when the producer is transactional). The FetchGate heartbeats while it runs.
+   */
+  private async onGathered(group: Waiting[]): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    const live = group.filter((w) => w.payload.isRunning() && !w.payload.isStale());
+    if (live.length === 0) return;
+    const started = process.hrtime.bigint();
+    const byKey = new Map<string, StreamBatchPayload>();
+    const all: ConsumedMessage[] = [];
+    for (const { payload } of live) {
+      const { topic, partition, messages } = payload.batch;
+      byKey.set(`${topic}:${partition}`, payload);
+      for (const m of messages) all.push(toConsumed(topic, partition, m));
+    }
+    if (all.length === 0) return;
+    const heartbeat = () => live[0]?.payload.heartbeat() ?? Promise.resolve();
+    const max = this.o.maxBatch ?? 2000;
+    for (let i = 0; i < all.length; i += max) {
+      const chunk = all.slice(i, i + max);
+      const first = chunk[0];
+      if (first === undefined) break;
+      const heldAt = await this.processChunk(chunk, heartbeat, first.offset);
+      if (heldAt !== null)
+        throw new TypeError(`${this.o.groupId}: hold() in a gathering ConsumerRunner (the gather option)`);
+      // The last record of each topic-partition in the chunk, and its greatest timestamp.
+      const lastOf = new Map<string, { m: ConsumedMessage; maxTs: number }>();
+      for (const m of chunk) {
+        const key = `${m.topic}:${m.partition}`;
+        const seen = lastOf.get(key);
+        lastOf.set(key, { m, maxTs: Math.max(seen?.maxTs ?? Number.NEGATIVE_INFINITY, m.timestamp) });
+      }
+      const next = [...lastOf.values()].map(({ m }) => ({
+        topic: m.topic,
+        partition: m.partition,
+        offset: (BigInt(m.offset) + 1n).toString(),
+      }));
+      await this.commit(next);
+      const isLastChunk = i + max >= all.length;
+      for (const [key, { m, maxTs }] of lastOf) {
+        const payload = byKey.get(key);
+        payload?.resolveOffset(m.offset);
+        const caughtUp = isLastChunk && payload?.batch.offsetLag() === "0";
+        this.o.clock.observe?.(m.topic, m.partition, maxTs, caughtUp);
+      }
+      await heartbeat();
+      this.o.afterCommit?.();
+      const perTopic = new Map<string, number>();
+      for (const m of chunk) perTopic.set(m.topic, (perTopic.get(m.topic) ?? 0) + 1);
+      for (const [topic, n] of perTopic) this.o.metrics.processed.inc({ topic }, n);
+      if (this.o.onTick) await this.tick(heartbeat);
+    }
+    for (const { payload } of live)
+      this.o.metrics.lag.set(
+        { topic: payload.batch.topic, partition: String(payload.batch.partition) },
+        Number(payload.batch.offsetLag()),
+      );
+    this.o.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    this.o.metrics.watermark.set(this.o.clock.now());
+  }
+
+  /** Commits offsets: with the buffered output in one transaction, or after flushing it. */
+  private async commit(next: Array<{ topic: string; partition: number; offset: string }>): Promise<void> {
+    const committing = process.hrtime.bigint();
+    if (this.o.producer.transactional) {
+      // Output, dead letters and offsets commit together, or not at all.
+      await withRetry(
+        () => this.o.producer.commitWithOffsets(this.o.groupId, next),
+        this.o.retry ?? DEFAULT_RETRY,
+      );
+    } else {
+      await withRetry(() => this.o.producer.flush(), this.o.retry ?? DEFAULT_RETRY);
+      if (this.consumer === null) throw new TypeError("a batch before start()");
+      await this.consumer.commitOffsets(next);
+    }
+    this.o.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - committing) / 1e9);
   }
 
   private async onBatchBeating(p: StreamBatchPayload): Promise<void> {
@@ -252,19 +354,7 @@ export class ConsumerRunner {
       const next = [
         { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
       ];
-      const committing = process.hrtime.bigint();
-      if (this.o.producer.transactional) {
-        // Output, dead letters and offsets commit together, or not at all.
-        await withRetry(
-          () => this.o.producer.commitWithOffsets(this.o.groupId, next),
-          this.o.retry ?? DEFAULT_RETRY,
-        );
-      } else {
-        await withRetry(() => this.o.producer.flush(), this.o.retry ?? DEFAULT_RETRY);
-        if (this.consumer === null) throw new TypeError("a batch before start()");
-        await this.consumer.commitOffsets(next);
-      }
-      this.o.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - committing) / 1e9);
+      await this.commit(next);
       p.resolveOffset(last.offset);
       await p.heartbeat();
       this.o.afterCommit?.();

@@ -85,6 +85,9 @@ export function dashboardRunner(kit: ServiceKit, clock: StreamClock): ConsumerRu
     sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
     maxBatch: config.CONSUMER_MAX_BATCH,
     fromBeginning: true,
+    // Every partition of a fetch in one transaction and one offset commit (next offsets per
+    // partition are stored with the batch).
+    gather: true,
     groupId: groupIdFor(config, `${config.SERVICE_NAME}.dashboard`),
     topics: [topics.points, topics.tiers, topics.churnAlerts],
     handler: dashboardReadModelHandler(pool, kit.codec, logger, topics),

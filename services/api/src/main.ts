@@ -117,6 +117,8 @@ const runner = new ConsumerRunner({
   maxBatch: config.CONSUMER_MAX_BATCH,
   sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
   afterCommit: () => vacuum.kick(),
+  // Every partition of a fetch in one transaction and one offset commit (entries are keyed by id).
+  gather: true,
 });
 
 // The console's read model of loyalty.rules.v1 (ADR 18): its own group, from the beginning, in

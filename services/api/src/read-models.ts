@@ -167,6 +167,8 @@ export function readModelRunners(kit: ServiceKit, clock: StreamClock): ConsumerR
     clock,
     sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
     fromBeginning: true,
+    // Every partition of a fetch in one transaction and one offset commit (rows keyed by record).
+    gather: true,
   };
   const group = (s: string) => groupIdFor(config, `${config.SERVICE_NAME}.${s}`);
   return [
