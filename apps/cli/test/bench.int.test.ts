@@ -31,12 +31,20 @@ describe("loyalty bench e2e", () => {
       pipeline: {
         seconds: number;
         doneAtSeconds: Record<string, number>;
+        apiReadModelsDoneAtSeconds: number;
         postgresBackendCpuSeconds: number;
         postgresBackendCpuSecondsByClient: Record<string, number>;
         ledger: { digest: string; entries: number; members: number };
         churnJoinLate: number;
       };
-      latency: { rate: number; seconds: number; samples: number; missing: number };
+      latency: {
+        rate: number;
+        seconds: number;
+        samples: number;
+        missing: number;
+        bySecond: Array<{ samples: number }>;
+        batches: Record<string, { count: number }>;
+      };
     };
     expect(JSON.parse(r.stdout)).toMatchObject({ orders: 300, file: join(out, files[0] ?? "") });
     expect(result.orders).toBe(300);
@@ -46,6 +54,8 @@ describe("loyalty bench e2e", () => {
     );
     for (const t of Object.values(result.pipeline.doneAtSeconds))
       expect(t).toBeLessThanOrEqual(result.pipeline.seconds);
+    // The latency phase starts after the API's read models have caught up with the replay.
+    expect(result.pipeline.apiReadModelsDoneAtSeconds).toBeGreaterThanOrEqual(result.pipeline.seconds);
     // The ledger the replay left (before the latency phase) and the database's CPU per service.
     expect(result.pipeline.ledger.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(result.pipeline.ledger.entries).toBeGreaterThan(0);
@@ -56,5 +66,9 @@ describe("loyalty bench e2e", () => {
     expect(result.pipeline.postgresBackendCpuSeconds).toBeGreaterThanOrEqual(0);
     expect(result.latency).toMatchObject({ rate: 20, seconds: 2 });
     expect(result.latency.samples + result.latency.missing).toBe(40);
+    // Per second of the phase, and each service's batches in it.
+    expect(result.latency.bySecond).toHaveLength(2);
+    expect(result.latency.bySecond.reduce((n, b) => n + b.samples, 0)).toBe(result.latency.samples);
+    expect(result.latency.batches["rules-engine"]?.count).toBeGreaterThan(0);
   }, 300_000);
 });

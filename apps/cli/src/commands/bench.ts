@@ -196,7 +196,7 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
       }
       return all;
     });
-    perService["api read models"] = wall + readModels;
+    const readModelsAt = wall + readModels;
     // The ledger the replay left, before the live orders below add to it.
     const ledger = await ledgerDigest(pool);
     const batchTotals = await batchSums(services);
@@ -245,6 +245,8 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
         publishSeconds: published,
         ordersPerSecond: sent.sent / wall,
         doneAtSeconds: perService,
+        /** When the member API's read models had caught up too (the latency phase starts then). */
+        apiReadModelsDoneAtSeconds: Number(readModelsAt.toFixed(3)),
         cpuSeconds: Object.fromEntries(cpu.map(([k, v]) => [k, Number(v.toFixed(1))])),
         /** The namespace's database backends alone (the services' statements). */
         postgresBackendCpuSeconds: Number(pgSeconds.total.toFixed(2)),
@@ -282,7 +284,7 @@ end-to-end benchmark (${result.machine.cores} cores, ${sent.sent} CDNOW orders)
                                       ${wall.toFixed(2).padStart(8)} s  ${Math.round(result.pipeline.ordersPerSecond).toString().padStart(7)} orders/s
     each service done at: ${Object.entries(perService)
       .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
-      .join(", ")}
+      .join(", ")}; the API's read models ${readModelsAt.toFixed(1)} s
     CPU seconds spent meanwhile (${(cpus().length * wall).toFixed(0)} available on ${cpus().length} cores): ${cpu
       .map(([k, v]) => `${k} ${v.toFixed(1)}`)
       .join(", ")}
