@@ -45,6 +45,10 @@ export const baseConfigSchema = z.object({
   LOYALTY_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   LOYALTY_REPLICATION: z.coerce.number().int().min(1).max(10).default(1),
   CONSUMER_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(2000),
+  // The least time between two batches of a task runner (Kafka Streams' commit.interval.ms):
+  // unset, each service's own default (0, a batch as soon as records arrive, on the path from an
+  // order to its points; more for services off it, such as the tier evaluator).
+  COMMIT_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).optional(),
   // A crashed member holds its partitions until this expires; the broker's minimum is 6 s.
   CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
   // How often a service checks its update-heavy tables and vacuums those that need it; 0 leaves

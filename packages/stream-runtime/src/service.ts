@@ -237,6 +237,8 @@ export interface RunTasksOptions<S> {
   tickIntervalMs?: number;
   /** How often tasks holding records (TaskHold) are offered them again; default 250 ms. */
   heldRetryMs?: number;
+  /** The service's default least time between batches (COMMIT_INTERVAL_MS overrides it). */
+  commitIntervalMs?: number;
   /** The consumer's fetch size per partition; default 1 MiB. */
   maxBytesPerPartition?: number;
   /** Closed in the second shutdown phase, after the last batch has committed. */
@@ -269,6 +271,7 @@ export async function runTasks<S>(kit: ServiceKit, opts: RunTasksOptions<S>): Pr
     ...(opts.tickIntervalMs ? { tickIntervalMs: opts.tickIntervalMs } : {}),
     ...(opts.heldRetryMs ? { heldRetryMs: opts.heldRetryMs } : {}),
     ...(opts.maxBytesPerPartition ? { maxBytesPerPartition: opts.maxBytesPerPartition } : {}),
+    commitIntervalMs: kit.config.COMMIT_INTERVAL_MS ?? opts.commitIntervalMs ?? 0,
     afterStateCommit: () => {
       vacuum.kick();
       opts.afterStateCommit?.();
@@ -296,6 +299,8 @@ export interface RunGroupTasksOptions<R> {
   vacuum?: readonly string[];
   routes?: readonly OpsRoute[];
   afterStateCommit?: () => void;
+  /** The service's default least time between batches (COMMIT_INTERVAL_MS overrides it). */
+  commitIntervalMs?: number;
 }
 
 /**
@@ -323,6 +328,7 @@ export async function runGroupTasks<R>(
     idleMs: opts.idleMs,
     tickIntervalMs: opts.tickIntervalMs,
     sessionTimeoutMs: kit.config.CONSUMER_SESSION_TIMEOUT_MS,
+    commitIntervalMs: kit.config.COMMIT_INTERVAL_MS ?? opts.commitIntervalMs ?? 0,
     afterStateCommit: () => {
       vacuum.kick();
       opts.afterStateCommit?.();
