@@ -18,7 +18,7 @@ import {
   groupIdFor,
 } from "@loyalty/stream-runtime";
 import { type Facts, alertFacts, pointsFacts, tierFacts } from "./dashboard-figures.ts";
-import { decodeValue } from "./read-models.ts";
+import { decodeValue, offPathCommitIntervalMs } from "./read-models.ts";
 import type { Decoder } from "./rules-read-model.ts";
 import { type PartitionBatch, applyDashboardBatch } from "./store/dashboard.ts";
 import { transaction } from "./store/db.ts";
@@ -89,7 +89,7 @@ export function dashboardRunner(kit: ServiceKit, clock: StreamClock): ConsumerRu
     // partition are stored with the batch).
     gather: true,
     // Off the path of a request: fewer, larger transactions (ADR 16).
-    commitIntervalMs: config.COMMIT_INTERVAL_MS ?? 250,
+    commitIntervalMs: offPathCommitIntervalMs(config),
     groupId: groupIdFor(config, `${config.SERVICE_NAME}.dashboard`),
     topics: [topics.points, topics.tiers, topics.churnAlerts],
     handler: dashboardReadModelHandler(pool, kit.codec, logger, topics),

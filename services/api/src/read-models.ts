@@ -151,6 +151,15 @@ export function churnAlertsReadModelHandler(db: Db, codec: Decoder, logger: Logg
 }
 
 /**
+ * The commit interval of the read models no request waits for (tiers, churn alerts, dashboard):
+ * COMMIT_INTERVAL_MS when set, else 250 ms (ADR 16). The points read model, which a redemption's
+ * answer waits for, keeps the runtime's 0.
+ */
+export function offPathCommitIntervalMs(config: { COMMIT_INTERVAL_MS?: number | undefined }): number {
+  return config.COMMIT_INTERVAL_MS ?? 250;
+}
+
+/**
  * The two read-model consumers, each in its own group (`<SERVICE_NAME>.tiers`,
  * `<SERVICE_NAME>.churn-alerts`), from the beginning. `clock` must be one the runners read but
  * never feed (no observe/assign), as for the rules read model: main.ts passes the same one.
@@ -170,7 +179,7 @@ export function readModelRunners(kit: ServiceKit, clock: StreamClock): ConsumerR
     // Every partition of a fetch in one transaction and one offset commit (rows keyed by record).
     gather: true,
     // Off the path of a request: fewer, larger transactions (ADR 16).
-    commitIntervalMs: config.COMMIT_INTERVAL_MS ?? 250,
+    commitIntervalMs: offPathCommitIntervalMs(config),
   };
   const group = (s: string) => groupIdFor(config, `${config.SERVICE_NAME}.${s}`);
   return [

@@ -17,15 +17,14 @@ export class FetchGate {
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  /**
-   * `failed` is told once of each batch that failed. The client re-delivers its records (it
-   * seeks every partition of the batch back to its first record not resolved) and never
-   * crashes, so the runner decides there whether the failure stops the service.
-   */
   /** When the last batch was dispatched (monotonic ms). */
   private lastDispatch = Number.NEGATIVE_INFINITY;
 
   /**
+   * `failed` is told once of each batch that failed. The client re-delivers its records (it
+   * seeks every partition of the batch back to its first record not resolved) and never
+   * crashes, so the runner decides there whether the failure stops the service.
+   *
    * `intervalMs` is the least time between the starts of two batches, as Kafka Streams'
    * `commit.interval.ms` (100 ms under exactly-once there): records that arrive meanwhile wait
    * in the client and go in the next batch, so a service off the latency-critical path runs
