@@ -1,0 +1,76 @@
+import { probePostgres, testEndpointsFromEnv } from "@loyalty/local-stack";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { copyRows, createPool, ensureDatabase } from "../src/index.ts";
+
+const server = testEndpointsFromEnv().databaseUrl;
+const schema = `copy_${process.pid}`;
+let pool: ReturnType<typeof createPool>;
+
+beforeAll(async () => {
+  const p = await probePostgres(server);
+  if (!p.ok)
+    throw new Error(`PostgreSQL is unreachable at ${server} (${p.detail}): start it or set DATABASE_URL`);
+  await ensureDatabase(server);
+  const admin = createPool(server, { max: 1 });
+  await admin.query(`create schema if not exists ${schema}`);
+  await admin.end();
+  pool = createPool(server, { max: 2, namespace: schema });
+  await pool.query(
+    "create table t (id text primary key, n bigint, at timestamptz, ok boolean, doc jsonb, seq bigserial)",
+  );
+});
+
+afterAll(async () => {
+  await pool?.query(`drop schema if exists ${schema} cascade`);
+  await pool?.end();
+});
+
+describe("copyRows", () => {
+  it("round-trips awkward text, NULLs, bigints, times and JSON, in the order given", async () => {
+    const awkward = 'tab\there, newline\nthere, cr\r, backslash \\ and \\N, quote " ünï ✓';
+    const doc = { note: awkward, nested: { list: [1, "two", null] } };
+    const rows = [
+      ["a", 1, new Date(Date.UTC(1997, 0, 1, 0, 0, 0, 1)), true, doc],
+      ["b", -9_007_199_254_740_991, null, false, null],
+      [awkward, null, "1998-06-30T00:00:00.000Z", null, [awkward]],
+    ] as const;
+    const c = await pool.connect();
+    try {
+      await c.query("begin");
+      await copyRows(c, "t", ["id", "n", "at", "ok", "doc"], rows);
+      await c.query("commit");
+    } finally {
+      c.release();
+    }
+    const got = await pool.query("select id, n, at, ok, doc from t order by seq");
+    expect(got.rows).toEqual([
+      { id: "a", n: 1, at: new Date(Date.UTC(1997, 0, 1, 0, 0, 0, 1)), ok: true, doc },
+      { id: "b", n: -9_007_199_254_740_991, at: null, ok: false, doc: null },
+      { id: awkward, n: null, at: new Date("1998-06-30T00:00:00.000Z"), ok: null, doc: [awkward] },
+    ]);
+  });
+
+  it("fails with unique_violation on a duplicate key and leaves nothing of the statement", async () => {
+    const c = await pool.connect();
+    try {
+      await c.query("begin");
+      const err = await copyRows(c, "t", ["id"], [["fresh"], ["a"]]).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe("23505");
+      await c.query("rollback");
+    } finally {
+      c.release();
+    }
+    const n = await pool.query("select count(*)::int as n from t where id = 'fresh'");
+    expect(n.rows[0].n).toBe(0);
+  });
+
+  it("refuses a name that is not a plain identifier, and a row of the wrong width", async () => {
+    const c = await pool.connect();
+    try {
+      await expect(copyRows(c, "t; drop table t", ["id"], [["x"]])).rejects.toThrow(TypeError);
+      await expect(copyRows(c, "t", ["id", "n"], [["x"]])).rejects.toThrow(/1 values for 2 columns/);
+    } finally {
+      c.release();
+    }
+  });
+});
