@@ -1,5 +1,5 @@
 import type { LedgerReply } from "@loyalty/contracts";
-import type { PoolClient } from "@loyalty/db";
+import { type PoolClient, copyRows } from "@loyalty/db";
 import { TransientError } from "@loyalty/stream-runtime";
 import type { TierState } from "@loyalty/tiers";
 import { type StoredCommand, lotsOf } from "../engine/commands.ts";
@@ -62,6 +62,9 @@ const iso = (t: number | null): string | null => (t === null ? null : new Date(t
 const ms = (d: Date | null): number | null => (d === null ? null : d.getTime());
 
 export class LedgerStore {
+  /** Per loaded state, the order keys that have a row already (the rest are new: COPY). */
+  private readonly storedOrders = new WeakMap<LoadedState, ReadonlySet<string>>();
+
   constructor(
     private readonly registry: RuleSetRegistry,
     private readonly opts: EngineOptions,
@@ -168,6 +171,8 @@ export class LedgerStore {
     }
     const loaded = await this.load(c, events, dues);
     const pristine = this.registry.budgeted.size > 0 ? structuredClone(loaded) : null;
+    const stored = this.storedOrders.get(loaded);
+    if (pristine !== null && stored !== undefined) this.storedOrders.set(pristine, stored);
     // Tasks own disjoint members, but budgets (and a referrer's caps) are shared: what one task
     // used is folded into the rows the next one reads (the deltas are still what is written).
     const runAll = (state: LoadedState) =>
@@ -378,6 +383,7 @@ export class LedgerStore {
         };
         state.orders.set(o.orderKey, o);
       }
+      this.storedOrders.set(state, new Set(state.orders.keys()));
       // The lots of the awards a refund may reverse: what expired from them is not taken again.
       for (const k of refundOrders)
         for (const a of state.orders.get(k)?.awards ?? []) awardLots.push(a.entryId);
@@ -449,22 +455,19 @@ export class LedgerStore {
     const p = merged(ps);
     const s = p.state;
     const pe = p.priced;
-    const inserted = await c.query(
-      `insert into rules_priced_events (event_id, member_id, event_kind, rule_set_id, rule_set_version, event_time)
-       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[])
-       on conflict do nothing`,
-      [
-        pe.map((e) => e.eventId),
-        pe.map((e) => e.memberId),
-        pe.map((e) => e.eventKind),
-        pe.map((e) => e.ruleSetId),
-        pe.map((e) => e.ruleSetVersion),
-        pe.map((e) => iso(e.eventTime)),
-      ],
-    );
-    // Another consumer (a zombie after a rebalance) applied some of these first: start over.
-    if (inserted.rowCount !== pe.length)
-      throw new TransientError("events applied concurrently; retrying the batch");
+    // Appended with COPY (packages/db/src/copy.ts): new by construction, as are the entries, new
+    // lots and movements below. Another consumer (a zombie after a rebalance) that applied some of
+    // these first makes the COPY fail on the primary key: start over.
+    await copyRows(
+      c,
+      "rules_priced_events",
+      ["event_id", "member_id", "event_kind", "rule_set_id", "rule_set_version", "event_time"],
+      pe.map((e) => [e.eventId, e.memberId, e.eventKind, e.ruleSetId, e.ruleSetVersion, iso(e.eventTime)]),
+    ).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code === "23505")
+        throw new TransientError("events applied concurrently; retrying the batch", err);
+      throw err;
+    });
 
     const members = [...p.dirtyMembers].map((id) => s.members.get(id)).filter((m) => m !== undefined);
     if (members.length > 0) {
@@ -520,57 +523,51 @@ export class LedgerStore {
     }
     const en = p.entries;
     if (en.length > 0) {
-      // In the processor's order: seq is the ledger's commit order.
-      await c.query(
-        `insert into ledger_entries (entry_id, member_id, kind, points, balance_after, rule_id, rule_version,
-                                     rule_set_id, rule_set_version, source_event_id, order_id, reason, event_time, detail)
-         select entry_id, member_id, kind, points, balance_after, rule_id, rule_version, rule_set_id, rule_set_version,
-                source_event_id, order_id, reason, event_time, detail
-           from rows from (jsonb_to_recordset($1::jsonb)
-                  as (entry_id text, member_id text, kind text, points bigint, balance_after bigint, rule_id text,
-                      rule_version int, rule_set_id text, rule_set_version int, source_event_id text, order_id text,
-                      reason text, event_time timestamptz, detail jsonb))
-                with ordinality as u(entry_id, member_id, kind, points, balance_after, rule_id, rule_version,
-                                     rule_set_id, rule_set_version, source_event_id, order_id, reason, event_time,
-                                     detail, ord)
-          order by ord`,
+      // In the processor's order: seq (its default) is the ledger's commit order.
+      await copyRows(
+        c,
+        "ledger_entries",
         [
-          JSON.stringify(
-            en.map((e) => ({
-              entry_id: e.entryId,
-              member_id: e.memberId,
-              kind: e.kind,
-              points: e.points,
-              balance_after: e.balanceAfter,
-              rule_id: e.ruleId,
-              rule_version: e.ruleVersion,
-              rule_set_id: e.ruleSetId,
-              rule_set_version: e.ruleSetVersion,
-              source_event_id: e.sourceEventId,
-              order_id: e.orderId,
-              reason: e.reason,
-              event_time: iso(e.eventTime),
-              detail: e.detail,
-            })),
-          ),
+          "entry_id",
+          "member_id",
+          "kind",
+          "points",
+          "balance_after",
+          "rule_id",
+          "rule_version",
+          "rule_set_id",
+          "rule_set_version",
+          "source_event_id",
+          "order_id",
+          "reason",
+          "event_time",
+          "detail",
         ],
+        en.map((e) => [
+          e.entryId,
+          e.memberId,
+          e.kind,
+          e.points,
+          e.balanceAfter,
+          e.ruleId,
+          e.ruleVersion,
+          e.ruleSetId,
+          e.ruleSetVersion,
+          e.sourceEventId,
+          e.orderId,
+          e.reason,
+          iso(e.eventTime),
+          e.detail,
+        ]),
       );
     }
     const newLots = p.newLots;
-    if (newLots.length > 0) {
-      await c.query(
-        `insert into ledger_lots (lot_id, member_id, points, remaining, earned_at, expires_at)
-         select * from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[])`,
-        [
-          newLots.map((l) => l.lotId),
-          newLots.map((l) => l.memberId),
-          newLots.map((l) => l.points),
-          newLots.map((l) => l.remaining),
-          newLots.map((l) => iso(l.earnedAt)),
-          newLots.map((l) => iso(l.expiresAt)),
-        ],
-      );
-    }
+    await copyRows(
+      c,
+      "ledger_lots",
+      ["lot_id", "member_id", "points", "remaining", "earned_at", "expires_at"],
+      newLots.map((l) => [l.lotId, l.memberId, l.points, l.remaining, iso(l.earnedAt), iso(l.expiresAt)]),
+    );
     const isNew = new Set(newLots.map((l) => l.lotId));
     const changedLots: LotRow[] = [];
     for (const lots of s.lots.values())
@@ -582,15 +579,46 @@ export class LedgerStore {
         [changedLots.map((l) => l.lotId), changedLots.map((l) => l.remaining)],
       );
     }
-    const mv = p.movements;
-    if (mv.length > 0) {
-      await c.query(
-        `insert into ledger_lot_movements (entry_id, lot_id, points)
-         select * from unnest($1::text[], $2::text[], $3::bigint[])`,
-        [mv.map((m) => m.entryId), mv.map((m) => m.lotId), mv.map((m) => m.points)],
-      );
-    }
-    const orders = [...p.dirtyOrders].map((k) => s.orders.get(k)).filter((o): o is OrderRow => !!o);
+    await copyRows(
+      c,
+      "ledger_lot_movements",
+      ["entry_id", "lot_id", "points"],
+      p.movements.map((m) => [m.entryId, m.lotId, m.points]),
+    );
+    // New orders are appended; those with a row already (refunded since) are updated. Without the
+    // loaded keys (never: every batch loads), every order goes through the upsert.
+    const stored = this.storedOrders.get(s);
+    const dirty = [...p.dirtyOrders].map((k) => s.orders.get(k)).filter((o): o is OrderRow => !!o);
+    const fresh = stored === undefined ? [] : dirty.filter((o) => !stored.has(o.orderKey));
+    const orders = stored === undefined ? dirty : dirty.filter((o) => stored.has(o.orderKey));
+    await copyRows(
+      c,
+      "rules_orders",
+      [
+        "order_key",
+        "member_id",
+        "purchase_event_id",
+        "event_time",
+        "amount_minor",
+        "base_amount_minor",
+        "rule_set_id",
+        "rule_set_version",
+        "refunded_base_minor",
+        "awards",
+      ],
+      fresh.map((o) => [
+        o.orderKey,
+        o.memberId,
+        o.purchaseEventId,
+        iso(o.eventTime),
+        o.amountMinor,
+        o.baseAmountMinor,
+        o.ruleSetId,
+        o.ruleSetVersion,
+        o.refundedBaseMinor,
+        o.awards,
+      ]),
+    );
     if (orders.length > 0) {
       await c.query(
         `insert into rules_orders (order_key, member_id, purchase_event_id, event_time, amount_minor, base_amount_minor,
