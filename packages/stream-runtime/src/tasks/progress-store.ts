@@ -78,10 +78,14 @@ export async function saveTasks(
   const offsets = writes.map((w) =>
     JSON.stringify(Object.fromEntries([...w.progress.offsets].map(([t, o]) => [t, o.toString()]))),
   );
+  // Each task's pending output is a parameter of its own: pg sends a Buffer parameter as binary,
+  // while in a bytea[] parameter every byte went as hex text for the server to parse back (a
+  // batch's output is megabytes in a replay).
+  const pendings = `array[${writes.map((_, i) => `$${8 + i}::bytea`).join(", ")}]`;
   const r = await tx.query<{ partition: number }>(
     `insert into stream_tasks as s (group_id, partition, offsets, stream_time, seq, pending, lanes)
      select $1, t.partition, t.offsets, t.stream_time, t.seq, t.pending, t.lanes
-       from unnest($2::int[], $3::jsonb[], $4::bigint[], $5::bigint[], $7::bytea[], $8::jsonb[])
+       from unnest($2::int[], $3::jsonb[], $4::bigint[], $5::bigint[], ${pendings}, $7::jsonb[])
          as t(partition, offsets, stream_time, seq, pending, lanes)
      on conflict (group_id, partition) do update
        set offsets = excluded.offsets, stream_time = excluded.stream_time, seq = excluded.seq,
@@ -96,8 +100,8 @@ export async function saveTasks(
       writes.map((w) => (Number.isFinite(w.progress.streamTime) ? w.progress.streamTime : null)),
       writes.map((w) => w.progress.seq.toString()),
       writes.map((w) => w.expectedSeq.toString()),
-      writes.map((w) => w.pending),
       writes.map((w) => (w.progress.lanes ? JSON.stringify(Object.fromEntries(w.progress.lanes)) : null)),
+      ...writes.map((w) => w.pending),
     ],
   );
   if (r.rows.length !== writes.length) {
