@@ -72,3 +72,49 @@ export async function copyRows(
   const sink = client.query(copyFrom(`copy ${table} (${columns.join(", ")}) from stdin`));
   await pipeline(Readable.from([Buffer.from(copyText(rows))]), sink);
 }
+
+/**
+ * Upserts `rows` into `table` through COPY: they are copied into a temporary staging table shaped
+ * like `table` (one per connection, emptied at commit), then moved with one
+ * `insert ... select ... on conflict (key) do update set <set>`, `set` being SQL of the caller's
+ * code (`excluded.x` is the staged row's value). Cheaper than one jsonb_to_recordset or unnest
+ * parameter for rows carrying JSON (members' states): see docs/adr/0016. Must run inside a
+ * transaction (at autocommit the staged rows would be gone before the insert reads them): the
+ * insert must touch every staged row, or it throws.
+ */
+export async function copyUpsert(
+  client: pg.ClientBase,
+  table: string,
+  columns: readonly string[],
+  rows: readonly (readonly CopyValue[])[],
+  upsert: { key: readonly string[]; set: string },
+): Promise<void> {
+  if (rows.length === 0) return;
+  for (const name of [table, ...upsert.key])
+    if (!IDENT.test(name))
+      throw new TypeError(`copyUpsert: ${JSON.stringify(name)} is not a plain identifier`);
+  const stage = `copy_stage_${table}`;
+  // Every time, not once per connection: created in a transaction that rolls back, it is gone.
+  await client.query(
+    `create temporary table if not exists ${stage} (like ${table} including defaults) on commit delete rows`,
+  );
+  await copyRows(client, stage, columns, rows);
+  const list = columns.join(", ");
+  const r = await client.query(
+    `insert into ${table} (${list}) select ${list} from ${stage}
+     on conflict (${upsert.key.join(", ")}) do update set ${upsert.set}`,
+  );
+  if (r.rowCount !== rows.length)
+    throw new CopyUpsertError(
+      `copyUpsert into ${table}: ${r.rowCount} of ${rows.length} staged rows written (outside a transaction?)`,
+    );
+}
+
+/** copyUpsert wrote fewer rows than it staged: a caller's bug, never retriable. */
+export class CopyUpsertError extends Error {
+  readonly retriable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = "CopyUpsertError";
+  }
+}

@@ -1,6 +1,6 @@
 import { probePostgres, testEndpointsFromEnv } from "@loyalty/local-stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { copyRows, createPool, ensureDatabase } from "../src/index.ts";
+import { CopyUpsertError, copyRows, copyUpsert, createPool, ensureDatabase } from "../src/index.ts";
 
 const server = testEndpointsFromEnv().databaseUrl;
 const schema = `copy_${process.pid}`;
@@ -69,6 +69,58 @@ describe("copyRows", () => {
     try {
       await expect(copyRows(c, "t; drop table t", ["id"], [["x"]])).rejects.toThrow(TypeError);
       await expect(copyRows(c, "t", ["id", "n"], [["x"]])).rejects.toThrow(/1 values for 2 columns/);
+    } finally {
+      c.release();
+    }
+  });
+});
+
+describe("copyUpsert", () => {
+  it("inserts new rows and updates existing ones with the caller's set clause, in a transaction", async () => {
+    await pool.query(
+      "create table u (id text primary key, n bigint not null, doc jsonb, hits int not null default 0)",
+    );
+    await pool.query(`insert into u (id, n, doc) values ('old', 1, '{"v": 1}')`);
+    const c = await pool.connect();
+    try {
+      await c.query("begin");
+      await copyUpsert(
+        c,
+        "u",
+        ["id", "n", "doc"],
+        [
+          ["old", 2, { v: "tab\there" }],
+          ["new", 3, null],
+        ],
+        {
+          key: ["id"],
+          set: "n = excluded.n, doc = excluded.doc, hits = u.hits + 1",
+        },
+      );
+      await c.query("commit");
+      // The staging table is emptied at commit: a second batch sees only its own rows.
+      await c.query("begin");
+      await copyUpsert(c, "u", ["id", "n", "doc"], [["new", 4, [1]]], {
+        key: ["id"],
+        set: "n = excluded.n, doc = excluded.doc, hits = u.hits + 1",
+      });
+      await c.query("commit");
+    } finally {
+      c.release();
+    }
+    const got = await pool.query("select id, n, doc, hits from u order by id");
+    expect(got.rows).toEqual([
+      { id: "new", n: 4, doc: [1], hits: 1 },
+      { id: "old", n: 2, doc: { v: "tab\there" }, hits: 1 },
+    ]);
+  });
+
+  it("throws rather than lose rows when run outside a transaction", async () => {
+    const c = await pool.connect();
+    try {
+      await expect(
+        copyUpsert(c, "u", ["id", "n"], [["lost", 5]], { key: ["id"], set: "n = excluded.n" }),
+      ).rejects.toThrow(CopyUpsertError);
     } finally {
       c.release();
     }

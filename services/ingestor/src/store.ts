@@ -1,7 +1,7 @@
 // The ingestor's tables (migrations 100 and 101) as the sink of its tasks' state (ADR 16): read
 // whole when partitions are assigned, written set-based, one statement per table per batch,
 // in the runtime's transaction with the tasks' offsets and stream time.
-import type { Pool, PoolClient } from "@loyalty/db";
+import { type Pool, type PoolClient, copyUpsert } from "@loyalty/db";
 import type { Task } from "@loyalty/stream-runtime";
 import {
   type IngestState,
@@ -185,14 +185,15 @@ export async function flushIngest(tx: PoolClient, tasks: readonly Task<IngestSta
         events.map((e) => e.r.offset),
       ],
     );
-  if (slots.size > 0)
-    await tx.query(
-      // One JSON document: pg would escape every quoted JSON text of a jsonb[] array literal.
-      `insert into ingest_orders (order_key, partition, slot)
-       select * from jsonb_to_recordset($1::jsonb) as x(k text, p int, s jsonb)
-       on conflict (order_key) do update set partition = excluded.partition, slot = excluded.slot`,
-      [JSON.stringify([...slots].map(([k, v]) => ({ k, p: v.p, s: v.s })))],
-    );
+  // Staged with COPY and upserted from there (packages/db/src/copy.ts), not parsed from one JSON
+  // document.
+  await copyUpsert(
+    tx,
+    "ingest_orders",
+    ["order_key", "partition", "slot"],
+    [...slots].map(([k, v]) => [k, v.p, v.s]),
+    { key: ["order_key"], set: "partition = excluded.partition, slot = excluded.slot" },
+  );
   if (members.size > 0) {
     const rows = [...members.values()];
     await tx.query(

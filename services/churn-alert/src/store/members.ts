@@ -3,7 +3,7 @@
 // handful of statements, not one per member.
 
 import type { ChurnAlert as ChurnAlertRecord } from "@loyalty/contracts";
-import type { PoolClient } from "@loyalty/db";
+import { type PoolClient, copyUpsert } from "@loyalty/db";
 import type { Pool } from "pg";
 import { type MemberRow, type MemberSummary, summarise } from "../engine/member.ts";
 import { ChurnStateError } from "../errors.ts";
@@ -175,72 +175,55 @@ export function summaryOf(m: MemberRow): SummaryRow | null {
 const finiteOrNull = (v: number | null): number | null => (v !== null && Number.isFinite(v) ? v : null);
 
 /**
- * Writes members' rows (not their due times: writeDueTimes) in one statement: the columns as
- * arrays zipped by position, the states as jsonTexts.
+ * Writes members' rows (not their due times: writeDueTimes), staged with COPY and upserted from
+ * there in one statement (packages/db/src/copy.ts); in the caller's transaction.
  */
-export async function writeMembers(c: Db, rows: readonly MemberRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  const cols = {
-    id: [] as string[],
-    x: [] as (number | null)[],
-    firstDay: [] as (number | null)[],
-    lastDay: [] as (number | null)[],
-    purchaseDays: [] as number[],
-    totalMinor: [] as number[],
-    repeatMinor: [] as number[],
-    lastPurchaseAt: [] as (number | null)[],
-    lastEventTime: [] as (number | null)[],
-    armed: [] as boolean[],
-    alertLastPurchaseAt: [] as (number | null)[],
-    lastAlertAt: [] as (number | null)[],
-  };
-  for (const m of rows) {
-    const s = summaryOf(m);
-    cols.id.push(m.memberId);
-    cols.x.push(s?.x ?? null);
-    cols.firstDay.push(s?.firstDay ?? null);
-    cols.lastDay.push(s?.lastDay ?? null);
-    cols.purchaseDays.push(s?.purchaseDays ?? 0);
-    cols.totalMinor.push(s?.totalMinor ?? 0);
-    cols.repeatMinor.push(s?.repeatMinor ?? 0);
-    cols.lastPurchaseAt.push(s?.lastPurchaseAt ?? null);
-    cols.lastEventTime.push(m.lastEventTime);
-    cols.armed.push(m.alert.armed);
-    cols.alertLastPurchaseAt.push(finiteOrNull(m.alert.lastPurchaseAt));
-    cols.lastAlertAt.push(finiteOrNull(m.alert.lastAlertAt));
-  }
-  await c.query(
-    `insert into churn_members (member_id, state, x, first_day, last_day, purchase_days, total_minor,
-       repeat_minor, last_purchase_at, last_event_time, armed, alert_last_purchase_at, last_alert_at)
-     select u.member_id, s.state::jsonb, u.x, u.first_day, u.last_day, u.purchase_days, u.total_minor,
-       u.repeat_minor, u.last_purchase_at, u.last_event_time, u.armed, u.alert_last_purchase_at,
-       u.last_alert_at
-     from unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[],
-         $8::bigint[], $9::bigint[], $10::boolean[], $11::bigint[], $12::bigint[])
-       with ordinality as u(member_id, x, first_day, last_day, purchase_days, total_minor, repeat_minor,
-         last_purchase_at, last_event_time, armed, alert_last_purchase_at, last_alert_at, i)
-     join unnest(string_to_array($13::text, chr(30))) with ordinality as s(state, i) using (i)
-     on conflict (member_id) do update set state = excluded.state, x = excluded.x,
-       first_day = excluded.first_day, last_day = excluded.last_day, purchase_days = excluded.purchase_days,
-       total_minor = excluded.total_minor, repeat_minor = excluded.repeat_minor,
-       last_purchase_at = excluded.last_purchase_at, last_event_time = excluded.last_event_time,
-       armed = excluded.armed, alert_last_purchase_at = excluded.alert_last_purchase_at,
-       last_alert_at = excluded.last_alert_at`,
+export async function writeMembers(c: PoolClient, rows: readonly MemberRow[]): Promise<void> {
+  await copyUpsert(
+    c,
+    "churn_members",
     [
-      cols.id,
-      cols.x,
-      cols.firstDay,
-      cols.lastDay,
-      cols.purchaseDays,
-      cols.totalMinor,
-      cols.repeatMinor,
-      cols.lastPurchaseAt,
-      cols.lastEventTime,
-      cols.armed,
-      cols.alertLastPurchaseAt,
-      cols.lastAlertAt,
-      jsonTexts(rows.map((m) => m.state)),
+      "member_id",
+      "state",
+      "x",
+      "first_day",
+      "last_day",
+      "purchase_days",
+      "total_minor",
+      "repeat_minor",
+      "last_purchase_at",
+      "last_event_time",
+      "armed",
+      "alert_last_purchase_at",
+      "last_alert_at",
     ],
+    rows.map((m) => {
+      const s = summaryOf(m);
+      return [
+        m.memberId,
+        m.state,
+        s?.x ?? null,
+        s?.firstDay ?? null,
+        s?.lastDay ?? null,
+        s?.purchaseDays ?? 0,
+        s?.totalMinor ?? 0,
+        s?.repeatMinor ?? 0,
+        s?.lastPurchaseAt ?? null,
+        m.lastEventTime,
+        m.alert.armed,
+        finiteOrNull(m.alert.lastPurchaseAt),
+        finiteOrNull(m.alert.lastAlertAt),
+      ];
+    }),
+    {
+      key: ["member_id"],
+      set: `state = excluded.state, x = excluded.x, first_day = excluded.first_day,
+            last_day = excluded.last_day, purchase_days = excluded.purchase_days,
+            total_minor = excluded.total_minor, repeat_minor = excluded.repeat_minor,
+            last_purchase_at = excluded.last_purchase_at, last_event_time = excluded.last_event_time,
+            armed = excluded.armed, alert_last_purchase_at = excluded.alert_last_purchase_at,
+            last_alert_at = excluded.last_alert_at`,
+    },
   );
 }
 

@@ -1,5 +1,5 @@
 import type { LedgerReply } from "@loyalty/contracts";
-import { type PoolClient, copyRows } from "@loyalty/db";
+import { type PoolClient, copyRows, copyUpsert } from "@loyalty/db";
 import { TransientError } from "@loyalty/stream-runtime";
 import type { TierState } from "@loyalty/tiers";
 import { type StoredCommand, lotsOf } from "../engine/commands.ts";
@@ -470,42 +470,48 @@ export class LedgerStore {
     });
 
     const members = [...p.dirtyMembers].map((id) => s.members.get(id)).filter((m) => m !== undefined);
-    if (members.length > 0) {
-      // Rows carrying jsonb go as one JSON document, not as arrays: pg escapes every element of
-      // an array parameter (quoted JSON texts worst of all) and PostgreSQL parses it back.
-      await c.query(
-        `insert into rules_members (member_id, enrolled_at, enrolment_event_id, birthday, referrer_member_id, segment,
-                                    risk_alerts, order_count, lifetime_spend_minor, last_purchase_at, tier_state, counters)
-         select * from jsonb_to_recordset($1::jsonb)
-           as x(member_id text, enrolled_at timestamptz, enrolment_event_id text, birthday text, referrer_member_id text,
-                segment text, risk_alerts jsonb, order_count int, lifetime_spend_minor bigint, last_purchase_at timestamptz,
-                tier_state jsonb, counters jsonb)
-         on conflict (member_id) do update set
-           enrolled_at = excluded.enrolled_at, enrolment_event_id = excluded.enrolment_event_id,
-           birthday = excluded.birthday, referrer_member_id = excluded.referrer_member_id,
-           segment = excluded.segment, risk_alerts = excluded.risk_alerts, order_count = excluded.order_count,
-           lifetime_spend_minor = excluded.lifetime_spend_minor, last_purchase_at = excluded.last_purchase_at,
-           tier_state = excluded.tier_state, counters = excluded.counters`,
-        [
-          JSON.stringify(
-            members.map((m) => ({
-              member_id: m.memberId,
-              enrolled_at: iso(m.enrolledAt),
-              enrolment_event_id: m.enrolmentEventId,
-              birthday: m.birthday,
-              referrer_member_id: m.referrerMemberId,
-              segment: m.segment,
-              risk_alerts: m.riskAlerts,
-              order_count: m.orderCount,
-              lifetime_spend_minor: m.lifetimeSpendMinor,
-              last_purchase_at: iso(m.lastPurchaseAt),
-              tier_state: m.tierState,
-              counters: m.counters,
-            })),
-          ),
-        ],
-      );
-    }
+    // Staged with COPY, then upserted (packages/db/src/copy.ts): cheaper than one JSON document
+    // parsed whole by jsonb_to_recordset.
+    await copyUpsert(
+      c,
+      "rules_members",
+      [
+        "member_id",
+        "enrolled_at",
+        "enrolment_event_id",
+        "birthday",
+        "referrer_member_id",
+        "segment",
+        "risk_alerts",
+        "order_count",
+        "lifetime_spend_minor",
+        "last_purchase_at",
+        "tier_state",
+        "counters",
+      ],
+      members.map((m) => [
+        m.memberId,
+        iso(m.enrolledAt),
+        m.enrolmentEventId,
+        m.birthday,
+        m.referrerMemberId,
+        m.segment,
+        m.riskAlerts,
+        m.orderCount,
+        m.lifetimeSpendMinor,
+        iso(m.lastPurchaseAt),
+        m.tierState,
+        m.counters,
+      ]),
+      {
+        key: ["member_id"],
+        set: `enrolled_at = excluded.enrolled_at, enrolment_event_id = excluded.enrolment_event_id,
+              birthday = excluded.birthday, referrer_member_id = excluded.referrer_member_id,
+              segment = excluded.segment, risk_alerts = excluded.risk_alerts, order_count = excluded.order_count,
+              lifetime_spend_minor = excluded.lifetime_spend_minor, last_purchase_at = excluded.last_purchase_at,
+              tier_state = excluded.tier_state, counters = excluded.counters`,
+      },
+    );
     const balances = [...p.dirtyBalances].map((id) => s.balances.get(id)).filter((b): b is BalanceRow => !!b);
     if (balances.length > 0) {
       await c.query(
