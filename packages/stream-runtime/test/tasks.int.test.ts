@@ -187,4 +187,39 @@ describe("tasks (ADR 16)", () => {
       expect(await stop(child)).toBe(0);
     }
   });
+
+  it("keeps a lane's highest marked time with the task, across a restart", async () => {
+    const { input, output, service, env } = await setup();
+    const rec = (mark?: number) => ({ key: "lane", value: JSON.stringify({ key: "lane", mark }) });
+    // Marks out of order: the lane keeps the highest; a record without a mark leaves it.
+    await produce(input, [rec(1000), rec(5000), rec(3000), rec()]);
+    const kafka = testKafka(stack.kafkaBrokers);
+    let child = start(env);
+    try {
+      await readTopic(kafka, output, (ms) => ms.length >= 4);
+      const lanes = async () =>
+        (
+          await pool.query<{ lanes: Record<string, number> | null }>(
+            "select lanes from stream_tasks where group_id = $1 and lanes is not null",
+            [`${ns}.${service}`],
+          )
+        ).rows.map((r) => r.lanes);
+      for (let i = 0; i < 50 && (await lanes()).length === 0; i++) await sleep(100);
+      expect(await lanes()).toEqual([{ m: 5000 }]);
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+    // A new instance reads the lane from stream_tasks before its first batch.
+    await produce(input, [rec(2000)]);
+    child = start(env);
+    try {
+      const out = await readTopic(kafka, output, (ms) => ms.length >= 5);
+      const values = out.map(
+        (m) => JSON.parse(m.value?.toString() ?? "{}") as { n: number; lane: number | null },
+      );
+      expect(values.find((v) => v.n === 5)?.lane).toBe(5000);
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  });
 });

@@ -5,6 +5,7 @@ import {
   advance,
   decodePending,
   encodePending,
+  markLanes,
   taskRecords,
   withHeld,
 } from "../src/index.ts";
@@ -144,5 +145,31 @@ describe("pending output", () => {
     expect(() => decodePending(bytes.subarray(0, bytes.length - 1))).toThrow(PendingOutputError);
     expect(() => decodePending(Buffer.from([7, 0, 0, 0, 0]))).toThrow(/version 7/);
     expect(() => decodePending(Buffer.concat([bytes, Buffer.from([0])]))).toThrow(/after its last record/);
+  });
+});
+
+describe("markLanes", () => {
+  it("raises each lane to its highest mark and never lowers it", () => {
+    const before = new Map([["a", 10]]);
+    const after = markLanes(before, [
+      { lane: "a", time: 5 },
+      { lane: "b", time: 7 },
+      { lane: "a", time: 12 },
+      { lane: "b", time: 3 },
+      { lane: "c", time: Number.NaN },
+    ]);
+    expect(after).toEqual(
+      new Map([
+        ["a", 12],
+        ["b", 7],
+      ]),
+    );
+    expect(before).toEqual(new Map([["a", 10]]));
+  });
+
+  it("returns the lanes it was given when nothing moves", () => {
+    const before = new Map([["a", 10]]);
+    expect(markLanes(before, [{ lane: "a", time: 9 }])).toBe(before);
+    expect(markLanes(undefined, [])).toBeUndefined();
   });
 });

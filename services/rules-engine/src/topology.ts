@@ -23,9 +23,10 @@
 // then the runtime holds it (TaskHold: it and the purchases after it stay in Kafka, uncommitted)
 // and offers it again. It waits at most CHURN_JOIN_MAX_WAIT_MS of wall time without the frontier
 // moving (Kafka Streams' max.task.idle.ms): past that it is priced with the alerts known, and
-// counted in loyalty_rules_churn_join_late_total. The frontier is task state (rules_churn_frontiers,
-// one row per partition), written with the batch.
-import type { AvroCodec, LedgerReply, Topics } from "@loyalty/contracts";
+// counted in loyalty_rules_churn_join_late_total. The frontier is a lane of the task's time
+// (FRONTIER_LANE: the runtime keeps the highest marker's time in stream_tasks with the batch and
+// the task reads it with laneTime): the engine keeps no clock table of its own.
+import { type AvroCodec, type LedgerReply, type Topics, frontierOf } from "@loyalty/contracts";
 import type { Pool, PoolClient } from "@loyalty/db";
 import type {
   ConsumedMessage,
@@ -43,12 +44,16 @@ import { type FrontierMark, decodeEvent, toCampaign, toMovement } from "./pipeli
 import type { RulesFeed } from "./rulesets/feed.ts";
 import type { BatchOutputs, LedgerStore } from "./store/ledger-store.ts";
 
+/** The lane of the task's time that churn-alert's frontier markers move (TaskTopology.mark). */
+export const FRONTIER_LANE = "churn-frontier";
+
 export interface EngineTaskState {
   readonly partition: number;
-  /** churn-alert's frontier read from this task's alerts partition; -Infinity before a marker. */
-  frontier: number;
-  /** The frontier as stored (rules_churn_frontiers). */
-  storedFrontier: number;
+  /**
+   * churn-alert's frontier read from this task's alerts partition, with the markers of the batch
+   * so far; -Infinity before a marker. null until the batch's first call: then the task's lane.
+   */
+  frontier: number | null;
   /**
    * Monotonic ms since a purchase first waited for a frontier that has not moved since; null:
    * none has. Past CHURN_JOIN_MAX_WAIT_MS purchases are priced without waiting until it moves.
@@ -143,8 +148,7 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
   const noBeat = async () => {};
   const empty = (partition: number): EngineTaskState => ({
     partition,
-    frontier: Number.NEGATIVE_INFINITY,
-    storedFrontier: Number.NEGATIVE_INFINITY,
+    frontier: null,
     waitingSince: null,
     events: [],
     records: new Map(),
@@ -196,18 +200,14 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
   const replied: LedgerReply[] = [];
   return {
     empty,
-    async restore(db: Pool, partitions: readonly number[]) {
-      const r = await db.query<{ partition: number; frontier: string }>(
-        "select partition, frontier::text from rules_churn_frontiers where partition = any($1)",
-        [partitions],
-      );
-      const out = new Map<number, EngineTaskState>();
-      for (const p of partitions) out.set(p, empty(p));
-      for (const row of r.rows) {
-        const s = out.get(row.partition);
-        if (s) s.frontier = s.storedFrontier = Number(row.frontier);
-      }
-      return out;
+    // Nothing of its own to restore: the ledger is read per batch, the frontier is the task's lane.
+    async restore(_db: Pool, partitions: readonly number[]) {
+      return new Map(partitions.map((p) => [p, empty(p)]));
+    },
+    mark: (r) => {
+      if (r.topic !== d.topics.churnAlerts.name) return null;
+      const time = frontierOf(r.value, r.headers);
+      return time === null ? null : { lane: FRONTIER_LANE, time };
     },
     eventTime: (r) => (r.topic === d.topics.purchases.name ? r.timestamp : null),
     async process(task: Task<EngineTaskState>, records, out): Promise<TaskHold | undefined> {
@@ -234,14 +234,16 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
         readsChurn: (t: number) => d.registry.at(t)?.readsChurn === true,
         purchases: d.topics.purchases.name,
       };
-      let decision = decide(decoded, s.frontier, { ...opts, release: false });
+      s.frontier ??= task.laneTime(FRONTIER_LANE);
+      const frontier = s.frontier;
+      let decision = decide(decoded, frontier, { ...opts, release: false });
       // The wait starts when a purchase first waits and restarts whenever the frontier moves;
       // past the maximum nothing waits, until the frontier moves again.
-      if (decision.frontier > s.frontier) s.waitingSince = null;
+      if (decision.frontier > frontier) s.waitingSince = null;
       if (decision.hold.length > 0) {
         s.waitingSince ??= at;
         if (at - s.waitingSince >= d.maxWaitMs)
-          decision = decide(decoded, s.frontier, { ...opts, release: true });
+          decision = decide(decoded, frontier, { ...opts, release: true });
       }
       s.frontier = decision.frontier;
       if (decision.late > 0) d.late.inc(decision.late);
@@ -281,20 +283,13 @@ export function engineTopology(d: EngineTopologyDeps): TaskTopology<EngineTaskSt
         written.push({ entries, campaigns: [] });
       }
     },
-    async flush(tx: PoolClient, tasks) {
-      const moved = tasks.map((t) => t.state).filter((s) => s.frontier > s.storedFrontier);
-      if (moved.length === 0) return;
-      await tx.query(
-        `insert into rules_churn_frontiers (partition, frontier)
-         select * from unnest($1::int[], $2::bigint[])
-         on conflict (partition) do update set frontier = greatest(rules_churn_frontiers.frontier, excluded.frontier)`,
-        [moved.map((s) => s.partition), moved.map((s) => s.frontier)],
-      );
-    },
+    // Everything is written by apply; the frontier goes with the task's progress.
+    async flush() {},
     committed(tasks) {
       for (const t of tasks) {
         const s = t.state;
-        s.storedFrontier = s.frontier;
+        // The next batch starts from the lane the runtime stored with this one.
+        s.frontier = null;
         s.events = [];
         s.records = new Map();
         s.tick = null;

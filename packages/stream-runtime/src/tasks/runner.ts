@@ -30,6 +30,7 @@ import {
   type TaskOutput,
   type TaskProgress,
   advance,
+  markLanes,
   taskRecords,
   withHeld,
 } from "./task.ts";
@@ -59,6 +60,13 @@ export interface TaskTopology<S> {
    * ahead). Absent: the record's timestamp.
    */
   eventTime?(record: ConsumedMessage): number | null;
+  /**
+   * A record that marks the event time of a lane of the task's input, beside its stream time:
+   * a side input's own watermark (e.g. churn-alert's frontier markers read by the rules engine).
+   * The runtime keeps each lane's highest time in stream_tasks with the batch and the task reads
+   * it with `laneTime`; a service keeps no clock of its own. Absent or null: no mark.
+   */
+  mark?(record: ConsumedMessage): { lane: string; time: number } | null;
   /**
    * For a service whose state still lives in its tables (read and written per batch, not held in
    * memory): runs in the runtime's transaction, before `flush`, for the tasks of the batch, and
@@ -128,6 +136,9 @@ class LiveTask<S> implements Task<S> {
   ) {}
   get streamTime(): number {
     return this.progress.streamTime;
+  }
+  laneTime(lane: string): number {
+    return this.progress.lanes?.get(lane) ?? Number.NEGATIVE_INFINITY;
   }
 }
 
@@ -349,7 +360,18 @@ export class TaskRunner<S> {
           const t = this.o.topology.eventTime ? this.o.topology.eventTime(r) : r.timestamp;
           if (t !== null) timed.push(t === r.timestamp ? r : { ...r, timestamp: t });
         }
-        const next = advance(task.progress, taken, timed, task.progress.seq + 1n);
+        const moved = advance(task.progress, taken, timed, task.progress.seq + 1n);
+        const mark = this.o.topology.mark;
+        const lanes = mark
+          ? markLanes(
+              moved.lanes,
+              records.flatMap((r) => {
+                const m = dead.has(r) || isHeld(r) ? null : mark(r);
+                return m === null ? [] : [m];
+              }),
+            )
+          : moved.lanes;
+        const next: TaskProgress = lanes ? { ...moved, lanes } : moved;
         if (
           this.o.clockMode === "event" &&
           next.streamTime > task.progress.streamTime &&
@@ -602,5 +624,6 @@ function view<S>(task: LiveTask<S>, next: TaskProgress): Task<S> {
       task.state = s;
     },
     streamTime: next.streamTime,
+    laneTime: (lane) => task.laneTime(lane),
   };
 }

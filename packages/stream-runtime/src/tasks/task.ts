@@ -12,7 +12,10 @@ export interface TaskProgress {
   readonly streamTime: number;
   /** The batch that last committed this task; 0 for a task never committed. */
   readonly seq: bigint;
-  /** Whole-group tasks: the highest event time per lane of the partition (see watermark.ts). */
+  /**
+   * The highest event time per lane: whole-group tasks, each sub-stream of the partition (see
+   * watermark.ts); per-partition tasks, the lanes their topology marks (TaskTopology.mark).
+   */
   readonly lanes?: ReadonlyMap<string, number>;
 }
 
@@ -29,6 +32,11 @@ export interface Task<S> {
   state: S;
   /** Event time of this task: the highest record timestamp it has processed. */
   readonly streamTime: number;
+  /**
+   * The highest event time a lane of this task's input has marked (TaskTopology.mark), as of the
+   * last committed batch; -Infinity before any. E.g. the rules engine's churn-alert frontier.
+   */
+  laneTime(lane: string): number;
 }
 
 /** Where a task's decisions go: output records and dead letters, sent when the batch commits. */
@@ -96,6 +104,21 @@ export function advance(
   for (const m of processed)
     if (Number.isFinite(m.timestamp) && m.timestamp > streamTime) streamTime = m.timestamp;
   return { offsets, streamTime, seq, ...(progress.lanes ? { lanes: progress.lanes } : {}) };
+}
+
+/** Lane times after a batch: each lane at the highest time its records marked, never back. */
+export function markLanes(
+  lanes: ReadonlyMap<string, number> | undefined,
+  marks: Iterable<{ lane: string; time: number }>,
+): ReadonlyMap<string, number> | undefined {
+  let out: Map<string, number> | undefined;
+  for (const { lane, time } of marks) {
+    const before = (out ?? lanes)?.get(lane);
+    if (!Number.isFinite(time) || (before !== undefined && time <= before)) continue;
+    out ??= new Map(lanes);
+    out.set(lane, time);
+  }
+  return out ?? lanes;
 }
 
 /**
