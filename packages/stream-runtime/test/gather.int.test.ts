@@ -113,9 +113,9 @@ describe("a gathering ConsumerRunner", () => {
       expect(record.reasonCode).toBe("MALFORMED_JSON");
       expect(Buffer.compare(record.originalValue ?? Buffer.alloc(0), poison)).toBe(0);
 
-      // The first call (before any narrowing down) mixed partitions.
-      const first = calls[0] ?? [];
-      expect(new Set(first.map((m) => m.partition)).size).toBeGreaterThan(1);
+      // A call mixed partitions (not necessarily the first: the first fetch holds only the
+      // partitions whose start offsets were resolved by then).
+      expect(Math.max(...calls.map((c) => new Set(c.map((m) => m.partition)).size))).toBeGreaterThan(1);
 
       // Every partition's offset committed to its end, with no lag left for the group.
       const deadline = Date.now() + 15_000;

@@ -102,7 +102,7 @@ describe("tasks (ADR 16)", () => {
     }));
     await produce(input, first);
 
-    const crashing = start({ ...env, CRASH_AFTER_COMMITS: "1" });
+    const crashing = start({ ...env, CRASH_AT_COUNT: String(first.length) });
     expect((await exited(crashing)).signal).toBe("SIGKILL");
     // PostgreSQL holds the batch; Kafka has neither its output nor its offsets.
     const stored = await pool.query<{ partition: number; offsets: Record<string, string>; seq: string }>(
