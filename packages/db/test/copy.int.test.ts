@@ -1,28 +1,19 @@
-import { probePostgres, testEndpointsFromEnv } from "@loyalty/local-stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CopyUpsertError, copyRows, copyUpsert, createPool, ensureDatabase } from "../src/index.ts";
+import { CopyUpsertError, copyRows, copyUpsert, type createPool } from "../src/index.ts";
+import { schemaPool } from "./schema-pool.ts";
 
-const server = testEndpointsFromEnv().databaseUrl;
-const schema = `copy_${process.pid}`;
 let pool: ReturnType<typeof createPool>;
+let drop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  const p = await probePostgres(server);
-  if (!p.ok)
-    throw new Error(`PostgreSQL is unreachable at ${server} (${p.detail}): start it or set DATABASE_URL`);
-  await ensureDatabase(server);
-  const admin = createPool(server, { max: 1 });
-  await admin.query(`create schema if not exists ${schema}`);
-  await admin.end();
-  pool = createPool(server, { max: 2, namespace: schema });
+  ({ pool, drop } = await schemaPool("copy"));
   await pool.query(
     "create table t (id text primary key, n bigint, at timestamptz, ok boolean, doc jsonb, seq bigserial)",
   );
 });
 
 afterAll(async () => {
-  await pool?.query(`drop schema if exists ${schema} cascade`);
-  await pool?.end();
+  await drop?.();
 });
 
 describe("copyRows", () => {

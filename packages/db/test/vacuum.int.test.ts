@@ -1,27 +1,17 @@
-import { probePostgres, testEndpointsFromEnv } from "@loyalty/local-stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Vacuumer, createPool, ensureDatabase } from "../src/index.ts";
+import { Vacuumer, type createPool } from "../src/index.ts";
+import { schemaPool } from "./schema-pool.ts";
 
-const server = testEndpointsFromEnv().databaseUrl;
-const schema = `vac_${process.pid}`;
 let pool: ReturnType<typeof createPool>;
+let drop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  const p = await probePostgres(server);
-  if (!p.ok)
-    throw new Error(`PostgreSQL is unreachable at ${server} (${p.detail}): start it or set DATABASE_URL`);
-  // The test owns its set-up: on a server that has never seen the project the database is new.
-  await ensureDatabase(server);
-  const admin = createPool(server, { max: 1 });
-  await admin.query(`create schema if not exists ${schema}`);
-  await admin.end();
-  pool = createPool(server, { max: 2, namespace: schema });
+  ({ pool, drop } = await schemaPool("vac"));
   await pool.query("create table v (id int primary key)");
 });
 
 afterAll(async () => {
-  await pool?.query(`drop schema if exists ${schema} cascade`);
-  await pool?.end();
+  await drop?.();
 });
 
 // reltuples is the planner's row count: -1 until the table is first analysed.
