@@ -273,27 +273,6 @@ export async function pendingCommands(pool: Pool, withinMs: number): Promise<Led
   return r.rows.flatMap((x) => (x.command ? [x.command] : []));
 }
 
-async function storedAnswer<T>(
-  db: Db,
-  keyId: string,
-  idempotencyKey: string,
-  hash: string,
-): Promise<Stored<T> | null> {
-  const r = await db.query<{ request_hash: string; status_code: number; response: T }>(
-    "select request_hash, status_code, response from api_requests where key_id = $1 and idempotency_key = $2",
-    [keyId, idempotencyKey],
-  );
-  const row = r.rows[0];
-  if (!row) return null;
-  if (row.request_hash !== hash)
-    throw new ApiError(
-      "IDEMPOTENCY_KEY_REUSED",
-      "this Idempotency-Key was used with a different request",
-      "headers.idempotency-key",
-    );
-  return { status: row.status_code, body: row.response, replayed: true };
-}
-
 /** Waits until the API's read model of loyalty.points.v1 holds an entry (src/points-read-model.ts). */
 export interface EntryWaiter {
   waitFor(entryId: string, timeoutMs: number): Promise<boolean>;
@@ -318,6 +297,12 @@ function thrown(a: Answer): ApiError {
   return new ApiError(e.code, e.message, e.field);
 }
 
+/** The command's row as recorded: its stored answer, if the engine's reply came before. */
+interface RecordedCommand {
+  http_status: number | null;
+  response: unknown;
+}
+
 /**
  * Records the command (once: its id is derived from the request), sends it and waits. An answer
  * stored already (the reply came before) is given without sending again; otherwise the command
@@ -334,14 +319,26 @@ async function command<T>(
   replayed: boolean,
 ): Promise<Stored<T | PendingResult>> {
   const started = Date.now();
-  const r = await deps.pool.query<{ http_status: number | null; response: unknown }>(
+  const r = await deps.pool.query<RecordedCommand>(
     `insert into api_ledger_commands (command_id, key_id, idempotency_key, member_id, operation, request)
      values ($1, $2, $3, $4, $5, $6)
      on conflict (command_id) do update set command_id = excluded.command_id
      returning http_status, response`,
     [cmd.commandId, keyId, idempotencyKey, cmd.memberId, op, JSON.stringify({ ...request, command: cmd })],
   );
-  const row = r.rows[0];
+  return answered<T>(deps, cmd, r.rows[0], started, keyId, idempotencyKey, replayed);
+}
+
+/** Sends a recorded command unless its answer is stored, waits for the answer and gives it. */
+async function answered<T>(
+  deps: LedgerDeps,
+  cmd: LedgerCommand,
+  row: RecordedCommand | undefined,
+  started: number,
+  keyId: string,
+  idempotencyKey: string | null,
+  replayed: boolean,
+): Promise<Stored<T | PendingResult>> {
   let a: Answer | null =
     row && row.http_status !== null ? { status: row.http_status, body: row.response } : null;
   const known = a !== null;
@@ -371,7 +368,55 @@ async function command<T>(
   return { status: a.status, body: a.body as T, replayed: replayed || known };
 }
 
-/** Idempotency-Key first: a finished answer is replayed; a pending one is asked for again. */
+/**
+ * An Idempotency-Key's request, looked up and recorded in one statement: one round trip and one
+ * commit, where there were four statements (the key's stored answer, the member's closed flag,
+ * the key's pending answer, the command). Its columns:
+ * - prior_*: the key's stored answer, if any; then nothing is recorded but, for a pending answer
+ *   to the same request, the command;
+ * - closed: no stored answer, `$9` asked for the check, and the member is closed (nothing recorded);
+ * - recorded: the key's pending answer was recorded now; false with no stored answer when a
+ *   concurrent first attempt with the same key won (its answer is read on the next attempt);
+ * - http_status, response: the command's row, recorded now or before, as `command` returns it.
+ */
+const FIRST_ATTEMPT = `
+  with prior as (
+    select request_hash, status_code, response from api_requests
+     where key_id = $1 and idempotency_key = $2
+  ), closed as (
+    select 1 from api_member_status
+     where $9::boolean and member_id = $4 and status = 'closed' and not exists (select 1 from prior)
+  ), req as (
+    insert into api_requests (key_id, idempotency_key, operation, request_hash, status_code, response)
+    select $1, $2, $5, $7, 202, $8::jsonb
+     where not exists (select 1 from prior) and not exists (select 1 from closed)
+    on conflict do nothing
+    returning 1
+  ), cmd as (
+    insert into api_ledger_commands (command_id, key_id, idempotency_key, member_id, operation, request)
+    select $3, $1, $2, $4, $5, $6::jsonb
+     where exists (select 1 from req)
+        or exists (select 1 from prior where request_hash = $7 and status_code = 202)
+    on conflict (command_id) do update set command_id = excluded.command_id
+    returning http_status, response
+  )
+  select p.request_hash as prior_hash, p.status_code as prior_status, p.response as prior_response,
+         exists (select 1 from closed) as closed, exists (select 1 from req) as recorded,
+         c.http_status, c.response
+    from (select 1) as one left join prior p on true left join cmd c on true`;
+
+interface FirstAttempt extends RecordedCommand {
+  prior_hash: string | null;
+  prior_status: number | null;
+  prior_response: unknown;
+  closed: boolean;
+  recorded: boolean;
+}
+
+/**
+ * Idempotency-Key first: a finished answer is replayed; a pending one is asked for again. With
+ * `checkOpen`, a closed member (the API's own record) may not make a first attempt.
+ */
 async function idempotent<T>(
   deps: LedgerDeps,
   op: Operation,
@@ -380,32 +425,41 @@ async function idempotent<T>(
   keyId: string,
   idempotencyKey: string,
   hash: string,
-  /** Checked before a first attempt is recorded (not before a replay). */
-  admit: () => Promise<void> = async () => {},
+  checkOpen = false,
 ): Promise<Stored<T | PendingResult>> {
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
-    const prior = await storedAnswer<T>(deps.pool, keyId, idempotencyKey, hash);
-    if (prior && prior.status !== 202) return prior;
-    if (prior) return command<T>(deps, op, cmd, request, keyId, idempotencyKey, true);
-    if (attempt === 0) await admit();
-    const ins = await deps.pool.query(
-      `insert into api_requests (key_id, idempotency_key, operation, request_hash, status_code, response)
-       values ($1, $2, $3, $4, 202, $5) on conflict do nothing`,
-      [keyId, idempotencyKey, op, hash, JSON.stringify(pendingOf(cmd.commandId))],
-    );
-    // A concurrent first attempt with the same key won: read its answer (or 409) again.
-    if (ins.rowCount === 0 && attempt === 0) continue;
-    return command<T>(deps, op, cmd, request, keyId, idempotencyKey, false);
+    const r = await deps.pool.query<FirstAttempt>(FIRST_ATTEMPT, [
+      keyId,
+      idempotencyKey,
+      cmd.commandId,
+      cmd.memberId,
+      op,
+      JSON.stringify({ ...request, command: cmd }),
+      hash,
+      JSON.stringify(pendingOf(cmd.commandId)),
+      checkOpen && attempt === 0,
+    ]);
+    const row = r.rows[0];
+    if (row === undefined) throw new TypeError("the first-attempt statement returned no row");
+    if (row.prior_status !== null) {
+      if (row.prior_hash !== hash)
+        throw new ApiError(
+          "IDEMPOTENCY_KEY_REUSED",
+          "this Idempotency-Key was used with a different request",
+          "headers.idempotency-key",
+        );
+      if (row.prior_status !== 202)
+        return { status: row.prior_status, body: row.prior_response as T, replayed: true };
+      return answered<T>(deps, cmd, row, started, keyId, idempotencyKey, true);
+    }
+    if (row.closed)
+      throw new ApiError("MEMBER_CLOSED", `member ${cmd.memberId} is closed`, "params.memberId");
+    if (row.recorded) return answered<T>(deps, cmd, row, started, keyId, idempotencyKey, false);
+    // A concurrent first attempt with the same key won: read its answer (or 409) again. If its
+    // row is gone meanwhile (a refusal deletes it), the command is recorded without one, as before.
+    if (attempt > 0) return command<T>(deps, op, cmd, request, keyId, idempotencyKey, false);
   }
-}
-
-/** Closed members (the API's own record) may not redeem. */
-async function requireOpen(db: Db, memberId: string): Promise<void> {
-  const r = await db.query("select 1 from api_member_status where member_id = $1 and status = 'closed'", [
-    memberId,
-  ]);
-  if ((r.rowCount ?? 0) > 0)
-    throw new ApiError("MEMBER_CLOSED", `member ${memberId} is closed`, "params.memberId");
 }
 
 export interface RedeemRequest {
@@ -442,9 +496,7 @@ export async function redeem(
     requestedBy: req.keyId,
     requestedAt: now,
   };
-  return idempotent(deps, "redeem", cmd, { orderId: req.orderId }, req.keyId, req.idempotencyKey, hash, () =>
-    requireOpen(deps.pool, req.memberId),
-  );
+  return idempotent(deps, "redeem", cmd, { orderId: req.orderId }, req.keyId, req.idempotencyKey, hash, true);
 }
 
 /**
