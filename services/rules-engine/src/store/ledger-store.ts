@@ -86,11 +86,17 @@ export class LedgerStore {
     const ids = [
       ...new Set(parts.flatMap((part) => part.events.filter((e) => e.kind !== "command").map(eventIdOf))),
     ];
-    const seenRows = await c.query<{ event_id: string }>(
-      "select event_id from rules_priced_events where event_id = any($1)",
-      [ids],
-    );
-    const seen = new Set(seenRows.rows.map((r) => r.event_id));
+    // A batch of commands only (the API's redemptions) has no event to look up.
+    const seenRows =
+      ids.length === 0
+        ? []
+        : (
+            await c.query<{ event_id: string }>(
+              "select event_id from rules_priced_events where event_id = any($1)",
+              [ids],
+            )
+          ).rows;
+    const seen = new Set(seenRows.map((r) => r.event_id));
     // Fresh events, each once (an id twice in a batch is one event delivered twice).
     const taken = new Set<string>();
     let fresh: TaskEvents[] = parts.map((part) => ({
@@ -435,6 +441,8 @@ export class LedgerStore {
         state.expiryCounts.set(r.lot_id, r.n);
       }
     }
+    // Caps and budgets are read by rules only: a batch of commands (and expiries) evaluates none.
+    if (days.size === 0) return state;
     const usage = await c.query(
       `select member_id, rule_id, scope, day, points from rules_usage
         where member_id = any($1) and (scope = 'campaign' or day = any($2))`,
