@@ -83,7 +83,7 @@ export class BatchingProducer {
    * Without one, every record still carries a stable event id that consumers dedupe on, and
    * one request in flight keeps retries ordered.
    */
-  constructor(kafka: StreamKafka, opts: { transactionalId?: string } = {}) {
+  constructor(kafka: StreamKafka, opts: { transactionalId?: string; lingerMs?: number } = {}) {
     this.transactional = opts.transactionalId !== undefined;
     this.producer = kafka.producer({
       kafkaJS: {
@@ -106,6 +106,9 @@ export class BatchingProducer {
           : { idempotent: false, maxInFlightRequests: 1 }),
       },
       "compression.codec": "none",
+      // librdkafka's default (5 ms) batches sends; a service whose sends are answered synchronously
+      // (the member API's ledger commands) sets 0: each command goes out at once.
+      ...(opts.lingerMs !== undefined ? { "linger.ms": opts.lingerMs } : {}),
     });
   }
 

@@ -44,7 +44,7 @@ export interface ServiceKit {
  */
 export async function bootService(
   config: BaseConfig,
-  opts: { poolSize?: number; transactional?: boolean } = {},
+  opts: { poolSize?: number; transactional?: boolean; producerLingerMs?: number } = {},
 ): Promise<ServiceKit> {
   const logger = createLogger(config.SERVICE_NAME, config.LOG_LEVEL);
   // Checked before anything connects: a bad TLS or SASL setting is a ConfigError at start.
@@ -85,7 +85,9 @@ export async function bootService(
     stream,
     opts.transactional
       ? { transactionalId: `${groupIdFor(config, config.SERVICE_NAME)}-${config.INSTANCE_ID}` }
-      : {},
+      : opts.producerLingerMs !== undefined
+        ? { lingerMs: opts.producerLingerMs }
+        : {},
   );
   const metrics = new RuntimeMetrics(config.SERVICE_NAME);
   producer.onSent((sent) => metrics.countProduced(sent));

@@ -32,7 +32,9 @@ import { rulesReadModelHandler } from "./rules-read-model.ts";
 import { KEY_CACHE_MS, KeyStore } from "./store/keys.ts";
 
 const config = loadConfig(apiConfigSchema);
-const kit = await bootService(config, { poolSize: config.API_DB_POOL_SIZE });
+// Each ledger command is sent as its request arrives, not after librdkafka's 5 ms linger: the
+// request waits for the command's reply.
+const kit = await bootService(config, { poolSize: config.API_DB_POOL_SIZE, producerLingerMs: 0 });
 const { logger, pool } = kit;
 const clock = new ApiNow(kit.clock, kit.clock.mode === "event" ? await ledgerNow(pool) : null);
 
