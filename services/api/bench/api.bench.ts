@@ -13,7 +13,13 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { verifyLedger } from "@loyalty/rules-engine";
-import { type TestStack, testEndpointsFromEnv, testNamespace, withStackCredentials } from "@loyalty/testkit";
+import {
+  type TestStack,
+  deleteNamespaceTopics,
+  testEndpointsFromEnv,
+  testNamespace,
+  withStackCredentials,
+} from "@loyalty/testkit";
 import {
   startService as startRulesEngine,
   stopService as stopRulesEngine,
@@ -164,6 +170,8 @@ const report = await verifyLedger(pool);
 await api.service.stop();
 await stopRulesEngine(engine);
 await pool.end();
+// Its topics go with it (the schema stays, for a look at the ledger): see deleteNamespaceTopics.
+await deleteNamespaceTopics(stack.kafkaBrokers, ns);
 
 const head = [
   "scenario",
