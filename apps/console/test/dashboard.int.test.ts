@@ -402,22 +402,26 @@ describe("dashboard, churn page and member page in Chromium", () => {
       expect(await liability.locator("figcaption").textContent()).toContain(
         `${outstanding.toLocaleString("en")} points, ${usd}`,
       );
+      // Each figure fetches its data on its own: wait for each, not only the first.
       const flow = page.getByTestId("flow-chart");
+      await flow.locator("canvas").first().waitFor({ timeout: 30_000 });
       expect(await flow.locator("canvas").count()).toBe(1);
       expect(await flow.locator("figcaption").textContent()).toContain(
         `${issued.toLocaleString("en")} issued`,
       );
       const budget = page.locator('[data-testid="budget-chart"][data-rule="jazz-double"]');
-      await budget.waitFor();
+      await budget.locator("canvas").first().waitFor({ timeout: 30_000 });
       expect(await budget.locator("canvas").count()).toBe(1);
       expect(await budget.locator("figcaption").textContent()).toContain(
         `${jazz.toLocaleString("en")} of 5,000,000 points used`,
       );
       const winback = page.getByTestId("winback-chart");
+      await winback.locator("canvas").first().waitFor({ timeout: 30_000 });
       expect(await winback.locator("canvas").count()).toBe(1);
       expect(await winback.locator("figcaption").textContent()).toContain(
         "4 members alerted, 2 purchased again after the alert (50.0 %)",
       );
+      await page.getByTestId("segments").waitFor({ timeout: 30_000 });
       expect(await page.getByTestId("segments").locator("figcaption").textContent()).toContain(
         "at-risk 3, lost 1",
       );
