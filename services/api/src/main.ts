@@ -154,10 +154,13 @@ const readiness = [
 function ready() {
   return checkReadiness(readiness, config.READY_TIMEOUT_MS);
 }
+// Healthy once it serves requests too: the ops server starts before the consumers join their
+// groups and the API listens, and `loyalty up` (and a console beside it) wait for /healthz.
+let serving = false;
 const ops = await startOpsServer(
   config.HTTP_PORT,
   kit.metrics,
-  () => runner.isHealthy,
+  () => serving && runner.isHealthy,
   config.HTTP_HOST,
   [],
   (err, path) => logger.error({ err, path }, "ops route failed"),
@@ -190,4 +193,5 @@ await runner.start();
 await rulesRunner.start();
 for (const r of readModels) await r.start();
 const address = await app.listen({ port: config.API_PORT, host: config.API_HOST });
+serving = true;
 logger.info({ address, clock: kit.clock.mode, opsPort: ops.port }, "member API listening");
