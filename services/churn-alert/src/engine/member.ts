@@ -214,9 +214,12 @@ function boundedScore(f: MemberFeatures, model: ActiveModel, settings: ChurnSett
   };
 }
 
+/** P(alive) at t: featuresAt's x, t_x and T, without the rest of the features (dueTime's inner loop). */
 function pAliveAt(s: MemberSummary, t: number, bg: BgNbdParams, settings: ChurnSettings): number {
-  const f = featuresAt(s, t, settings);
-  return probabilityAlive(bg, f.x, f.tx, f.T);
+  const u = settings.unitMs;
+  const span = s.lastDay - s.firstDay;
+  const T = Math.max(span, wallClockMs(t, settings.timeZone) - s.firstDay) / u;
+  return probabilityAlive(bg, s.x, span / u, T);
 }
 
 const MAX_HORIZON_MS = 200 * 365 * DAY_MS;

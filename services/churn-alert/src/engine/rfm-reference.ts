@@ -4,7 +4,7 @@
 // reference population this way gives back exactly its own scores, and a member seen between
 // refits is placed in the population as it was at the last refit.
 
-import { type RfmSegment, quintileScores, rfmSegment } from "../model/index.ts";
+import { type RfmSegment, rfmSegment } from "../model/index.ts";
 
 /** boundaries[s-1] = lowest value with score s in the reference, null when no value scored s. */
 export type Boundaries = readonly (number | null)[];
@@ -29,14 +29,26 @@ export interface RfmResult {
   readonly segment: RfmSegment;
 }
 
+/**
+ * The boundaries of `quintileScores(values)` (the lowest value with each score), from one numeric
+ * sort: equal values are adjacent there, and each run of them gets the score quintileScores gives
+ * it (values below = the run's start, equal = its length). A refit computes three of these over
+ * every member, so this skips scoring each value by binary search.
+ */
 export function boundariesOf(values: readonly number[]): Boundaries {
-  const scores = quintileScores(values);
+  if (values.some((v) => Number.isNaN(v))) throw new RangeError("boundariesOf: NaN value");
+  const sorted = Float64Array.from(values).sort();
+  const n = sorted.length;
   const out: (number | null)[] = [null, null, null, null, null];
-  values.forEach((v, i) => {
-    const s = scores[i]! - 1;
-    const cur = out[s];
-    if (cur === null || cur === undefined || v < cur) out[s] = v;
-  });
+  for (let i = 0; i < n; ) {
+    const v = sorted[i] as number;
+    let j = i + 1;
+    while (j < n && sorted[j] === v) j++;
+    const s = Math.min(5, Math.floor(((i + (j - i) / 2) / n) * 5) + 1) - 1;
+    // Runs come in increasing value, so the first run with a score holds its lowest value.
+    if (out[s] === null) out[s] = v;
+    i = j;
+  }
   return out;
 }
 

@@ -55,16 +55,34 @@ function assertObservation(o: BgNbdObservation): void {
  * features take few distinct values, so a population refit touches far fewer rows than members.
  */
 export function groupObservations(observations: Iterable<BgNbdObservation>): WeightedObservation[] {
-  const groups = new Map<string, { x: number; tx: number; T: number; weight: number }>();
+  // Keyed by the numbers themselves (x, then t_x, then T): a population refit groups every
+  // member, and building a string key per member was most of the grouping's cost.
+  const groups: { x: number; tx: number; T: number; weight: number }[] = [];
+  const byX = new Map<
+    number,
+    Map<number, Map<number, { x: number; tx: number; T: number; weight: number }>>
+  >();
   for (const o of observations) {
     assertObservation(o);
-    const key = `${o.x}|${o.tx}|${o.T}`;
-    const g = groups.get(key);
-    if (g === undefined) groups.set(key, { x: o.x, tx: o.tx, T: o.T, weight: o.weight ?? 1 });
-    else g.weight += o.weight ?? 1;
+    let byTx = byX.get(o.x);
+    if (byTx === undefined) {
+      byTx = new Map();
+      byX.set(o.x, byTx);
+    }
+    let byT = byTx.get(o.tx);
+    if (byT === undefined) {
+      byT = new Map();
+      byTx.set(o.tx, byT);
+    }
+    const g = byT.get(o.T);
+    if (g === undefined) {
+      const row = { x: o.x, tx: o.tx, T: o.T, weight: o.weight ?? 1 };
+      byT.set(o.T, row);
+      groups.push(row);
+    } else g.weight += o.weight ?? 1;
   }
   // Stable order makes the fit independent of input order.
-  return [...groups.values()].sort((p, q) => p.x - q.x || p.tx - q.tx || p.T - q.T);
+  return groups.sort((p, q) => p.x - q.x || p.tx - q.tx || p.T - q.T);
 }
 
 interface Compiled {

@@ -76,18 +76,27 @@ function compileSpend(rows: readonly SpendRow[]): CompiledSpend {
 
 /** Members usable by the model (x > 0, m > 0), grouped on identical (x, m). Zero-spend members are dropped: ln m is undefined. */
 export function groupSpend(observations: Iterable<SpendObservation>): SpendRow[] {
-  const groups = new Map<string, SpendRow>();
+  // Keyed by the numbers themselves (x, then m), not a string built per member.
+  const groups: SpendRow[] = [];
+  const byX = new Map<number, Map<number, SpendRow>>();
   for (const o of observations) {
     if (!(Number.isInteger(o.x) && o.x >= 0 && Number.isFinite(o.monetary) && o.monetary >= 0)) {
       throw new RangeError(`invalid spend observation ${JSON.stringify(o)}`);
     }
     if (o.x === 0 || o.monetary === 0) continue;
-    const key = `${o.x}|${o.monetary}`;
-    const g = groups.get(key);
-    if (g === undefined) groups.set(key, { x: o.x, monetary: o.monetary, weight: o.weight ?? 1 });
-    else g.weight += o.weight ?? 1;
+    let byM = byX.get(o.x);
+    if (byM === undefined) {
+      byM = new Map();
+      byX.set(o.x, byM);
+    }
+    const g = byM.get(o.monetary);
+    if (g === undefined) {
+      const row = { x: o.x, monetary: o.monetary, weight: o.weight ?? 1 };
+      byM.set(o.monetary, row);
+      groups.push(row);
+    } else g.weight += o.weight ?? 1;
   }
-  return [...groups.values()].sort((u, v) => u.x - v.x || u.monetary - v.monetary);
+  return groups.sort((u, v) => u.x - v.x || u.monetary - v.monetary);
 }
 
 // Per row: ln f = q ln γ − lnΓ(q) + lnΓ(px+q) − lnΓ(px) + (px−1) ln m + px ln x − (px+q) ln(γ+mx), the

@@ -161,6 +161,32 @@ describe("RFM reference", () => {
     const q = quintileScores(values);
     values.forEach((v, i) => expect(scoreBy(b, v)).toBe(q[i]));
   });
+
+  it("holds the lowest value of each quintile score, ties and empty scores included", () => {
+    const rng = new Sampler(sfc32(7));
+    const samples = [
+      Array.from({ length: 997 }, () => Math.floor(rng.open() * 40) / 4),
+      // Mostly one value (most members have bought once): scores with no value stay null.
+      Array.from({ length: 300 }, (_, i) => (i < 250 ? 1 : 2 + Math.floor(rng.open() * 5))),
+      Array.from({ length: 200 }, () => -Math.floor(rng.open() * 400)),
+      [3],
+      [],
+    ];
+    for (const values of samples) {
+      const q = quintileScores(values);
+      const lowest: (number | null)[] = [null, null, null, null, null];
+      values.forEach((v, i) => {
+        const s = (q[i] as number) - 1;
+        const cur = lowest[s];
+        if (cur === null || cur === undefined || v < cur) lowest[s] = v;
+      });
+      expect(boundariesOf(values)).toEqual(lowest);
+    }
+  });
+
+  it("rejects NaN", () => {
+    expect(() => boundariesOf([1, Number.NaN])).toThrow(RangeError);
+  });
 });
 
 describe("scoreAt when the model cannot be evaluated", () => {

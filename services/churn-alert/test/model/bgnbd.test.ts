@@ -77,6 +77,25 @@ describe("BG/NBD on CDNOW (Fader, Hardie & Lee 2005)", () => {
     expect(bgNbdLogLikelihood(PAPER, grouped)).toBeCloseTo(oneByOne, 6);
   });
 
+  it("groups on identical (x, t_x, T), sums weights and sorts, whatever the input order", () => {
+    const rows = [
+      { x: 2, tx: 3.5, T: 10 },
+      { x: 0, tx: 0, T: 10 },
+      { x: 2, tx: 3.5, T: 10, weight: 2 },
+      { x: 2, tx: 3.5, T: 12 },
+      { x: 0, tx: 0, T: 10 },
+      { x: 1, tx: 3.5, T: 10 },
+    ];
+    const want = [
+      { x: 0, tx: 0, T: 10, weight: 2 },
+      { x: 1, tx: 3.5, T: 10, weight: 1 },
+      { x: 2, tx: 3.5, T: 10, weight: 3 },
+      { x: 2, tx: 3.5, T: 12, weight: 1 },
+    ];
+    expect(groupObservations(rows)).toEqual(want);
+    expect(groupObservations([...rows].reverse())).toEqual(want);
+  });
+
   it("applies the L2 penalizer", () => {
     const penalized = fitBgNbd(members, { penalizer: 0.1 });
     const sq = (p: BgNbdParams) => p.r ** 2 + p.alpha ** 2 + p.a ** 2 + p.b ** 2;
