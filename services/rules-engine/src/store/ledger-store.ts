@@ -176,9 +176,6 @@ export class LedgerStore {
       if (Number.isFinite(time)) dues.push({ time, owns: stream.owns });
     }
     const loaded = await this.load(c, events, dues);
-    const pristine = this.registry.budgeted.size > 0 ? structuredClone(loaded) : null;
-    const stored = this.storedOrders.get(loaded);
-    if (pristine !== null && stored !== undefined) this.storedOrders.set(pristine, stored);
     // Tasks own disjoint members, but budgets (and a referrer's caps) are shared: what one task
     // used is folded into the rows the next one reads (the deltas are still what is written).
     const runAll = (state: LoadedState) =>
@@ -193,7 +190,7 @@ export class LedgerStore {
         });
     let ps = runAll(loaded);
     const touched = new Set(ps.flatMap((p) => [...p.budgetTouched]));
-    if (touched.size === 0 || pristine === null) return ps;
+    if (touched.size === 0) return ps;
     // Budgets are shared by all instances: lock the touched rows and, if another instance
     // spent from them since the snapshot, run the batch again on the exact figures.
     const rules = [...touched].sort();
@@ -205,12 +202,18 @@ export class LedgerStore {
       "select rule_id, used from rules_budgets where rule_id = any($1) order by rule_id for update",
       [rules],
     );
-    let changed = false;
-    for (const r of locked.rows) {
-      if ((pristine.budgets.get(r.rule_id) ?? 0) !== r.used) changed = true;
-      pristine.budgets.set(r.rule_id, r.used);
-    }
+    // `loaded.budgets` are the figures read before the lock, plus what this batch used.
+    const used = new Map<string, number>();
+    for (const p of ps) for (const [k, v] of p.budgetDelta) used.set(k, (used.get(k) ?? 0) + v);
+    const changed = locked.rows.some(
+      (r) => (loaded.budgets.get(r.rule_id) ?? 0) - (used.get(r.rule_id) ?? 0) !== r.used,
+    );
     if (!changed) return ps;
+    // Rare (another instance spent meanwhile): read the rows again, as they were before this batch
+    // (nothing is written yet and they are locked now), instead of copying every batch's rows up
+    // front for this case.
+    const pristine = await this.load(c, events, dues);
+    for (const r of locked.rows) pristine.budgets.set(r.rule_id, r.used);
     ps = runAll(pristine);
     for (const p of ps)
       for (const id of p.budgetTouched)
