@@ -81,14 +81,13 @@ export async function bootService(
   }
   const codec = new AvroCodec(config.SCHEMA_REGISTRY_URL, registryAuth(config));
   await codec.registerAll(Object.values(topics));
-  const producer = new BatchingProducer(
-    stream,
-    opts.transactional
+  // Each option on its own: a transactional producer may set a linger too.
+  const producer = new BatchingProducer(stream, {
+    ...(opts.transactional
       ? { transactionalId: `${groupIdFor(config, config.SERVICE_NAME)}-${config.INSTANCE_ID}` }
-      : opts.producerLingerMs !== undefined
-        ? { lingerMs: opts.producerLingerMs }
-        : {},
-  );
+      : {}),
+    ...(opts.producerLingerMs !== undefined ? { lingerMs: opts.producerLingerMs } : {}),
+  });
   const metrics = new RuntimeMetrics(config.SERVICE_NAME);
   producer.onSent((sent) => metrics.countProduced(sent));
   const dlq = new DeadLetterPublisher(config.SERVICE_NAME, codec, producer, topics.dlq);
