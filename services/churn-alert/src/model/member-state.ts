@@ -94,7 +94,11 @@ function without<T>(record: Readonly<Record<string, T>>, key: string): Record<st
 
 function withEntry<T>(record: Readonly<Record<string, T>>, key: string, value: T): Record<string, T> {
   const copy: Record<string, T> = { ...record };
-  Object.defineProperty(copy, key, { value, enumerable: true, writable: true, configurable: true });
+  // Only "__proto__" would not become an own property by assignment (Object.prototype's setter);
+  // defining every key made V8 turn each state's records into slow dictionaries.
+  if (key === "__proto__")
+    Object.defineProperty(copy, key, { value, enumerable: true, writable: true, configurable: true });
+  else copy[key] = value;
   return copy;
 }
 
