@@ -42,22 +42,32 @@ export interface PartitionBatch {
 export async function applyDashboardBatch(c: PoolClient, parts: readonly PartitionBatch[]): Promise<number> {
   const facts: DashboardFact[] = [];
   let applied = 0;
-  // Locked in one order (topic, partition) by every instance: no deadlock between two batches.
-  const ordered = [...parts].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
-  for (const p of ordered) {
-    if (p.records.length === 0) continue;
-    // The row first, then its lock: two instances applying the same partition during a rebalance
-    // queue on it (an insert waits for the other's uncommitted one), so neither applies blindly.
-    await c.query(
-      `insert into api_dashboard_offsets (topic, topic_partition, next_offset) values ($1, $2, 0)
-       on conflict (topic, topic_partition) do nothing`,
-      [p.topic, p.partition],
-    );
-    const r = await c.query<{ next_offset: string }>(
-      "select next_offset from api_dashboard_offsets where topic = $1 and topic_partition = $2 for update",
-      [p.topic, p.partition],
-    );
-    const next = BigInt(r.rows[0]?.next_offset ?? "0");
+  const live = parts.filter((p) => p.records.length > 0);
+  if (live.length === 0) return 0;
+  const topics = live.map((p) => p.topic);
+  const partitions = live.map((p) => p.partition);
+  // Three statements per batch, whatever its partitions. The rows first, then their locks, both
+  // in (topic, partition) order: two instances applying the same partition during a rebalance
+  // queue on it (an insert waits for the other's uncommitted one), so neither applies blindly,
+  // and the one order means no deadlock between two batches.
+  await c.query(
+    `insert into api_dashboard_offsets (topic, topic_partition, next_offset)
+     select t, p, 0 from unnest($1::text[], $2::int[]) as u(t, p) order by t, p
+     on conflict (topic, topic_partition) do nothing`,
+    [topics, partitions],
+  );
+  const stored = await c.query<{ topic: string; topic_partition: number; next_offset: string }>(
+    `select topic, topic_partition, next_offset from api_dashboard_offsets
+      where (topic, topic_partition) in (select * from unnest($1::text[], $2::int[]))
+      order by topic, topic_partition for update`,
+    [topics, partitions],
+  );
+  const nextOf = new Map(
+    stored.rows.map((r) => [`${r.topic}\u0000${r.topic_partition}`, BigInt(r.next_offset)]),
+  );
+  const moved: { topic: string; partition: number; next: string }[] = [];
+  for (const p of live) {
+    const next = nextOf.get(`${p.topic}\u0000${p.partition}`) ?? 0n;
     let last = next - 1n;
     for (const rec of p.records) {
       const o = BigInt(rec.offset);
@@ -66,12 +76,15 @@ export async function applyDashboardBatch(c: PoolClient, parts: readonly Partiti
       facts.push(...rec.facts);
       if (o > last) last = o;
     }
-    if (last + 1n > next)
-      await c.query(
-        "update api_dashboard_offsets set next_offset = $3 where topic = $1 and topic_partition = $2",
-        [p.topic, p.partition, String(last + 1n)],
-      );
+    if (last + 1n > next) moved.push({ topic: p.topic, partition: p.partition, next: String(last + 1n) });
   }
+  if (moved.length > 0)
+    await c.query(
+      `update api_dashboard_offsets o set next_offset = u.n
+         from unnest($1::text[], $2::int[], $3::bigint[]) as u(t, p, n)
+        where o.topic = u.t and o.topic_partition = u.p`,
+      [moved.map((m) => m.topic), moved.map((m) => m.partition), moved.map((m) => m.next)],
+    );
   await storeFacts(c, facts);
   return applied;
 }
