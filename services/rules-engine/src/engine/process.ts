@@ -214,7 +214,12 @@ export class BatchProcessor {
   /** Entry ids and campaign rows per source event id, for the outputs. */
   readonly bySource = new Map<string, { entries: EntryRow[]; campaigns: CampaignRow[] }>();
 
-  private readonly lotIndex = new Map<string, LotRow>();
+  /**
+   * Lots by id, for the lots a command moves. Built at the first command from the loaded lots
+   * (the lists in state.lots never drop a lot), then kept up to date: a batch of purchases alone,
+   * most of a replay, never indexes the lots of every task's members.
+   */
+  private lotIndex: Map<string, LotRow> | null = null;
   /** Open lots by expiry (due-lots.ts), built at the first punctuation; new lots join it. */
   private due: DueLots | null = null;
   private readonly usageCache = new WeakMap<CompiledRuleSet, { day: string[]; campaign: string[] }>();
@@ -228,8 +233,14 @@ export class BatchProcessor {
       referrerId: string | undefined,
       ev: Evaluation,
     ) => void,
-  ) {
-    for (const lots of state.lots.values()) for (const l of lots) this.lotIndex.set(l.lotId, l);
+  ) {}
+
+  private lotById(lotId: string): LotRow | undefined {
+    if (this.lotIndex === null) {
+      this.lotIndex = new Map();
+      for (const lots of this.state.lots.values()) for (const l of lots) this.lotIndex.set(l.lotId, l);
+    }
+    return this.lotIndex.get(lotId);
   }
 
   /**
@@ -548,7 +559,7 @@ export class BatchProcessor {
       expiresAt,
     };
     this.lotsOf(memberId).push(lot);
-    this.lotIndex.set(lot.lotId, lot);
+    this.lotIndex?.set(lot.lotId, lot);
     this.due?.add(lot);
     // No movement for the earn itself: the lot row is it (remaining = points + movements).
     this.newLots.push(lot);
@@ -944,7 +955,7 @@ export class BatchProcessor {
       const x = effect.entry;
       const bal = this.balance(memberId);
       for (const m of effect.moves) {
-        const lot = this.lotIndex.get(m.lotId);
+        const lot = this.lotById(m.lotId);
         if (lot === undefined) throw new Error(`lot ${m.lotId} of ${memberId} was not loaded`);
         const wasEmpty = lot.remaining === 0;
         lot.remaining += m.points;
@@ -965,7 +976,7 @@ export class BatchProcessor {
           expiresAt: effect.newLot.expiresAt,
         };
         this.lotsOf(memberId).push(lot);
-        this.lotIndex.set(lot.lotId, lot);
+        this.lotIndex?.set(lot.lotId, lot);
         this.due?.add(lot);
         this.newLots.push(lot);
       }
