@@ -10,8 +10,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_SETTINGS } from "../src/config.ts";
 import { type MemberSummary, dueTime } from "../src/engine/member.ts";
-import { calibrationEndFor, fitPopulation } from "../src/engine/refit.ts";
-import { DAY_MS, fitBgNbd, fitGammaGamma } from "../src/model/index.ts";
+import { calibrationEndFor, fitModels, fitPopulation } from "../src/engine/refit.ts";
+import { DAY_MS } from "../src/model/index.ts";
+import { dollarsToCents } from "../test/model/cdnow.ts";
 import { datasetDir } from "../test/model/datasets.ts";
 
 const settings = DEFAULT_SETTINGS;
@@ -21,10 +22,11 @@ const byId = new Map<string, Map<number, number>>();
 for (const line of text.split(/\r?\n/)) {
   const f = line.trim().split(/\s+/);
   const [id, d, , dollars] = f;
-  if (id === undefined || d === undefined || dollars === undefined) continue;
+  // The header line ("customer_id date …") and blank lines are no purchases.
+  if (id === undefined || d === undefined || dollars === undefined || !/^\d+$/.test(id)) continue;
   const t = Date.UTC(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8));
   const m = byId.get(id) ?? new Map<number, number>();
-  m.set(t, (m.get(t) ?? 0) + Math.round(Number(dollars) * 100));
+  m.set(t, (m.get(t) ?? 0) + dollarsToCents(dollars));
   byId.set(id, m);
 }
 const start = Date.UTC(1997, 0, 1);
@@ -77,15 +79,10 @@ for (let wk = 4; wk <= 78; wk++) {
   const c2 = cpu();
   // Baseline: the fits alone, as fitPopulation calls them.
   const end = calibrationEndFor(at, settings.timeZone);
-  const u = settings.unitMs;
-  const optimizer = { maxIterations: 3000, maxRestarts: 3 };
-  fitBgNbd(
-    summaries.map((m) => ({ x: m.x, tx: (m.lastDay - m.firstDay) / u, T: (end - m.firstDay) / u })),
-    { penalizer: settings.penalizer, optimizer },
-  );
-  fitGammaGamma(
-    summaries.map((m) => ({ x: m.x, monetary: m.x > 0 ? m.repeatMinor / m.x : 0 })),
-    { optimizer },
+  fitModels(
+    summaries.filter((s) => s.firstDay <= end),
+    end,
+    settings,
   );
   const c3 = cpu();
   fitMs += c1 - c0;

@@ -111,14 +111,21 @@ export function summarise(state: MemberState): MemberSummary | null {
   };
 }
 
+/** t_x and T in model units at epoch time t (T runs to t itself). */
+function agesAt(s: MemberSummary, t: number, settings: ChurnSettings): { tx: number; T: number } {
+  const u = settings.unitMs;
+  const span = s.lastDay - s.firstDay;
+  return { tx: span / u, T: Math.max(span, wallClockMs(t, settings.timeZone) - s.firstDay) / u };
+}
+
 /** Model features at epoch time t (T runs to t itself). */
 export function featuresAt(s: MemberSummary, t: number, settings: ChurnSettings): MemberFeatures {
   const u = settings.unitMs;
-  const wall = wallClockMs(t, settings.timeZone);
+  const { tx, T } = agesAt(s, t, settings);
   return {
     x: s.x,
-    tx: (s.lastDay - s.firstDay) / u,
-    T: Math.max(s.lastDay - s.firstDay, wall - s.firstDay) / u,
+    tx,
+    T,
     monetaryMinor: s.x > 0 ? s.repeatMinor / s.x : 0,
     purchaseDays: s.purchaseDays,
     totalAmountMinor: s.totalMinor,
@@ -214,12 +221,10 @@ function boundedScore(f: MemberFeatures, model: ActiveModel, settings: ChurnSett
   };
 }
 
-/** P(alive) at t: featuresAt's x, t_x and T, without the rest of the features (dueTime's inner loop). */
+/** P(alive) at t, without the rest of the features (dueTime's inner loop). */
 function pAliveAt(s: MemberSummary, t: number, bg: BgNbdParams, settings: ChurnSettings): number {
-  const u = settings.unitMs;
-  const span = s.lastDay - s.firstDay;
-  const T = Math.max(span, wallClockMs(t, settings.timeZone) - s.firstDay) / u;
-  return probabilityAlive(bg, s.x, span / u, T);
+  const { tx, T } = agesAt(s, t, settings);
+  return probabilityAlive(bg, s.x, tx, T);
 }
 
 const MAX_HORIZON_MS = 200 * 365 * DAY_MS;

@@ -90,15 +90,16 @@ export function calibrationEndFor(at: number, timeZone: string): number {
 
 const OPTIMIZER = { maxIterations: 3000, maxRestarts: 3 } as const;
 
-export function fitPopulation(
-  summaries: readonly MemberSummary[],
-  at: number,
+/**
+ * The two maximum-likelihood fits of a population fit, on members whose first day is at most
+ * `calibrationEnd`: BG/NBD, and Gamma-Gamma (null when nobody has a paid repeat purchase yet).
+ */
+export function fitModels(
+  rows: readonly MemberSummary[],
+  calibrationEnd: number,
   settings: ChurnSettings,
-): PopulationFit | null {
-  const calibrationEnd = calibrationEndFor(at, settings.timeZone);
+): { bg: BgNbdFit; gg: GammaGammaFit | null } {
   const u = settings.unitMs;
-  const rows = summaries.filter((s) => s.firstDay <= calibrationEnd);
-  if (rows.length < settings.minFitMembers) return null;
   const bg = fitBgNbd(
     rows.map((s) => ({ x: s.x, tx: (s.lastDay - s.firstDay) / u, T: (calibrationEnd - s.firstDay) / u })),
     // Cold start every time (a warm start from a degenerate early fit, a → 0, b → ∞, stalls); the
@@ -114,6 +115,18 @@ export function fitPopulation(
   } catch {
     gg = null; // nobody with a paid repeat purchase yet
   }
+  return { bg, gg };
+}
+
+export function fitPopulation(
+  summaries: readonly MemberSummary[],
+  at: number,
+  settings: ChurnSettings,
+): PopulationFit | null {
+  const calibrationEnd = calibrationEndFor(at, settings.timeZone);
+  const rows = summaries.filter((s) => s.firstDay <= calibrationEnd);
+  if (rows.length < settings.minFitMembers) return null;
+  const { bg, gg } = fitModels(rows, calibrationEnd, settings);
   let firstDay = calibrationEnd;
   let repeatBuyers = 0;
   for (const s of rows) {
