@@ -6,7 +6,7 @@
 // model in force from t), then events at t.
 
 import type { ChurnAlert as ChurnAlertRecord } from "@loyalty/contracts";
-import type { PoolClient } from "@loyalty/db";
+import { type PoolClient, prepared } from "@loyalty/db";
 import type { ChurnSettings } from "./config.ts";
 import { nextGridAfter } from "./engine/grid.ts";
 import { type ActiveModel, type MemberRow, advanceMember, dueTime, newMemberRow } from "./engine/member.ts";
@@ -264,7 +264,7 @@ export async function advance(
   // Refits asked for by an operator happen at the frontier (not reproducible by a replay: an
   // operator's choice of moment is not in the stream).
   const requests = await c.query<{ id: number }>(
-    "select id from churn_refit_requests where done_at is null order by id for update",
+    prepared("select id from churn_refit_requests where done_at is null order by id for update"),
   );
   if (requests.rows.length > 0) {
     const fitted = await refitAt(
@@ -283,11 +283,10 @@ export async function advance(
       refits++;
       alerts.push(...processSegment(events, target, true, model, settings, nextRefit, members, hooks));
     }
-    await c.query("update churn_refit_requests set done_at = $1, model_version = $2 where id = any($3)", [
-      target,
-      fitted?.version ?? null,
-      requests.rows.map((r) => r.id),
-    ]);
+    await c.query(
+      prepared("update churn_refit_requests set done_at = $1, model_version = $2 where id = any($3)"),
+      [target, fitted?.version ?? null, requests.rows.map((r) => r.id)],
+    );
   }
   const generation = await apply(c, members, alerts, {
     frontier: target,

@@ -1,7 +1,7 @@
 // The ingestor's tables (migrations 100 and 101) as the sink of its tasks' state (ADR 16): read
 // whole when partitions are assigned, written set-based, one statement per table per batch,
 // in the runtime's transaction with the tasks' offsets and stream time.
-import { type Pool, type PoolClient, copyUpsert } from "@loyalty/db";
+import { type Pool, type PoolClient, copyUpsert, prepared } from "@loyalty/db";
 import type { Task } from "@loyalty/stream-runtime";
 import {
   type IngestState,
@@ -175,9 +175,9 @@ export async function flushIngest(tx: PoolClient, tasks: readonly Task<IngestSta
 
   if (events.length > 0)
     await tx.query(
-      `insert into ingest_events (event_id, src_topic, src_partition, src_offset)
+      prepared(`insert into ingest_events (event_id, src_topic, src_partition, src_offset)
        select * from unnest($1::text[], $2::text[], $3::int[], $4::bigint[])
-       on conflict do nothing`,
+       on conflict do nothing`),
       [
         events.map((e) => e.id),
         events.map((e) => e.r.topic),
@@ -197,10 +197,10 @@ export async function flushIngest(tx: PoolClient, tasks: readonly Task<IngestSta
   if (members.size > 0) {
     const rows = [...members.values()];
     await tx.query(
-      `insert into ingest_members (member_id, partition, enrolled_at, enrolled_via, registered)
+      prepared(`insert into ingest_members (member_id, partition, enrolled_at, enrolled_via, registered)
        select * from unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::bool[])
        on conflict (member_id) do update
-         set partition = excluded.partition, registered = ingest_members.registered or excluded.registered`,
+         set partition = excluded.partition, registered = ingest_members.registered or excluded.registered`),
       [
         rows.map((r) => r.m.memberId),
         rows.map((r) => r.p),
@@ -212,11 +212,11 @@ export async function flushIngest(tx: PoolClient, tasks: readonly Task<IngestSta
   }
   if (held.length > 0 || dropped.length > 0)
     await tx.query(
-      `with dropped as (delete from ingest_held_messages where event_id = any($1::text[]))
+      prepared(`with dropped as (delete from ingest_held_messages where event_id = any($1::text[]))
        insert into ingest_held_messages
          (event_id, src_topic, src_partition, src_offset, src_timestamp, msg_key, msg_value, headers)
        select * from unnest($2::text[], $3::text[], $4::int[], $5::bigint[], $6::bigint[], $7::bytea[], $8::bytea[], $9::jsonb[])
-       on conflict (event_id) do nothing`,
+       on conflict (event_id) do nothing`),
       [
         dropped,
         held.map((h) => h.id),
@@ -232,8 +232,8 @@ export async function flushIngest(tx: PoolClient, tasks: readonly Task<IngestSta
   const names = Object.keys(counts).filter((k) => counts[k as keyof typeof counts] > 0);
   if (names.length > 0)
     await tx.query(
-      `insert into ingest_counters (name, n) select * from unnest($1::text[], $2::bigint[])
-       on conflict (name) do update set n = ingest_counters.n + excluded.n`,
+      prepared(`insert into ingest_counters (name, n) select * from unnest($1::text[], $2::bigint[])
+       on conflict (name) do update set n = ingest_counters.n + excluded.n`),
       [names, names.map((n) => counts[n as keyof typeof counts])],
     );
 }

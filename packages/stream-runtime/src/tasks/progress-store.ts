@@ -1,6 +1,6 @@
 // stream_tasks (migration 002): each task's progress and pending output, read when a partition is
 // assigned and written in the same transaction as the service's state (ADR 16).
-import type { Pool, PoolClient } from "@loyalty/db";
+import { type Pool, type PoolClient, prepared } from "@loyalty/db";
 import { LoyaltyError } from "../errors.ts";
 import type { TaskProgress } from "./task.ts";
 
@@ -54,7 +54,9 @@ export async function loadTasks(
     pending: Buffer | null;
     lanes: Record<string, number> | null;
   }>(
-    "select partition, offsets, stream_time, seq::text as seq, pending, lanes from stream_tasks where group_id = $1 and partition = any($2::int[])",
+    prepared(
+      "select partition, offsets, stream_time, seq::text as seq, pending, lanes from stream_tasks where group_id = $1 and partition = any($2::int[])",
+    ),
     [groupId, partitions],
   );
   return new Map(r.rows.map((row) => [row.partition, { progress: toProgress(row), pending: row.pending }]));
@@ -82,8 +84,9 @@ export async function saveTasks(
   // while in a bytea[] parameter every byte went as hex text for the server to parse back (a
   // batch's output is megabytes in a replay).
   const pendings = `array[${writes.map((_, i) => `$${8 + i}::bytea`).join(", ")}]`;
+  // Prepared: one text per number of tasks in a batch, at most the group's partition count.
   const r = await tx.query<{ partition: number }>(
-    `insert into stream_tasks as s (group_id, partition, offsets, stream_time, seq, pending, lanes)
+    prepared(`insert into stream_tasks as s (group_id, partition, offsets, stream_time, seq, pending, lanes)
      select $1, t.partition, t.offsets, t.stream_time, t.seq, t.pending, t.lanes
        from unnest($2::int[], $3::jsonb[], $4::bigint[], $5::bigint[], ${pendings}, $7::jsonb[])
          as t(partition, offsets, stream_time, seq, pending, lanes)
@@ -92,7 +95,7 @@ export async function saveTasks(
            pending = excluded.pending, lanes = excluded.lanes, updated_at = now()
        where s.seq = (select e.expected from unnest($2::int[], $6::bigint[]) as e(partition, expected)
                        where e.partition = excluded.partition)
-     returning partition`,
+     returning partition`),
     [
       groupId,
       writes.map((w) => w.partition),

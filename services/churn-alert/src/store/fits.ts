@@ -1,7 +1,7 @@
 // Fitted models: every fit is kept (parameters, log-likelihood, members, event time, version),
 // rejected ones too, with the reason they may not drive alerts (migration 407).
 
-import type { PoolClient } from "@loyalty/db";
+import { type PoolClient, prepared } from "@loyalty/db";
 import type { Pool } from "pg";
 import type { ActiveModel } from "../engine/member.ts";
 import type { PopulationFit } from "../engine/refit.ts";
@@ -48,7 +48,7 @@ export async function insertFit(
 ): Promise<void> {
   const { bg, gg } = fit;
   await c.query(
-    `insert into churn_fits (model_version, trigger, fitted_at, calibration_end, unit_ms, r, alpha, a, b,
+    prepared(`insert into churn_fits (model_version, trigger, fitted_at, calibration_end, unit_ms, r, alpha, a, b,
        log_likelihood, members, groups, converged, iterations, gg_p, gg_q, gg_gamma, gg_log_likelihood,
        gg_members, rfm, accepted, rejected_reason)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
@@ -60,7 +60,7 @@ export async function insertFit(
        iterations = excluded.iterations, gg_p = excluded.gg_p, gg_q = excluded.gg_q,
        gg_gamma = excluded.gg_gamma, gg_log_likelihood = excluded.gg_log_likelihood,
        gg_members = excluded.gg_members, rfm = excluded.rfm, accepted = excluded.accepted,
-       rejected_reason = excluded.rejected_reason, created_at = now()`,
+       rejected_reason = excluded.rejected_reason, created_at = now()`),
     [
       version,
       trigger,
@@ -143,7 +143,7 @@ function toRecord(f: FitDbRow): FitRecord {
 }
 
 export async function loadFit(c: Db, version: string): Promise<FitRecord | null> {
-  const r = await c.query<FitDbRow>("select * from churn_fits where model_version = $1", [version]);
+  const r = await c.query<FitDbRow>(prepared("select * from churn_fits where model_version = $1"), [version]);
   const row = r.rows[0];
   return row === undefined ? null : toRecord(row);
 }
@@ -151,7 +151,7 @@ export async function loadFit(c: Db, version: string): Promise<FitRecord | null>
 /** Most recent fits first (by event time, then creation). */
 export async function listFits(c: Db, limit = 20): Promise<FitRecord[]> {
   const r = await c.query<FitDbRow>(
-    "select * from churn_fits order by fitted_at desc, created_at desc limit $1",
+    prepared("select * from churn_fits order by fitted_at desc, created_at desc limit $1"),
     [limit],
   );
   return r.rows.map(toRecord);

@@ -3,7 +3,7 @@
 // handful of statements, not one per member.
 
 import type { ChurnAlert as ChurnAlertRecord } from "@loyalty/contracts";
-import { type PoolClient, copyUpsert } from "@loyalty/db";
+import { type PoolClient, copyUpsert, prepared } from "@loyalty/db";
 import type { Pool } from "pg";
 import { type MemberRow, type MemberSummary, summarise } from "../engine/member.ts";
 import { ChurnStateError } from "../errors.ts";
@@ -40,11 +40,11 @@ export async function insertEvents(
 ): Promise<IncomingEvent[]> {
   if (events.length === 0) return [];
   const r = await c.query<{ event_id: string }>(
-    `insert into churn_events (event_id, member_id, event_time, event, late)
+    prepared(`insert into churn_events (event_id, member_id, event_time, event, late)
      select e.id, e.member, e.t, e.ev::jsonb, $5::bigint is not null and e.t < $5::bigint
      from unnest($1::text[], $2::text[], $3::bigint[], string_to_array($4::text, chr(30))) as e(id, member, t, ev)
      on conflict (event_id) do nothing
-     returning event_id`,
+     returning event_id`),
     [
       events.map((e) => e.eventId),
       events.map((e) => e.memberId),
@@ -88,8 +88,8 @@ export async function loadEngine(c: Db, lock: boolean): Promise<EngineRow> {
 /** Saves the engine's position and bumps its generation; returns the new generation. */
 export async function saveEngine(c: Db, e: Omit<EngineRow, "generation">): Promise<number> {
   const r = await c.query<{ generation: number }>(
-    `update churn_engine set frontier = $1, next_refit_at = $2, model_version = $3, generation = generation + 1
-      where id = 1 returning generation`,
+    prepared(`update churn_engine set frontier = $1, next_refit_at = $2, model_version = $3, generation = generation + 1
+      where id = 1 returning generation`),
     [e.frontier, e.nextRefitAt, e.modelVersion],
   );
   const g = r.rows[0]?.generation;
@@ -100,7 +100,9 @@ export async function saveEngine(c: Db, e: Omit<EngineRow, "generation">): Promi
 /** Recorded events after `after` (every one when null): those not yet in member state. */
 export async function eventsAfter(c: Db, after: number | null): Promise<IncomingEvent[]> {
   const r = await c.query<{ event_id: string; member_id: string; event_time: number; event: MemberEvent }>(
-    "select event_id, member_id, event_time, event from churn_events where $1::bigint is null or event_time > $1::bigint",
+    prepared(
+      "select event_id, member_id, event_time, event from churn_events where $1::bigint is null or event_time > $1::bigint",
+    ),
     [after],
   );
   return r.rows.map((e) => ({
@@ -114,7 +116,7 @@ export async function eventsAfter(c: Db, after: number | null): Promise<Incoming
 /** Moves the engine row's generation without moving the engine (a step that only recorded events). */
 export async function bumpGeneration(c: Db): Promise<number> {
   const r = await c.query<{ generation: number }>(
-    "update churn_engine set generation = generation + 1 where id = 1 returning generation",
+    prepared("update churn_engine set generation = generation + 1 where id = 1 returning generation"),
   );
   const g = r.rows[0]?.generation;
   if (g === undefined) throw new ChurnStateError("churn_engine row missing: migration 400 not applied?");
@@ -134,9 +136,9 @@ interface MemberDbRow {
 /** Every member with its due time: what the engine's task holds in memory (MemberMemory). */
 export async function loadAllMembers(c: Db): Promise<Map<string, MemberRow>> {
   const r = await c.query<MemberDbRow>(
-    `select m.member_id, m.state, m.last_event_time, m.armed, m.alert_last_purchase_at, m.last_alert_at,
+    prepared(`select m.member_id, m.state, m.last_event_time, m.armed, m.alert_last_purchase_at, m.last_alert_at,
        d.due_at
-     from churn_members m left join churn_due d using (member_id)`,
+     from churn_members m left join churn_due d using (member_id)`),
   );
   const out = new Map<string, MemberRow>();
   for (const m of r.rows) {
@@ -249,9 +251,9 @@ export async function allSummaries(c: Db): Promise<SummaryRow[]> {
     alert_last_purchase_at: number | null;
     last_event_time: number | null;
   }>(
-    `select member_id, x, first_day, last_day, purchase_days, total_minor, repeat_minor, last_purchase_at,
+    prepared(`select member_id, x, first_day, last_day, purchase_days, total_minor, repeat_minor, last_purchase_at,
        armed, alert_last_purchase_at, last_event_time
-     from churn_members where x is not null order by member_id collate "C"`,
+     from churn_members where x is not null order by member_id collate "C"`),
   );
   return r.rows.map((m) => ({
     memberId: m.member_id,
@@ -272,11 +274,11 @@ export async function allSummaries(c: Db): Promise<SummaryRow[]> {
 export async function writeDueTimes(c: Db, dues: ReadonlyMap<string, number | null>): Promise<void> {
   if (dues.size === 0) return;
   await c.query(
-    `with d as (select * from unnest($1::text[], $2::bigint[]) as d(member_id, due_at)),
+    prepared(`with d as (select * from unnest($1::text[], $2::bigint[]) as d(member_id, due_at)),
      cleared as (delete from churn_due c using d where c.member_id = d.member_id and d.due_at is null)
      insert into churn_due (member_id, due_at) select member_id, due_at from d where due_at is not null
      on conflict (member_id) do update set due_at = excluded.due_at
-       where churn_due.due_at is distinct from excluded.due_at`,
+       where churn_due.due_at is distinct from excluded.due_at`),
     [[...dues.keys()], [...dues.values()]],
   );
 }
@@ -285,10 +287,10 @@ export async function writeDueTimes(c: Db, dues: ReadonlyMap<string, number | nu
 export async function insertAlerts(c: Db, alerts: readonly ChurnAlertRecord[]): Promise<void> {
   if (alerts.length === 0) return;
   await c.query(
-    `insert into churn_alerts (event_id, member_id, event_time, model_version, record)
+    prepared(`insert into churn_alerts (event_id, member_id, event_time, model_version, record)
      select a.id, a.member, a.t, a.mv, a.rec
      from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[]) as a(id, member, t, mv, rec)
-     on conflict (event_id) do nothing`,
+     on conflict (event_id) do nothing`),
     [
       alerts.map((a) => a.eventId),
       alerts.map((a) => a.memberId),

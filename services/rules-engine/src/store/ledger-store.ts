@@ -1,5 +1,5 @@
 import type { LedgerReply } from "@loyalty/contracts";
-import { type PoolClient, copyRows, copyUpsert } from "@loyalty/db";
+import { type PoolClient, copyRows, copyUpsert, prepared } from "@loyalty/db";
 import { TransientError } from "@loyalty/stream-runtime";
 import type { TierState } from "@loyalty/tiers";
 import { type StoredCommand, lotsOf } from "../engine/commands.ts";
@@ -92,7 +92,7 @@ export class LedgerStore {
         ? []
         : (
             await c.query<{ event_id: string }>(
-              "select event_id from rules_priced_events where event_id = any($1)",
+              prepared("select event_id from rules_priced_events where event_id = any($1)"),
               [ids],
             )
           ).rows;
@@ -195,11 +195,13 @@ export class LedgerStore {
     // spent from them since the snapshot, run the batch again on the exact figures.
     const rules = [...touched].sort();
     await c.query(
-      "insert into rules_budgets (rule_id) select unnest($1::text[]) order by 1 on conflict do nothing",
+      prepared(
+        "insert into rules_budgets (rule_id) select unnest($1::text[]) order by 1 on conflict do nothing",
+      ),
       [rules],
     );
     const locked = await c.query<{ rule_id: string; used: number }>(
-      "select rule_id, used from rules_budgets where rule_id = any($1) order by rule_id for update",
+      prepared("select rule_id, used from rules_budgets where rule_id = any($1) order by rule_id for update"),
       [rules],
     );
     // `loaded.budgets` are the figures read before the lock, plus what this batch used.
@@ -232,8 +234,8 @@ export class LedgerStore {
         ? []
         : (
             await c.query<{ member_id: string }>(
-              `select member_id from rules_members where member_id = any($1)
-               union select member_id from ledger_balances where member_id = any($1)`,
+              prepared(`select member_id from rules_members where member_id = any($1)
+               union select member_id from ledger_balances where member_id = any($1)`),
               [commandMembers],
             )
           ).rows.map((r) => r.member_id);
@@ -291,9 +293,9 @@ export class LedgerStore {
         order_id: string | null;
         reply: LedgerReply;
       }>(
-        `select command_id, member_id, type, redemption_id, order_id, reply from rules_ledger_commands
+        prepared(`select command_id, member_id, type, redemption_id, order_id, reply from rules_ledger_commands
           where command_id = any($1)
-             or (redemption_id = any($2) and type = 'CANCEL_REDEMPTION' and status = 'ACCEPTED')`,
+             or (redemption_id = any($2) and type = 'CANCEL_REDEMPTION' and status = 'ACCEPTED')`),
         [[...new Set([...commands.map((x) => x.commandId), ...named])], named],
       );
       for (const r of recorded.rows) {
@@ -319,17 +321,21 @@ export class LedgerStore {
     // instances both thought new would lose an update (a referrer is another partition's member).
     // Lock order everywhere: member rows, then balances, then budgets (the API locks balances only).
     await c.query(
-      "insert into rules_members (member_id) select unnest($1::text[]) order by 1 on conflict do nothing",
+      prepared(
+        "insert into rules_members (member_id) select unnest($1::text[]) order by 1 on conflict do nothing",
+      ),
       [memberIds],
     );
     await c.query(
-      "insert into ledger_balances (member_id, balance) select unnest($1::text[]), 0 order by 1 on conflict do nothing",
+      prepared(
+        "insert into ledger_balances (member_id, balance) select unnest($1::text[]), 0 order by 1 on conflict do nothing",
+      ),
       [memberIds],
     );
     const members = await c.query(
-      `select member_id, enrolled_at, enrolment_event_id, birthday, referrer_member_id, segment, risk_alerts,
+      prepared(`select member_id, enrolled_at, enrolment_event_id, birthday, referrer_member_id, segment, risk_alerts,
               order_count, lifetime_spend_minor, last_purchase_at, tier_state, counters
-         from rules_members where member_id = any($1) order by member_id for update`,
+         from rules_members where member_id = any($1) order by member_id for update`),
       [memberIds],
     );
     for (const r of members.rows) {
@@ -353,14 +359,16 @@ export class LedgerStore {
     let lockIds = memberIds;
     if (dues.length > 0) {
       const dueRows = await c.query<{ member_id: string }>(
-        "select distinct member_id from ledger_lots where remaining > 0 and expires_at <= $1",
+        prepared("select distinct member_id from ledger_lots where remaining > 0 and expires_at <= $1"),
         [iso(lastTime)],
       );
       const idle = dueRows.rows.map((r) => r.member_id).filter((m) => dues.some((d) => d.owns(m)));
       if (idle.length > 0) lockIds = [...new Set([...memberIds, ...idle])].sort();
     }
     const balances = await c.query(
-      "select member_id, balance, debt, shortfall from ledger_balances where member_id = any($1) order by member_id for update",
+      prepared(
+        "select member_id, balance, debt, shortfall from ledger_balances where member_id = any($1) order by member_id for update",
+      ),
       [lockIds],
     );
     for (const r of balances.rows)
@@ -372,9 +380,9 @@ export class LedgerStore {
       });
     if (orderKeys.length > 0) {
       const orders = await c.query(
-        `select order_key, member_id, purchase_event_id, event_time, amount_minor, base_amount_minor,
+        prepared(`select order_key, member_id, purchase_event_id, event_time, amount_minor, base_amount_minor,
                 rule_set_id, rule_set_version, refunded_base_minor, awards
-           from rules_orders where order_key = any($1)`,
+           from rules_orders where order_key = any($1)`),
         [orderKeys],
       );
       for (const r of orders.rows) {
@@ -401,9 +409,9 @@ export class LedgerStore {
     // the lots due by the batch's last event (they expire before the member's next movement).
     // Plus the lots a cancelled redemption took from (emptied ones included).
     const lots = await c.query(
-      `select lot_id, member_id, points, remaining, earned_at, expires_at
+      prepared(`select lot_id, member_id, points, remaining, earned_at, expires_at
          from ledger_lots where (member_id = any($1) and remaining > 0
-          and (expires_at <= $2 or member_id = any($3))) or lot_id = any($4) order by lot_id`,
+          and (expires_at <= $2 or member_id = any($3))) or lot_id = any($4) order by lot_id`),
       [lockIds, iso(lastTime), [...refundMembers], restoreLots],
     );
     // A command's member's lots may expire at the command's time (before any purchase of the
@@ -433,10 +441,10 @@ export class LedgerStore {
     const expiredOf = [...new Set([...due, ...awardLots])];
     if (expiredOf.length > 0) {
       const expired = await c.query<{ lot_id: string; points: number; n: number }>(
-        `select m.lot_id, (-sum(m.points))::bigint as points, count(*)::int as n from ledger_lot_movements m
+        prepared(`select m.lot_id, (-sum(m.points))::bigint as points, count(*)::int as n from ledger_lot_movements m
           where m.lot_id = any($1::text[])
             and (select e.kind from ledger_entries e where e.entry_id = m.entry_id) = 'expire'
-          group by m.lot_id`,
+          group by m.lot_id`),
         [expiredOf],
       );
       for (const r of expired.rows) {
@@ -447,14 +455,14 @@ export class LedgerStore {
     // Caps and budgets are read by rules only: a batch of commands (and expiries) evaluates none.
     if (days.size === 0) return state;
     const usage = await c.query(
-      `select member_id, rule_id, scope, day, points from rules_usage
-        where member_id = any($1) and (scope = 'campaign' or day = any($2))`,
+      prepared(`select member_id, rule_id, scope, day, points from rules_usage
+        where member_id = any($1) and (scope = 'campaign' or day = any($2))`),
       [memberIds, [...days]],
     );
     for (const r of usage.rows) state.usage.set(usageKey(r.member_id, r.rule_id, r.scope, r.day), r.points);
     if (this.registry.budgeted.size > 0) {
       const budgets = await c.query<{ rule_id: string; used: number }>(
-        "select rule_id, used from rules_budgets where rule_id = any($1)",
+        prepared("select rule_id, used from rules_budgets where rule_id = any($1)"),
         [[...this.registry.budgeted.keys()]],
       );
       for (const r of budgets.rows) state.budgets.set(r.rule_id, r.used);
@@ -526,10 +534,10 @@ export class LedgerStore {
     const balances = [...p.dirtyBalances].map((id) => s.balances.get(id)).filter((b): b is BalanceRow => !!b);
     if (balances.length > 0) {
       await c.query(
-        `insert into ledger_balances (member_id, balance, debt, shortfall)
+        prepared(`insert into ledger_balances (member_id, balance, debt, shortfall)
          select * from unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
          on conflict (member_id) do update set balance = excluded.balance, debt = excluded.debt,
-           shortfall = excluded.shortfall, updated_at = now()`,
+           shortfall = excluded.shortfall, updated_at = now()`),
         [
           balances.map((b) => b.memberId),
           balances.map((b) => b.balance),
@@ -591,8 +599,8 @@ export class LedgerStore {
       for (const l of lots) if (p.dirtyLots.has(l.lotId) && !isNew.has(l.lotId)) changedLots.push(l);
     if (changedLots.length > 0) {
       await c.query(
-        `update ledger_lots l set remaining = u.remaining
-           from unnest($1::text[], $2::bigint[]) as u(lot_id, remaining) where l.lot_id = u.lot_id`,
+        prepared(`update ledger_lots l set remaining = u.remaining
+           from unnest($1::text[], $2::bigint[]) as u(lot_id, remaining) where l.lot_id = u.lot_id`),
         [changedLots.map((l) => l.lotId), changedLots.map((l) => l.remaining)],
       );
     }
@@ -638,12 +646,12 @@ export class LedgerStore {
     );
     if (orders.length > 0) {
       await c.query(
-        `insert into rules_orders (order_key, member_id, purchase_event_id, event_time, amount_minor, base_amount_minor,
+        prepared(`insert into rules_orders (order_key, member_id, purchase_event_id, event_time, amount_minor, base_amount_minor,
                                    rule_set_id, rule_set_version, refunded_base_minor, awards)
          select * from jsonb_to_recordset($1::jsonb)
            as x(order_key text, member_id text, purchase_event_id text, event_time timestamptz, amount_minor bigint,
                 base_amount_minor bigint, rule_set_id text, rule_set_version int, refunded_base_minor bigint, awards jsonb)
-         on conflict (order_key) do update set refunded_base_minor = excluded.refunded_base_minor, awards = excluded.awards`,
+         on conflict (order_key) do update set refunded_base_minor = excluded.refunded_base_minor, awards = excluded.awards`),
         [
           JSON.stringify(
             orders.map((o) => ({
@@ -665,9 +673,9 @@ export class LedgerStore {
     if (p.usageDelta.size > 0) {
       const rows = [...p.usageDelta].map(([k, v]) => [...splitUsageKey(k), v] as const);
       await c.query(
-        `insert into rules_usage (member_id, rule_id, scope, day, points)
+        prepared(`insert into rules_usage (member_id, rule_id, scope, day, points)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
-         on conflict (member_id, rule_id, scope, day) do update set points = rules_usage.points + excluded.points`,
+         on conflict (member_id, rule_id, scope, day) do update set points = rules_usage.points + excluded.points`),
         [
           rows.map((r) => r[0]),
           rows.map((r) => r[1]),
@@ -681,9 +689,9 @@ export class LedgerStore {
       const rows = [...p.budgetDelta].filter(([, d]) => d > 0);
       // Conditional: never past the budget (the rows are locked, so this is a safety net).
       const updated = await c.query(
-        `update rules_budgets b set used = b.used + u.delta
+        prepared(`update rules_budgets b set used = b.used + u.delta
            from unnest($1::text[], $2::bigint[], $3::bigint[]) as u(rule_id, delta, total)
-          where b.rule_id = u.rule_id and b.used + u.delta <= u.total`,
+          where b.rule_id = u.rule_id and b.used + u.delta <= u.total`),
         [
           rows.map((r) => r[0]),
           rows.map((r) => r[1]),
@@ -696,11 +704,11 @@ export class LedgerStore {
     const lc = p.commands;
     if (lc.length > 0) {
       await c.query(
-        `insert into rules_ledger_commands (command_id, member_id, type, status, redemption_id, order_id, entry_id, reply, applied_at)
+        prepared(`insert into rules_ledger_commands (command_id, member_id, type, status, redemption_id, order_id, entry_id, reply, applied_at)
          select command_id, member_id, type, status, redemption_id, order_id, entry_id, reply, applied_at
            from jsonb_to_recordset($1::jsonb)
              as x(command_id text, member_id text, type text, status text, redemption_id text, order_id text,
-                  entry_id text, reply jsonb, applied_at timestamptz)`,
+                  entry_id text, reply jsonb, applied_at timestamptz)`),
         [
           JSON.stringify(
             lc.map((x) => ({
@@ -721,10 +729,10 @@ export class LedgerStore {
     const cm = p.campaigns;
     if (cm.length > 0) {
       await c.query(
-        `insert into rules_campaign_triggers (event_id, member_id, campaign_id, rule_id, rule_version, rule_set_version,
+        prepared(`insert into rules_campaign_triggers (event_id, member_id, campaign_id, rule_id, rule_version, rule_set_version,
                                               source_event_id, event_time, reward_json)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[],
-                              $8::timestamptz[], $9::text[])`,
+                              $8::timestamptz[], $9::text[])`),
         [
           cm.map((x) => x.eventId),
           cm.map((x) => x.memberId),
