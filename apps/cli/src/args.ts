@@ -10,6 +10,15 @@ export function positiveInt(flag: string): (value: string) => number {
   };
 }
 
+export function nonNegativeInt(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n))
+      throw new UsageError(`${flag} must be a whole number (0 or more), got ${value}`);
+    return n;
+  };
+}
+
 /** YYYY-MM-DD is the end of that UTC day (its events included); anything else must be ISO 8601 with a zone. */
 export function parseAt(text: string): number | null {
   const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);

@@ -2,7 +2,7 @@
 // command runs, so `loyalty stack status` does not pay for the rules compiler. Every command has
 // --help with an example; failures map to the exit codes in errors.ts (README: Exit codes).
 import { Command, CommanderError, Option } from "commander";
-import { day, instant, oneOf, positiveInt, windowBound } from "./args.ts";
+import { day, instant, nonNegativeInt, oneOf, positiveInt, windowBound } from "./args.ts";
 import { type CliContext, processContext } from "./context.ts";
 import { CliError, EXIT, StackUnavailableError, UsageError, isConnectionFailure } from "./errors.ts";
 
@@ -563,6 +563,12 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
       1000,
     )
     .option("--seconds <n>", "length of the latency phase", positiveInt("--seconds"), 20)
+    .option(
+      "--warmup <n>",
+      "seconds of the same load before the latency phase, reported apart (0: none)",
+      nonNegativeInt("--warmup"),
+      5,
+    )
     .addOption(
       new Option("--profile <service>", "run this service under V8's profiler").argParser(
         oneOf("--profile", ["ingestor", "rules-engine", "tier-evaluator", "churn-alert", "api"] as const),

@@ -13,10 +13,15 @@ beforeAll(async () => {
 });
 
 describe("loyalty bench e2e", () => {
-  it("--limit 300 --rate 20 --seconds 2: every stage done, a latency sample, the file under --out", async () => {
+  it("--limit 300 --rate 20 --seconds 2 --warmup 1: every stage done, a latency sample, the file under --out", async () => {
     const out = mkdtempSync(join(tmpdir(), "loyalty-bench-"));
     const r = await cliProcess(
-      ["bench", "e2e", "--limit", "300", "--rate", "20", "--seconds", "2", "--out", out, "--json"],
+      [
+        "bench",
+        "e2e",
+        ...["--limit", "300", "--rate", "20", "--seconds", "2", "--warmup", "1"],
+        ...["--out", out, "--json"],
+      ],
       {
         env: stackEnv(stack, "", { LOYALTY_OPS_PORT_BASE: "19541", API_PORT: "18541" }),
         timeoutMs: 300_000,
@@ -44,6 +49,7 @@ describe("loyalty bench e2e", () => {
         missing: number;
         bySecond: Array<{ samples: number }>;
         batches: Record<string, { count: number }>;
+        warmup: { seconds: number; samples: number; p99Ms: number };
       };
     };
     expect(JSON.parse(r.stdout)).toMatchObject({ orders: 300, file: join(out, files[0] ?? "") });
@@ -65,7 +71,11 @@ describe("loyalty bench e2e", () => {
     expect(Object.keys(result.pipeline.postgresBackendCpuSecondsByClient)).toContain("rules-engine");
     expect(result.pipeline.postgresBackendCpuSeconds).toBeGreaterThanOrEqual(0);
     expect(result.latency).toMatchObject({ rate: 20, seconds: 2 });
+    // The window's orders only: the warm-up's 20 are reported apart.
     expect(result.latency.samples + result.latency.missing).toBe(40);
+    expect(result.latency.warmup).toMatchObject({ seconds: 1 });
+    expect(result.latency.warmup.samples).toBeGreaterThan(0);
+    expect(result.latency.warmup.samples).toBeLessThanOrEqual(20);
     // Per second of the phase, and each service's batches in it.
     expect(result.latency.bySecond).toHaveLength(2);
     expect(result.latency.bySecond.reduce((n, b) => n + b.samples, 0)).toBe(result.latency.samples);
