@@ -1,22 +1,22 @@
 // Argument parsers for commander options: each names the flag and what it expects on failure.
 import { UsageError } from "./errors.ts";
 
-export function positiveInt(flag: string): (value: string) => number {
+/** A whole number of at least `min`, or a UsageError naming the flag and `expected`. */
+function intAtLeast(flag: string, min: number, expected: string): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0)
-      throw new UsageError(`${flag} must be a positive integer, got ${value}`);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min)
+      throw new UsageError(`${flag} must be ${expected}, got ${value}`);
     return n;
   };
 }
 
+export function positiveInt(flag: string): (value: string) => number {
+  return intAtLeast(flag, 1, "a positive integer");
+}
+
 export function nonNegativeInt(flag: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n))
-      throw new UsageError(`${flag} must be a whole number (0 or more), got ${value}`);
-    return n;
-  };
+  return intAtLeast(flag, 0, "a whole number (0 or more)");
 }
 
 /** YYYY-MM-DD is the end of that UTC day (its events included); anything else must be ISO 8601 with a zone. */

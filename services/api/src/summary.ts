@@ -3,6 +3,7 @@
 // their expiry from loyalty.points.v1 (src/points-read-model.ts, migration 508), tier and churn
 // card from loyalty.tiers.v1 and loyalty.churn-alerts.v1 (src/read-models.ts, migration 507). The
 // API never reads the rules engine's, the tier evaluator's or churn-alert's tables (ADR 16).
+import { prepared } from "@loyalty/db";
 import { DAY_MS, type OpenLot, expiringWithin } from "./domain/lots.ts";
 import type { Db } from "./store/db.ts";
 import type { LatestAlert } from "./store/read-models.ts";
@@ -51,10 +52,9 @@ export async function memberSummary(db: Db, memberId: string, now: number): Prom
       model_version: string;
     } | null;
   }>({
-    // Named: prepared once per connection, so PostgreSQL neither parses nor plans it again (the
+    // Prepared: planned once per connection, so PostgreSQL neither parses nor plans it again (the
     // balance read is the API's hottest statement: `pnpm bench:api`).
-    name: "api-member-summary",
-    text: `select b.balance, b.debt, b.member_id is not null as in_ledger,
+    ...prepared(`select b.balance, b.debt, b.member_id is not null as in_ledger,
             exists (select 1 from api_member_status s where s.member_id = $1 and s.status = 'closed') as closed,
             (select coalesce(json_agg(json_build_array(l.lot_id, l.remaining,
                                       (extract(epoch from l.expires_at) * 1000)::bigint)), '[]'::json)
@@ -65,7 +65,7 @@ export async function memberSummary(db: Db, memberId: string, now: number): Prom
                select event_time, p_alive, segment, action_level, model_version from api_churn_alerts
                 where member_id = $1 order by event_time desc, topic_offset desc limit 1) a) as alert
        from (select $1::text as id) k
-       left join api_points_balances b on b.member_id = k.id`,
+       left join api_points_balances b on b.member_id = k.id`),
     values: [memberId],
   });
   const row = m.rows[0];

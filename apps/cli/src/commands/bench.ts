@@ -20,7 +20,7 @@ import { ensureTopics } from "@loyalty/stream-runtime";
 import { type Kafka, Partitioners } from "kafkajs";
 import { kafkaClient } from "../connections.ts";
 import { type CliContext, endpointsOf, printJson } from "../context.ts";
-import { cpuSnapshot, cpuSpent } from "../cpu.ts";
+import { type CpuSnapshot, cpuSnapshot, cpuSpent } from "../cpu.ts";
 import {
   Completion,
   PIPELINE,
@@ -219,9 +219,14 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
     // batches after the replay paid for warming up (2026-12-07: the first second's p99 near 1 s
     // and more, seconds 0–4 above 1 s after a full replay, the rest 150–450 ms).
     const liveFrom = (sent.lastEventTime ?? Date.now()) + 1_000;
-    let cpuLiveBefore = cpuSnapshot(pids);
-    let liveBackends = new BackendCpu(pool);
-    let batchesBefore = batchTotals;
+    // Taken when the measured window starts, after the warm-up.
+    const start: {
+      window: {
+        cpu: CpuSnapshot;
+        backends: BackendCpu;
+        batches: Awaited<ReturnType<typeof batchSums>>;
+      } | null;
+    } = { window: null };
     const latency = await steadyLatency(
       kafka,
       tB,
@@ -231,16 +236,18 @@ export async function run(ctx: CliContext, values: BenchOpts): Promise<number> {
       // Read now: stackUp above may have created the credentials file after the CLI started.
       registryAuth(withStackCredentials(ctx.env)),
       async () => {
-        batchesBefore = await batchSums(services);
-        liveBackends = new BackendCpu(pool);
-        await liveBackends.start();
-        cpuLiveBefore = cpuSnapshot(pids);
+        const batches = await batchSums(services);
+        const backends = new BackendCpu(pool);
+        await backends.start();
+        start.window = { cpu: cpuSnapshot(pids), backends, batches };
       },
     );
-    const cpuLive = cpuSpent(cpuLiveBefore, cpuSnapshot(pids));
-    const pgLive = await liveBackends.stop();
-    // The batches of the latency phase alone: how many transactions each service ran at this rate.
-    const liveBatches = batchFigures(batchDiff(await batchSums(services), batchesBefore));
+    const window = start.window;
+    if (window === null) throw new TypeError("the latency phase's window never started");
+    const cpuLive = cpuSpent(window.cpu, cpuSnapshot(pids));
+    const pgLive = await window.backends.stop();
+    // The batches of the latency window alone: how many transactions each service ran at this rate.
+    const liveBatches = batchFigures(batchDiff(await batchSums(services), window.batches));
     // The profile is written when the profiled service exits.
     await stopServices(services);
 

@@ -54,9 +54,7 @@ export async function loadTasks(
     pending: Buffer | null;
     lanes: Record<string, number> | null;
   }>(
-    prepared(
-      "select partition, offsets, stream_time, seq::text as seq, pending, lanes from stream_tasks where group_id = $1 and partition = any($2::int[])",
-    ),
+    "select partition, offsets, stream_time, seq::text as seq, pending, lanes from stream_tasks where group_id = $1 and partition = any($2::int[])",
     [groupId, partitions],
   );
   return new Map(r.rows.map((row) => [row.partition, { progress: toProgress(row), pending: row.pending }]));

@@ -2,7 +2,7 @@
 // the history. Written only by the points consumer (src/points-read-model.ts), one transaction per
 // batch with one set-based statement per table; read by the summary, the history, the console's
 // lots and points per day, and memberState. The rules engine's ledger tables are never named.
-import type { PoolClient } from "@loyalty/db";
+import { type PoolClient, prepared } from "@loyalty/db";
 import type { Db } from "./db.ts";
 
 /** The ledger's entry kinds, as the history has always named them. */
@@ -111,11 +111,10 @@ export function planPoints(fresh: readonly PointsEntryRow[]): {
 export async function storePoints(c: PoolClient, rows: readonly PointsEntryRow[]): Promise<string[]> {
   if (rows.length === 0) return [];
   const col = <T>(f: (r: PointsEntryRow) => T) => rows.map(f);
-  // Named statements: prepared once per connection (planning these unnest statements cost about
+  // Prepared statements: planned once per connection (planning these unnest statements cost about
   // as much as running them on a small batch).
   const ins = await c.query<{ entry_id: string }>({
-    name: "api-points-entries",
-    text: `insert into api_points_entries (entry_id, member_id, kind, points, balance_after, rule_id, rule_version,
+    ...prepared(`insert into api_points_entries (entry_id, member_id, kind, points, balance_after, rule_id, rule_version,
                                      rule_set_id, rule_set_version, reason, source_event_id, order_id,
                                      event_time, topic_partition, topic_offset)
      select e, m, k, p, b, ri, rv, rs, rsv, re, se, o, t, tp, tof
@@ -125,7 +124,7 @@ export async function storePoints(c: PoolClient, rows: readonly PointsEntryRow[]
             with ordinality as x(e, m, k, p, b, ri, rv, rs, rsv, re, se, o, t, tp, tof, n)
       order by n
      on conflict (entry_id) do nothing
-     returning entry_id`,
+     returning entry_id`),
     values: [
       col((r) => r.entryId),
       col((r) => r.memberId),
@@ -148,14 +147,13 @@ export async function storePoints(c: PoolClient, rows: readonly PointsEntryRow[]
   const { lots, balances } = planPoints(rows.filter((r) => inserted.has(r.entryId)));
   if (lots.length > 0)
     await c.query({
-      name: "api-points-lots",
-      text: `insert into api_points_lots (lot_id, member_id, points, remaining, earned_at, expires_at)
+      ...prepared(`insert into api_points_lots (lot_id, member_id, points, remaining, earned_at, expires_at)
        select * from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[])
        on conflict (lot_id) do update set
          remaining = api_points_lots.remaining + excluded.remaining,
          points = case when api_points_lots.expires_at is null then excluded.points else api_points_lots.points end,
          earned_at = coalesce(api_points_lots.earned_at, excluded.earned_at),
-         expires_at = coalesce(api_points_lots.expires_at, excluded.expires_at)`,
+         expires_at = coalesce(api_points_lots.expires_at, excluded.expires_at)`),
       values: [
         lots.map((l) => l.lotId),
         lots.map((l) => l.memberId),
@@ -167,8 +165,7 @@ export async function storePoints(c: PoolClient, rows: readonly PointsEntryRow[]
     });
   if (balances.length > 0)
     await c.query({
-      name: "api-points-balances",
-      text: `insert into api_points_balances (member_id, balance, debt, last_entry_id, event_time, topic_partition, topic_offset)
+      ...prepared(`insert into api_points_balances (member_id, balance, debt, last_entry_id, event_time, topic_partition, topic_offset)
        select m, b, d, e, t, p, o
          from unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::int[], $7::bigint[])
               as x(m, b, d, e, t, p, o)
@@ -176,7 +173,7 @@ export async function storePoints(c: PoolClient, rows: readonly PointsEntryRow[]
          balance = excluded.balance,
          debt = greatest(api_points_balances.debt + excluded.debt, 0),
          last_entry_id = excluded.last_entry_id, event_time = excluded.event_time,
-         topic_partition = excluded.topic_partition, topic_offset = excluded.topic_offset`,
+         topic_partition = excluded.topic_partition, topic_offset = excluded.topic_offset`),
       values: [
         balances.map((b) => b.memberId),
         balances.map((b) => b.balance),
@@ -193,8 +190,7 @@ export async function storePoints(c: PoolClient, rows: readonly PointsEntryRow[]
 /** Whether the read model has applied the entry (read-your-writes after a command's reply). */
 export async function entryApplied(db: Db, entryId: string): Promise<boolean> {
   const r = await db.query({
-    name: "api-points-entry-applied",
-    text: "select 1 from api_points_entries where entry_id = $1",
+    ...prepared("select 1 from api_points_entries where entry_id = $1"),
     values: [entryId],
   });
   return (r.rowCount ?? 0) > 0;

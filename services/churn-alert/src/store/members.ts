@@ -100,9 +100,7 @@ export async function saveEngine(c: Db, e: Omit<EngineRow, "generation">): Promi
 /** Recorded events after `after` (every one when null): those not yet in member state. */
 export async function eventsAfter(c: Db, after: number | null): Promise<IncomingEvent[]> {
   const r = await c.query<{ event_id: string; member_id: string; event_time: number; event: MemberEvent }>(
-    prepared(
-      "select event_id, member_id, event_time, event from churn_events where $1::bigint is null or event_time > $1::bigint",
-    ),
+    "select event_id, member_id, event_time, event from churn_events where $1::bigint is null or event_time > $1::bigint",
     [after],
   );
   return r.rows.map((e) => ({
